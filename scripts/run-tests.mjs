@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs the compiled test files with node:test. Node 20's `node --test <dir>` neither globs nor picks up .ts
+// files and then passes with zero tests, so this script lists the files itself and fails when it finds none.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const testRoot = join(root, 'dist', 'test');
+
+function findTests(dir) {
+  return readdirSync(dir)
+    .flatMap((entry) => {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) return entry === 'lab' ? [] : findTests(path);
+      return entry.endsWith('.test.js') ? [path] : [];
+    })
+    .sort();
+}
+
+const files = findTests(testRoot);
+if (files.length === 0) {
+  console.error(`run-tests: no *.test.js files under ${relative(root, testRoot)}; run "npm run build" first`);
+  process.exit(1);
+}
+console.log(`unit suite: ${files.length} test files`);
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,16 @@
+/** Bytes from hex written with any spacing, so that expected layouts can be laid out field by field. */
+export function hex(...parts: string[]): Buffer {
+  return Buffer.from(parts.join('').replace(/\s+/gu, ''), 'hex');
+}
+
+/** A small deterministic PRNG (mulberry32) for reproducible random inputs. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
