@@ -24,5 +24,13 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`unit suite: ${files.length} test files`);
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const unit = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+if (unit.status !== 0) process.exit(unit.status ?? 1);
+
+if (process.argv.includes('--unit-only')) process.exit(0);
+if (process.env.CANTAINER_SKIP_LAB === '1') {
+  console.log('lab suite: SKIPPED (CANTAINER_SKIP_LAB=1); the real-kernel tests did not run');
+  process.exit(0);
+}
+const lab = spawnSync(process.execPath, [join(root, 'dist', 'lab', 'suite.js')], { stdio: 'inherit' });
+process.exit(lab.status ?? 1);

@@ -1,0 +1,36 @@
+// `node dist/lab/cli.js run [--timeout S] -- <shell command>`: runs a command in the lab guest and exits with its status.
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { ensureArtefacts, missingHostTools } from './artefacts.js';
+import { runInLab } from './vm.js';
+import { chooseAccelerator } from './accel.js';
+
+const guestDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lab', 'guest');
+
+async function main(argv: string[]): Promise<number> {
+  const missing = missingHostTools();
+  if (missing) {
+    console.error(missing);
+    return 2;
+  }
+  let timeoutS = 120;
+  const rest = [...argv];
+  if (rest[0] === 'run') rest.shift();
+  if (rest[0] === '--timeout') {
+    timeoutS = Number(rest[1]);
+    rest.splice(0, 2);
+  }
+  if (rest[0] === '--') rest.shift();
+  const artefacts = ensureArtefacts(guestDir, (line) => { console.error(line); });
+  const accel = await chooseAccelerator(artefacts, guestDir, (line) => { console.error(line); });
+  const result = await runInLab(artefacts, guestDir, {
+    script: rest.join(' '),
+    timeoutMs: timeoutS * 1000,
+    accel,
+    onConsole: (text) => process.stderr.write(text),
+  });
+  console.error(`lab: status ${result.status}, boot ${result.bootMs} ms, total ${result.totalMs} ms${result.timedOut ? ' (timed out)' : ''}`);
+  return result.status ?? 1;
+}
+
+process.exitCode = await main(process.argv.slice(2));

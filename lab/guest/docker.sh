@@ -1,0 +1,38 @@
+#!/bin/sh
+# Helpers for lab jobs that need a Docker engine: `. lab/guest/docker.sh`, then `lab_start_dockerd` and
+# `lab_busybox_image NAME [EXTRA_FILE...]`. No registry is reachable, so images are imported from a tar.
+
+# Starts dockerd with its data on a tmpfs and waits (at most 60 s) until it answers.
+lab_start_dockerd() {
+  mkdir -p /run/lab-docker
+  mount -t tmpfs -o size=1g docker-data /run/lab-docker
+  dockerd --data-root /run/lab-docker/data --exec-root /run/lab-docker/exec --pidfile /run/lab-docker/dockerd.pid \
+    --host unix:///run/docker.sock >/run/lab-docker/dockerd.log 2>&1 &
+  i=0
+  while ! docker info >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ "$i" -gt 600 ]; then echo "lab: dockerd did not answer within 60 s"; tail -20 /run/lab-docker/dockerd.log; return 1; fi
+    sleep 0.1
+  done
+}
+
+# Imports an image holding a static busybox (sh, ip, sleep, ...) plus any extra files given, with the libraries
+# dynamically linked ones need (found with ldd).
+lab_busybox_image() {
+  name=$1
+  shift
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in sh ip sleep cat echo ls; do ln -s busybox "$root/bin/$applet"; done
+  for file in "$@"; do
+    mkdir -p "$root$(dirname "$file")"
+    cp "$file" "$root$file"
+    for lib in $(ldd "$file" 2>/dev/null | grep -o '/[^ ]*'); do
+      mkdir -p "$root$(dirname "$lib")"
+      cp -L "$lib" "$root$lib"
+    done
+  done
+  tar -C "$root" -c . | docker import - "$name" >/dev/null
+  rm -rf "$root"
+}

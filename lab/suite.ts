@@ -1,0 +1,64 @@
+// Runs the real-kernel test suite (dist/test/lab/*.test.js) inside one lab VM and reports what ran.
+import { readdirSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureArtefacts, missingHostTools } from './artefacts.js';
+import { chooseAccelerator } from './accel.js';
+import { runInLab } from './vm.js';
+
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const guestDir = join(projectRoot, 'lab', 'guest');
+const SUITE_TIMEOUT_MS = 20 * 60_000;
+
+function summaryNumber(output: string, key: string): number | undefined {
+  const match = new RegExp(`ℹ ${key} (\\d+)`, 'u').exec(output);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+export async function runLabSuite(): Promise<number> {
+  const missing = missingHostTools();
+  if (missing) {
+    console.error(`${missing}\nlab: the real-kernel suite cannot run; set CANTAINER_SKIP_LAB=1 to skip it explicitly`);
+    return 1;
+  }
+  const testDir = join(projectRoot, 'dist', 'test', 'lab');
+  const files = readdirSync(testDir).filter((name) => name.endsWith('.test.js')).sort().map((name) => relative(projectRoot, join(testDir, name)));
+  if (files.length === 0) {
+    console.error('lab: no real-kernel test files found under dist/test/lab');
+    return 1;
+  }
+  const log = (line: string): void => {
+    console.log(line);
+  };
+  const artefacts = ensureArtefacts(guestDir, log);
+  const accel = await chooseAccelerator(artefacts, guestDir, log);
+  console.log(`lab suite: ${files.length} test files, kernel ${artefacts.kernelRelease}, ${accel.toUpperCase()}`);
+  const run = () =>
+    runInLab(artefacts, guestDir, {
+      script: `exec node --test --test-concurrency=1 --test-reporter=spec ${files.join(' ')}`,
+      cwd: projectRoot,
+      env: { CANTAINER_IN_LAB: '1' },
+      timeoutMs: SUITE_TIMEOUT_MS,
+      accel,
+      onConsole: (text) => process.stdout.write(text),
+    });
+  let result = await run();
+  if (result.bootFailed) {
+    // Rare under TCG: a guest that prints nothing and never reaches its first command. One retry.
+    console.log(`lab: the guest did not boot (${(result.totalMs / 1000).toFixed(1)} s); console tail:\n${result.console.split('\n').slice(-20).join('\n')}\nlab: retrying once`);
+    result = await run();
+  }
+  const tests = summaryNumber(result.output, 'tests');
+  const failed = summaryNumber(result.output, 'fail');
+  const seconds = (ms: number | undefined): string => (ms === undefined ? '?' : (ms / 1000).toFixed(1));
+  console.log(
+    `lab suite: ${tests ?? 0} tests, ${failed ?? '?'} failed, exit status ${result.status ?? 'none'}; boot ${seconds(result.bootMs)} s, whole run ${seconds(result.totalMs)} s${result.timedOut ? ', TIMED OUT' : ''}`,
+  );
+  if (result.status === null) {
+    console.log('lab: the guest did not finish; last console lines:');
+    console.log(result.console.split('\n').slice(-30).join('\n'));
+  }
+  return result.status === 0 && tests !== undefined && tests > 0 ? 0 : 1;
+}
+
+process.exitCode = await runLabSuite();
