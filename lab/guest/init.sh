@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # First stage of the lab guest, run from the initramfs as PID 1: load the drivers for 9p and overlayfs, build a
 # root from the host's filesystem (read-only 9p) under a tmpfs overlay, mount the job share, switch into it.
+# /tmp is left to the overlay (not a fresh tmpfs) so that a checkout under the host's /tmp stays visible.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -22,7 +23,6 @@ mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
 mount -t tmpfs -o mode=0755 run /newroot/run
-mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 mkdir -p /newroot/run/lab
 mount -t 9p -o "$opts" job /newroot/run/lab
 exec switch_root /newroot /bin/sh /run/lab/stage2.sh
