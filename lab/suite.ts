@@ -54,6 +54,7 @@ export async function runLabSuite(): Promise<number> {
   console.log(
     `lab suite: ${tests ?? 0} tests, ${failed ?? '?'} failed, exit status ${result.status ?? 'none'}; boot ${seconds(result.bootMs)} s, whole run ${seconds(result.totalMs)} s${result.timedOut ? ', TIMED OUT' : ''}`,
   );
+  for (const line of result.output.split('\n').filter((text) => text.includes('measure: '))) console.log(`lab ${line.trim().replace(/^ℹ /u, '')}`);
   if (result.status === null) {
     console.log('lab: the guest did not finish; last console lines:');
     console.log(result.console.split('\n').slice(-30).join('\n'));

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CantainerError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { decodeCommand } from './decode.js';
+import { formatPreflight, preflight } from '../kernel/preflight.js';
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -14,7 +15,8 @@ const defaultIo: CliIo = {
   err: (text) => process.stderr.write(text),
 };
 
-export function buildProgram(io: CliIo): Command {
+/** Commands report a non-zero exit status through `status` (parseAsync only tells success from a thrown error). */
+export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }): Command {
   const program = new Command('cantainer')
     .description('Virtual CAN buses for containers: SocketCAN networks wired with vxcan and can-gw.')
     .version(packageVersion(), '-V, --version', 'print the version')
@@ -31,19 +33,30 @@ export function buildProgram(io: CliIo): Command {
       io.out(`${decodeCommand(hex)}\n`);
     });
 
+  program
+    .command('preflight')
+    .description('check this kernel for the CAN modules cantainer needs (vcan, vxcan, can-gw, can-raw; can-isotp optional) and the can-gw hop limit; prints the command that fixes what is missing')
+    .option('--json', 'print the report as JSON')
+    .action((options: { json?: boolean }) => {
+      const report = preflight();
+      io.out(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatPreflight(report));
+      if (!report.ok) status.code = 1;
+    });
+
   return program;
 }
 
 /** Runs the CLI and returns the exit status instead of exiting, so that it can be tested in-process. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  const program = buildProgram(io);
+  const status = { code: 0 };
+  const program = buildProgram(io, status);
   if (argv.length === 0) {
     io.out(program.helpInformation());
     return 0;
   }
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return status.code;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (error instanceof CantainerError) {

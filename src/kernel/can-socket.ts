@@ -1,0 +1,141 @@
+// CAN_RAW sockets: send and receive classic and FD frames on one interface of one namespace. Reception is driven
+// by the event loop (a readiness watch on a non-blocking socket), so no thread blocks waiting for frames.
+import { decodeFrame, encodeFrame, type CanFrame } from '../can/frame.js';
+import { KernelError } from './errors.js';
+import { AF_CAN, bind, close, ifNameToIndex, MSG_DONTWAIT, recv, send, setsockopt, setsockoptInt, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, watchReadable } from './libc.js';
+import { inNetns, withNetnsFile } from './netns.js';
+import { CURRENT_NETNS, type NetnsTarget } from './route.js';
+
+const CAN_RAW = 1;
+const SOL_CAN_RAW = 101;
+const CAN_RAW_FILTER = 1;
+const CAN_RAW_LOOPBACK = 3;
+const CAN_RAW_RECV_OWN_MSGS = 4;
+const CAN_RAW_FD_FRAMES = 5;
+const ENODEV = 19;
+
+export interface CanFilter {
+  /** can_id to match (flag bits included); CAN_INV_FILTER inverts. */
+  readonly id: number;
+  readonly mask: number;
+}
+
+export interface CanSocketOptions {
+  readonly netns?: NetnsTarget;
+  /** Accept and send CAN FD frames (the interface needs MTU 72). */
+  readonly fd?: boolean;
+  /** Receive only matching frames; an empty list receives nothing. Default: everything. */
+  readonly filters?: readonly CanFilter[];
+  /** Also receive the frames this socket sent. */
+  readonly receiveOwnMessages?: boolean;
+  /** Local loopback of sent frames to other sockets on this host (default on, as on a real controller). */
+  readonly loopback?: boolean;
+}
+
+export class CanSocket {
+  readonly ifname: string;
+  readonly netns: NetnsTarget;
+  readonly #fd: number;
+  readonly #buffer = Buffer.alloc(72);
+  readonly #queue: CanFrame[] = [];
+  readonly #waiters: Array<() => void> = [];
+  readonly #watch: { close(): void; unref(): void; ref(): void };
+  #closed = false;
+
+  private constructor(fd: number, ifname: string, netns: NetnsTarget) {
+    this.#fd = fd;
+    this.ifname = ifname;
+    this.netns = netns;
+    this.#watch = watchReadable(fd, () => {
+      this.#drain();
+    });
+    this.#watch.unref();
+  }
+
+  static open(ifname: string, options: CanSocketOptions = {}): CanSocket {
+    const netns = options.netns ?? CURRENT_NETNS;
+    const what = (): string => `opening a CAN socket on ${ifname} in netns ${netns.label}`;
+    const { fd, index } = withNetnsFile(netns.path, (nsFd) =>
+      inNetns(nsFd, netns.label, () => {
+        // The interface index must be resolved in the socket's namespace, so inside the switch.
+        const found = ifNameToIndex(ifname);
+        if (found === 0) throw KernelError.fromErrno(what(), ENODEV);
+        return { fd: socket(AF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW, what), index: found };
+      }),
+    );
+    try {
+      if (options.fd === true) setsockoptInt(fd, SOL_CAN_RAW, CAN_RAW_FD_FRAMES, 1, what);
+      if (options.loopback === false) setsockoptInt(fd, SOL_CAN_RAW, CAN_RAW_LOOPBACK, 0, what);
+      if (options.receiveOwnMessages === true) setsockoptInt(fd, SOL_CAN_RAW, CAN_RAW_RECV_OWN_MSGS, 1, what);
+      if (options.filters !== undefined) setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, encodeFilters(options.filters), what);
+      const address = Buffer.alloc(24);
+      address.writeUInt16LE(AF_CAN, 0);
+      address.writeInt32LE(index, 4);
+      bind(fd, address, what);
+    } catch (error) {
+      close(fd);
+      throw error;
+    }
+    return new CanSocket(fd, ifname, netns);
+  }
+
+  send(frame: CanFrame): void {
+    send(this.#fd, encodeFrame(frame), () => `sending a frame on ${this.ifname} in netns ${this.netns.label}`);
+  }
+
+  #drain(): void {
+    for (;;) {
+      const length = recv(this.#fd, this.#buffer, MSG_DONTWAIT, () => `receiving on ${this.ifname} in netns ${this.netns.label}`);
+      if (length === undefined) break;
+      this.#queue.push(decodeFrame(this.#buffer.subarray(0, length)));
+    }
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** The next received frame, or undefined if none arrives within `timeoutMs`. */
+  async receive(timeoutMs: number): Promise<CanFrame | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    this.#drain();
+    while (this.#queue.length === 0 && !this.#closed) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      this.#watch.ref();
+      try {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          this.#waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      } finally {
+        this.#watch.unref();
+      }
+    }
+    return this.#queue.shift();
+  }
+
+  /** Frames received within `quietMs` of each other (and of the call): everything that is in flight. */
+  async receiveAll(quietMs: number): Promise<CanFrame[]> {
+    const frames: CanFrame[] = [];
+    for (let frame = await this.receive(quietMs); frame !== undefined; frame = await this.receive(quietMs)) frames.push(frame);
+    return frames;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watch.close();
+    close(this.#fd);
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
+
+function encodeFilters(filters: readonly CanFilter[]): Buffer {
+  const out = Buffer.alloc(filters.length * 8);
+  filters.forEach((filter, i) => {
+    out.writeUInt32LE(filter.id >>> 0, i * 8);
+    out.writeUInt32LE(filter.mask >>> 0, i * 8 + 4);
+  });
+  return out;
+}

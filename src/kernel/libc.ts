@@ -1,0 +1,122 @@
+// The only bindings to the C library: the syscalls cantainer needs, each checked so that a failure becomes a
+// KernelError naming the operation. Everything that touches the kernel goes through here.
+import koffi from 'koffi';
+import { KernelError } from './errors.js';
+
+const libc = koffi.load('libc.so.6');
+
+const raw = {
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  bind: libc.func('int bind(int fd, const void *addr, uint32_t len)'),
+  send: libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)'),
+  recv: libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
+  setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+  close: libc.func('int close(int fd)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
+  unshare: libc.func('int unshare(int flags)'),
+  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
+  ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)'),
+};
+
+export const AF_NETLINK = 16;
+export const AF_CAN = 29;
+export const SOCK_RAW = 3;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_RCVTIMEO = 20;
+export const MSG_DONTWAIT = 0x40;
+export const CLONE_NEWNET = 0x40000000;
+export const MS_BIND = 0x1000;
+export const MNT_DETACH = 2;
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+function check(operation: () => string, result: number): number {
+  if (result < 0) throw KernelError.fromErrno(operation(), koffi.errno());
+  return result;
+}
+
+export function socket(domain: number, type: number, protocol: number, what: () => string): number {
+  return check(what, raw.socket(domain, type, protocol) as number);
+}
+
+export function bind(fd: number, address: Buffer, what: () => string): void {
+  check(what, raw.bind(fd, address, address.length) as number);
+}
+
+export function send(fd: number, data: Buffer, what: () => string): number {
+  return check(what, raw.send(fd, data, data.length, 0) as number);
+}
+
+/** Receives into `buffer`; returns the byte count, or undefined when nothing is waiting (EAGAIN) or on EINTR. */
+export function recv(fd: number, buffer: Buffer, flags: number, what: () => string): number | undefined {
+  const result = raw.recv(fd, buffer, buffer.length, flags) as number;
+  if (result >= 0) return result;
+  const errno = koffi.errno();
+  if (errno === EAGAIN || errno === EINTR) return undefined;
+  throw KernelError.fromErrno(what(), errno);
+}
+
+export function setsockopt(fd: number, level: number, name: number, value: Buffer, what: () => string): void {
+  check(what, raw.setsockopt(fd, level, name, value, value.length) as number);
+}
+
+export function setsockoptInt(fd: number, level: number, name: number, value: number, what: () => string): void {
+  const buffer = Buffer.alloc(4);
+  buffer.writeInt32LE(value, 0);
+  setsockopt(fd, level, name, buffer, what);
+}
+
+/** Sets a receive timeout so that a reply that never comes ends in EAGAIN instead of a hang. */
+export function setReceiveTimeout(fd: number, ms: number, what: () => string): void {
+  const timeval = Buffer.alloc(16);
+  timeval.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  timeval.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval, what);
+}
+
+export function close(fd: number): void {
+  raw.close(fd);
+}
+
+export function setns(fd: number, nstype: number, what: () => string): void {
+  check(what, raw.setns(fd, nstype) as number);
+}
+
+export function unshare(flags: number, what: () => string): void {
+  check(what, raw.unshare(flags) as number);
+}
+
+export function bindMount(source: string, target: string, what: () => string): void {
+  check(what, raw.mount(source, target, 'none', MS_BIND, null) as number);
+}
+
+/** Detaches a mount; returns the errno instead of throwing, since callers tolerate "not mounted". */
+export function umountDetach(target: string): number {
+  return (raw.umount2(target, MNT_DETACH) as number) < 0 ? koffi.errno() : 0;
+}
+
+/** The index of an interface in the calling thread's current network namespace; 0 if there is none. */
+export function ifNameToIndex(name: string): number {
+  return raw.ifNameToIndex(name) as number;
+}
+
+/** Calls `onReadable` whenever `fd` has data, on the event loop, without blocking a thread. */
+export function watchReadable(fd: number, onReadable: () => void): { close(): void; unref(): void; ref(): void } {
+  const handle = koffi.node.poll(fd, { readable: true }, () => {
+    onReadable();
+  });
+  return {
+    close: () => {
+      handle.close();
+    },
+    unref: () => {
+      handle.unref();
+    },
+    ref: () => {
+      handle.ref();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// Network namespaces. Namespaces are per thread: the one place that switches the JavaScript thread into another
+// namespace is `inNetns`, synchronously and always back, so that only sockets opened inside its callback belong
+// to the target namespace (a socket keeps the namespace it was created in).
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidValueError } from '../errors.js';
+import { errnoNumber } from '../netlink/errno.js';
+import { KernelError, NamespaceRestoreError } from './errors.js';
+import { bindMount, CLONE_NEWNET, setns, umountDetach, unshare } from './libc.js';
+
+const THREAD_NETNS = '/proc/thread-self/ns/net';
+
+/**
+ * Runs `fn` with the calling thread switched into the namespace open at `netnsFd` (no switch when undefined).
+ * `fn` must be synchronous: an await inside it would let unrelated code run in the wrong namespace.
+ */
+export function inNetns<T>(netnsFd: number | undefined, label: string, fn: () => T): T {
+  if (netnsFd === undefined) return fn();
+  return whileSwitched(() => {
+    setns(netnsFd, CLONE_NEWNET, () => `entering netns ${label}`);
+  }, fn);
+}
+
+/**
+ * `enter` switches the thread's namespace (or throws without switching); `fn` then runs, and the thread always
+ * returns to the namespace it started in. Failing to return is fatal: the thread would stay in the wrong place.
+ */
+function whileSwitched<T>(enter: () => void, fn: () => T): T {
+  const original = openSync(THREAD_NETNS, 'r');
+  try {
+    enter();
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: fn() };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    try {
+      setns(original, CLONE_NEWNET, () => 'returning to the original netns');
+    } catch (error) {
+      throw new NamespaceRestoreError(error instanceof Error ? error.message : String(error));
+    }
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  } finally {
+    closeSync(original);
+  }
+}
+
+/** Opens a namespace file (ours, Docker's sandbox key, /proc/PID/ns/net) and runs `fn` with its fd. */
+export function withNetnsFile<T>(path: string | undefined, fn: (fd: number | undefined) => T): T {
+  if (path === undefined) return fn(undefined);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw KernelError.fromErrno(`opening netns ${path}`, errnoNumber((error as NodeJS.ErrnoException).code ?? '') ?? 5);
+  }
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u;
+
+export function checkNetnsName(name: string): void {
+  if (!NAME_PATTERN.test(name)) throw new InvalidValueError('netns', name, 'a name of 1..64 letters, digits, "_", "." or "-", starting with a letter or digit');
+}
+
+/**
+ * Namespaces owned by cantainer, each persisted as a bind mount of its nsfs inode on a file in `dir`
+ * (default /run/cantainer/netns), the way `ip netns` keeps them under /run/netns.
+ */
+export class NetnsStore {
+  readonly dir: string;
+
+  constructor(dir = '/run/cantainer/netns') {
+    this.dir = dir;
+  }
+
+  path(name: string): string {
+    checkNetnsName(name);
+    return join(this.dir, name);
+  }
+
+  exists(name: string): boolean {
+    return existsSync(this.path(name));
+  }
+
+  list(): string[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir).filter((name) => NAME_PATTERN.test(name)).sort();
+  }
+
+  /** Creates a namespace; EEXIST if one of that name exists. Nothing is left behind when it fails. */
+  create(name: string): string {
+    const path = this.path(name);
+    const operation = `creating netns ${name}`;
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    try {
+      closeSync(openSync(path, 'wx', 0o444));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw KernelError.fromErrno(operation, 17);
+      throw error;
+    }
+    try {
+      // A fresh namespace for this thread, pinned by bind-mounting the thread's nsfs file onto `path`.
+      whileSwitched(
+        () => {
+          unshare(CLONE_NEWNET, () => operation);
+        },
+        () => {
+          bindMount(THREAD_NETNS, path, () => `${operation}: bind-mounting it on ${path}`);
+        },
+      );
+    } catch (error) {
+      umountDetach(path);
+      unlinkSync(path);
+      throw error;
+    }
+    return path;
+  }
+
+  /**
+   * Deletes a namespace: detaches the bind mount and removes the file. The kernel destroys the namespace, and the
+   * virtual links and can-gw rules in it, once nothing else holds it. Returns false if it did not exist.
+   */
+  delete(name: string): boolean {
+    const path = this.path(name);
+    if (!existsSync(path)) return false;
+    umountDetach(path);
+    unlinkSync(path);
+    return true;
+  }
+}

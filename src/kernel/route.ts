@@ -1,0 +1,189 @@
+// Link and can-gw operations in one network namespace, over one netlink socket opened there. Every failure names
+// the operation, its arguments and the namespace.
+import { addRuleRequest, decodeRule, deleteRuleRequest, dumpRulesRequest, flushRulesRequest, type CanGwRule, type CanGwRuleEntry } from '../netlink/cangw.js';
+import { NlMsgType } from '../netlink/constants.js';
+import {
+  createVcanRequest,
+  createVxcanPairRequest,
+  decodeLink,
+  deleteLinkRequest,
+  dumpLinksRequest,
+  getLinkRequest,
+  moveToNetnsRequest,
+  setLinkUpRequest,
+  setMtuRequest,
+  type Link,
+  type VcanOptions,
+} from '../netlink/link.js';
+import type { NetlinkRequest } from '../netlink/message.js';
+import type { Reply } from '../netlink/reply.js';
+import { KernelError } from './errors.js';
+import { NetlinkSocket } from './netlink-socket.js';
+import { withNetnsFile } from './netns.js';
+
+/** Where an operation happens: the caller's own namespace, or a namespace file with a label for messages. */
+export interface NetnsTarget {
+  readonly label: string;
+  /** Path of a namespace file; undefined for the caller's own namespace. */
+  readonly path: string | undefined;
+}
+
+export const CURRENT_NETNS: NetnsTarget = { label: 'host', path: undefined };
+
+export interface VxcanEnd {
+  readonly name: string;
+  readonly mtu?: number;
+}
+
+export interface VxcanPair extends VxcanEnd {
+  readonly peer: VxcanEnd & { readonly netns?: NetnsTarget };
+}
+
+const ENODEV = 19;
+const ENOENT = 2;
+const DUMP_ATTEMPTS = 3;
+
+const MODULE_HINTS: Readonly<Record<string, string>> = {
+  vcan: 'load the module: modprobe vcan',
+  vxcan: 'load the module: modprobe vxcan',
+  rule: 'load the module: modprobe can-gw',
+};
+
+export class RouteHandle {
+  readonly netns: NetnsTarget;
+  readonly #socket: NetlinkSocket;
+
+  private constructor(netns: NetnsTarget, socket: NetlinkSocket) {
+    this.netns = netns;
+    this.#socket = socket;
+  }
+
+  static open(netns: NetnsTarget = CURRENT_NETNS): RouteHandle {
+    return withNetnsFile(netns.path, (fd) => new RouteHandle(netns, NetlinkSocket.open(fd, netns.label)));
+  }
+
+  #where(): string {
+    return `in netns ${this.netns.label}`;
+  }
+
+  #do(request: NetlinkRequest, operation: string, hint?: string): Reply {
+    return this.#socket.request(request, `${operation} ${this.#where()}`, hint);
+  }
+
+  #dump(request: NetlinkRequest, operation: string, hint?: string): Reply {
+    // A dump the kernel flags as interrupted saw the set change while it was read: read it again.
+    let reply = this.#do(request, operation, hint);
+    for (let attempt = 1; reply.interrupted && attempt < DUMP_ATTEMPTS; attempt++) reply = this.#do(request, operation, hint);
+    return reply;
+  }
+
+  listLinks(): Link[] {
+    return this.#dump(dumpLinksRequest(), 'listing links')
+      .messages.filter((message) => message.type === NlMsgType.RTM_NEWLINK)
+      .map(decodeLink);
+  }
+
+  /** The link of that name, or undefined when there is none. */
+  findLink(name: string): Link | undefined {
+    try {
+      const reply = this.#do(getLinkRequest({ name }), `looking up link ${name}`);
+      const message = reply.messages.find((candidate) => candidate.type === NlMsgType.RTM_NEWLINK);
+      return message === undefined ? undefined : decodeLink(message);
+    } catch (error) {
+      if (error instanceof KernelError && (error.errno === ENODEV || error.errno === ENOENT)) return undefined;
+      throw error;
+    }
+  }
+
+  #index(name: string, operation: string): number {
+    const link = this.findLink(name);
+    if (!link) throw KernelError.fromErrno(`${operation} ${this.#where()}`, ENODEV);
+    return link.index;
+  }
+
+  createVcan(options: VcanOptions): void {
+    this.#do(createVcanRequest(options), `creating vcan ${options.name}`, MODULE_HINTS.vcan);
+  }
+
+  /** Creates a vxcan pair here, with the peer placed straight into `peer.netns` (here when absent). */
+  createVxcanPair(pair: VxcanPair): void {
+    const operation = `creating vxcan pair ${pair.name}/${pair.peer.name}${pair.peer.netns ? ` (peer in netns ${pair.peer.netns.label})` : ''}`;
+    withNetnsFile(pair.peer.netns?.path, (peerFd) => {
+      const peer = { name: pair.peer.name, ...(pair.peer.mtu === undefined ? {} : { mtu: pair.peer.mtu }), ...(peerFd === undefined ? {} : { netnsFd: peerFd }) };
+      const request = createVxcanPairRequest({ name: pair.name, ...(pair.mtu === undefined ? {} : { mtu: pair.mtu }), peer });
+      this.#do(request, operation, MODULE_HINTS.vxcan);
+    });
+  }
+
+  setLinkUp(name: string, up: boolean): void {
+    const operation = `setting link ${name} ${up ? 'up' : 'down'}`;
+    this.#do(setLinkUpRequest(this.#index(name, operation), up), operation);
+  }
+
+  /** Sets the MTU (16 classic, 72 FD); the kernel refuses with EBUSY while the link is up. */
+  setMtu(name: string, mtu: number): void {
+    const operation = `setting MTU ${mtu} on link ${name}`;
+    this.#do(setMtuRequest(this.#index(name, operation), mtu), operation, 'take the link down first');
+  }
+
+  moveLink(name: string, target: NetnsTarget, newName?: string): void {
+    const operation = `moving link ${name} to netns ${target.label}${newName === undefined ? '' : ` as ${newName}`}`;
+    const index = this.#index(name, operation);
+    withNetnsFile(target.path ?? '/proc/self/ns/net', (fd) => {
+      this.#do(moveToNetnsRequest(index, fd ?? -1, newName), operation);
+    });
+  }
+
+  /** Deletes a link (both ends, for vxcan). Returns false when it was already gone. */
+  deleteLink(name: string): boolean {
+    try {
+      this.#do(deleteLinkRequest({ name }), `deleting link ${name}`);
+      return true;
+    } catch (error) {
+      if (error instanceof KernelError && (error.errno === ENODEV || error.errno === ENOENT)) return false;
+      throw error;
+    }
+  }
+
+  listRules(): CanGwRuleEntry[] {
+    return this.#dump(dumpRulesRequest(), 'listing can-gw rules', MODULE_HINTS.rule)
+      .messages.filter((message) => message.type === NlMsgType.RTM_NEWROUTE)
+      .map(decodeRule);
+  }
+
+  addRule(rule: CanGwRule): void {
+    this.#do(addRuleRequest(rule), `adding can-gw rule ${describeRule(rule)}`, MODULE_HINTS.rule);
+  }
+
+  /** Deletes the rule with this exact description. Returns false when there was none. */
+  deleteRule(rule: CanGwRule): boolean {
+    try {
+      this.#do(deleteRuleRequest(rule), `deleting can-gw rule ${describeRule(rule)}`);
+      return true;
+    } catch (error) {
+      // The kernel answers EINVAL when no rule matches the description.
+      if (error instanceof KernelError && (error.errno === 22 || error.errno === ENODEV)) return false;
+      throw error;
+    }
+  }
+
+  flushRules(): void {
+    this.#do(flushRulesRequest(), 'flushing can-gw rules', MODULE_HINTS.rule);
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+}
+
+/** A short cangw-like description of a rule for messages and logs. */
+export function describeRule(rule: CanGwRule): string {
+  const parts = [`${rule.sourceIndex}->${rule.destinationIndex}`];
+  if (rule.fd === true) parts.push('fd');
+  if (rule.echo === true) parts.push('echo');
+  if (rule.allowToIncomingInterface === true) parts.push('iif-tx-ok');
+  if (rule.hopLimit !== undefined) parts.push(`hops ${rule.hopLimit}`);
+  if (rule.filter) parts.push(`filter ${rule.filter.id.toString(16)}:${rule.filter.mask.toString(16)}`);
+  if (rule.modifications) parts.push(`mods ${Object.keys(rule.modifications).join('+')}`);
+  return parts.join(' ');
+}
