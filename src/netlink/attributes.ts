@@ -33,6 +33,11 @@ export function stringAttribute(type: number, value: string): Buffer {
   return attribute(type, Buffer.from(`${value}\0`, 'utf8'));
 }
 
+/** A string without the terminating NUL, as iproute2 sends IFLA_INFO_KIND; the kernel accepts both forms. */
+export function bareStringAttribute(type: number, value: string): Buffer {
+  return attribute(type, Buffer.from(value, 'utf8'));
+}
+
 /**
  * A nested attribute holding other attributes. The rtnetlink attributes used here predate NLA_F_NESTED and
  * iproute2 does not set it, so it is off unless asked for.

@@ -269,8 +269,10 @@ export function flushRulesRequest(): NetlinkRequest {
   return { type: NlMsgType.RTM_DELROUTE, flags: NlmF.REQUEST | NlmF.ACK, payload };
 }
 
+/** Lists every rule of the namespace. The zero interface attributes are ignored by the kernel; cangw sends them too. */
 export function dumpRulesRequest(): NetlinkRequest {
-  return { type: NlMsgType.RTM_GETROUTE, flags: NlmF.REQUEST | NlmF.DUMP, payload: encodeRtcanmsg(0) };
+  const payload = Buffer.concat([encodeRtcanmsg(0), u32Attribute(Cgw.SRC_IF, 0), u32Attribute(Cgw.DST_IF, 0)]);
+  return { type: NlMsgType.RTM_GETROUTE, flags: NlmF.REQUEST | NlmF.DUMP, payload };
 }
 
 /**

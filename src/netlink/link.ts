@@ -1,7 +1,7 @@
 // rtnetlink link messages for CAN interfaces: struct ifinfomsg {family u8, pad u8, type u16, index s32,
 // flags u32, change u32} followed by IFLA_* attributes (linux/rtnetlink.h, linux/if_link.h, linux/can/vxcan.h).
 import { InvalidValueError, MalformedMessageError } from '../errors.js';
-import { AttributeReader, nestedAttribute, parseAttributes, stringAttribute, u32Attribute } from './attributes.js';
+import { AttributeReader, bareStringAttribute, nestedAttribute, parseAttributes, stringAttribute, u32Attribute } from './attributes.js';
 import { AF_UNSPEC, IFINFOMSG_LEN, IFNAMSIZ, Iff, Ifla, IflaInfo, NlMsgType, NlmF, OPERSTATES, VXCAN_INFO_PEER, type OperState } from './constants.js';
 import type { NetlinkMessage, NetlinkRequest } from './message.js';
 
@@ -56,16 +56,15 @@ export interface VcanOptions {
   readonly name: string;
   readonly mtu?: number;
   readonly up?: boolean;
+  /** Create the vcan directly in the network namespace open at this file descriptor. */
+  readonly netnsFd?: number;
 }
 
+// Attribute order in the requests below follows iproute2 (`ip link add NAME mtu M netns N type KIND ...`): the
+// options, then the name, then IFLA_LINKINFO with an unterminated kind, so that they match it byte for byte.
 export function createVcanRequest(options: VcanOptions): NetlinkRequest {
-  checkInterfaceName('name', options.name);
-  const attributes = [stringAttribute(Ifla.IFNAME, options.name)];
-  if (options.mtu !== undefined) {
-    checkCanMtu('mtu', options.mtu);
-    attributes.push(u32Attribute(Ifla.MTU, options.mtu));
-  }
-  attributes.push(nestedAttribute(Ifla.LINKINFO, [stringAttribute(IflaInfo.KIND, 'vcan')]));
+  const attributes = endAttributes('', options);
+  attributes.push(nestedAttribute(Ifla.LINKINFO, [bareStringAttribute(IflaInfo.KIND, 'vcan')]));
   const up = options.up === true ? Iff.UP : 0;
   return { type: NlMsgType.RTM_NEWLINK, flags: NEW_LINK_FLAGS, payload: Buffer.concat([encodeIfInfo({ flags: up, change: up }), ...attributes]) };
 }
@@ -83,7 +82,7 @@ export interface VxcanPairOptions extends VxcanEndOptions {
 
 function endAttributes(field: string, end: VxcanEndOptions): Buffer[] {
   checkInterfaceName(`${field}name`, end.name);
-  const attributes = [stringAttribute(Ifla.IFNAME, end.name)];
+  const attributes: Buffer[] = [];
   if (end.mtu !== undefined) {
     checkCanMtu(`${field}mtu`, end.mtu);
     attributes.push(u32Attribute(Ifla.MTU, end.mtu));
@@ -92,6 +91,7 @@ function endAttributes(field: string, end: VxcanEndOptions): Buffer[] {
     checkFd(`${field}netnsFd`, end.netnsFd);
     attributes.push(u32Attribute(Ifla.NET_NS_FD, end.netnsFd));
   }
+  attributes.push(stringAttribute(Ifla.IFNAME, end.name));
   return attributes;
 }
 
@@ -106,7 +106,7 @@ export function createVxcanPairRequest(options: VxcanPairOptions): NetlinkReques
     throw new InvalidValueError('peer.name', options.peer.name, 'a name different from the main end when both ends share a namespace');
   }
   const peerInfo = nestedAttribute(VXCAN_INFO_PEER, [encodeIfInfo(), ...peer]);
-  const linkInfo = nestedAttribute(Ifla.LINKINFO, [stringAttribute(IflaInfo.KIND, 'vxcan'), nestedAttribute(IflaInfo.DATA, [peerInfo])]);
+  const linkInfo = nestedAttribute(Ifla.LINKINFO, [bareStringAttribute(IflaInfo.KIND, 'vxcan'), nestedAttribute(IflaInfo.DATA, [peerInfo])]);
   return { type: NlMsgType.RTM_NEWLINK, flags: NEW_LINK_FLAGS, payload: Buffer.concat([encodeIfInfo(), ...main, linkInfo]) };
 }
 

@@ -107,7 +107,7 @@ describe('can-gw rule requests', () => {
   });
 
   it('dumps with NLM_F_DUMP', () => {
-    assert.deepEqual(encodeRequest(dumpRulesRequest(), 3), hex('14000000 1a00 0103 03000000 00000000 1d 01 0000'));
+    assert.deepEqual(encodeRequest(dumpRulesRequest(), 3), hex('24000000 1a00 0103 03000000 00000000 1d 01 0000', '0800 0900 00000000', '0800 0a00 00000000'));
   });
 
   describe('rejects bad rules naming the field', () => {

@@ -18,17 +18,17 @@ import { hex } from '../helpers.js';
 const ZERO_IFINFO = '00 00 0000 00000000 00000000 00000000';
 
 describe('rtnetlink link requests (layouts from linux/rtnetlink.h, if_link.h, can/vxcan.h)', () => {
-  it('creates a vcan with its MTU', () => {
+  it('creates a vcan with its MTU (attribute order and unterminated kind as iproute2 sends them)', () => {
     const bytes = encodeRequest(createVcanRequest({ name: 'vcan0', mtu: 72 }), 1);
     assert.deepEqual(
       bytes,
       hex(
-        '44000000 1000 0506 01000000 00000000', // len 68, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE
+        '40000000 1000 0506 01000000 00000000', // len 64, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE
         ZERO_IFINFO,
-        '0a00 0300 7663616e3000 0000', // IFLA_IFNAME "vcan0\0"
         '0800 0400 48000000', // IFLA_MTU 72
-        '1000 1200', // IFLA_LINKINFO
-        '0900 0100 7663616e00 000000', //   IFLA_INFO_KIND "vcan\0"
+        '0a00 0300 7663616e3000 0000', // IFLA_IFNAME "vcan0\0"
+        '0c00 1200', // IFLA_LINKINFO
+        '0800 0100 7663616e', //   IFLA_INFO_KIND "vcan"
       ),
     );
   });
@@ -45,16 +45,16 @@ describe('rtnetlink link requests (layouts from linux/rtnetlink.h, if_link.h, ca
       hex(
         '70000000 1000 0506 03000000 00000000', // len 112
         ZERO_IFINFO,
-        '0800 0300 68783100', // IFLA_IFNAME "hx1"
         '0800 0400 48000000', // IFLA_MTU 72
+        '0800 0300 68783100', // IFLA_IFNAME "hx1"
         '4000 1200', // IFLA_LINKINFO (64)
-        '0a00 0100 767863616e00 0000', //   IFLA_INFO_KIND "vxcan\0"
+        '0900 0100 767863616e 000000', //   IFLA_INFO_KIND "vxcan", padded
         '3000 0200', //   IFLA_INFO_DATA (48)
         '2c00 0100', //     VXCAN_INFO_PEER (44): ifinfomsg + attributes
         ZERO_IFINFO,
-        '0800 0300 63783100', //       IFLA_IFNAME "cx1"
         '0800 0400 48000000', //       IFLA_MTU 72
         '0800 1c00 07000000', //       IFLA_NET_NS_FD 7
+        '0800 0300 63783100', //       IFLA_IFNAME "cx1"
       ),
     );
   });
