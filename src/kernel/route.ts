@@ -152,7 +152,9 @@ export class RouteHandle {
   }
 
   addRule(rule: CanGwRule): void {
-    this.#do(addRuleRequest(rule), `adding can-gw rule ${describeRule(rule)}`, MODULE_HINTS.rule);
+    // The kernel refuses a hop limit above the can_gw module's max_hops with a bare EINVAL.
+    const hint = rule.hopLimit !== undefined && rule.hopLimit > 1 ? `a hop limit must not exceed can_gw max_hops (cantainer preflight shows it); ${MODULE_HINTS.rule}` : MODULE_HINTS.rule;
+    this.#do(addRuleRequest(rule), `adding can-gw rule ${describeRule(rule)}`, hint);
   }
 
   /** Deletes the rule with this exact description. Returns false when there was none. */

@@ -254,8 +254,11 @@ describe('kernel layer: can-gw rules and frames across namespaces', () => {
     const own = kernel.canSocket('cx1', { netns: kernel.owned('ct-m1'), receiveOwnMessages: true });
     sockets.push(own);
     own.send(classicFrame({ id: 0x77 }));
-    assert.deepEqual(await own.receiveAll(QUIET_MS), [classicFrame({ id: 0x77 })]);
+    assert.deepEqual(await own.receiveAll(QUIET_MS), [classicFrame({ id: 0x77 })], 'asked: sees its own frame');
     assert.deepEqual(await plain.receiveAll(QUIET_MS), [classicFrame({ id: 0x77 })], 'local loopback reaches other sockets on the sender');
+    plain.send(classicFrame({ id: 0x78 }));
+    assert.deepEqual(await own.receiveAll(QUIET_MS), [classicFrame({ id: 0x78 })]);
+    assert.deepEqual(await plain.receiveAll(QUIET_MS), [], 'not asked: does not see its own frame');
   });
 
   it('applies socket filters', async () => {
@@ -287,5 +290,18 @@ describe('kernel layer: preflight on the lab kernel', () => {
     for (const module of report.modules) assert.ok(['loaded', 'loadable', 'builtin'].includes(module.state), `${module.module}: ${module.state}`);
     assert.equal(report.modules.find((m) => m.module === 'can_gw')?.state, 'loaded');
     assert.equal(typeof report.maxHops, 'number');
+  });
+});
+
+describe('kernel layer: nothing is left behind', () => {
+  it('has no namespace of the suite left, and no test link in the initial namespace', () => {
+    assert.deepEqual(kernel.namespaces.list(), []);
+    const route = kernel.route();
+    try {
+      assert.deepEqual(route.listLinks().filter((link) => /^(ct|hx|cx|vc)/u.test(link.name)).map((link) => link.name), []);
+      assert.deepEqual(route.listRules(), []);
+    } finally {
+      route.close();
+    }
   });
 });
