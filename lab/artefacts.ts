@@ -44,13 +44,13 @@ export const HOST_TOOLS: ReadonlyArray<readonly [string, string]> = [
   ['dpkg-deb', 'dpkg'],
 ];
 
-function onPath(tool: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, tool)));
+function onPath(tool: string, pathVariable: string): boolean {
+  return [...pathVariable.split(':'), '/usr/sbin', '/sbin'].some((dir) => dir !== '' && existsSync(join(dir, tool)));
 }
 
 /** Names what is missing to run the lab, as a message with the command that installs it; undefined if nothing. */
-export function missingHostTools(): string | undefined {
-  const missing = HOST_TOOLS.filter(([tool]) => !onPath(tool) && !existsSync(join('/usr/sbin', tool)) && !existsSync(join('/sbin', tool)));
+export function missingHostTools(pathVariable = process.env.PATH ?? ''): string | undefined {
+  const missing = HOST_TOOLS.filter(([tool]) => !onPath(tool, pathVariable));
   if (missing.length === 0) return undefined;
   const packages = [...new Set(missing.map(([, pkg]) => pkg))];
   return `lab: missing ${missing.map(([tool]) => tool).join(', ')}; install with: apt-get install ${packages.join(' ')}`;

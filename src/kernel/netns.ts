@@ -47,15 +47,19 @@ function whileSwitched<T>(enter: () => void, fn: () => T): T {
   }
 }
 
-/** Opens a namespace file (ours, Docker's sandbox key, /proc/PID/ns/net) and runs `fn` with its fd. */
-export function withNetnsFile<T>(path: string | undefined, fn: (fd: number | undefined) => T): T {
-  if (path === undefined) return fn(undefined);
-  let fd: number;
+/** Opens a namespace file (ours, Docker's sandbox key, /proc/PID/ns/net); the caller closes the fd. */
+export function openNetnsFile(path: string): number {
   try {
-    fd = openSync(path, 'r');
+    return openSync(path, 'r');
   } catch (error) {
     throw KernelError.fromErrno(`opening netns ${path}`, errnoNumber((error as NodeJS.ErrnoException).code ?? '') ?? 5);
   }
+}
+
+/** Runs `fn` with the namespace file at `path` open (with undefined when there is no path), then closes it. */
+export function withNetnsFile<T>(path: string | undefined, fn: (fd: number | undefined) => T): T {
+  if (path === undefined) return fn(undefined);
+  const fd = openNetnsFile(path);
   try {
     return fn(fd);
   } finally {
@@ -87,6 +91,11 @@ export class NetnsStore {
 
   exists(name: string): boolean {
     return existsSync(this.path(name));
+  }
+
+  /** Opens a namespace of the store for setns or IFLA_NET_NS_FD; the caller closes the fd. */
+  open(name: string): number {
+    return openNetnsFile(this.path(name));
   }
 
   list(): string[] {

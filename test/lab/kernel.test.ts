@@ -2,7 +2,7 @@
 // namespaces, can-gw rules with filters and modifications, counters, and real frames.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { InvalidValueError } from '../../src/errors.js';
 import { systemKernel, KernelError, type CanSocket, type NetnsTarget, type RouteHandle } from '../../src/kernel/index.js';
@@ -26,6 +26,9 @@ describe('kernel layer: namespaces', () => {
     assert.equal(path, '/run/cantainer-test/netns/ct-a');
     assert.ok(mounted(path), 'the namespace file is a mount point');
     assert.deepEqual(kernel.namespaces.list(), ['ct-a']);
+    const fd = kernel.namespaces.open('ct-a');
+    assert.equal(readlinkSync(`/proc/self/fd/${fd}`).startsWith('net:['), true, 'the open fd is a network namespace');
+    closeSync(fd);
     assert.equal(kernel.namespaces.delete('ct-a'), true);
     assert.equal(existsSync(path), false);
     assert.equal(mounted(path), false);
