@@ -26,9 +26,19 @@ describe('kernel layer: namespaces', () => {
     assert.equal(path, '/run/cantainer-test/netns/ct-a');
     assert.ok(mounted(path), 'the namespace file is a mount point');
     assert.deepEqual(kernel.namespaces.list(), ['ct-a']);
+    // The open fd names the namespace: a vcan created with it as IFLA_NET_NS_FD appears there.
     const fd = kernel.namespaces.open('ct-a');
-    assert.equal(readlinkSync(`/proc/self/fd/${fd}`).startsWith('net:['), true, 'the open fd is a network namespace');
-    closeSync(fd);
+    const host = kernel.route();
+    const inside = kernel.route(kernel.owned('ct-a'));
+    try {
+      host.createVcan({ name: 'vopen', netnsFd: fd });
+      assert.equal(host.findLink('vopen'), undefined);
+      assert.equal(inside.findLink('vopen')?.kind, 'vcan');
+    } finally {
+      closeSync(fd);
+      host.close();
+      inside.close();
+    }
     assert.equal(kernel.namespaces.delete('ct-a'), true);
     assert.equal(existsSync(path), false);
     assert.equal(mounted(path), false);
