@@ -1,7 +1,7 @@
 // A NETLINK_ROUTE socket bound to the network namespace it was opened in. rtnetlink answers synchronously while
 // the request is sent (module loading included), so requests are plain calls; a receive timeout turns a reply that
 // never comes into an error instead of a hang.
-import { NETLINK_EXT_ACK, NETLINK_ROUTE, SOL_NETLINK } from '../netlink/constants.js';
+import { NETLINK_EXT_ACK, NETLINK_ROUTE, NlmF, SOL_NETLINK } from '../netlink/constants.js';
 import { encodeRequest, type NetlinkRequest } from '../netlink/message.js';
 import { ReplyCollector, type Reply } from '../netlink/reply.js';
 import { KernelError } from './errors.js';
@@ -43,7 +43,7 @@ export class NetlinkSocket {
   request(request: NetlinkRequest, operation: string, hint?: string): Reply {
     if (this.#closed) throw new Error(`netlink socket for netns ${this.label} is closed`);
     const seq = (this.#seq = (this.#seq + 1) >>> 0);
-    const dump = (request.flags & 0x300) === 0x300;
+    const dump = (request.flags & NlmF.DUMP) === NlmF.DUMP;
     send(this.#fd, encodeRequest(request, seq), () => operation);
     const collector = new ReplyCollector(seq, dump);
     while (!collector.complete) {
