@@ -1,6 +1,7 @@
 // CAN_RAW sockets: send and receive classic and FD frames on one interface of one namespace. Reception is driven
 // by the event loop (a readiness watch on a non-blocking socket), so no thread blocks waiting for frames.
 import { decodeFrame, encodeFrame, type CanFrame } from '../can/frame.js';
+import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
 import { AF_CAN, bind, close, ifNameToIndex, MSG_DONTWAIT, recv, send, setsockopt, setsockoptInt, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, watchReadable } from './libc.js';
 import { inNetns, withNetnsFile } from './netns.js';
@@ -12,7 +13,6 @@ const CAN_RAW_FILTER = 1;
 const CAN_RAW_LOOPBACK = 3;
 const CAN_RAW_RECV_OWN_MSGS = 4;
 const CAN_RAW_FD_FRAMES = 5;
-const ENODEV = 19;
 
 export interface CanFilter {
   /** can_id to match (flag bits included); CAN_INV_FILTER inverts. */
@@ -59,7 +59,7 @@ export class CanSocket {
       inNetns(nsFd, netns.label, () => {
         // The interface index must be resolved in the socket's namespace, so inside the switch.
         const found = ifNameToIndex(ifname);
-        if (found === 0) throw KernelError.fromErrno(what(), ENODEV);
+        if (found === 0) throw KernelError.fromErrno(what(), Errno.ENODEV);
         return { fd: socket(AF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW, what), index: found };
       }),
     );

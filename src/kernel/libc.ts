@@ -1,6 +1,7 @@
 // The only bindings to the C library: the syscalls cantainer needs, each checked so that a failure becomes a
 // KernelError naming the operation. Everything that touches the kernel goes through here.
 import koffi from 'koffi';
+import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
 
 const libc = koffi.load('libc.so.6');
@@ -30,8 +31,6 @@ export const MSG_DONTWAIT = 0x40;
 export const CLONE_NEWNET = 0x40000000;
 export const MS_BIND = 0x1000;
 export const MNT_DETACH = 2;
-export const EAGAIN = 11;
-export const EINTR = 4;
 
 function check(operation: () => string, result: number): number {
   if (result < 0) throw KernelError.fromErrno(operation(), koffi.errno());
@@ -55,7 +54,7 @@ export function recv(fd: number, buffer: Buffer, flags: number, what: () => stri
   const result = raw.recv(fd, buffer, buffer.length, flags) as number;
   if (result >= 0) return result;
   const errno = koffi.errno();
-  if (errno === EAGAIN || errno === EINTR) return undefined;
+  if (errno === Errno.EAGAIN || errno === Errno.EINTR) return undefined;
   throw KernelError.fromErrno(what(), errno);
 }
 

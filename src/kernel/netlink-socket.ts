@@ -4,6 +4,7 @@
 import { NETLINK_EXT_ACK, NETLINK_ROUTE, NlmF, SOL_NETLINK } from '../netlink/constants.js';
 import { encodeRequest, type NetlinkRequest } from '../netlink/message.js';
 import { ReplyCollector, type Reply } from '../netlink/reply.js';
+import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
 import { AF_NETLINK, bind, close, recv, send, setReceiveTimeout, setsockoptInt, SOCK_CLOEXEC, SOCK_RAW, socket } from './libc.js';
 import { inNetns } from './netns.js';
@@ -48,7 +49,7 @@ export class NetlinkSocket {
     const collector = new ReplyCollector(seq, dump);
     while (!collector.complete) {
       const length = recv(this.#fd, this.#buffer, 0, () => operation);
-      if (length === undefined) throw KernelError.fromErrno(`${operation} (no reply within ${REPLY_TIMEOUT_MS} ms)`, 11);
+      if (length === undefined) throw KernelError.fromErrno(`${operation} (no reply within ${REPLY_TIMEOUT_MS} ms)`, Errno.EAGAIN);
       // Copied: decoded messages are views into the datagram, and the receive buffer is reused.
       collector.accept(Buffer.from(this.#buffer.subarray(0, length)));
     }

@@ -4,7 +4,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidValueError } from '../errors.js';
-import { errnoNumber } from '../netlink/errno.js';
+import { Errno, errnoNumber } from '../netlink/errno.js';
 import { KernelError, NamespaceRestoreError } from './errors.js';
 import { bindMount, CLONE_NEWNET, setns, umountDetach, unshare } from './libc.js';
 
@@ -52,7 +52,7 @@ export function openNetnsFile(path: string): number {
   try {
     return openSync(path, 'r');
   } catch (error) {
-    throw KernelError.fromErrno(`opening netns ${path}`, errnoNumber((error as NodeJS.ErrnoException).code ?? '') ?? 5);
+    throw KernelError.fromErrno(`opening netns ${path}`, errnoNumber((error as NodeJS.ErrnoException).code ?? '') ?? Errno.EIO);
   }
 }
 
@@ -111,7 +111,7 @@ export class NetnsStore {
     try {
       closeSync(openSync(path, 'wx', 0o444));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw KernelError.fromErrno(operation, 17);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw KernelError.fromErrno(operation, Errno.EEXIST);
       throw error;
     }
     try {

@@ -1,5 +1,6 @@
 // Link and can-gw operations in one network namespace, over one netlink socket opened there. Every failure names
 // the operation, its arguments and the namespace.
+import { closeSync } from 'node:fs';
 import { addRuleRequest, decodeRule, deleteRuleRequest, dumpRulesRequest, flushRulesRequest, type CanGwRule, type CanGwRuleEntry } from '../netlink/cangw.js';
 import { NlMsgType } from '../netlink/constants.js';
 import {
@@ -17,9 +18,10 @@ import {
 } from '../netlink/link.js';
 import type { NetlinkRequest } from '../netlink/message.js';
 import type { Reply } from '../netlink/reply.js';
+import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
 import { NetlinkSocket } from './netlink-socket.js';
-import { withNetnsFile } from './netns.js';
+import { openNetnsFile, withNetnsFile } from './netns.js';
 
 /** Where an operation happens: the caller's own namespace, or a namespace file with a label for messages. */
 export interface NetnsTarget {
@@ -39,15 +41,18 @@ export interface VxcanPair extends VxcanEnd {
   readonly peer: VxcanEnd & { readonly netns?: NetnsTarget };
 }
 
-const ENODEV = 19;
-const ENOENT = 2;
 const DUMP_ATTEMPTS = 3;
 
-const MODULE_HINTS: Readonly<Record<string, string>> = {
+const MODULE_HINTS = {
   vcan: 'load the module: modprobe vcan',
   vxcan: 'load the module: modprobe vxcan',
   rule: 'load the module: modprobe can-gw',
-};
+} as const;
+
+/** The kernel's answer when the object of an operation does not exist (any more). */
+function isGone(error: unknown, ...errnos: number[]): boolean {
+  return error instanceof KernelError && errnos.includes(error.errno);
+}
 
 export class RouteHandle {
   readonly netns: NetnsTarget;
@@ -90,14 +95,14 @@ export class RouteHandle {
       const message = reply.messages.find((candidate) => candidate.type === NlMsgType.RTM_NEWLINK);
       return message === undefined ? undefined : decodeLink(message);
     } catch (error) {
-      if (error instanceof KernelError && (error.errno === ENODEV || error.errno === ENOENT)) return undefined;
+      if (isGone(error, Errno.ENODEV, Errno.ENOENT)) return undefined;
       throw error;
     }
   }
 
   #index(name: string, operation: string): number {
     const link = this.findLink(name);
-    if (!link) throw KernelError.fromErrno(`${operation} ${this.#where()}`, ENODEV);
+    if (!link) throw KernelError.fromErrno(`${operation} ${this.#where()}`, Errno.ENODEV);
     return link.index;
   }
 
@@ -129,9 +134,12 @@ export class RouteHandle {
   moveLink(name: string, target: NetnsTarget, newName?: string): void {
     const operation = `moving link ${name} to netns ${target.label}${newName === undefined ? '' : ` as ${newName}`}`;
     const index = this.#index(name, operation);
-    withNetnsFile(target.path ?? '/proc/self/ns/net', (fd) => {
-      this.#do(moveToNetnsRequest(index, fd ?? -1, newName), operation);
-    });
+    const fd = openNetnsFile(target.path ?? '/proc/self/ns/net');
+    try {
+      this.#do(moveToNetnsRequest(index, fd, newName), operation);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Deletes a link (both ends, for vxcan). Returns false when it was already gone. */
@@ -140,7 +148,7 @@ export class RouteHandle {
       this.#do(deleteLinkRequest({ name }), `deleting link ${name}`);
       return true;
     } catch (error) {
-      if (error instanceof KernelError && (error.errno === ENODEV || error.errno === ENOENT)) return false;
+      if (isGone(error, Errno.ENODEV, Errno.ENOENT)) return false;
       throw error;
     }
   }
@@ -164,7 +172,7 @@ export class RouteHandle {
       return true;
     } catch (error) {
       // The kernel answers EINVAL when no rule matches the description.
-      if (error instanceof KernelError && (error.errno === 22 || error.errno === ENODEV)) return false;
+      if (isGone(error, Errno.EINVAL, Errno.ENODEV)) return false;
       throw error;
     }
   }

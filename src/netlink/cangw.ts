@@ -293,6 +293,9 @@ export function sameRule(a: CanGwRule, b: CanGwRule): boolean {
   return ruleKey(a) === ruleKey(b);
 }
 
+/** A rule under construction by the decoder. */
+type MutableRule = { -readonly [K in keyof CanGwRule]: CanGwRule[K] };
+
 /** Decodes one entry of a can-gw dump (an RTM_NEWROUTE message) into the rule and its counters. */
 export function decodeRule(message: NetlinkMessage): CanGwRuleEntry {
   const what = 'can-gw rule message';
@@ -307,7 +310,7 @@ export function decodeRule(message: NetlinkMessage): CanGwRuleEntry {
   const fd = (flags & CgwFlags.FD) !== 0;
   const reader = new AttributeReader(what);
   const counters = { handled: 0, dropped: 0, deleted: 0 };
-  const rule: { -readonly [K in keyof CanGwRule]: CanGwRule[K] } = { sourceIndex: 0, destinationIndex: 0 };
+  const rule: MutableRule = { sourceIndex: 0, destinationIndex: 0 };
   const modifications: Partial<Record<ModOperation, FrameModification>> = {};
   for (const attr of parseAttributes(payload.subarray(RTCANMSG_LEN), what)) {
     decodeRuleAttribute(attr, reader, rule, modifications, counters);
@@ -324,7 +327,7 @@ export function decodeRule(message: NetlinkMessage): CanGwRuleEntry {
 function decodeRuleAttribute(
   attr: Attribute,
   reader: AttributeReader,
-  rule: { -readonly [K in keyof CanGwRule]: CanGwRule[K] },
+  rule: MutableRule,
   modifications: Partial<Record<ModOperation, FrameModification>>,
   counters: { handled: number; dropped: number; deleted: number },
 ): void {

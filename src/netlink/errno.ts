@@ -57,6 +57,17 @@ const ERRNOS: ReadonlyArray<readonly [number, string, string]> = [
 const BY_NUMBER = new Map(ERRNOS.map(([num, name, message]) => [num, { name, message }]));
 const BY_NAME = new Map(ERRNOS.map(([num, name]) => [name, num]));
 
+/** The errnos the code tests for by name, from the table above. */
+export const Errno = {
+  ENOENT: 2,
+  EINTR: 4,
+  EIO: 5,
+  EAGAIN: 11,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+} as const satisfies Record<string, number>;
+
 export interface ErrnoDescription {
   readonly errno: number;
   readonly name: string;

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeAck, decodeMessages, encodeMessage, encodeRequest, formatAckError } from '../../src/netlink/message.js';
 import { ReplyCollector } from '../../src/netlink/reply.js';
-import { describeErrno, errnoNumber } from '../../src/netlink/errno.js';
+import { Errno, describeErrno, errnoNumber } from '../../src/netlink/errno.js';
 import { MalformedMessageError } from '../../src/errors.js';
 import { hex } from '../helpers.js';
 
@@ -85,6 +85,7 @@ describe('netlink acknowledgements', () => {
   it('names unknown errnos without guessing', () => {
     assert.deepEqual(describeErrno(4000), { errno: 4000, name: 'E4000', message: 'Unknown error 4000' });
     assert.equal(errnoNumber('EBUSY'), 16);
+    for (const [name, number] of Object.entries(Errno)) assert.equal(errnoNumber(name), number, name);
   });
 
   it('rejects a truncated error and a positive error code', () => {
