@@ -5,7 +5,7 @@ import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
 import { AF_CAN, bind, close, ifNameToIndex, MSG_DONTWAIT, recv, send, setsockopt, setsockoptInt, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, watchReadable } from './libc.js';
 import { inNetns, withNetnsFile } from './netns.js';
-import { CURRENT_NETNS, type NetnsTarget } from './route.js';
+import { CURRENT_NETNS, type CanSocketPort, type NetnsTarget } from './port.js';
 
 const CAN_RAW = 1;
 const SOL_CAN_RAW = 101;
@@ -32,7 +32,7 @@ export interface CanSocketOptions {
   readonly loopback?: boolean;
 }
 
-export class CanSocket {
+export class CanSocket implements CanSocketPort {
   readonly ifname: string;
   readonly netns: NetnsTarget;
   readonly #fd: number;

@@ -1,20 +1,15 @@
 // The kernel layer's one interface: everything above it (bus model, reconciler, front doors) reaches the kernel
-// only through a Kernel, so unit tests can substitute a fake and the real one stays small.
+// only through a Kernel, whose parts are the port interfaces of port.ts, so unit tests substitute a fake.
 import { CanSocket, type CanSocketOptions } from './can-socket.js';
 import { NetnsStore } from './netns.js';
+import { CURRENT_NETNS, type CanSocketPort, type KernelPort } from './port.js';
 import { preflight, type PreflightReport } from './preflight.js';
-import { CURRENT_NETNS, RouteHandle, type NetnsTarget } from './route.js';
+import { RouteHandle } from './route.js';
 
-export interface Kernel {
-  /** Network namespaces owned by cantainer. */
-  readonly namespaces: NetnsStore;
-  /** Link and can-gw operations in a namespace (default: the caller's own). Close the handle when done. */
-  route(netns?: NetnsTarget): RouteHandle;
+export interface Kernel extends KernelPort {
   /** A raw CAN socket on an interface. Close it when done. */
-  canSocket(ifname: string, options?: CanSocketOptions): CanSocket;
+  canSocket(ifname: string, options?: CanSocketOptions): CanSocketPort;
   preflight(): PreflightReport;
-  /** A target for one of cantainer's own namespaces. */
-  owned(name: string): NetnsTarget;
 }
 
 export function systemKernel(options: { netnsDir?: string } = {}): Kernel {
@@ -28,8 +23,20 @@ export function systemKernel(options: { netnsDir?: string } = {}): Kernel {
   };
 }
 
-export { CanSocket, type CanSocketOptions } from './can-socket.js';
+export { type CanFilter, type CanSocketOptions } from './can-socket.js';
 export { KernelError, NamespaceRestoreError } from './errors.js';
-export { NetnsStore } from './netns.js';
 export { formatPreflight, type PreflightReport } from './preflight.js';
-export { CURRENT_NETNS, RouteHandle, type NetnsTarget, type VxcanPair } from './route.js';
+export {
+  addRuleHint,
+  CURRENT_NETNS,
+  describeOperation,
+  describeRule,
+  KERNEL_HINTS,
+  type CanSocketPort,
+  type KernelPort,
+  type NamespacePort,
+  type NetnsTarget,
+  type RoutePort,
+  type VcanSpec,
+  type VxcanPair,
+} from './port.js';

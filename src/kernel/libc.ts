@@ -3,6 +3,7 @@
 import koffi from 'koffi';
 import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
+import { retryInterrupted } from './retry.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -49,13 +50,12 @@ export function send(fd: number, data: Buffer, what: () => string): number {
   return check(what, raw.send(fd, data, data.length, 0) as number);
 }
 
-/** Receives into `buffer`; returns the byte count, or undefined when nothing is waiting (EAGAIN) or on EINTR. */
+/** Receives into `buffer`; returns the byte count, or undefined when nothing is waiting (EAGAIN). EINTR is retried. */
 export function recv(fd: number, buffer: Buffer, flags: number, what: () => string): number | undefined {
-  const result = raw.recv(fd, buffer, buffer.length, flags) as number;
-  if (result >= 0) return result;
-  const errno = koffi.errno();
-  if (errno === Errno.EAGAIN || errno === Errno.EINTR) return undefined;
-  throw KernelError.fromErrno(what(), errno);
+  const outcome = retryInterrupted(() => raw.recv(fd, buffer, buffer.length, flags) as number, () => koffi.errno());
+  if (outcome.ok) return outcome.value;
+  if (outcome.errno === Errno.EAGAIN) return undefined;
+  throw KernelError.fromErrno(what(), outcome.errno);
 }
 
 export function setsockopt(fd: number, level: number, name: number, value: Buffer, what: () => string): void {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { InvalidValueError } from '../errors.js';
 import { Errno, errnoNumber } from '../netlink/errno.js';
 import { KernelError, NamespaceRestoreError } from './errors.js';
+import { describeOperation, type NamespacePort } from './port.js';
 import { bindMount, CLONE_NEWNET, setns, umountDetach, unshare } from './libc.js';
 
 const THREAD_NETNS = '/proc/thread-self/ns/net';
@@ -77,7 +78,7 @@ export function checkNetnsName(name: string): void {
  * Namespaces owned by cantainer, each persisted as a bind mount of its nsfs inode on a file in `dir`
  * (default /run/cantainer/netns), the way `ip netns` keeps them under /run/netns.
  */
-export class NetnsStore {
+export class NetnsStore implements NamespacePort {
   readonly dir: string;
 
   constructor(dir = '/run/cantainer/netns') {
@@ -106,7 +107,7 @@ export class NetnsStore {
   /** Creates a namespace; EEXIST if one of that name exists. Nothing is left behind when it fails. */
   create(name: string): string {
     const path = this.path(name);
-    const operation = `creating netns ${name}`;
+    const operation = describeOperation.createNetns(name);
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     try {
       closeSync(openSync(path, 'wx', 0o444));

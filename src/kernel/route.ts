@@ -22,39 +22,17 @@ import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
 import { NetlinkSocket } from './netlink-socket.js';
 import { openNetnsFile, withNetnsFile } from './netns.js';
-
-/** Where an operation happens: the caller's own namespace, or a namespace file with a label for messages. */
-export interface NetnsTarget {
-  readonly label: string;
-  /** Path of a namespace file; undefined for the caller's own namespace. */
-  readonly path: string | undefined;
-}
-
-export const CURRENT_NETNS: NetnsTarget = { label: 'host', path: undefined };
-
-export interface VxcanEnd {
-  readonly name: string;
-  readonly mtu?: number;
-}
-
-export interface VxcanPair extends VxcanEnd {
-  readonly peer: VxcanEnd & { readonly netns?: NetnsTarget };
-}
+import { addRuleHint, CURRENT_NETNS, describeOperation, KERNEL_HINTS, type NetnsTarget, type RoutePort, type VcanSpec, type VxcanPair } from './port.js';
 
 const DUMP_ATTEMPTS = 3;
 
-const MODULE_HINTS = {
-  vcan: 'load the module: modprobe vcan',
-  vxcan: 'load the module: modprobe vxcan',
-  rule: 'load the module: modprobe can-gw',
-} as const;
 
 /** The kernel's answer when the object of an operation does not exist (any more). */
 function isGone(error: unknown, ...errnos: number[]): boolean {
   return error instanceof KernelError && errnos.includes(error.errno);
 }
 
-export class RouteHandle {
+export class RouteHandle implements RoutePort {
   readonly netns: NetnsTarget;
   readonly #socket: NetlinkSocket;
 
@@ -68,7 +46,7 @@ export class RouteHandle {
   }
 
   #where(): string {
-    return `in netns ${this.netns.label}`;
+    return describeOperation.where(this.netns);
   }
 
   #do(request: NetlinkRequest, operation: string, hint?: string): Reply {
@@ -106,33 +84,34 @@ export class RouteHandle {
     return link.index;
   }
 
-  createVcan(options: VcanOptions): void {
-    this.#do(createVcanRequest(options), `creating vcan ${options.name}`, MODULE_HINTS.vcan);
+  /** Also takes `netnsFd`, to create the vcan straight in another namespace (not part of the port). */
+  createVcan(options: VcanSpec & Pick<VcanOptions, 'netnsFd'>): void {
+    this.#do(createVcanRequest(options), describeOperation.createVcan(options.name), KERNEL_HINTS.vcan);
   }
 
   /** Creates a vxcan pair here, with the peer placed straight into `peer.netns` (here when absent). */
   createVxcanPair(pair: VxcanPair): void {
-    const operation = `creating vxcan pair ${pair.name}/${pair.peer.name}${pair.peer.netns ? ` (peer in netns ${pair.peer.netns.label})` : ''}`;
+    const operation = describeOperation.createVxcanPair(pair);
     withNetnsFile(pair.peer.netns?.path, (peerFd) => {
       const peer = { name: pair.peer.name, ...(pair.peer.mtu === undefined ? {} : { mtu: pair.peer.mtu }), ...(peerFd === undefined ? {} : { netnsFd: peerFd }) };
       const request = createVxcanPairRequest({ name: pair.name, ...(pair.mtu === undefined ? {} : { mtu: pair.mtu }), peer });
-      this.#do(request, operation, MODULE_HINTS.vxcan);
+      this.#do(request, operation, KERNEL_HINTS.vxcan);
     });
   }
 
   setLinkUp(name: string, up: boolean): void {
-    const operation = `setting link ${name} ${up ? 'up' : 'down'}`;
+    const operation = describeOperation.setLinkUp(name, up);
     this.#do(setLinkUpRequest(this.#index(name, operation), up), operation);
   }
 
   /** Sets the MTU (16 classic, 72 FD); the kernel refuses with EBUSY while the link is up. */
   setMtu(name: string, mtu: number): void {
-    const operation = `setting MTU ${mtu} on link ${name}`;
+    const operation = describeOperation.setMtu(name, mtu);
     this.#do(setMtuRequest(this.#index(name, operation), mtu), operation, 'take the link down first');
   }
 
   moveLink(name: string, target: NetnsTarget, newName?: string): void {
-    const operation = `moving link ${name} to netns ${target.label}${newName === undefined ? '' : ` as ${newName}`}`;
+    const operation = describeOperation.moveLink(name, target, newName);
     const index = this.#index(name, operation);
     const fd = openNetnsFile(target.path ?? '/proc/self/ns/net');
     try {
@@ -154,21 +133,20 @@ export class RouteHandle {
   }
 
   listRules(): CanGwRuleEntry[] {
-    return this.#dump(dumpRulesRequest(), 'listing can-gw rules', MODULE_HINTS.rule)
+    return this.#dump(dumpRulesRequest(), 'listing can-gw rules', KERNEL_HINTS.rule)
       .messages.filter((message) => message.type === NlMsgType.RTM_NEWROUTE)
       .map(decodeRule);
   }
 
   addRule(rule: CanGwRule): void {
     // The kernel refuses a hop limit above the can_gw module's max_hops with a bare EINVAL.
-    const hint = rule.hopLimit !== undefined && rule.hopLimit > 1 ? `a hop limit must not exceed can_gw max_hops (cantainer preflight shows it); ${MODULE_HINTS.rule}` : MODULE_HINTS.rule;
-    this.#do(addRuleRequest(rule), `adding can-gw rule ${describeRule(rule)}`, hint);
+    this.#do(addRuleRequest(rule), describeOperation.addRule(rule), addRuleHint(rule));
   }
 
   /** Deletes the rule with this exact description. Returns false when there was none. */
   deleteRule(rule: CanGwRule): boolean {
     try {
-      this.#do(deleteRuleRequest(rule), `deleting can-gw rule ${describeRule(rule)}`);
+      this.#do(deleteRuleRequest(rule), describeOperation.deleteRule(rule));
       return true;
     } catch (error) {
       // The kernel answers EINVAL when no rule matches the description.
@@ -178,22 +156,10 @@ export class RouteHandle {
   }
 
   flushRules(): void {
-    this.#do(flushRulesRequest(), 'flushing can-gw rules', MODULE_HINTS.rule);
+    this.#do(flushRulesRequest(), 'flushing can-gw rules', KERNEL_HINTS.rule);
   }
 
   close(): void {
     this.#socket.close();
   }
-}
-
-/** A short cangw-like description of a rule for messages and logs. */
-export function describeRule(rule: CanGwRule): string {
-  const parts = [`${rule.sourceIndex}->${rule.destinationIndex}`];
-  if (rule.fd === true) parts.push('fd');
-  if (rule.echo === true) parts.push('echo');
-  if (rule.allowToIncomingInterface === true) parts.push('iif-tx-ok');
-  if (rule.hopLimit !== undefined) parts.push(`hops ${rule.hopLimit}`);
-  if (rule.filter) parts.push(`filter ${rule.filter.id.toString(16)}:${rule.filter.mask.toString(16)}`);
-  if (rule.modifications) parts.push(`mods ${Object.keys(rule.modifications).join('+')}`);
-  return parts.join(' ');
 }

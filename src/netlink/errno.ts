@@ -63,9 +63,11 @@ export const Errno = {
   EINTR: 4,
   EIO: 5,
   EAGAIN: 11,
+  EBUSY: 16,
   EEXIST: 17,
   ENODEV: 19,
   EINVAL: 22,
+  ENOBUFS: 105,
 } as const satisfies Record<string, number>;
 
 export interface ErrnoDescription {

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { InvalidValueError } from '../../src/errors.js';
-import { systemKernel, KernelError, type CanSocket, type NetnsTarget, type RouteHandle } from '../../src/kernel/index.js';
+import { systemKernel, KernelError, type CanSocketPort as CanSocket, type NetnsTarget, type RoutePort as RouteHandle } from '../../src/kernel/index.js';
+import { NetnsStore } from '../../src/kernel/netns.js';
+import { RouteHandle as RealRoute } from '../../src/kernel/route.js';
 import type { CanGwRule } from '../../src/netlink/cangw.js';
 import { sh, waitFor } from './helpers.js';
 
@@ -27,8 +29,8 @@ describe('kernel layer: namespaces', () => {
     assert.ok(mounted(path), 'the namespace file is a mount point');
     assert.deepEqual(kernel.namespaces.list(), ['ct-a']);
     // The open fd names the namespace: a vcan created with it as IFLA_NET_NS_FD appears there.
-    const fd = kernel.namespaces.open('ct-a');
-    const host = kernel.route();
+    const fd = new NetnsStore(kernel.namespaces.dir).open('ct-a');
+    const host = RealRoute.open();
     const inside = kernel.route(kernel.owned('ct-a'));
     try {
       host.createVcan({ name: 'vopen', netnsFd: fd });

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { systemKernel, type RouteHandle } from '../../src/kernel/index.js';
+import { systemKernel, type RoutePort } from '../../src/kernel/index.js';
 import { sameRule, type CanGwRule } from '../../src/netlink/cangw.js';
 import { sh } from './helpers.js';
 
@@ -17,7 +17,7 @@ function median(values: number[]): number {
 
 describe('can-gw rule creation: kernel layer versus spawning cangw', () => {
   const kernel = systemKernel({ netnsDir: '/run/cantainer-test/netns' });
-  let route: RouteHandle;
+  let route: RoutePort;
   let rule: CanGwRule;
 
   before(() => {

@@ -1,0 +1,62 @@
+// A CAN bus and its members as plain data: the desired state that the front doors (container engines, the CLI)
+// edit and the reconciler makes true in the kernel. Nothing here touches the kernel or knows which front door asked.
+import { InvalidValueError } from '../errors.js';
+import { checkInterfaceName } from '../netlink/link.js';
+
+export interface Bus {
+  /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
+  readonly id: string;
+  /** The name users know the bus by. */
+  readonly name: string;
+  /** CAN FD: links with MTU 72 and FD rules beside the classic ones; otherwise MTU 16, classic frames only. */
+  readonly fd: boolean;
+  readonly members: readonly Member[];
+  /** Opaque strings a front door keeps with the bus (its own options); the core never reads them. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface Member {
+  /** Unique within the bus. */
+  readonly id: string;
+  /** The member's own end of its vxcan pair: the interface the ECU, tool or container uses. */
+  readonly end: MemberEnd;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface MemberEnd {
+  /** The interface's name when it is created. */
+  readonly name: string;
+  /** The namespace file it is created in; absent for the daemon's own namespace. */
+  readonly netns?: string;
+  /** Bring it up when created, for ends nobody else (such as a container engine) brings up. */
+  readonly up?: boolean;
+}
+
+const ID_PATTERN = /^[\x21-\x7e]{1,256}$/u;
+const ID_ALLOWED = '1..256 printable ASCII characters without spaces';
+
+export function checkBus(bus: Bus): void {
+  if (typeof bus.id !== 'string' || !ID_PATTERN.test(bus.id)) throw new InvalidValueError('bus.id', bus.id, ID_ALLOWED);
+  if (typeof bus.name !== 'string' || bus.name.length === 0 || bus.name.length > 256) throw new InvalidValueError('bus.name', bus.name, '1..256 characters');
+  if (typeof bus.fd !== 'boolean') throw new InvalidValueError('bus.fd', bus.fd, 'true or false');
+  const ids = new Set<string>();
+  const ends = new Set<string>();
+  for (const [i, member] of bus.members.entries()) {
+    const field = `bus.members[${i}]`;
+    if (typeof member.id !== 'string' || !ID_PATTERN.test(member.id)) throw new InvalidValueError(`${field}.id`, member.id, ID_ALLOWED);
+    if (ids.has(member.id)) throw new InvalidValueError(`${field}.id`, member.id, 'an id no other member of the bus has');
+    ids.add(member.id);
+    checkInterfaceName(`${field}.end.name`, member.end.name);
+    const place = `${member.end.netns ?? ''}\0${member.end.name}`;
+    if (ends.has(place)) throw new InvalidValueError(`${field}.end.name`, member.end.name, 'a name no other member uses in the same namespace');
+    ends.add(place);
+  }
+}
+
+export function withMember(bus: Bus, member: Member): Bus {
+  return { ...bus, members: [...bus.members.filter((m) => m.id !== member.id), member] };
+}
+
+export function withoutMember(bus: Bus, memberId: string): Bus {
+  return { ...bus, members: bus.members.filter((m) => m.id !== memberId) };
+}

@@ -1,0 +1,286 @@
+// Makes the kernel match a bus's plan: reads what exists in the bus namespace, works out the difference, applies
+// it, and undoes its own work when a step fails. It only ever touches cantainer's own namespaces and, in them,
+// the links and rules a plan names, so it can run at any time, as often as needed, with the same result: after a
+// restart, after someone deleted a rule or the whole namespace by hand, or for every request.
+import { CantainerError } from '../errors.js';
+import { KernelError } from '../kernel/errors.js';
+import { CURRENT_NETNS, type KernelPort, type NetnsTarget, type RoutePort } from '../kernel/port.js';
+import { Errno } from '../netlink/errno.js';
+import { ruleKey, type CanGwRule } from '../netlink/cangw.js';
+import type { Link } from '../netlink/link.js';
+import type { Bus } from '../bus/model.js';
+import { busNamespace, planBus, resolveRule, type BusPlan, type LinkPlan, type RulePlan, type VxcanPlan } from '../bus/plan.js';
+
+export type ChangeAction = 'create' | 'delete' | 'fix';
+
+/** One difference between a plan and the kernel, as applied or as found by a check. */
+export interface Change {
+  readonly action: ChangeAction;
+  readonly object: 'namespace' | 'link' | 'rule';
+  /** The namespace, link or `source->destination` (with ` fd` for FD rules). */
+  readonly name: string;
+  readonly detail?: string;
+}
+
+export class ReconcileError extends CantainerError {
+  readonly bus: string;
+  /** Undo steps that failed too: objects that may be left over until the next reconcile. */
+  readonly undoFailures: readonly string[];
+
+  constructor(bus: string, cause: unknown, undone: number, undoFailures: string[]) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const tail = undoFailures.length === 0 ? `; undone: ${undone} step${undone === 1 ? '' : 's'}` : `; undoing failed too: ${undoFailures.join('; ')}`;
+    super('ERECONCILE', `wiring bus ${bus}: ${reason}${tail}`, { cause, ...(cause instanceof CantainerError && cause.hint !== undefined ? { hint: cause.hint } : {}) });
+    this.bus = bus;
+    this.undoFailures = undoFailures;
+  }
+}
+
+interface Step {
+  readonly change: Change;
+  readonly run: () => void;
+  /** Reverses `run`; absent for steps that need no undo (bringing a link up, fixing an MTU). */
+  readonly undo?: () => void;
+}
+
+const IGNORED_LINKS = new Set(['lo']);
+
+function ruleName(rule: { source: string; destination: string; fd?: boolean }): string {
+  return `${rule.source}->${rule.destination}${rule.fd === true ? ' fd' : ''}`;
+}
+
+export interface ReconcilerOptions {
+  /** Called for every change applied, in order. */
+  readonly onChange?: (bus: string, change: Change) => void;
+  /** How long to wait for a member end of a dying namespace to go away before giving up (default 2000 ms). */
+  readonly staleEndWaitMs?: number;
+}
+
+/** Polls `condition` synchronously (kernel calls are synchronous) until it holds or `ms` pass. */
+function waitUntil(condition: () => boolean, ms: number): boolean {
+  const deadline = Date.now() + ms;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (condition()) return true;
+    if (Date.now() >= deadline) return false;
+    Atomics.wait(pause, 0, 0, 20);
+  }
+}
+
+/** Undoes applied steps in reverse order; returns the failures (the original error is what gets reported). */
+function undo(done: readonly Step[]): string[] {
+  const failures: string[] = [];
+  for (const step of [...done].reverse()) {
+    if (step.undo === undefined) continue;
+    try {
+      step.undo();
+    } catch (error) {
+      failures.push(`${step.change.action} ${step.change.object} ${step.change.name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return failures;
+}
+
+export class Reconciler {
+  readonly #kernel: KernelPort;
+  readonly #onChange: ((bus: string, change: Change) => void) | undefined;
+  readonly #staleEndWaitMs: number;
+
+  constructor(kernel: KernelPort, options: ReconcilerOptions = {}) {
+    this.#kernel = kernel;
+    this.#onChange = options.onChange;
+    this.#staleEndWaitMs = options.staleEndWaitMs ?? 2000;
+  }
+
+  /** What `apply` would change, without changing anything (drift between the plan and the kernel). */
+  check(bus: Bus): Change[] {
+    const plan = planBus(bus);
+    if (!this.#kernel.namespaces.exists(plan.namespace)) {
+      return [
+        { action: 'create', object: 'namespace', name: plan.namespace },
+        ...plan.links.map((link): Change => ({ action: 'create', object: 'link', name: link.name })),
+        ...plan.rules.map((rule): Change => ({ action: 'create', object: 'rule', name: ruleName(rule) })),
+      ];
+    }
+    return this.#withRoute(plan, (route) => {
+      const links = route.listLinks();
+      const linkSteps = this.#linkSteps(plan, links, route);
+      // Links that will be created or deleted take their rules along: rules are compared on the others only.
+      const replaced = new Set(linkSteps.filter((step) => step.change.action !== 'fix').map((step) => step.change.name));
+      const kept = links.filter((link) => !replaced.has(link.name));
+      return [...linkSteps.map((step) => step.change), ...this.#ruleSteps(plan, kept, route).map((step) => step.change)];
+    });
+  }
+
+  /** Makes the kernel match the bus; returns what it changed (nothing when it already matched). */
+  apply(bus: Bus): Change[] {
+    const plan = planBus(bus);
+    const done: Step[] = [];
+    const run = (step: Step): void => {
+      step.run();
+      done.push(step);
+      this.#onChange?.(plan.busName, step.change);
+    };
+    let route: RoutePort | undefined;
+    try {
+      if (!this.#kernel.namespaces.exists(plan.namespace)) {
+        run({
+          change: { action: 'create', object: 'namespace', name: plan.namespace },
+          run: () => this.#kernel.namespaces.create(plan.namespace),
+          undo: () => this.#kernel.namespaces.delete(plan.namespace),
+        });
+      }
+      const open = this.#kernel.route(this.#kernel.owned(plan.namespace));
+      route = open;
+      for (const step of this.#linkSteps(plan, open.listLinks(), open)) run(step);
+      for (const step of this.#ruleSteps(plan, open.listLinks(), open)) run(step);
+    } catch (error) {
+      // Undone while the route is still open: the undo steps use it.
+      throw new ReconcileError(plan.busName, error, done.length, undo(done));
+    } finally {
+      route?.close();
+    }
+    return done.map((step) => step.change);
+  }
+
+  /** Removes a bus from the kernel: its namespace, and with it every link, member end and rule. */
+  remove(busId: string): boolean {
+    return this.#kernel.namespaces.delete(busNamespace(busId));
+  }
+
+  /** Deletes cantainer's namespaces that belong to none of `buses` (left by a crash or a removed bus). */
+  sweep(buses: readonly Bus[]): string[] {
+    const wanted = new Set(buses.map((bus) => busNamespace(bus.id)));
+    const removed = this.#kernel.namespaces.list().filter((name) => !wanted.has(name));
+    for (const name of removed) this.#kernel.namespaces.delete(name);
+    return removed;
+  }
+
+  #withRoute<T>(plan: BusPlan, fn: (route: RoutePort) => T): T {
+    const route = this.#kernel.route(this.#kernel.owned(plan.namespace));
+    try {
+      return fn(route);
+    } finally {
+      route.close();
+    }
+  }
+
+  #linkSteps(plan: BusPlan, links: readonly Link[], route: RoutePort): Step[] {
+    const steps: Step[] = [];
+    const observed = new Map(links.map((link) => [link.name, link]));
+    const planned = new Set(plan.links.map((link) => link.name));
+    for (const link of links) {
+      if (IGNORED_LINKS.has(link.name) || planned.has(link.name)) continue;
+      steps.push({ change: { action: 'delete', object: 'link', name: link.name, detail: 'not part of the bus' }, run: () => route.deleteLink(link.name) });
+    }
+    for (const want of plan.links) {
+      const have = observed.get(want.name);
+      if (have !== undefined && have.kind !== want.kind) {
+        steps.push({ change: { action: 'delete', object: 'link', name: want.name, detail: `a ${have.kind ?? 'non-CAN'} link, not ${want.kind}` }, run: () => route.deleteLink(want.name) });
+      }
+      if (have === undefined || have.kind !== want.kind) {
+        steps.push(this.#createLink(want, route));
+        continue;
+      }
+      if (have.mtu !== want.mtu) {
+        steps.push({
+          change: { action: 'fix', object: 'link', name: want.name, detail: `MTU ${have.mtu ?? '?'} instead of ${want.mtu}` },
+          run: () => {
+            route.setLinkUp(want.name, false);
+            route.setMtu(want.name, want.mtu);
+            route.setLinkUp(want.name, true);
+          },
+        });
+      } else if (!have.up) {
+        steps.push({ change: { action: 'fix', object: 'link', name: want.name, detail: 'down' }, run: () => { route.setLinkUp(want.name, true); } });
+      }
+    }
+    return steps;
+  }
+
+  #createLink(want: LinkPlan, route: RoutePort): Step {
+    const change: Change = { action: 'create', object: 'link', name: want.name, ...(want.kind === 'vxcan' ? { detail: `member ${want.memberId}, end ${want.end.name}` } : {}) };
+    const undo = (): void => {
+      route.deleteLink(want.name);
+    };
+    if (want.kind === 'vcan') return { change, run: () => { route.createVcan({ name: want.name, mtu: want.mtu, up: true }); }, undo };
+    return { change, run: () => { this.#createPair(want, route); }, undo };
+  }
+
+  #createPair(want: VxcanPlan, route: RoutePort): void {
+    const place: NetnsTarget = want.end.netns === undefined ? CURRENT_NETNS : { label: want.end.netns, path: want.end.netns };
+    const pair = { name: want.name, mtu: want.mtu, peer: { name: want.end.name, mtu: want.mtu, netns: place } };
+    const far = this.#kernel.route(place);
+    try {
+      try {
+        route.createVxcanPair(pair);
+      } catch (error) {
+        // A vxcan of that name where the end belongs is usually the end of a namespace the kernel is still
+        // destroying (namespaces die asynchronously): wait for it, a little, then try once more. Never delete it:
+        // it may be another bus's member.
+        if (!(error instanceof KernelError && error.errno === Errno.EEXIST) || far.findLink(want.end.name)?.kind !== 'vxcan') throw error;
+        if (!waitUntil(() => far.findLink(want.end.name) === undefined, this.#staleEndWaitMs)) throw error;
+        route.createVxcanPair(pair);
+      }
+      try {
+        route.setLinkUp(want.name, true);
+        if (want.end.up === true) far.setLinkUp(want.end.name, true);
+      } catch (error) {
+        route.deleteLink(want.name);
+        throw error;
+      }
+    } finally {
+      far.close();
+    }
+  }
+
+  /** Rule changes, given the links that exist (and stay): missing rules are added, every other rule deleted. */
+  #ruleSteps(plan: BusPlan, links: readonly Link[], route: RoutePort): Step[] {
+    const index = new Map(links.map((link) => [link.name, link.index]));
+    const observed = new Map<string, CanGwRule[]>();
+    for (const { rule } of route.listRules()) {
+      const key = ruleKey(rule);
+      observed.set(key, [...(observed.get(key) ?? []), rule]);
+    }
+    const steps: Step[] = [];
+    for (const want of plan.rules) {
+      const rule = resolveRule(want, (name) => index.get(name));
+      const matches = rule === undefined ? undefined : observed.get(ruleKey(rule));
+      if (matches !== undefined && matches.length > 0) {
+        matches.pop();
+        continue;
+      }
+      steps.push(addRuleStep(want, rule, route));
+    }
+    // What is left is not in the plan: duplicates, rules added by hand, leftovers of an earlier plan. Rules on
+    // links that are not kept vanish with those links.
+    const names = new Map(links.map((link) => [link.index, link.name]));
+    for (const extras of observed.values()) {
+      for (const rule of extras) {
+        const source = names.get(rule.sourceIndex);
+        const destination = names.get(rule.destinationIndex);
+        if (source === undefined || destination === undefined) continue;
+        const name = ruleName({ source, destination, ...(rule.fd === true ? { fd: true } : {}) });
+        steps.push({ change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' }, run: () => route.deleteRule(rule) });
+      }
+    }
+    return steps;
+  }
+}
+
+function addRuleStep(want: RulePlan, known: CanGwRule | undefined, route: RoutePort): Step {
+  const change: Change = { action: 'create', object: 'rule', name: ruleName(want) };
+  let added: CanGwRule | undefined;
+  return {
+    change,
+    run: () => {
+      const rule = known ?? resolveRule(want, (name) => route.findLink(name)?.index);
+      if (rule === undefined) throw new Error(`rule ${change.name}: one of its links is missing`);
+      route.addRule(rule);
+      added = rule;
+    },
+    undo: () => {
+      if (added !== undefined) route.deleteRule(added);
+    },
+  };
+}

@@ -1,0 +1,14 @@
+// The kernel port contract against the real kernel; the unit suite runs the same suite on the fake.
+import { readFileSync } from 'node:fs';
+import { systemKernel } from '../../src/kernel/index.js';
+import { kernelPortContract } from '../contract/kernel-port.js';
+import { sh, waitFor } from './helpers.js';
+
+kernelPortContract('real kernel', () => {
+  sh('modprobe -a vcan vxcan can-gw can-raw');
+  return {
+    kernel: systemKernel({ netnsDir: '/run/cantainer-test/contract' }),
+    maxHops: Number(readFileSync('/sys/module/can_gw/parameters/max_hops', 'utf8')),
+    eventually: (what, condition) => waitFor(what, condition),
+  };
+});
