@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { CantainerError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { decodeCommand } from './decode.js';
+import { DAEMON_DEFAULTS, runDaemon, type DaemonCliOptions } from './daemon.js';
+import { LOG_LEVELS } from '../log.js';
 import { formatPreflight, preflight } from '../kernel/preflight.js';
 
 export interface CliIo {
@@ -41,6 +43,17 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
       const report = preflight();
       io.out(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatPreflight(report));
       if (!report.ok) status.code = 1;
+    });
+
+  program
+    .command('daemon')
+    .description('run the bus service in the foreground: the Docker network plugin socket, the state, the reconciler; stops on SIGTERM or SIGINT and leaves the buses running')
+    .option('--socket <path>', 'the Docker plugin socket to serve', DAEMON_DEFAULTS.socket)
+    .option('--state-dir <dir>', 'where the desired state is kept', DAEMON_DEFAULTS.stateDir)
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, DAEMON_DEFAULTS.logLevel)
+    .option('--netns-dir <dir>', "where the buses' namespaces are pinned", DAEMON_DEFAULTS.netnsDir)
+    .action(async (options: DaemonCliOptions) => {
+      status.code = await runDaemon(options, (line) => process.stderr.write(line));
     });
 
   return program;

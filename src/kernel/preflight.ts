@@ -1,8 +1,10 @@
 // Preflight: which CAN modules this kernel has (loaded, built in, loadable or missing), the can-gw hop limit, and
 // the exact command that fixes what is missing. Reading the facts is the only side effect; judging them is pure.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
+import { CantainerError } from '../errors.js';
 
 export const CAN_MODULES = ['vcan', 'vxcan', 'can_gw', 'can_raw', 'can_isotp'] as const;
 export type CanModule = (typeof CAN_MODULES)[number];
@@ -99,4 +101,20 @@ export function formatPreflight(report: PreflightReport): string {
   lines.push(report.ok ? 'ready' : 'NOT READY: required CAN modules are missing');
   for (const fix of report.fixes) lines.push(`fix: ${fix}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Loads the required CAN modules that are loadable but not loaded (can-gw is not loaded on demand by the kernel),
+ * with modprobe. Returns the modules it loaded; throws with modprobe's message when that fails.
+ */
+export function loadRequiredModules(report: PreflightReport = preflight()): string[] {
+  const toLoad = report.modules.filter((m) => m.required && m.state === 'loadable').map((m) => m.module.replace(/_/gu, '-'));
+  if (toLoad.length === 0) return [];
+  try {
+    execFileSync('modprobe', ['-a', ...toLoad], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new CantainerError('EMODULE', `loading ${toLoad.join(', ')}: ${stderr === undefined || stderr === '' ? (error instanceof Error ? error.message : String(error)) : stderr}`, { hint: `run: modprobe -a ${toLoad.join(' ')}` });
+  }
+  return toLoad;
 }

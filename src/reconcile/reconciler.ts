@@ -143,17 +143,30 @@ export class Reconciler {
     return done.map((step) => step.change);
   }
 
-  /** Removes a bus from the kernel: its namespace, and with it every link, member end and rule. */
+  /** Removes a bus from the kernel: every link in its namespace (with the member ends), then the namespace. */
   remove(busId: string): boolean {
-    return this.#kernel.namespaces.delete(busNamespace(busId));
+    return this.#removeNamespace(busNamespace(busId));
   }
 
   /** Deletes cantainer's namespaces that belong to none of `buses` (left by a crash or a removed bus). */
   sweep(buses: readonly Bus[]): string[] {
     const wanted = new Set(buses.map((bus) => busNamespace(bus.id)));
     const removed = this.#kernel.namespaces.list().filter((name) => !wanted.has(name));
-    for (const name of removed) this.#kernel.namespaces.delete(name);
+    for (const name of removed) this.#removeNamespace(name);
     return removed;
+  }
+
+  #removeNamespace(name: string): boolean {
+    if (!this.#kernel.namespaces.exists(name)) return false;
+    // The kernel destroys a namespace asynchronously, and member ends elsewhere with it: deleting the links
+    // first makes them go now, so their names are free again when this returns.
+    const route = this.#kernel.route(this.#kernel.owned(name));
+    try {
+      for (const link of route.listLinks()) if (!IGNORED_LINKS.has(link.name)) route.deleteLink(link.name);
+    } finally {
+      route.close();
+    }
+    return this.#kernel.namespaces.delete(name);
   }
 
   #withRoute<T>(plan: BusPlan, fn: (route: RoutePort) => T): T {

@@ -1,0 +1,37 @@
+// `cantainer daemon`: runs the bus service and the Docker plugin socket in the foreground until SIGTERM or SIGINT.
+import { systemKernel } from '../kernel/index.js';
+import { loadRequiredModules } from '../kernel/preflight.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
+import { InvalidValueError } from '../errors.js';
+import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR, startDaemon } from '../daemon/daemon.js';
+
+export interface DaemonCliOptions {
+  readonly socket: string;
+  readonly stateDir: string;
+  readonly logLevel: string;
+  readonly netnsDir: string;
+}
+
+export const DAEMON_DEFAULTS = { socket: DEFAULT_PLUGIN_SOCKET, stateDir: DEFAULT_STATE_DIR, logLevel: 'info', netnsDir: '/run/cantainer/netns' } as const;
+
+export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string) => void): Promise<number> {
+  if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) throw new InvalidValueError('--log-level', options.logLevel, LOG_LEVELS.join(', '));
+  const log = createLogger(options.logLevel as LogLevel, writeLog);
+  const kernel = systemKernel({ netnsDir: options.netnsDir });
+  const report = kernel.preflight();
+  if (!report.ok) log.error('this kernel lacks CAN modules cantainer needs; requests will fail until fixed', { fix: report.fixes.join('; ') });
+  try {
+    const loaded = loadRequiredModules(report);
+    if (loaded.length > 0) log.info('loaded kernel modules', { modules: loaded.join(',') });
+  } catch (error) {
+    log.error(error instanceof Error ? error.message : String(error));
+  }
+  const daemon = await startDaemon({ kernel, socketPath: options.socket, stateDir: options.stateDir, log });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info('stopping; the buses stay in the kernel', { signal });
+  await daemon.close();
+  return 0;
+}

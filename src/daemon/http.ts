@@ -1,0 +1,182 @@
+// HTTP over a unix socket for plugin protocols: POST /<Method> with a JSON body, a JSON answer, `{"Err": ...}` on
+// failure. Generic: it maps paths to handlers and errors to answers, and knows nothing of CAN. Bounded: bodies
+// over a limit and clients that do not finish their request in time are cut off; no request can crash it.
+import { createConnection } from 'node:net';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
+import { CantainerError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export type JsonHandler<C> = (body: Readonly<Record<string, unknown>>, context: C, request: { network?: string; endpoint?: string }) => Promise<object> | object;
+
+export interface PluginServerOptions<C> {
+  readonly socketPath: string;
+  readonly handlers: Readonly<Record<string, JsonHandler<C>>>;
+  readonly context: C;
+  readonly log: Logger;
+  /** Parses a request body (the protocol's own rules for empty bodies and types). */
+  readonly parseBody: (text: string) => Readonly<Record<string, unknown>>;
+  readonly maxBodyBytes?: number;
+  /** A client must send its whole request within this time. */
+  readonly requestTimeoutMs?: number;
+  /** A listening socket inherited from a service manager, used instead of binding `socketPath`. */
+  readonly listenFd?: number;
+}
+
+export interface PluginServer {
+  readonly socketPath: string;
+  close(): Promise<void>;
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
+
+/** Refuses to start beside a live daemon; removes a stale socket file (a crashed daemon's) but nothing else. */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  if (!lstatSync(path).isSocket()) throw new CantainerError('ESOCKET', `${path} exists and is not a socket`, { hint: 'remove it, or choose another path with --socket' });
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = createConnection(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => {
+      resolve(false);
+    });
+  });
+  if (alive) throw new CantainerError('ESOCKET', `another daemon is serving ${path}`, { hint: 'stop it first, or choose another path with --socket' });
+  unlinkSync(path);
+}
+
+function send(response: ServerResponse, status: number, body: object): void {
+  const text = `${JSON.stringify(body)}\n`;
+  response.writeHead(status, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+function errorAnswer(error: unknown): { status: number; err: string } {
+  if (error instanceof CantainerError) {
+    const status = error.code === 'EINVALIDVALUE' ? 400 : 500;
+    return { status, err: `${error.message}${error.hint === undefined ? '' : ` (hint: ${error.hint})`}` };
+  }
+  return { status: 500, err: `internal error: ${error instanceof Error ? error.message : String(error)}` };
+}
+
+/** The body as text, or undefined once it grows over `max` bytes (what follows is read and dropped). */
+function readBody(request: IncomingMessage, max: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    request.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size <= max) {
+        chunks.push(chunk);
+        return;
+      }
+      over = true;
+      chunks.length = 0;
+      resolve(undefined);
+    });
+    request.once('end', () => {
+      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    request.once('error', reject);
+    // A client cut off (request timeout) or gone before its body ended: settle, so nothing waits forever.
+    request.once('close', () => {
+      if (!request.complete && !over) reject(new Error('the client closed the connection before its request was complete'));
+    });
+  });
+}
+
+export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<PluginServer> {
+  const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const { log } = options;
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const method = path.replace(/^\//u, '');
+    const ids: { network?: string; endpoint?: string } = {};
+    const finish = (status: number, body: object, err?: string): void => {
+      send(response, status, body);
+      const fields = { method, status, ms: Math.round((performance.now() - started) * 100) / 100, network: ids.network, endpoint: ids.endpoint, err };
+      if (err === undefined) log.info('request', fields);
+      else log.warn('request failed', fields);
+    };
+    if (request.method !== 'POST') {
+      finish(405, { Err: `method ${request.method ?? '?'} not allowed; plugin requests are POST` }, 'not POST');
+      return;
+    }
+    const handler = options.handlers[path];
+    if (handler === undefined) {
+      request.resume();
+      finish(404, { Err: `unknown method ${path}` }, 'unknown method');
+      return;
+    }
+    let text: string | undefined;
+    try {
+      text = await readBody(request, maxBody);
+    } catch (error) {
+      log.warn('request abandoned', { method, err: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    if (text === undefined) {
+      // Answered, then the connection is closed; the rest of the body is drained, never kept.
+      response.setHeader('Connection', 'close');
+      finish(413, { Err: `request body over ${maxBody} bytes` }, 'body too large');
+      return;
+    }
+    try {
+      const body = options.parseBody(text);
+      const answer = await handler(body, options.context, ids);
+      finish(200, answer);
+    } catch (error) {
+      const { status, err } = errorAnswer(error);
+      finish(status, { Err: err }, err);
+    }
+  };
+
+  const requestTimeout = options.requestTimeoutMs ?? 10_000;
+  // Node checks request timeouts only every connectionsCheckingInterval (30 s by default).
+  const server: Server = createServer({ requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, requestTimeout / 4)) }, (request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      // Only a broken connection gets here (the handler catches its own errors): log it, keep serving.
+      log.warn('connection failed', { err: error instanceof Error ? error.message : String(error) });
+      if (!response.headersSent) send(response, 500, { Err: 'internal error' });
+    });
+  });
+  server.on('clientError', (_error, socket) => {
+    socket.destroy();
+  });
+
+  if (options.listenFd === undefined) {
+    mkdirSync(dirname(options.socketPath), { recursive: true, mode: 0o755 });
+    await clearStaleSocket(options.socketPath);
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (options.listenFd === undefined) server.listen(options.socketPath, done);
+    else server.listen({ fd: options.listenFd }, done);
+  });
+  // Root only: whoever can talk to the plugin socket can create interfaces and rules.
+  if (options.listenFd === undefined) chmodSync(options.socketPath, 0o600);
+  return {
+    socketPath: options.socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+        if (options.listenFd === undefined && existsSync(options.socketPath)) unlinkSync(options.socketPath);
+      }),
+  };
+}

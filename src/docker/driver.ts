@@ -1,0 +1,163 @@
+// Docker's remote network driver in CAN terms: a network is a bus, an endpoint is a member, Join hands Docker the
+// member's end to move into the container. The endpoint table maps each protocol path to a parser and a handler;
+// the transport (daemon/http.ts) knows nothing of CAN and this file nothing of HTTP.
+import { createHash } from 'node:crypto';
+import { CantainerError, InvalidValueError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Bus, Member } from '../bus/model.js';
+import { UnknownBusError, type BusService } from '../service/buses.js';
+import { DEFAULT_PREFIX, parseEndpointOptions, parseNetworkOptions } from './options.js';
+import {
+  genericOptions,
+  parseCreateEndpoint,
+  parseCreateNetwork,
+  parseEndpointRequest,
+  parseJoin,
+  parseNetworkRequest,
+  usesAddressPool,
+  type CapabilitiesResponse,
+  type JoinResponse,
+} from './protocol.js';
+
+/** The member id of a network's host interface (`host_if`). */
+export const HOST_MEMBER = 'host-interface';
+
+/** Annotation keys kept with buses and members in the state. */
+const NOTE = { prefix: 'prefix', ifname: 'ifname', origin: 'origin' } as const;
+
+/** The member end's name in the daemon's namespace until Docker moves it: 14 characters from the endpoint id. */
+export function endpointEndName(endpointId: string): string {
+  return `cx${createHash('sha256').update(endpointId).digest('hex').slice(0, 12)}`;
+}
+
+export interface DriverContext {
+  readonly buses: BusService;
+  readonly log: Logger;
+  /** Whether an interface of that name exists in the daemon's namespace (host_if must not). */
+  readonly hostLinkExists: (name: string) => boolean;
+}
+
+export interface EndpointContext {
+  /** Network and endpoint ids of the request, for the request's log line. */
+  network?: string;
+  endpoint?: string;
+}
+
+export type Handler = (body: Readonly<Record<string, unknown>>, context: DriverContext, request: EndpointContext) => Promise<object> | object;
+
+function memberOf(bus: Bus, endpointId: string): Member | undefined {
+  return bus.members.find((member) => member.id === endpointId);
+}
+
+function knownBus(context: DriverContext, networkId: string): Bus {
+  const bus = context.buses.get(networkId);
+  if (bus === undefined) throw new UnknownBusError(networkId);
+  return bus;
+}
+
+const createNetwork: Handler = async (body, context, request) => {
+  const req = parseCreateNetwork(body);
+  request.network = req.NetworkID;
+  const options = parseNetworkOptions(genericOptions(req.Options));
+  if (options.noEffect.length > 0) context.log.info('options accepted for compatibility, with no effect: every bus is exactly-once and has a monitor interface', { network: req.NetworkID, options: options.noEffect.join(',') });
+  if (usesAddressPool(req.IPv4Data)) {
+    context.log.warn('this CAN network was given an IPv4 address pool it cannot use; create CAN networks with --ipam-driver null (compose: ipam: {driver: "null"})', { network: req.NetworkID });
+  }
+  const existing = context.buses.get(req.NetworkID);
+  const members: Member[] = [];
+  if (options.hostInterface !== undefined) {
+    const ours = existing?.members.some((member) => member.id === HOST_MEMBER && member.end.name === options.hostInterface) === true;
+    if (!ours && context.hostLinkExists(options.hostInterface)) {
+      throw new InvalidValueError('network option "host_if"', options.hostInterface, 'a name no interface on this host has (cantainer creates it, and removes it with the network)');
+    }
+    members.push({ id: HOST_MEMBER, end: { name: options.hostInterface, up: true } });
+  }
+  await context.buses.createBus({
+    id: req.NetworkID,
+    name: req.NetworkID.slice(0, 12),
+    fd: options.fd,
+    members: existing?.members ?? members,
+    annotations: { [NOTE.origin]: 'docker', [NOTE.prefix]: options.prefix },
+  });
+  return {};
+};
+
+const deleteNetwork: Handler = async (body, context, request) => {
+  const req = parseNetworkRequest(body);
+  request.network = req.NetworkID;
+  await context.buses.removeBus(req.NetworkID);
+  return {};
+};
+
+const createEndpoint: Handler = async (body, context, request) => {
+  const req = parseCreateEndpoint(body);
+  Object.assign(request, { network: req.NetworkID, endpoint: req.EndpointID });
+  if (req.Interface.MacAddress !== '') throw new InvalidValueError('MacAddress', req.Interface.MacAddress, 'none: CAN interfaces have no MAC address (drop --mac-address)');
+  const options = parseEndpointOptions(req.Options);
+  const bus = knownBus(context, req.NetworkID);
+  const annotations: Record<string, string> = { [NOTE.prefix]: options.prefix ?? bus.annotations?.[NOTE.prefix] ?? DEFAULT_PREFIX };
+  if (options.ifname !== undefined) annotations[NOTE.ifname] = options.ifname;
+  await context.buses.addMember(req.NetworkID, { id: req.EndpointID, end: { name: endpointEndName(req.EndpointID) }, annotations });
+  // Never an Interface: Docker refuses a driver that changes what it set, and CAN has neither MAC nor address.
+  return {};
+};
+
+const join: Handler = (body, context, request) => {
+  const req = parseJoin(body);
+  Object.assign(request, { network: req.NetworkID, endpoint: req.EndpointID });
+  const member = memberOf(knownBus(context, req.NetworkID), req.EndpointID);
+  if (member === undefined) throw new CantainerError('ENOMEMBER', `no endpoint ${req.EndpointID} on network ${req.NetworkID}`, { hint: 'Docker creates the endpoint before joining; recreate the container' });
+  const ifname = member.annotations?.[NOTE.ifname];
+  const response: JoinResponse = {
+    InterfaceName: { SrcName: member.end.name, DstPrefix: member.annotations?.[NOTE.prefix] ?? DEFAULT_PREFIX, ...(ifname === undefined ? {} : { DstName: ifname }) },
+    // No docker_gwbridge interface for containers on CAN networks only: a CAN bus has no gateway.
+    DisableGatewayService: true,
+  };
+  return response;
+};
+
+const deleteEndpoint: Handler = async (body, context, request) => {
+  const req = parseEndpointRequest(body);
+  Object.assign(request, { network: req.NetworkID, endpoint: req.EndpointID });
+  await context.buses.removeMember(req.NetworkID, req.EndpointID);
+  return {};
+};
+
+/** Docker moves the member end back out of the container after Leave: it is deleted in DeleteEndpoint. */
+const leave: Handler = (body, _context, request) => {
+  const req = parseEndpointRequest(body);
+  Object.assign(request, { network: req.NetworkID, endpoint: req.EndpointID });
+  return {};
+};
+
+const endpointOperInfo: Handler = (body, context, request) => {
+  const req = parseEndpointRequest(body);
+  Object.assign(request, { network: req.NetworkID, endpoint: req.EndpointID });
+  const bus = context.buses.get(req.NetworkID);
+  const member = bus === undefined ? undefined : memberOf(bus, req.EndpointID);
+  return { Value: member === undefined || bus === undefined ? {} : { bus: bus.name, fd: bus.fd, mtu: bus.fd ? 72 : 16 } };
+};
+
+const capabilities: CapabilitiesResponse = { Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true };
+const nothing: Handler = () => ({});
+
+/** Every path of the protocol; unknown paths are answered 404 by the transport. */
+export const ENDPOINTS: Readonly<Record<string, Handler>> = {
+  '/Plugin.Activate': () => ({ Implements: ['NetworkDriver'] }),
+  '/NetworkDriver.GetCapabilities': () => capabilities,
+  // Asked before Docker reserves a gateway address (Engine 28+): a CAN bus needs none.
+  '/NetworkDriver.GwAllocCheck': () => ({ SkipIPv4: true, SkipIPv6: true }),
+  '/NetworkDriver.CreateNetwork': createNetwork,
+  '/NetworkDriver.DeleteNetwork': deleteNetwork,
+  '/NetworkDriver.AllocateNetwork': () => ({ Options: {} }),
+  '/NetworkDriver.FreeNetwork': nothing,
+  '/NetworkDriver.CreateEndpoint': createEndpoint,
+  '/NetworkDriver.DeleteEndpoint': deleteEndpoint,
+  '/NetworkDriver.EndpointOperInfo': endpointOperInfo,
+  '/NetworkDriver.Join': join,
+  '/NetworkDriver.Leave': leave,
+  '/NetworkDriver.DiscoverNew': nothing,
+  '/NetworkDriver.DiscoverDelete': nothing,
+  '/NetworkDriver.ProgramExternalConnectivity': nothing,
+  '/NetworkDriver.RevokeExternalConnectivity': nothing,
+};

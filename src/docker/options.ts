@@ -1,0 +1,130 @@
+// Driver options of `docker network create -o` (network) and `docker network connect --driver-opt` (endpoint),
+// parsed once into typed values. Unknown keys and bad values are refused with the option, the value and what is
+// allowed; nothing is silently ignored. The option names of dockercan, docker-vxcan and RemotiveBus are accepted
+// where they mean something here, so their compose files work unchanged (README: "Options of other plugins").
+import { InvalidValueError } from '../errors.js';
+
+export interface NetworkOptions {
+  readonly fd: boolean;
+  /** A member interface in the daemon's namespace for host tools (candump, cansend). */
+  readonly hostInterface?: string;
+  /** Prefix of the container interfaces (Docker appends 0, 1, ...). */
+  readonly prefix: string;
+  /** Options that were accepted for compatibility but change nothing here, for a log line. */
+  readonly noEffect: readonly string[];
+}
+
+export interface EndpointOptions {
+  readonly prefix?: string;
+  /** An exact interface name in the container (honoured by engines that accept a remote driver's DstName). */
+  readonly ifname?: string;
+}
+
+export const DEFAULT_PREFIX = 'can';
+
+const NAME = /^[A-Za-z0-9_.-]+$/u;
+const NAME_ALLOWED = (max: number): string => `1..${max} characters from A-Z, a-z, 0-9, "_", "." and "-"`;
+/** Room for the index Docker appends to a prefix (up to three digits). */
+const PREFIX_MAX = 12;
+const IFNAME_MAX = 15;
+
+function name(field: string, value: string, max: number): string {
+  if (value.length === 0 || value.length > max || !NAME.test(value)) throw new InvalidValueError(field, value, NAME_ALLOWED(max));
+  return value;
+}
+
+function bool(field: string, value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InvalidValueError(field, value, '"true" or "false"');
+}
+
+/** Docker's own keys inside the generic options; `docker network create -o` can set them, so some matter. */
+const DOCKER_PREFIX = 'com.docker.';
+
+/** Parses `Options["com.docker.network.generic"]` of CreateNetwork. */
+export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>): NetworkOptions {
+  const field = (key: string): string => `network option "${key}"`;
+  let fd: { value: boolean; key: string } | undefined;
+  let hostInterface: { value: string; key: string } | undefined;
+  let prefix: { value: string; key: string } | undefined;
+  let vxcanDev: string | undefined;
+  let vxcanId: string | undefined;
+  const noEffect: string[] = [];
+  const set = <T>(current: { value: T; key: string } | undefined, key: string, value: T): { value: T; key: string } => {
+    if (current !== undefined && current.value !== value) {
+      throw new InvalidValueError(field(key), value, `the same value as "${current.key}" (${JSON.stringify(current.value)}), which names the same setting`);
+    }
+    return { value, key };
+  };
+  for (const [key, raw] of Object.entries(generic)) {
+    if (typeof raw !== 'string') throw new InvalidValueError(field(key), raw, 'a string');
+    switch (key) {
+      case 'fd':
+      case 'canfd': // dockercan
+        fd = set(fd, key, bool(field(key), raw));
+        break;
+      case 'host_if': // cantainer and dockercan
+      case 'host_device': // RemotiveBus
+        hostInterface = set(hostInterface, key, name(field(key), raw, IFNAME_MAX));
+        break;
+      case 'prefix':
+      case 'vxcan.peer': // docker-vxcan: the container interface prefix
+      case 'device': // RemotiveBus: the name in the container
+        prefix = set(prefix, key, name(field(key), raw, PREFIX_MAX));
+        break;
+      case 'vxcan.dev': // docker-vxcan: the host interface is vxcan.dev + vxcan.id
+        vxcanDev = name(field(key), raw, IFNAME_MAX);
+        break;
+      case 'vxcan.id':
+        if (!/^[0-9]{1,5}$/u.test(raw)) throw new InvalidValueError(field(key), raw, 'a number of 1..5 digits');
+        vxcanId = raw;
+        break;
+      case 'centralised': // dockercan's hub mode: every bus here is exactly-once with a monitor interface
+        bool(field(key), raw);
+        noEffect.push(key);
+        break;
+      case 'com.docker.network.driver.mtu':
+        throw new InvalidValueError(field(key), raw, 'no MTU option: CAN links have MTU 16, or 72 with fd=true');
+      default:
+        if (key.startsWith(DOCKER_PREFIX)) break;
+        throw new InvalidValueError(field(key), raw, 'an option of: fd, host_if, prefix (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)');
+    }
+  }
+  if (vxcanId !== undefined && vxcanDev === undefined) vxcanDev = 'vcan';
+  if (vxcanDev !== undefined) hostInterface = set(hostInterface, 'vxcan.dev', name(field('vxcan.dev'), `${vxcanDev}${vxcanId ?? ''}`, IFNAME_MAX));
+  return {
+    fd: fd?.value ?? false,
+    ...(hostInterface === undefined ? {} : { hostInterface: hostInterface.value }),
+    prefix: prefix?.value ?? DEFAULT_PREFIX,
+    noEffect,
+  };
+}
+
+/** Docker's endpoint option for an exact interface name (Engine 28 and later). */
+export const DOCKER_IFNAME_OPTION = 'com.docker.network.endpoint.ifname';
+
+/** Parses the Options of CreateEndpoint: user driver options at the top level, beside Docker's own keys. */
+export function parseEndpointOptions(options: Readonly<Record<string, unknown>>): EndpointOptions {
+  const field = (key: string): string => `endpoint option "${key}"`;
+  let prefix: string | undefined;
+  let ifname: string | undefined;
+  for (const [key, raw] of Object.entries(options)) {
+    if (key.startsWith(DOCKER_PREFIX) && key !== DOCKER_IFNAME_OPTION) continue;
+    if (typeof raw !== 'string') throw new InvalidValueError(field(key), raw, 'a string');
+    switch (key) {
+      case 'prefix':
+      case 'vxcan.peer':
+      case 'device':
+        prefix = name(field(key), raw, PREFIX_MAX);
+        break;
+      case 'ifname':
+      case DOCKER_IFNAME_OPTION:
+        if (raw !== '') ifname = name(field(key), raw, IFNAME_MAX);
+        break;
+      default:
+        throw new InvalidValueError(field(key), raw, 'an option of: prefix, ifname (and vxcan.peer, device from other plugins)');
+    }
+  }
+  return { ...(prefix === undefined ? {} : { prefix }), ...(ifname === undefined ? {} : { ifname }) };
+}
