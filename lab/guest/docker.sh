@@ -4,6 +4,7 @@
 
 # Starts dockerd with its data on a tmpfs and waits (at most 60 s) until it answers.
 lab_start_dockerd() {
+  docker info >/dev/null 2>&1 && return 0
   mkdir -p /run/lab-docker
   mount -t tmpfs -o size=1g docker-data /run/lab-docker
   dockerd --data-root /run/lab-docker/data --exec-root /run/lab-docker/exec --pidfile /run/lab-docker/dockerd.pid \
@@ -24,7 +25,7 @@ lab_busybox_image() {
   root=$(mktemp -d)
   mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
   cp /bin/busybox "$root/bin/busybox"
-  for applet in sh ip sleep cat echo ls; do ln -s busybox "$root/bin/$applet"; done
+  for applet in sh ip sleep cat echo ls mkdir httpd wget; do ln -s busybox "$root/bin/$applet"; done
   for file in "$@"; do
     mkdir -p "$root$(dirname "$file")"
     cp "$file" "$root$file"

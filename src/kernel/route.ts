@@ -92,7 +92,9 @@ export class RouteHandle implements RoutePort {
   /** Creates a vxcan pair here, with the peer placed straight into `peer.netns` (here when absent). */
   createVxcanPair(pair: VxcanPair): void {
     const operation = describeOperation.createVxcanPair(pair);
-    withNetnsFile(pair.peer.netns?.path, (peerFd) => {
+    // A peer target without a path is the caller's own namespace, which is not this socket's: name it by fd too.
+    const peerPath = pair.peer.netns === undefined ? undefined : (pair.peer.netns.path ?? '/proc/self/ns/net');
+    withNetnsFile(peerPath, (peerFd) => {
       const peer = { name: pair.peer.name, ...(pair.peer.mtu === undefined ? {} : { mtu: pair.peer.mtu }), ...(peerFd === undefined ? {} : { netnsFd: peerFd }) };
       const request = createVxcanPairRequest({ name: pair.name, ...(pair.mtu === undefined ? {} : { mtu: pair.mtu }), peer });
       this.#do(request, operation, KERNEL_HINTS.vxcan);

@@ -4,7 +4,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidValueError } from '../../src/errors.js';
-import { KernelError, type KernelPort, type NetnsTarget, type RoutePort } from '../../src/kernel/index.js';
+import { CURRENT_NETNS, KernelError, type KernelPort, type NetnsTarget, type RoutePort } from '../../src/kernel/index.js';
 import type { CanGwRule } from '../../src/netlink/cangw.js';
 
 export interface ContractSubject {
@@ -130,6 +130,20 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
         r.createVxcanPair({ name: 'h3', peer: { name: 'c3', netns: { label: 'gone', path: `${s.kernel.namespaces.dir}/kc-gone` } } });
       }, isKernelError('ENOENT'));
       assert.equal(r.findLink('h3'), undefined);
+    });
+
+    it("places the peer in the caller's own namespace when its target is CURRENT_NETNS, not in the route's", () => {
+      const r = route(space('kc-here'));
+      const host = route(CURRENT_NETNS);
+      r.createVxcanPair({ name: 'h1', mtu: 16, peer: { name: 'kc-peer0', mtu: 16, netns: CURRENT_NETNS } });
+      try {
+        assert.equal(r.findLink('kc-peer0'), undefined);
+        assert.equal(host.findLink('kc-peer0')?.kind, 'vxcan');
+        assert.equal(r.findLink('h1')?.peerIndex, host.findLink('kc-peer0')?.index);
+      } finally {
+        host.deleteLink('kc-peer0');
+      }
+      assert.equal(r.findLink('h1'), undefined);
     });
 
     it('deletes both ends of a vxcan pair and every rule on them, from either side', () => {

@@ -18,3 +18,36 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Starts dockerd once per lab run (later calls find it running) and imports the busybox image with can-utils. */
+export function ensureDockerWithImages(): void {
+  sh('. lab/guest/docker.sh && lab_start_dockerd && { docker image inspect lab/canutils >/dev/null 2>&1 || lab_busybox_image lab/canutils /usr/bin/cansend /usr/bin/candump; }', 180_000);
+}
+
+export interface RunningDaemon {
+  readonly logPath: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `cantainer daemon` from this checkout and waits until its plugin socket answers. */
+export async function startCantainerDaemon(args: string[] = [], logPath = '/run/cantainer-daemon.log'): Promise<RunningDaemon> {
+  const { spawn } = await import('node:child_process');
+  const { openSync, existsSync } = await import('node:fs');
+  const out = openSync(logPath, 'a');
+  const child = spawn(process.execPath, ['bin/cantainer', 'daemon', '--log-level', 'debug', ...args], { stdio: ['ignore', out, out] });
+  const socket = args.includes('--socket') ? (args[args.indexOf('--socket') + 1] ?? '') : '/run/docker/plugins/cantainer.sock';
+  await waitFor(`the daemon's socket ${socket}`, () => existsSync(socket) || child.exitCode !== null, 20_000);
+  if (child.exitCode !== null) throw new Error(`cantainer daemon exited with ${child.exitCode}: ${sh(`tail -20 ${logPath}`)}`);
+  return {
+    logPath,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => { resolve(); });
+        child.kill('SIGTERM');
+      }),
+  };
+}
