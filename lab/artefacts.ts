@@ -42,6 +42,11 @@ export const HOST_TOOLS: ReadonlyArray<readonly [string, string]> = [
   ['modprobe', 'kmod'],
   ['apt-get', 'apt'],
   ['dpkg-deb', 'dpkg'],
+  // Used inside the guest, which runs this machine's binaries.
+  ['dockerd', 'docker.io'],
+  ['docker-compose', 'docker-compose'],
+  ['cansend', 'can-utils'],
+  ['nsenter', 'util-linux'],
 ];
 
 function onPath(tool: string, pathVariable: string): boolean {

@@ -49,7 +49,7 @@ describe('Docker driver with a real dockerd', () => {
   });
 
   after(async () => {
-    sh('docker rm -f ecu1 ecu2 ecu3 >/dev/null 2>&1; docker network rm powertrain body plainnet >/dev/null 2>&1; true', 120_000);
+    sh('docker rm -f ecu1 ecu2 ecu3 >/dev/null 2>&1; docker network rm powertrain body plainnet ipamnet >/dev/null 2>&1; true', 120_000);
     await daemon.stop();
   });
 
@@ -149,6 +149,30 @@ describe('Docker driver with a real dockerd', () => {
     const ecu1 = links('ecu1');
     assert.match(ecu1, /eth0@/u);
     assert.match(ecu1, /can0@if/u);
+  });
+
+  it('works without --ipam-driver null too, and logs a hint', () => {
+    sh('docker network create -d cantainer ipamnet && docker network connect ipamnet ecu2', 60_000);
+    assert.match(links('ecu2'), /can1@if\d+: .* mtu 16 /u);
+    assert.match(readFileSync(daemon.logPath, 'utf8'), /--ipam-driver null/u);
+    sh('docker network disconnect ipamnet ecu2 && docker network rm ipamnet', 60_000);
+  });
+
+  it('leaves the buses running when the daemon stops, and serves them again when it starts', async () => {
+    await daemon.stop();
+    const sockets = { ecu1: listen('ecu1', 'can0'), ecu3: listen('ecu3', 'can0') };
+    try {
+      cansend('ecu1', 'can0', ['0AA#AA']);
+      const got = await collect(sockets);
+      assert.deepEqual(got.ecu3, [classicFrame({ id: 0xaa, data: [0xaa] })], 'frames flow with no daemon running');
+    } finally {
+      closeAll(sockets);
+    }
+    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-e2e/state']);
+    sh('docker network connect body ecu2', 60_000);
+    // Docker numbers interfaces per container and does not reuse the index ipamnet's can1 had.
+    assert.match(links('ecu2'), /can\d@if\d+: .* mtu 72 /u);
+    sh('docker network disconnect body ecu2', 60_000);
   });
 
   it('fails docker network create on a bad option with the option, the value and what is allowed', () => {

@@ -1,0 +1,102 @@
+// The vehicle example (examples/vehicle/compose.yaml) brought up with docker-compose on a real dockerd: each ECU
+// sends a known sequence; every listener on a bus sees every frame of that bus exactly once and in order (its own
+// by local loopback); only OBD requests cross to the other bus, through the gateway ECU; FD frames arrive intact;
+// the cluster reaches the dashboard over IP; `down` leaves nothing.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
+import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
+import { ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+
+const kernel = systemKernel();
+const compose = (args: string, timeoutMs = 240_000): string => sh(`ECU_IMAGE=lab/canutils docker-compose -p vehicle -f examples/vehicle/compose.yaml ${args}`, timeoutMs);
+const container = (service: string): string => `vehicle_${service}_1`;
+const STATE = '/run/cantainer-compose/state/state.json';
+
+function listen(service: string, ifname: string): CanSocketPort {
+  const pid = sh(`docker inspect -f '{{.State.Pid}}' ${container(service)}`).trim();
+  return kernel.canSocket(ifname, { netns: { label: service, path: `/proc/${pid}/ns/net` }, fd: true });
+}
+
+function cansend(service: string, ifname: string, frames: string[]): void {
+  sh(`docker exec ${container(service)} sh -c '${frames.map((frame) => `cansend ${ifname} ${frame}`).join(' && ')}'`, 60_000);
+}
+
+describe('the vehicle example with docker-compose', () => {
+  let daemon: RunningDaemon;
+  let powertrain: Record<string, CanSocketPort> = {};
+  let body: Record<string, CanSocketPort> = {};
+
+  /** What each listener of a bus received, with `quietMs` of silence marking the end. */
+  async function received(bus: Record<string, CanSocketPort>, quietMs = 600): Promise<Record<string, CanFrame[]>> {
+    const names = Object.keys(bus);
+    const frames = await Promise.all(names.map((name) => bus[name]?.receiveAll(quietMs) ?? Promise.resolve([])));
+    return Object.fromEntries(names.map((name, i) => [name, frames[i] ?? []]));
+  }
+
+  function sameForAll(got: Record<string, CanFrame[]>, expected: CanFrame[]): void {
+    for (const [name, frames] of Object.entries(got)) assert.deepEqual(frames, expected, `${name} received exactly these frames, once each, in order`);
+  }
+
+  before(async () => {
+    ensureDockerWithImages();
+    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-compose/state'], '/run/cantainer-compose.log');
+    compose('up -d --no-build');
+    await waitFor('the gateway to forward', () => sh(`docker exec ${container('gateway')} ip -o link`).includes('body0@'), 30_000);
+    powertrain = { engine: listen('engine', 'can0'), brakes: listen('brakes', 'can0'), gateway: listen('gateway', 'can0') };
+    body = { gateway: listen('gateway', 'body0'), cluster: listen('cluster', 'body0'), host: kernel.canSocket('dcan0', { fd: true }) };
+    // The gateway's candump must be reading before the first request is sent.
+    await waitFor('the gateway candump', () => sh(`docker top ${container('gateway')}`).includes('candump'), 30_000);
+  });
+
+  after(async () => {
+    for (const socket of [...Object.values(powertrain), ...Object.values(body)]) socket.close();
+    sh('ECU_IMAGE=lab/canutils docker-compose -p vehicle -f examples/vehicle/compose.yaml down -t 1 >/dev/null 2>&1; true', 240_000);
+    await daemon.stop();
+  });
+
+  it('brings up five containers: CAN interfaces named by the network prefix, eth0 only on the IP network', () => {
+    const links = (service: string): string => sh(`docker exec ${container(service)} ip -o link`);
+    assert.match(links('engine'), /can0@if\d+: .* mtu 16 /u);
+    assert.match(links('gateway'), /can0@if\d+: .* mtu 16 /u);
+    assert.match(links('gateway'), /body0@if\d+: .* mtu 72 /u);
+    assert.match(links('cluster'), /body0@if\d+: .* mtu 72 /u);
+    assert.match(links('cluster'), /eth0@/u);
+    assert.doesNotMatch(links('engine'), /eth0/u);
+  });
+
+  it('delivers a powertrain frame to every powertrain listener once; only the OBD request crosses, once', async () => {
+    cansend('engine', 'can0', ['0C0#0102', '7DF#02010C']);
+    sameForAll(await received(powertrain), [classicFrame({ id: 0x0c0, data: [1, 2] }), classicFrame({ id: 0x7df, data: [2, 1, 0x0c] })]);
+    sameForAll(await received(body, 2000), [classicFrame({ id: 0x7df, data: [2, 1, 0x0c] })]);
+  });
+
+  it('keeps other powertrain frames on powertrain', async () => {
+    cansend('brakes', 'can0', ['1A0#0A0B']);
+    sameForAll(await received(powertrain), [classicFrame({ id: 0x1a0, data: [0x0a, 0x0b] })]);
+    sameForAll(await received(body, 1500), []);
+  });
+
+  it('carries an FD frame from the cluster to the body bus intact, and never to powertrain', async () => {
+    cansend('cluster', 'body0', [`3C0##1${'5a'.repeat(48)}`]);
+    sameForAll(await received(body), [fdFrame({ id: 0x3c0, brs: true, data: new Uint8Array(48).fill(0x5a) })]);
+    sameForAll(await received(powertrain), []);
+  });
+
+  it('lets the cluster reach the dashboard over IP on the bridge network', () => {
+    const ip = sh(`docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' ${container('dashboard')}`).trim();
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/u);
+    assert.equal(sh(`docker exec ${container('cluster')} wget -qO- http://${ip}:8080/`, 60_000).trim(), 'speed 42 km/h');
+  });
+
+  it('leaves nothing after docker-compose down', async () => {
+    for (const socket of [...Object.values(powertrain), ...Object.values(body)]) socket.close();
+    powertrain = {};
+    body = {};
+    compose('down -t 1');
+    await waitFor('the buses to go', () => !existsSync('/run/cantainer/netns') || readdirSync('/run/cantainer/netns').length === 0, 10_000);
+    assert.equal(sh('ip -o link show type vxcan | wc -l').trim(), '0');
+    assert.deepEqual((JSON.parse(readFileSync(STATE, 'utf8')) as { buses: unknown[] }).buses, []);
+  });
+});
