@@ -20,6 +20,8 @@ export interface Member {
   readonly id: string;
   /** The member's own end of its vxcan pair: the interface the ECU, tool or container uses. */
   readonly end: MemberEnd;
+  /** When the member joined (ISO 8601): a handed-over end not taken over long after that is an orphan. */
+  readonly since?: string;
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
@@ -30,6 +32,12 @@ export interface MemberEnd {
   readonly netns?: string;
   /** Bring it up when created, for ends nobody else (such as a container engine) brings up. */
   readonly up?: boolean;
+  /**
+   * The end is handed over once created: someone else (a container engine) moves it away, renames it and owns it.
+   * It cannot be recreated where it went, so a member whose pair is gone (its container's namespace died, the host
+   * rebooted) is dropped rather than rewired.
+   */
+  readonly handover?: boolean;
 }
 
 const ID_PATTERN = /^[\x21-\x7e]{1,256}$/u;

@@ -20,6 +20,8 @@ export interface DaemonOptions {
   readonly listenFd?: number;
   readonly maxBodyBytes?: number;
   readonly requestTimeoutMs?: number;
+  /** How long a member's end may wait in the daemon's namespace for the engine to take it (default 60 s). */
+  readonly takeoverGraceMs?: number;
 }
 
 export interface Daemon {
@@ -38,7 +40,8 @@ function logStart(log: Logger, report: StartReport): void {
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { kernel, log } = options;
-  const service = new BusService({ kernel, store: new StateStore(options.stateDir), log });
+  const graceMs = options.takeoverGraceMs ?? 60_000;
+  const service = new BusService({ kernel, store: new StateStore(options.stateDir), log, takeoverGraceMs: graceMs });
   const report = service.start();
   logStart(log, report);
   const context: DriverContext = {
@@ -64,5 +67,28 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
   log.info('serving the Docker network plugin', { socket: options.socketPath, state: options.stateDir, buses: report.buses });
-  return { service, server, report, close: () => server.close() };
+  // Ends handed to the engine but never taken (a start that failed after CreateEndpoint) are removed now and then.
+  const sweeper = setInterval(
+    () => {
+      service.sweepOrphans().then(
+        (dropped) => {
+          if (dropped > 0) log.info('removed members whose end was never taken over', { members: dropped });
+        },
+        (error: unknown) => {
+          log.error('sweeping orphaned members failed', { err: error instanceof Error ? error.message : String(error) });
+        },
+      );
+    },
+    Math.max(1_000, graceMs / 2),
+  );
+  sweeper.unref();
+  return {
+    service,
+    server,
+    report,
+    close: () => {
+      clearInterval(sweeper);
+      return server.close();
+    },
+  };
 }

@@ -97,7 +97,7 @@ const createEndpoint: Handler = async (body, context, request) => {
   const bus = knownBus(context, req.NetworkID);
   const annotations: Record<string, string> = { [NOTE.prefix]: options.prefix ?? bus.annotations?.[NOTE.prefix] ?? DEFAULT_PREFIX };
   if (options.ifname !== undefined) annotations[NOTE.ifname] = options.ifname;
-  await context.buses.addMember(req.NetworkID, { id: req.EndpointID, end: { name: endpointEndName(req.EndpointID) }, annotations });
+  await context.buses.addMember(req.NetworkID, { id: req.EndpointID, end: { name: endpointEndName(req.EndpointID), handover: true }, annotations });
   // Never an Interface: Docker refuses a driver that changes what it set, and CAN has neither MAC nor address.
   return {};
 };

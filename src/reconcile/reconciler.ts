@@ -22,6 +22,14 @@ export interface Change {
   readonly detail?: string;
 }
 
+/** Where a member's pair is: its host end in the bus namespace, and whether its end is still where it was made. */
+export interface MemberPresence {
+  readonly memberId: string;
+  readonly hostEnd: boolean;
+  /** The end is still in the namespace it was created in, paired with the host end (never moved away). */
+  readonly endInPlace: boolean;
+}
+
 export class ReconcileError extends CantainerError {
   readonly bus: string;
   /** Undo steps that failed too: objects that may be left over until the next reconcile. */
@@ -65,6 +73,10 @@ function waitUntil(condition: () => boolean, ms: number): boolean {
     if (Date.now() >= deadline) return false;
     Atomics.wait(pause, 0, 0, 20);
   }
+}
+
+function placeOf(link: VxcanPlan): NetnsTarget {
+  return link.end.netns === undefined ? CURRENT_NETNS : { label: link.end.netns, path: link.end.netns };
 }
 
 /** Undoes applied steps in reverse order; returns the failures (the original error is what gets reported). */
@@ -141,6 +153,47 @@ export class Reconciler {
       route?.close();
     }
     return done.map((step) => step.change);
+  }
+
+  /**
+   * Where each member's pair is, without changing anything. With `ends`, also whether each end is still where it
+   * was created (one link dump per namespace the ends were created in).
+   */
+  presence(bus: Bus, options: { ends?: boolean } = {}): MemberPresence[] {
+    const plan = planBus(bus);
+    const members = plan.links.filter((link): link is VxcanPlan => link.kind === 'vxcan');
+    const hostEnds = new Map<string, Link>();
+    if (members.length > 0 && this.#kernel.namespaces.exists(plan.namespace)) {
+      this.#withRoute(plan, (route) => {
+        for (const link of route.listLinks()) hostEnds.set(link.name, link);
+      });
+    }
+    const places = new Map<string | undefined, Map<string, Link>>();
+    const linksAt = (member: VxcanPlan): Map<string, Link> => {
+      const place = placeOf(member);
+      let links = places.get(place.path);
+      if (links === undefined) {
+        try {
+          const route = this.#kernel.route(place);
+          try {
+            links = new Map(route.listLinks().map((link) => [link.name, link]));
+          } finally {
+            route.close();
+          }
+        } catch {
+          links = new Map(); // the namespace is gone, and the end with it
+        }
+        places.set(place.path, links);
+      }
+      return links;
+    };
+    return members.map((member) => {
+      const host = hostEnds.get(member.name);
+      if (host?.kind !== 'vxcan') return { memberId: member.memberId, hostEnd: false, endInPlace: false };
+      if (options.ends !== true) return { memberId: member.memberId, hostEnd: true, endInPlace: false };
+      const end = linksAt(member).get(member.end.name);
+      return { memberId: member.memberId, hostEnd: true, endInPlace: end?.kind === 'vxcan' && end.peerIndex === host.index };
+    });
   }
 
   /** Removes a bus from the kernel: every link in its namespace (with the member ends), then the namespace. */
@@ -221,7 +274,7 @@ export class Reconciler {
   }
 
   #createPair(want: VxcanPlan, route: RoutePort): void {
-    const place: NetnsTarget = want.end.netns === undefined ? CURRENT_NETNS : { label: want.end.netns, path: want.end.netns };
+    const place = placeOf(want);
     const pair = { name: want.name, mtu: want.mtu, peer: { name: want.end.name, mtu: want.mtu, netns: place } };
     const far = this.#kernel.route(place);
     try {

@@ -52,12 +52,18 @@ function parseEnd(value: Json, field: string): MemberEnd {
     name: string(raw.name, `${field}.name`),
     ...(raw.netns === undefined ? {} : { netns: string(raw.netns, `${field}.netns`) }),
     ...(raw.up === undefined ? {} : { up: boolean(raw.up, `${field}.up`) }),
+    ...(raw.handover === undefined ? {} : { handover: boolean(raw.handover, `${field}.handover`) }),
   };
 }
 
 function parseMember(value: Json, field: string): Member {
   const raw = object(value, field);
-  return { id: string(raw.id, `${field}.id`), end: parseEnd(raw.end, `${field}.end`), ...annotations(raw.annotations, `${field}.annotations`) };
+  return {
+    id: string(raw.id, `${field}.id`),
+    end: parseEnd(raw.end, `${field}.end`),
+    ...(raw.since === undefined ? {} : { since: string(raw.since, `${field}.since`) }),
+    ...annotations(raw.annotations, `${field}.annotations`),
+  };
 }
 
 function parseBus(value: Json, field: string): Bus {

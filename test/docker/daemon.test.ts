@@ -24,7 +24,7 @@ describe('daemon: the Docker plugin socket', () => {
   let kernel: FakeKernel;
   let log: ReturnType<typeof memoryLogger>;
   let daemon: Daemon;
-  const start = async (options: { maxBodyBytes?: number; requestTimeoutMs?: number } = {}): Promise<Daemon> => {
+  const start = async (options: { maxBodyBytes?: number; requestTimeoutMs?: number; takeoverGraceMs?: number } = {}): Promise<Daemon> => {
     daemon = await startDaemon({ kernel, socketPath: socket, stateDir: join(dir, 'state'), log, ...options });
     return daemon;
   };
@@ -235,14 +235,60 @@ describe('daemon: the Docker plugin socket', () => {
     assert.equal((await call('Plugin.Activate')).status, 200);
   });
 
-  it('restores its buses after a restart on a fresh kernel, as after a reboot, and keeps serving them', async () => {
+  it('after a reboot (a fresh kernel) restores its buses and host interfaces, and drops the endpoints that died', async () => {
     await call('NetworkDriver.CreateNetwork', d.createNetwork(NET, { fd: 'true', host_if: 'dcan0' }));
     await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, EP));
-    const before = kernelSnapshot(kernel);
+    await call('NetworkDriver.Join', d.join(NET, EP));
     await daemon.close();
     kernel = new FakeKernel();
     await start();
-    assert.deepEqual(kernelSnapshot(kernel), before);
+    const bus = daemon.service.get(NET);
+    assert.deepEqual(bus?.members.map((m) => m.id), [HOST_MEMBER], 'the container went down with the host; Docker gives it a new endpoint');
+    assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace(NET)], planSnapshot(planBus(bus)));
+    assert.ok(kernelSnapshot(kernel).host.links.includes('dcan0 vxcan 72 up'));
+    assert.ok(log.lines.some((line) => line.msg === 'member dropped: its interface is gone with its container' && line.member === EP));
+    assert.equal((await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'new-endpoint'))).status, 200);
+    assert.equal((await call('NetworkDriver.Join', d.join(NET, 'new-endpoint'))).status, 200);
+    assert.deepEqual((await call('NetworkDriver.DeleteEndpoint', d.endpoint(NET, EP))).body, {}, 'a late delete of the dead endpoint is fine');
+  });
+
+  it('keeps an end the engine has not taken yet across a restart, and drops it once it is overdue', async () => {
+    await call('NetworkDriver.CreateNetwork', d.createNetwork(NET));
+    await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, EP));
+    await daemon.close();
+    await start();
+    assert.deepEqual(daemon.service.get(NET)?.members.map((m) => m.id), [EP], 'within the grace period: Docker may still join it');
     assert.equal((await call('NetworkDriver.Join', d.join(NET, EP))).status, 200);
+    await daemon.close();
+    await start({ takeoverGraceMs: 0 });
+    assert.deepEqual(daemon.service.get(NET)?.members, []);
+    assert.deepEqual(kernelSnapshot(kernel).host.links, [], 'its pair is gone');
+    assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace(NET)]?.rules, []);
+  });
+
+  it('sweeps orphaned ends while running', async () => {
+    await daemon.close();
+    await start({ takeoverGraceMs: 0 });
+    await call('NetworkDriver.CreateNetwork', d.createNetwork(NET));
+    await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, EP));
+    assert.equal(await daemon.service.sweepOrphans(), 1);
+    assert.deepEqual(kernelSnapshot(kernel).host.links, []);
+    assert.equal(await daemon.service.sweepOrphans(), 0);
+  });
+
+  it('drops a member whose container died without DeleteEndpoint, on the next request for its bus', async () => {
+    const container = kernel.addForeignNamespace('/var/run/docker/netns/6d2f0c1b9a87', 'container');
+    await call('NetworkDriver.CreateNetwork', d.createNetwork(NET));
+    await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'e1'));
+    await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'e2'));
+    // What Docker does at Join: move the end into the container.
+    const host = kernel.route();
+    host.moveLink(endpointEndName('e1'), container, 'can0');
+    host.close();
+    kernel.destroyForeign('/var/run/docker/netns/6d2f0c1b9a87');
+    await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'e3'));
+    const bus = daemon.service.get(NET);
+    assert.deepEqual(bus?.members.map((m) => m.id), ['e2', 'e3']);
+    assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace(NET)], planSnapshot(planBus(bus)));
   });
 });

@@ -118,6 +118,11 @@ export class FakeKernel implements KernelPort {
     return target;
   }
 
+  /** Destroys a foreign namespace, as when a container exits: its links go, with their vxcan peers. */
+  destroyForeign(path: string): void {
+    this.destroyPath(path);
+  }
+
   /** Makes the `nth` next call of `operation` fail with `errno`, changing nothing. */
   failOn(operation: FakeOperation, nth = 1, errno: number = Errno.ENOBUFS): void {
     this.#faults.push({ operation, remaining: nth, errno });
