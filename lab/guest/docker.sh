@@ -6,9 +6,10 @@
 lab_start_dockerd() {
   docker info >/dev/null 2>&1 && return 0
   mkdir -p /run/lab-docker
-  mount -t tmpfs -o size=1g docker-data /run/lab-docker
+  # Mounted once: a dockerd started again (after a simulated crash or reboot) finds its data where it left it.
+  grep -q ' /run/lab-docker ' /proc/mounts || mount -t tmpfs -o size=1g docker-data /run/lab-docker
   dockerd --data-root /run/lab-docker/data --exec-root /run/lab-docker/exec --pidfile /run/lab-docker/dockerd.pid \
-    --host unix:///run/docker.sock >/run/lab-docker/dockerd.log 2>&1 &
+    --host unix:///run/docker.sock >>/run/lab-docker/dockerd.log 2>&1 &
   i=0
   while ! docker info >/dev/null 2>&1; do
     i=$((i + 1))

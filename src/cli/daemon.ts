@@ -14,6 +14,13 @@ export interface DaemonCliOptions {
 
 export const DAEMON_DEFAULTS = { socket: DEFAULT_PLUGIN_SOCKET, stateDir: DEFAULT_STATE_DIR, logLevel: 'info', netnsDir: '/run/cantainer/netns' } as const;
 
+/** systemd socket activation (sd_listen_fds): the first inherited fd is 3, when LISTEN_PID names this process. */
+export function inheritedSocket(env: Readonly<Record<string, string | undefined>>, pid: number): number | undefined {
+  if (env.LISTEN_PID !== String(pid)) return undefined;
+  const count = Number(env.LISTEN_FDS ?? '0');
+  return Number.isInteger(count) && count >= 1 ? 3 : undefined;
+}
+
 export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string) => void): Promise<number> {
   if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) throw new InvalidValueError('--log-level', options.logLevel, LOG_LEVELS.join(', '));
   const log = createLogger(options.logLevel as LogLevel, writeLog);
@@ -26,7 +33,9 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
   } catch (error) {
     log.error(error instanceof Error ? error.message : String(error));
   }
-  const daemon = await startDaemon({ kernel, socketPath: options.socket, stateDir: options.stateDir, log });
+  const listenFd = inheritedSocket(process.env, process.pid);
+  if (listenFd !== undefined) log.info('serving a socket inherited from the service manager', { fd: listenFd });
+  const daemon = await startDaemon({ kernel, socketPath: options.socket, stateDir: options.stateDir, log, ...(listenFd === undefined ? {} : { listenFd }) });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

@@ -58,3 +58,28 @@ describe('cantainer CLI', () => {
     assert.deepEqual(parseHex('\\x0a\\x0b'), Buffer.from([10, 11]));
   });
 });
+
+describe('daemon: systemd socket activation', () => {
+  it('uses fd 3 only when LISTEN_PID names this process and LISTEN_FDS is at least 1', async () => {
+    const { inheritedSocket } = await import('../../src/cli/daemon.js');
+    assert.equal(inheritedSocket({ LISTEN_PID: '42', LISTEN_FDS: '1' }, 42), 3);
+    assert.equal(inheritedSocket({ LISTEN_PID: '42', LISTEN_FDS: '2' }, 42), 3);
+    assert.equal(inheritedSocket({ LISTEN_PID: '41', LISTEN_FDS: '1' }, 42), undefined, 'meant for another process');
+    assert.equal(inheritedSocket({ LISTEN_PID: '42', LISTEN_FDS: '0' }, 42), undefined);
+    assert.equal(inheritedSocket({}, 42), undefined);
+  });
+});
+
+describe('cantainer daemon (arguments)', () => {
+  it('documents its options in --help', async () => {
+    const { code, out } = await run(['daemon', '--help']);
+    assert.equal(code, 0);
+    for (const option of ['--socket <path>', '--state-dir <dir>', '--log-level <level>', '--netns-dir <dir>', '/run/docker/plugins/cantainer.sock', '/var/lib/cantainer']) assert.ok(out.includes(option), option);
+  });
+
+  it('refuses a bad log level before touching anything', async () => {
+    const { code, err } = await run(['daemon', '--log-level', 'loud']);
+    assert.equal(code, 1);
+    assert.match(err, /--log-level: "loud" is not valid; allowed: debug, info, warn, error/u);
+  });
+});

@@ -26,28 +26,33 @@ export function ensureDockerWithImages(): void {
 
 export interface RunningDaemon {
   readonly logPath: string;
+  /** SIGTERM, and wait for the exit. */
   stop(): Promise<void>;
+  /** SIGKILL, and wait for the exit: a crash. */
+  kill(): Promise<void>;
 }
 
-/** Starts `cantainer daemon` from this checkout and waits until its plugin socket answers. */
+/** Starts `cantainer daemon` from this checkout and waits until it serves (its log says so). */
 export async function startCantainerDaemon(args: string[] = [], logPath = '/run/cantainer-daemon.log'): Promise<RunningDaemon> {
   const { spawn } = await import('node:child_process');
-  const { openSync, existsSync } = await import('node:fs');
+  const { openSync, existsSync, readFileSync } = await import('node:fs');
+  // A killed daemon leaves its socket file: wait for the new one's "serving" line instead.
+  const serving = (): number => (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('"msg":"serving the Docker network plugin"').length - 1 : 0);
+  const before = serving();
   const out = openSync(logPath, 'a');
   const child = spawn(process.execPath, ['bin/cantainer', 'daemon', '--log-level', 'debug', ...args], { stdio: ['ignore', out, out] });
-  const socket = args.includes('--socket') ? (args[args.indexOf('--socket') + 1] ?? '') : '/run/docker/plugins/cantainer.sock';
-  await waitFor(`the daemon's socket ${socket}`, () => existsSync(socket) || child.exitCode !== null, 20_000);
+  await waitFor('the daemon to serve', () => serving() > before || child.exitCode !== null, 30_000);
   if (child.exitCode !== null) throw new Error(`cantainer daemon exited with ${child.exitCode}: ${sh(`tail -20 ${logPath}`)}`);
-  return {
-    logPath,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('exit', () => { resolve(); });
-        child.kill('SIGTERM');
-      }),
-  };
+  const end = (signal: NodeJS.Signals) => (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        resolve();
+        return;
+      }
+      child.once('exit', () => {
+        resolve();
+      });
+      child.kill(signal);
+    });
+  return { logPath, stop: end('SIGTERM'), kill: end('SIGKILL') };
 }
