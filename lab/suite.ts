@@ -4,7 +4,9 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { chooseAccelerator } from './accel.js';
-import { runInLab } from './vm.js';
+import { ensureEngine, MATRIX_SUITES } from './engines.js';
+import { runInLab, type Accelerator } from './vm.js';
+import type { LabArtefacts } from './artefacts.js';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guestDir = join(projectRoot, 'lab', 'guest');
@@ -55,11 +57,46 @@ export async function runLabSuite(): Promise<number> {
     `lab suite: ${tests ?? 0} tests, ${failed ?? '?'} failed, exit status ${result.status ?? 'none'}; boot ${seconds(result.bootMs)} s, whole run ${seconds(result.totalMs)} s${result.timedOut ? ', TIMED OUT' : ''}`,
   );
   for (const line of result.output.split('\n').filter((text) => text.includes('measure: '))) console.log(`lab ${line.trim().replace(/^ℹ /u, '')}`);
+  const e2e = /Docker driver with a real dockerd \((\d+)(?:\.\d+)?ms\)/u.exec(result.output)?.[1];
+  if (e2e !== undefined) console.log(`lab engine bookworm (this machine's docker.io): Docker e2e suite ${(Number(e2e) / 1000).toFixed(0)} s`);
   if (result.status === null) {
     console.log('lab: the guest did not finish; last console lines:');
     console.log(result.console.split('\n').slice(-30).join('\n'));
   }
-  return result.status === 0 && tests !== undefined && tests > 0 ? 0 : 1;
+  const ok = result.status === 0 && tests !== undefined && tests > 0;
+  const matrix = process.env.CANTAINER_LAB_MATRIX === '0' ? true : await runEngineMatrix(artefacts, accel);
+  return ok && matrix ? 0 : 1;
+}
+
+/** Files of the Docker end-to-end suite run again on each newer engine. */
+const MATRIX_FILES = ['dist/test/lab/docker-driver.test.js'];
+
+/** The Docker e2e suite on Debian trixie's and sid's engines, one VM each; reports each engine's wall time. */
+async function runEngineMatrix(artefacts: LabArtefacts, accel: Accelerator): Promise<boolean> {
+  let ok = true;
+  for (const suite of MATRIX_SUITES) {
+    const engine = ensureEngine(suite, (line) => {
+      console.log(line);
+    });
+    console.log(`lab engine ${suite}: docker.io ${engine.version}`);
+    const started = Date.now();
+    const result = await runInLab(artefacts, guestDir, {
+      script: `exec node --test --test-concurrency=1 --test-reporter=spec ${MATRIX_FILES.join(' ')}`,
+      cwd: projectRoot,
+      env: { CANTAINER_IN_LAB: '1', CANTAINER_LAB_ENGINE_ROOT: engine.root },
+      timeoutMs: SUITE_TIMEOUT_MS,
+      accel,
+      onConsole: (text) => process.stdout.write(text),
+    });
+    const tests = summaryNumber(result.output, 'tests');
+    const failed = summaryNumber(result.output, 'fail');
+    const engineOk = result.status === 0 && tests !== undefined && tests > 0;
+    const e2e = /Docker driver with a real dockerd \((\d+)(?:\.\d+)?ms\)/u.exec(result.output)?.[1];
+    const suiteTime = e2e === undefined ? '?' : (Number(e2e) / 1000).toFixed(0);
+    console.log(`lab engine ${suite} (docker.io ${engine.version}): ${tests ?? 0} tests, ${failed ?? '?'} failed; Docker e2e suite ${suiteTime} s, whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`);
+    ok &&= engineOk;
+  }
+  return ok;
 }
 
 process.exitCode = await runLabSuite();

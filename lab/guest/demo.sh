@@ -7,7 +7,9 @@ say() { printf '\n== %s\n' "$*"; }
 say "starting dockerd (its data on a tmpfs) and the cantainer daemon"
 lab_start_dockerd
 lab_busybox_image lab/canutils /usr/bin/cansend /usr/bin/candump
-node bin/cantainer daemon --log-level warn --state-dir /run/cantainer-demo 2>/run/cantainer-demo.log &
+# Background jobs must not hold the job's output open, or the guest would wait for them at the end.
+node bin/cantainer daemon --log-level warn --state-dir /run/cantainer-demo >/run/cantainer-demo.log 2>&1 &
+daemon=$!
 while [ ! -S /run/docker/plugins/cantainer.sock ]; do sleep 0.2; done
 
 say "docker-compose up: examples/vehicle/compose.yaml (ECU image: busybox and can-utils)"
@@ -24,7 +26,8 @@ say "tracing both buses from their monitor interfaces (host side, no container j
 for net in vehicle_powertrain vehicle_body; do
   id=$(docker network inspect -f '{{.Id}}' "$net")
   ns=$(node -e "import('./dist/src/bus/plan.js').then((m) => console.log(m.busNamespace(process.argv[1])))" "$id")
-  nsenter --net="/run/cantainer/netns/$ns" candump -ta -x monitor 2>&1 | sed -u "s/^/   ${net#vehicle_}  /" &
+  label=$(printf '%-11s' "${net#vehicle_}")
+  nsenter --net="/run/cantainer/netns/$ns" candump -ta -x monitor 2>&1 | sed -u "s/^/   $label/" &
 done
 sleep 1
 
@@ -40,6 +43,8 @@ ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}
 printf '   '
 docker exec vehicle_cluster_1 wget -qO- "http://$ip:8080/"
 
+pkill candump 2>/dev/null || true
 say "docker-compose down"
 $compose down -t 1 2>&1 | sed 's/^/   /'
 printf '   bus namespaces left: %s, vxcan links left: %s\n' "$(ls /run/cantainer/netns | wc -l)" "$(ip -o link show type vxcan | wc -l)"
+kill "$daemon"

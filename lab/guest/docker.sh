@@ -4,6 +4,11 @@
 
 # Starts dockerd with its data on a tmpfs and waits (at most 60 s) until it answers.
 lab_start_dockerd() {
+  # CANTAINER_LAB_ENGINE_ROOT: another engine's extracted packages (lab/engines.ts), used instead of this machine's.
+  if [ -n "${CANTAINER_LAB_ENGINE_ROOT:-}" ]; then
+    PATH="$CANTAINER_LAB_ENGINE_ROOT/usr/sbin:$CANTAINER_LAB_ENGINE_ROOT/usr/bin:$PATH"
+    export PATH
+  fi
   docker info >/dev/null 2>&1 && return 0
   mkdir -p /run/lab-docker
   # Mounted once: a dockerd started again (after a simulated crash or reboot) finds its data where it left it.

@@ -144,6 +144,26 @@ describe('Docker driver with a real dockerd', () => {
     );
   });
 
+  it('stops and starts a container on two CAN networks: both interfaces come back and carry their buses (moby#51578)', async () => {
+    sh('docker stop -t 1 ecu3 && docker start ecu3', 120_000);
+    assert.match(links('ecu3'), /can\d@if\d+: .* mtu 16 /u);
+    assert.match(links('ecu3'), /can\d@if\d+: .* mtu 72 /u);
+    const name = (mtu: number): string => new RegExp(`(can\\d)@if\\d+: [^\\n]* mtu ${mtu} `, 'u').exec(links('ecu3'))?.[1] ?? '?';
+    const classic = listen('ecu3', name(16));
+    const fd = listen('ecu3', name(72));
+    const dcan0 = kernel.canSocket('dcan0', { fd: true });
+    try {
+      cansend('ecu1', 'can0', ['0E1#01']);
+      dcan0.send(fdFrame({ id: 0x0e2, data: new Uint8Array(12).fill(2) }));
+      assert.deepEqual(await classic.receiveAll(QUIET_MS), [classicFrame({ id: 0x0e1, data: [1] })]);
+      assert.deepEqual(await fd.receiveAll(QUIET_MS), [fdFrame({ id: 0x0e2, data: new Uint8Array(12).fill(2) })]);
+    } finally {
+      classic.close();
+      fd.close();
+      dcan0.close();
+    }
+  });
+
   it('sits beside an ordinary bridge network: a container has eth0 and can0', () => {
     sh('docker network create plainnet && docker network connect plainnet ecu1', 60_000);
     const ecu1 = links('ecu1');
@@ -160,15 +180,18 @@ describe('Docker driver with a real dockerd', () => {
 
   it('leaves the buses running when the daemon stops, and serves them again when it starts', async () => {
     await daemon.stop();
-    const sockets = { ecu1: listen('ecu1', 'can0'), ecu3: listen('ecu3', 'can0') };
     try {
-      cansend('ecu1', 'can0', ['0AA#AA']);
-      const got = await collect(sockets);
-      assert.deepEqual(got.ecu3, [classicFrame({ id: 0xaa, data: [0xaa] })], 'frames flow with no daemon running');
+      const sockets = { ecu1: listen('ecu1', 'can0'), ecu2: listen('ecu2', 'can0') };
+      try {
+        cansend('ecu1', 'can0', ['0AA#AA']);
+        const got = await collect(sockets);
+        assert.deepEqual(got.ecu2, [classicFrame({ id: 0xaa, data: [0xaa] })], 'frames flow with no daemon running');
+      } finally {
+        closeAll(sockets);
+      }
     } finally {
-      closeAll(sockets);
+      daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-e2e/state']);
     }
-    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-e2e/state']);
     sh('docker network connect body ecu2', 60_000);
     // Docker numbers interfaces per container and does not reuse the index ipamnet's can1 had.
     assert.match(links('ecu2'), /can\d@if\d+: .* mtu 72 /u);
