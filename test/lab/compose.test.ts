@@ -7,21 +7,17 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import { ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import { cansend as cansendIn, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
 
 const kernel = systemKernel();
 const compose = (args: string, timeoutMs = 240_000): string => sh(`ECU_IMAGE=lab/canutils docker-compose -p vehicle -f examples/vehicle/compose.yaml ${args}`, timeoutMs);
 const container = (service: string): string => `vehicle_${service}_1`;
 const STATE = '/run/cantainer-compose/state/state.json';
 
-function listen(service: string, ifname: string): CanSocketPort {
-  const pid = sh(`docker inspect -f '{{.State.Pid}}' ${container(service)}`).trim();
-  return kernel.canSocket(ifname, { netns: { label: service, path: `/proc/${pid}/ns/net` }, fd: true });
-}
-
-function cansend(service: string, ifname: string, frames: string[]): void {
-  sh(`docker exec ${container(service)} sh -c '${frames.map((frame) => `cansend ${ifname} ${frame}`).join(' && ')}'`, 60_000);
-}
+const listen = (service: string, ifname: string): CanSocketPort => containerSocket(container(service), ifname);
+const cansend = (service: string, ifname: string, frames: string[]): void => {
+  cansendIn(container(service), ifname, frames);
+};
 
 describe('the vehicle example with docker-compose', () => {
   let daemon: RunningDaemon;

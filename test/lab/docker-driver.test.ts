@@ -6,24 +6,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import { ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import { cansend, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
 
 const QUIET_MS = 400;
 const kernel = systemKernel();
 
-function pidOf(container: string): string {
-  return sh(`docker inspect -f '{{.State.Pid}}' ${container}`).trim();
-}
-
-/** A raw CAN socket on an interface inside a running container. */
-function listen(container: string, ifname: string): CanSocketPort {
-  return kernel.canSocket(ifname, { netns: { label: container, path: `/proc/${pidOf(container)}/ns/net` }, fd: true });
-}
-
-/** Sends frames from inside a container with cansend, in one docker exec. */
-function cansend(container: string, ifname: string, frames: string[]): void {
-  sh(`docker exec ${container} sh -c '${frames.map((frame) => `cansend ${ifname} ${frame}`).join(' && ')}'`, 60_000);
-}
+const listen = containerSocket;
 
 async function collect(sockets: Record<string, CanSocketPort>): Promise<Record<string, CanFrame[]>> {
   const names = Object.keys(sockets);

@@ -1,5 +1,6 @@
 // Helpers for the real-kernel suite, which runs as root inside the lab VM (see lab/suite.ts).
 import { execFileSync } from 'node:child_process';
+import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
 
 if (process.env.CANTAINER_IN_LAB !== '1') {
   throw new Error('the real-kernel suite runs inside the lab VM: use `npm test` (lab/suite.ts), not node --test directly');
@@ -55,4 +56,17 @@ export async function startCantainerDaemon(args: string[] = [], logPath = '/run/
       child.kill(signal);
     });
   return { logPath, stop: end('SIGTERM'), kill: end('SIGKILL') };
+}
+
+const hostKernel = systemKernel();
+
+/** A raw CAN socket (FD-capable unless told otherwise) on an interface inside a running container. */
+export function containerSocket(container: string, ifname: string, fd = true): CanSocketPort {
+  const pid = sh(`docker inspect -f '{{.State.Pid}}' ${container}`).trim();
+  return hostKernel.canSocket(ifname, { netns: { label: container, path: `/proc/${pid}/ns/net` }, fd });
+}
+
+/** Sends frames (cansend syntax) from inside a container with can-utils' cansend, in one docker exec. */
+export function cansend(container: string, ifname: string, frames: string[]): void {
+  sh(`docker exec ${container} sh -c '${frames.map((frame) => `cansend ${ifname} ${frame}`).join(' && ')}'`, 60_000);
 }

@@ -10,7 +10,7 @@ import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
 import { busNamespace, planBus } from '../../src/bus/plan.js';
 import type { Bus } from '../../src/bus/model.js';
 import { kernelSnapshot, planSnapshot } from '../support/snapshot.js';
-import { ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import { containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
 
 const STATE_DIR = '/run/cantainer-survival/state';
 const LOG = '/run/cantainer-survival.log';
@@ -25,10 +25,7 @@ function networkId(name: string): string {
   return sh(`docker network inspect -f '{{.Id}}' ${name}`).trim();
 }
 
-function listen(container: string): CanSocketPort {
-  const pid = sh(`docker inspect -f '{{.State.Pid}}' ${container}`).trim();
-  return kernel.canSocket('can0', { netns: { label: container, path: `/proc/${pid}/ns/net` } });
-}
+const listen = (container: string): CanSocketPort => containerSocket(container, 'can0', false);
 
 /** Each container sends one frame from a socket in its namespace; every listener must see all of them once. */
 async function assertEveryoneHearsEveryone(containers: string[]): Promise<void> {
