@@ -10,7 +10,8 @@ import type { LabArtefacts } from './artefacts.js';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guestDir = join(projectRoot, 'lab', 'guest');
-const SUITE_TIMEOUT_MS = 20 * 60_000;
+// The crash test (50 compose cycles, about 25 min under TCG) is most of it.
+const SUITE_TIMEOUT_MS = 50 * 60_000;
 
 function summaryNumber(output: string, key: string): number | undefined {
   const match = new RegExp(`ℹ ${key} (\\d+)`, 'u').exec(output);
