@@ -1,3 +1,6 @@
+// Not in the suite yet: in one combined lab run the guest kernel reported soft lockups on both CPUs right after
+// this file, while the next file started dockerd; it passed on its own and before docker-driver.test.ts. Run it
+// with: npm run lab -- --timeout 300 -- 'CANTAINER_IN_LAB=1 node --test dist/test/lab/daemon-socket.pending.js'
 // The daemon's plugin socket on the real kernel, driven the way Docker drives it: malformed requests change
 // nothing, and the time to serve CreateEndpoint plus Join on buses of 1, 10 and 50 members.
 import { after, before, describe, it } from 'node:test';
