@@ -47,6 +47,7 @@ export const HOST_TOOLS: ReadonlyArray<readonly [string, string]> = [
   ['docker-compose', 'docker-compose'],
   ['cansend', 'can-utils'],
   ['nsenter', 'util-linux'],
+  ['systemd-socket-activate', 'systemd'],
 ];
 
 function onPath(tool: string, pathVariable: string): boolean {
