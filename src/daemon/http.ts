@@ -8,7 +8,13 @@ import { dirname } from 'node:path';
 import { CantainerError } from '../errors.js';
 import type { Logger } from '../log.js';
 
-export type JsonHandler<C> = (body: Readonly<Record<string, unknown>>, context: C, request: { network?: string; endpoint?: string }) => Promise<object> | object;
+/** Ids a handler found in its request, for the request's log line. */
+export interface RequestIds {
+  network?: string;
+  endpoint?: string;
+}
+
+export type JsonHandler<C> = (body: Readonly<Record<string, unknown>>, context: C, request: RequestIds) => Promise<object> | object;
 
 export interface PluginServerOptions<C> {
   readonly socketPath: string;
@@ -100,7 +106,7 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
     const started = performance.now();
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const method = path.replace(/^\//u, '');
-    const ids: { network?: string; endpoint?: string } = {};
+    const ids: RequestIds = {};
     const finish = (status: number, body: object, err?: string): void => {
       send(response, status, body);
       const fields = { method, status, ms: Math.round((performance.now() - started) * 100) / 100, network: ids.network, endpoint: ids.endpoint, err };

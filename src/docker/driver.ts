@@ -3,6 +3,7 @@
 // the transport (daemon/http.ts) knows nothing of CAN and this file nothing of HTTP.
 import { createHash } from 'node:crypto';
 import { CantainerError, InvalidValueError } from '../errors.js';
+import type { JsonHandler } from '../daemon/http.js';
 import type { Logger } from '../log.js';
 import type { Bus, Member } from '../bus/model.js';
 import { UnknownBusError, type BusService } from '../service/buses.js';
@@ -37,13 +38,8 @@ export interface DriverContext {
   readonly hostLinkExists: (name: string) => boolean;
 }
 
-export interface EndpointContext {
-  /** Network and endpoint ids of the request, for the request's log line. */
-  network?: string;
-  endpoint?: string;
-}
-
-export type Handler = (body: Readonly<Record<string, unknown>>, context: DriverContext, request: EndpointContext) => Promise<object> | object;
+/** One protocol endpoint: the generic transport's handler with this driver's context. */
+export type Handler = JsonHandler<DriverContext>;
 
 function memberOf(bus: Bus, endpointId: string): Member | undefined {
   return bus.members.find((member) => member.id === endpointId);
