@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { CanGwRule } from '../netlink/cangw.js';
 import { CAN_LINK_MTU } from '../netlink/link.js';
 import { checkBus, type Bus, type MemberEnd } from './model.js';
+import { gatewayChecksums, gatewayModifications, type GatewayPort } from './gateway.js';
 
 export const MONITOR = 'monitor';
 
@@ -19,14 +20,25 @@ export interface VcanPlan {
   readonly mtu: number;
 }
 
+/** The far end of a pair: where and how it is created. */
+export interface PlanEnd extends MemberEnd {
+  /** Created in the namespace of another bus (its namespace name): the far end of a gateway. */
+  readonly busNamespace?: string;
+  /** Its MTU when it differs from the near end's (a gateway between a classic and an FD bus). */
+  readonly mtu?: number;
+}
+
 export interface VxcanPlan {
   readonly kind: 'vxcan';
-  /** The host end, in the bus namespace. */
+  /** The near end, in the bus namespace. */
   readonly name: string;
   readonly mtu: number;
-  readonly memberId: string;
-  /** The member's end, created with the pair wherever the member wants it. */
-  readonly end: MemberEnd;
+  /** The member whose pair this is; absent for a gateway's pair. */
+  readonly memberId?: string;
+  /** The gateway whose pair this is. */
+  readonly gatewayKey?: string;
+  /** The member's end (or the gateway's end in the other bus), created with the pair where it belongs. */
+  readonly end: PlanEnd;
 }
 
 export type LinkPlan = VcanPlan | VxcanPlan;
@@ -67,23 +79,57 @@ export function busMtu(bus: Pick<Bus, 'fd'>): number {
 
 const RULE_FLAGS = { echo: true, allowToIncomingInterface: true, hopLimit: 1 } as const;
 
-export function planBus(bus: Bus): BusPlan {
+/**
+ * The kernel objects of a bus with its members and the ports of its wired gateways. Sources are the members, the
+ * monitor (frames injected there reach everyone) and the gateways bringing frames in; each sends to every member,
+ * the monitor and every gateway taking frames out, never back to itself. Frames leave through a gateway only
+ * through its filters (disjoint, so at most one rule per source matches a frame) with its edits.
+ */
+export function planBus(bus: Bus, ports: readonly GatewayPort[] = []): BusPlan {
   checkBus(bus);
   const mtu = busMtu(bus);
   const ends: VxcanPlan[] = bus.members.map((member) => ({ kind: 'vxcan', name: hostEndName(member.id), mtu, memberId: member.id, end: member.end }));
-  const names = new Set(ends.map((end) => end.name));
-  if (names.size !== ends.length) throw new Error(`bus ${bus.name}: two member ids hash to the same interface name`);
-  const frameKinds = bus.fd ? [false, true] : [false];
+  const gateways: VxcanPlan[] = ports.map((port) => ({
+    kind: 'vxcan',
+    name: port.name,
+    mtu,
+    gatewayKey: port.key,
+    end: { name: port.peer.name, busNamespace: busNamespace(port.peer.namespaceOf), up: true, ...(port.peer.mtu === mtu ? {} : { mtu: port.peer.mtu }) },
+  }));
+  const names = new Set([...ends, ...gateways].map((end) => end.name));
+  if (names.size !== ends.length + gateways.length) throw new Error(`bus ${bus.name}: two member or gateway ids hash to the same interface name`);
+  const busKinds = bus.fd ? [false, true] : [false];
   const rules: RulePlan[] = [];
-  const add = (source: string, destination: string): void => {
-    for (const fd of frameKinds) rules.push({ source, destination, ...RULE_FLAGS, ...(fd ? { fd: true } : {}) });
+  const add = (source: string, destination: string, kinds = busKinds): void => {
+    for (const fd of kinds) rules.push({ source, destination, ...RULE_FLAGS, ...(fd ? { fd: true } : {}) });
+  };
+  const kindsOf = (port: GatewayPort): boolean[] => (port.fd ? busKinds : [false]);
+  const leaving = (source: string, port: GatewayPort, kinds: readonly boolean[]): void => {
+    const out = port.outgoing;
+    if (out === undefined) return;
+    for (const fd of kinds) {
+      if (fd && !port.fd) continue;
+      const modifications = gatewayModifications(out.edits, fd);
+      const checksums = modifications === undefined ? {} : gatewayChecksums(out);
+      for (const filter of out.filters) {
+        rules.push({ source, destination: port.name, ...RULE_FLAGS, ...(fd ? { fd: true } : {}), ...(filter === undefined ? {} : { filter }), ...(modifications === undefined ? {} : { modifications }), ...checksums });
+      }
+    }
   };
   for (const from of ends) {
     for (const to of ends) if (to !== from) add(from.name, to.name);
     add(from.name, MONITOR);
+    for (const port of ports) leaving(from.name, port, busKinds);
   }
   for (const to of ends) add(MONITOR, to.name);
-  return { busId: bus.id, busName: bus.name, namespace: busNamespace(bus.id), mtu, links: [{ kind: 'vcan', name: MONITOR, mtu }, ...ends], rules };
+  for (const port of ports) leaving(MONITOR, port, busKinds);
+  for (const port of ports) {
+    if (!port.incoming) continue;
+    for (const to of ends) add(port.name, to.name, kindsOf(port));
+    add(port.name, MONITOR, kindsOf(port));
+    for (const other of ports) if (other !== port) leaving(port.name, other, kindsOf(port));
+  }
+  return { busId: bus.id, busName: bus.name, namespace: busNamespace(bus.id), mtu, links: [{ kind: 'vcan', name: MONITOR, mtu }, ...ends, ...gateways], rules };
 }
 
 /** The rule with the ifindexes of its links, or undefined when one of them is missing. */

@@ -9,6 +9,7 @@ import { Errno } from '../netlink/errno.js';
 import { ruleKey, type CanGwRule } from '../netlink/cangw.js';
 import type { Link } from '../netlink/link.js';
 import type { Bus } from '../bus/model.js';
+import type { GatewayPort } from '../bus/gateway.js';
 import { busNamespace, planBus, resolveRule, type BusPlan, type LinkPlan, type RulePlan, type VxcanPlan } from '../bus/plan.js';
 
 export type ChangeAction = 'create' | 'delete' | 'fix';
@@ -75,9 +76,6 @@ function waitUntil(condition: () => boolean, ms: number): boolean {
   }
 }
 
-function placeOf(link: VxcanPlan): NetnsTarget {
-  return link.end.netns === undefined ? CURRENT_NETNS : { label: link.end.netns, path: link.end.netns };
-}
 
 /** Undoes applied steps in reverse order; returns the failures (the original error is what gets reported). */
 function undo(done: readonly Step[]): string[] {
@@ -105,8 +103,8 @@ export class Reconciler {
   }
 
   /** What `apply` would change, without changing anything (drift between the plan and the kernel). */
-  check(bus: Bus): Change[] {
-    const plan = planBus(bus);
+  check(bus: Bus, ports: readonly GatewayPort[] = []): Change[] {
+    const plan = planBus(bus, ports);
     if (!this.#kernel.namespaces.exists(plan.namespace)) {
       return [
         { action: 'create', object: 'namespace', name: plan.namespace },
@@ -125,8 +123,8 @@ export class Reconciler {
   }
 
   /** Makes the kernel match the bus; returns what it changed (nothing when it already matched). */
-  apply(bus: Bus): Change[] {
-    const plan = planBus(bus);
+  apply(bus: Bus, ports: readonly GatewayPort[] = []): Change[] {
+    const plan = planBus(bus, ports);
     const done: Step[] = [];
     const run = (step: Step): void => {
       step.run();
@@ -161,7 +159,7 @@ export class Reconciler {
    */
   presence(bus: Bus, options: { ends?: boolean } = {}): MemberPresence[] {
     const plan = planBus(bus);
-    const members = plan.links.filter((link): link is VxcanPlan => link.kind === 'vxcan');
+    const members = plan.links.filter((link): link is VxcanPlan & { memberId: string } => link.kind === 'vxcan' && link.memberId !== undefined);
     const hostEnds = new Map<string, Link>();
     if (members.length > 0 && this.#kernel.namespaces.exists(plan.namespace)) {
       this.#withRoute(plan, (route) => {
@@ -170,7 +168,7 @@ export class Reconciler {
     }
     const places = new Map<string | undefined, Map<string, Link>>();
     const linksAt = (member: VxcanPlan): Map<string, Link> => {
-      const place = placeOf(member);
+      const place = this.#placeOf(member);
       let links = places.get(place.path);
       if (links === undefined) {
         try {
@@ -265,7 +263,7 @@ export class Reconciler {
   }
 
   #createLink(want: LinkPlan, route: RoutePort): Step {
-    const change: Change = { action: 'create', object: 'link', name: want.name, ...(want.kind === 'vxcan' ? { detail: `member ${want.memberId}, end ${want.end.name}` } : {}) };
+    const change: Change = { action: 'create', object: 'link', name: want.name, ...(want.kind === 'vxcan' ? { detail: want.memberId === undefined ? `gateway ${want.gatewayKey ?? '?'}, end ${want.end.name}` : `member ${want.memberId}, end ${want.end.name}` } : {}) };
     const undo = (): void => {
       route.deleteLink(want.name);
     };
@@ -273,9 +271,15 @@ export class Reconciler {
     return { change, run: () => { this.#createPair(want, route); }, undo };
   }
 
+  /** Where the far end of a pair belongs: a member's namespace file, another bus's namespace, or here. */
+  #placeOf(link: VxcanPlan): NetnsTarget {
+    if (link.end.busNamespace !== undefined) return this.#kernel.owned(link.end.busNamespace);
+    return link.end.netns === undefined ? CURRENT_NETNS : { label: link.end.netns, path: link.end.netns };
+  }
+
   #createPair(want: VxcanPlan, route: RoutePort): void {
-    const place = placeOf(want);
-    const pair = { name: want.name, mtu: want.mtu, peer: { name: want.end.name, mtu: want.mtu, netns: place } };
+    const place = this.#placeOf(want);
+    const pair = { name: want.name, mtu: want.mtu, peer: { name: want.end.name, mtu: want.end.mtu ?? want.mtu, netns: place } };
     const far = this.#kernel.route(place);
     try {
       try {

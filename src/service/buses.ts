@@ -6,6 +6,8 @@ import { CantainerError } from '../errors.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { Logger } from '../log.js';
 import { checkBus, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
+import { checkGateway, describeGateway, findCycle, gatewayKey, gatewayPorts, gatewayStatus, normaliseGateway, type Gateway, type GatewayPort, type GatewayStatus } from '../bus/gateway.js';
+import { busMtu, busNamespace } from '../bus/plan.js';
 import { Reconciler, type Change } from '../reconcile/reconciler.js';
 import type { DesiredState } from '../state/schema.js';
 import type { StateFileError, StateStore } from '../state/store.js';
@@ -22,6 +24,21 @@ export class UnknownBusError extends CantainerError {
     super('ENOBUS', `no bus with id ${id}`, { hint: 'it was removed, or created before the state was lost; create it again' });
   }
 }
+
+export class UnknownGatewayError extends CantainerError {
+  constructor(source: string, destination: string) {
+    super('ENOGATEWAY', `no gateway from ${source} to ${destination}`, { hint: 'cantainer gateway ls lists the gateways' });
+  }
+}
+
+/** A gateway with what became of it among the buses of this host. */
+export interface GatewayView {
+  readonly gateway: Gateway;
+  readonly status: GatewayStatus;
+}
+
+/** The queue key of changes to the set of buses and gateways (taken before any bus's own key). */
+const TOPOLOGY = '\0topology';
 
 export interface StartReport {
   /** Set when the state file could not be read: buses in the kernel were then left alone. */
@@ -52,9 +69,12 @@ export class BusService {
   readonly #graceMs: number;
   readonly #now: () => Date;
   #buses = new Map<string, Bus>();
+  #gateways: Gateway[] = [];
+  readonly #kernel: KernelPort;
 
   constructor(options: BusServiceOptions) {
     this.#store = options.store;
+    this.#kernel = options.kernel;
     this.#log = options.log;
     this.#graceMs = options.takeoverGraceMs ?? 60_000;
     this.#now = options.now ?? (() => new Date());
@@ -69,8 +89,9 @@ export class BusService {
   start(): StartReport {
     const loaded = this.#store.load();
     this.#buses = new Map(loaded.state.buses.map((bus) => [bus.id, bus]));
-    const repaired: Array<{ bus: string; changes: number }> = [];
-    const failed: Array<{ bus: string; error: string }> = [];
+    this.#gateways = [...(loaded.state.gateways ?? [])];
+    const repaired = new Map<string, number>();
+    const failed = new Map<string, string>();
     let pruned = false;
     for (const stored of [...this.#buses.values()]) {
       try {
@@ -79,16 +100,32 @@ export class BusService {
           this.#buses.set(bus.id, bus);
           pruned = true;
         }
-        const changes = this.#reconciler.apply(bus);
-        if (changes.length > 0) repaired.push({ bus: bus.name, changes: changes.length });
       } catch (error) {
-        failed.push({ bus: stored.name, error: error instanceof Error ? error.message : String(error) });
+        failed.set(stored.name, error instanceof Error ? error.message : String(error));
+      }
+    }
+    // Twice: a gateway whose other bus had no namespace yet in the first pass is wired in the second.
+    for (const pass of [1, 2]) {
+      for (const bus of this.#buses.values()) {
+        if (failed.has(bus.name) || (pass === 2 && this.#portsOf(bus).length === 0)) continue;
+        try {
+          const changes = this.#apply(bus);
+          if (changes.length > 0) repaired.set(bus.name, (repaired.get(bus.name) ?? 0) + changes.length);
+        } catch (error) {
+          failed.set(bus.name, error instanceof Error ? error.message : String(error));
+        }
       }
     }
     if (pruned && loaded.problem === undefined) this.#save();
     // With an unreadable state file the kernel's buses are unknown, not unwanted: leave them.
     const swept = loaded.problem === undefined ? this.#reconciler.sweep([...this.#buses.values()]) : [];
-    return { ...(loaded.problem === undefined ? {} : { problem: loaded.problem }), buses: this.#buses.size, repaired, failed, swept };
+    return {
+      ...(loaded.problem === undefined ? {} : { problem: loaded.problem }),
+      buses: this.#buses.size,
+      repaired: [...repaired].map(([bus, changes]) => ({ bus, changes })),
+      failed: [...failed].map(([bus, error]) => ({ bus, error })),
+      swept,
+    };
   }
 
   /** Drops orphaned members of every bus (see #prune); run now and then by the daemon. Returns how many. */
@@ -119,35 +156,122 @@ export class BusService {
   check(id: string): Change[] {
     const bus = this.#buses.get(id);
     if (bus === undefined) throw new UnknownBusError(id);
-    return this.#reconciler.check(bus);
+    return this.#reconciler.check(bus, this.#portsOf(bus));
+  }
+
+  /** Every gateway with its status: wired, waiting for a bus, or refused (and why). */
+  gateways(): GatewayView[] {
+    const buses = [...this.#buses.values()];
+    return this.#gateways.map((gateway) => ({ gateway, status: gatewayStatus(gateway, buses) }));
+  }
+
+  /** The bus of that name, if exactly one has it. */
+  byName(name: string): Bus | undefined {
+    const found = [...this.#buses.values()].filter((bus) => bus.name === name);
+    return found.length === 1 ? found[0] : undefined;
+  }
+
+  /**
+   * Adds a gateway, or replaces the one from the same source to the same destination. It is wired at once when
+   * both buses exist, and waits for a missing one otherwise. A gateway that would close a cycle is refused.
+   */
+  addGateway(input: Gateway): Promise<GatewayView> {
+    const gateway = normaliseGateway(input);
+    checkGateway(gateway);
+    return this.#topology([gateway.source, gateway.destination], () => {
+      const [source, destination] = [this.byName(gateway.source), this.byName(gateway.destination)];
+      // Both buses known: check the edits against their frame kinds now rather than leaving it refused.
+      if (source !== undefined && destination !== undefined) checkGateway(gateway, source.fd && destination.fd);
+      const next = this.#withGateway(this.#gateways, gateway);
+      this.#changeTopology(this.#buses, next, [gateway.source, gateway.destination]);
+      const view = this.gateways().find((candidate) => candidate.gateway === gateway);
+      if (view === undefined) throw new Error('the gateway vanished while it was added');
+      return view;
+    });
+  }
+
+  /** Removes the gateway from `source` to `destination` (a both-ways one by either order); false if none. */
+  removeGateway(source: string, destination: string): Promise<boolean> {
+    return this.#topology([source, destination], () => {
+      const found = this.#gateways.find((gateway) => (gateway.source === source && gateway.destination === destination) || (gateway.both && gateway.source === destination && gateway.destination === source));
+      if (found === undefined) return false;
+      if (found.declaredBy !== undefined) {
+        const owner = this.#buses.get(found.declaredBy);
+        throw new BusConflictError(`the gateway ${describeGateway(found)} is part of bus ${owner?.name ?? found.declaredBy}'s settings`, 'it goes with that bus: change or remove the bus');
+      }
+      this.#changeTopology(
+        this.#buses,
+        this.#gateways.filter((gateway) => gateway !== found),
+        [source, destination],
+      );
+      return true;
+    });
+  }
+
+  /**
+   * Gives a bus the name users know it by, once known (a front door may learn it only after creating the bus).
+   * Gateways naming it are wired now; those it declares follow it.
+   */
+  renameBus(id: string, name: string): Promise<Bus> {
+    return this.#topology([name, this.#buses.get(id)?.name ?? name], () => {
+      const stored = this.#buses.get(id);
+      if (stored === undefined) throw new UnknownBusError(id);
+      if (stored.name === name) return stored;
+      const bus = { ...stored, name };
+      checkBus(bus);
+      const buses = new Map(this.#buses).set(id, bus);
+      const gateways = this.#gateways.map((gateway) =>
+        gateway.declaredBy !== id
+          ? gateway
+          : { ...gateway, source: gateway.source === stored.name ? name : gateway.source, destination: gateway.destination === stored.name ? name : gateway.destination },
+      );
+      this.#changeTopology(buses, gateways, [stored.name, name]);
+      return bus;
+    });
   }
 
   /**
    * Creates a bus with its initial members. Creating it again with the same settings wires it again and succeeds;
    * with different settings it is refused.
    */
-  createBus(bus: Bus): Promise<Bus> {
+  createBus(bus: Bus, options: { gateways?: readonly Gateway[] } = {}): Promise<Bus> {
     checkBus(bus);
-    return this.#queue.run(bus.id, () => {
+    const declared = (options.gateways ?? []).map((gateway) => normaliseGateway({ ...gateway, declaredBy: bus.id }));
+    for (const gateway of declared) checkGateway(gateway);
+    const names = [bus.name, ...declared.flatMap((gateway) => [gateway.source, gateway.destination])];
+    return this.#topology(names, () => {
       const stored = this.#buses.get(bus.id);
       if (stored !== undefined && stored.fd !== bus.fd) {
         throw new BusConflictError(`bus ${stored.name} exists already, with fd=${stored.fd}`, 'remove it first, or create it with the same settings');
       }
       const existing = stored === undefined ? undefined : this.#prune(stored);
-      this.#commit(existing, existing ?? bus);
-      return existing ?? bus;
+      const next = existing ?? bus;
+      let gateways = this.#gateways.filter((gateway) => gateway.declaredBy !== bus.id);
+      for (const gateway of declared) gateways = this.#withGateway(gateways, gateway);
+      this.#changeTopology(new Map(this.#buses).set(next.id, next), gateways, [next.name, ...names]);
+      return next;
     });
   }
 
   /** Removes a bus and everything wired for it; false if there was none. */
   removeBus(id: string): Promise<boolean> {
-    return this.#queue.run(id, () => {
+    return this.#topology([this.#buses.get(id)?.name ?? id], () => {
       const existing = this.#buses.get(id);
       // Removing the namespace of an unknown bus too: it may be a leftover of a lost state.
       const removed = this.#reconciler.remove(id);
       if (existing === undefined) return removed;
       this.#buses.delete(id);
+      // Gateways added by hand go with either bus; gateways another bus declares wait for this one to come back.
+      const before = this.#gateways;
+      this.#gateways = before.filter((gateway) => gateway.declaredBy !== id && (gateway.declaredBy !== undefined || (gateway.source !== existing.name && gateway.destination !== existing.name)));
       this.#save();
+      for (const bus of this.#neighbours([existing.name], before)) {
+        try {
+          this.#apply(bus);
+        } catch (error) {
+          this.#log.warn('rewiring a neighbour of a removed bus failed; retried on the next change', { bus: bus.name, error: error instanceof Error ? error.message : String(error) });
+        }
+      }
       return true;
     });
   }
@@ -201,7 +325,7 @@ export class BusService {
 
   /** Wires `next`, then persists it; on a failure the kernel and the state stay as they were (`previous`). */
   #commit(previous: Bus | undefined, next: Bus): void {
-    this.#reconciler.apply(next);
+    this.#reconciler.apply(next, this.#portsOf(next));
     this.#buses.set(next.id, next);
     try {
       this.#save();
@@ -211,14 +335,100 @@ export class BusService {
         this.#reconciler.remove(next.id);
       } else {
         this.#buses.set(previous.id, previous);
-        this.#reconciler.apply(previous);
+        this.#reconciler.apply(previous, this.#portsOf(previous));
       }
       throw new CantainerError('ESTATEWRITE', `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, hint: 'check that the state directory is writable and not full' });
     }
   }
 
+  /** The bus's ports for its wired gateways whose other bus has its namespace (see #changeTopology). */
+  #portsOf(bus: Bus, buses: ReadonlyMap<string, Bus> = this.#buses, gateways: readonly Gateway[] = this.#gateways): GatewayPort[] {
+    return gatewayPorts(bus, gateways, [...buses.values()], busMtu).filter((port) => this.#kernel.namespaces.exists(busNamespace(port.peer.namespaceOf)));
+  }
+
+  #apply(bus: Bus): Change[] {
+    return this.#reconciler.apply(bus, this.#portsOf(bus));
+  }
+
+  /** The buses joined by a gateway to a bus of one of these names. */
+  #neighbours(names: readonly string[], gateways: readonly Gateway[] = this.#gateways, buses: ReadonlyMap<string, Bus> = this.#buses): Bus[] {
+    const wanted = new Set<string>();
+    for (const gateway of gateways) {
+      if (names.includes(gateway.source)) wanted.add(gateway.destination);
+      if (names.includes(gateway.destination)) wanted.add(gateway.source);
+    }
+    return [...buses.values()].filter((bus) => wanted.has(bus.name) || names.includes(bus.name));
+  }
+
+  /**
+   * Runs a change of buses or gateways holding the topology key and the keys of every bus it may touch: those
+   * named, and those joined to them by a gateway (looked up once the topology key is held, so the set is current).
+   */
+  #topology<T>(names: readonly string[], task: () => T): Promise<T> {
+    return this.#queue.run(TOPOLOGY, () => this.#queue.runAll(this.#neighbours(names).map((bus) => bus.id), task));
+  }
+
+  /** `gateways` with `gateway` added, replacing one from the same source to the same destination. */
+  #withGateway(gateways: readonly Gateway[], gateway: Gateway): Gateway[] {
+    const key = gatewayKey(gateway);
+    const others = gateways.filter((existing) => gatewayKey(existing) !== key);
+    const same = gateways.filter((existing) => gatewayKey(existing) === key);
+    for (const existing of same) {
+      if (existing.declaredBy !== gateway.declaredBy) {
+        const owner = existing.declaredBy === undefined ? 'added by hand (cantainer gateway add)' : `part of bus ${this.#buses.get(existing.declaredBy)?.name ?? existing.declaredBy}'s settings`;
+        throw new BusConflictError(`${gateway.source} and ${gateway.destination} are joined already by the gateway ${describeGateway(existing)}, ${owner}`, 'remove that gateway first');
+      }
+      const sameDirection = existing.source === gateway.source && existing.destination === gateway.destination;
+      if (!sameDirection && (existing.both || gateway.both) && !(existing.both && gateway.both)) {
+        throw new BusConflictError(`${gateway.source} and ${gateway.destination} are joined already by the gateway ${describeGateway(existing)}`, `remove it first (cantainer gateway rm ${existing.source} ${existing.destination}), or add this one with --both to replace it`);
+      }
+    }
+    // The same direction (or both ways) is replaced; the other direction stays beside it.
+    const kept = same.filter((existing) => !gateway.both && !existing.both && !(existing.source === gateway.source && existing.destination === gateway.destination));
+    const next = [...others, ...kept, gateway];
+    const cycle = findCycle(next);
+    if (cycle !== undefined) {
+      throw new BusConflictError(`the gateway ${describeGateway(gateway)} would close a cycle: ${cycle.join(' -> ')}`, 'frames would come back to the bus they came from; gateways must not join buses in a ring');
+    }
+    return next;
+  }
+
+  /**
+   * Makes `buses` and `gateways` the desired state: wires every bus whose plan may change (those named and their
+   * neighbours, before and after), then persists. On a failure everything is put back as it was. A gateway's pair
+   * is created by whichever of its buses is wired first once both namespaces exist, so buses are wired twice.
+   */
+  #changeTopology(buses: ReadonlyMap<string, Bus>, gateways: readonly Gateway[], names: readonly string[]): void {
+    const before = { buses: this.#buses, gateways: this.#gateways };
+    const touched = new Map<string, Bus>();
+    for (const bus of [...this.#neighbours(names, before.gateways, before.buses), ...this.#neighbours(names, gateways, buses)]) touched.set(bus.id, bus);
+    this.#buses = new Map(buses);
+    this.#gateways = [...gateways];
+    const wire = (): void => {
+      for (const id of [...touched.keys(), ...touched.keys()]) {
+        const bus = this.#buses.get(id);
+        if (bus === undefined) this.#reconciler.remove(id);
+        else this.#apply(bus);
+      }
+    };
+    try {
+      wire();
+      this.#save();
+    } catch (error) {
+      this.#buses = before.buses;
+      this.#gateways = before.gateways;
+      try {
+        wire();
+      } catch (undoError) {
+        this.#log.warn('putting buses back after a failed change failed too; retried on the next change', { error: undoError instanceof Error ? undoError.message : String(undoError) });
+      }
+      if (error instanceof CantainerError) throw error;
+      throw new CantainerError('ESTATEWRITE', `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, hint: 'check that the state directory is writable and not full' });
+    }
+  }
+
   #save(): void {
-    const state: DesiredState = { buses: [...this.#buses.values()] };
+    const state: DesiredState = { buses: [...this.#buses.values()], gateways: this.#gateways };
     this.#store.save(state);
     this.#log.debug('state saved', { buses: state.buses.length, path: this.#store.path });
   }

@@ -18,6 +18,19 @@ export class KeyedQueue {
     return result;
   }
 
+  /**
+   * Runs a task holding several keys at once. Keys are taken in sorted order, so two tasks holding overlapping sets
+   * never wait for each other in a circle.
+   */
+  runAll<T>(keys: Iterable<string>, task: () => T | Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort();
+    const hold = (i: number): Promise<T> => {
+      const key = sorted[i];
+      return key === undefined ? Promise.resolve().then(task) : this.run(key, () => hold(i + 1));
+    };
+    return hold(0);
+  }
+
   /** Keys with work queued or running. */
   get busy(): number {
     return this.#tails.size;

@@ -1,12 +1,16 @@
-// The state file's schema: version 1. Parsed field by field, so that a damaged file fails with the path of the
+// The state file's schema: version 2 (version 1, without gateways, is read too). Parsed field by field, so that a damaged file fails with the path of the
 // first bad field rather than with a crash somewhere later; unknown fields are kept out of the typed value.
 import { CantainerError, describeValue } from '../errors.js';
 import { checkBus, type Bus, type Member, type MemberEnd } from '../bus/model.js';
+import { checkGateway, gatewaySetProblem, type Crc8ChecksumSpec, type FrameEdit, type Gateway, type XorChecksumSpec } from '../bus/gateway.js';
 
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
+/** Versions this cantainer reads; older ones are upgraded on the next save. */
+const READABLE_VERSIONS: readonly unknown[] = [1, 2];
 
 export interface DesiredState {
   readonly buses: readonly Bus[];
+  readonly gateways?: readonly Gateway[];
 }
 
 export class StateFormatError extends CantainerError {
@@ -83,6 +87,51 @@ function parseBus(value: Json, field: string): Bus {
   return bus;
 }
 
+function number(value: Json, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new StateFormatError(field, `${describeValue(value)} is not a number`);
+  return value;
+}
+
+function strings(value: Json, field: string): string[] {
+  return array(value, field).map((item, i) => string(item, `${field}[${i}]`));
+}
+
+function parseEdit(value: Json, field: string): FrameEdit {
+  const raw = object(value, field);
+  return { operation: string(raw.operation, `${field}.operation`), field: string(raw.field, `${field}.field`), value: string(raw.value, `${field}.value`) } as FrameEdit;
+}
+
+function parseXor(value: Json, field: string): XorChecksumSpec {
+  const raw = object(value, field);
+  return { from: number(raw.from, `${field}.from`), to: number(raw.to, `${field}.to`), at: number(raw.at, `${field}.at`), init: number(raw.init, `${field}.init`) };
+}
+
+function parseCrc8(value: Json, field: string): Crc8ChecksumSpec {
+  const raw = object(value, field);
+  return { ...parseXor(value, field), poly: number(raw.poly, `${field}.poly`), finalXor: number(raw.finalXor, `${field}.finalXor`) };
+}
+
+function parseGateway(value: Json, field: string): Gateway {
+  const raw = object(value, field);
+  const gateway: Gateway = {
+    source: string(raw.source, `${field}.source`),
+    destination: string(raw.destination, `${field}.destination`),
+    both: boolean(raw.both, `${field}.both`),
+    accept: strings(raw.accept, `${field}.accept`),
+    reject: strings(raw.reject, `${field}.reject`),
+    edits: array(raw.edits, `${field}.edits`).map((edit, i) => parseEdit(edit, `${field}.edits[${i}]`)),
+    ...(raw.xorChecksum === undefined ? {} : { xorChecksum: parseXor(raw.xorChecksum, `${field}.xorChecksum`) }),
+    ...(raw.crc8Checksum === undefined ? {} : { crc8Checksum: parseCrc8(raw.crc8Checksum, `${field}.crc8Checksum`) }),
+    ...(raw.declaredBy === undefined ? {} : { declaredBy: string(raw.declaredBy, `${field}.declaredBy`) }),
+  };
+  try {
+    checkGateway(gateway);
+  } catch (error) {
+    throw new StateFormatError(field, error instanceof Error ? error.message : String(error));
+  }
+  return gateway;
+}
+
 export function parseState(text: string): DesiredState {
   let json: Json;
   try {
@@ -91,8 +140,8 @@ export function parseState(text: string): DesiredState {
     throw new StateFormatError('file', `not JSON (${error instanceof Error ? error.message : String(error)})`);
   }
   const raw = object(json, 'file');
-  if (raw.version !== STATE_VERSION) {
-    throw new StateFormatError('version', `${describeValue(raw.version)} is not a state version this cantainer reads (it reads version ${STATE_VERSION})`);
+  if (!READABLE_VERSIONS.includes(raw.version)) {
+    throw new StateFormatError('version', `${describeValue(raw.version)} is not a state version this cantainer reads (it reads versions ${READABLE_VERSIONS.join(' and ')})`);
   }
   const buses = array(raw.buses, 'buses').map((bus, i) => parseBus(bus, `buses[${i}]`));
   const ids = new Set<string>();
@@ -100,9 +149,12 @@ export function parseState(text: string): DesiredState {
     if (ids.has(bus.id)) throw new StateFormatError(`buses[${i}].id`, `${describeValue(bus.id)} appears twice`);
     ids.add(bus.id);
   }
-  return { buses };
+  const gateways = raw.gateways === undefined ? [] : array(raw.gateways, 'gateways').map((gateway, i) => parseGateway(gateway, `gateways[${i}]`));
+  const problem = gatewaySetProblem(gateways);
+  if (problem !== undefined) throw new StateFormatError('gateways', problem);
+  return { buses, gateways };
 }
 
 export function serializeState(state: DesiredState): string {
-  return `${JSON.stringify({ version: STATE_VERSION, buses: state.buses }, null, 2)}\n`;
+  return `${JSON.stringify({ version: STATE_VERSION, buses: state.buses, gateways: state.gateways ?? [] }, null, 2)}\n`;
 }

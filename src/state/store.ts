@@ -29,7 +29,7 @@ export interface LoadedState {
   readonly problem?: StateFileError;
 }
 
-export const EMPTY_STATE: DesiredState = { buses: [] };
+export const EMPTY_STATE: DesiredState = { buses: [], gateways: [] };
 
 export class StateStore {
   readonly dir: string;

@@ -67,7 +67,7 @@ describe('daemon: the Docker plugin socket', () => {
     assert.ok(!kernelSnapshot(kernel).host.links.some((l) => l.startsWith(end)));
     assert.deepEqual((await call('NetworkDriver.DeleteNetwork', d.network(NET))).body, {});
     assert.deepEqual(kernelSnapshot(kernel), { host: { links: [], rules: [] }, namespaces: {} }, 'nothing is left in the kernel');
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'state', 'state.json'), 'utf8')), { version: 1, buses: [] }, 'nor in the state');
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'state', 'state.json'), 'utf8')), { version: 2, buses: [], gateways: [] }, 'nor in the state');
     const methods = log.lines.filter((line) => line.msg === 'request').map((line) => line.method);
     assert.deepEqual(methods, ['NetworkDriver.CreateNetwork', 'NetworkDriver.CreateEndpoint', 'NetworkDriver.Join', 'NetworkDriver.Join', 'NetworkDriver.EndpointOperInfo', 'NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint', 'NetworkDriver.DeleteNetwork']);
     const first = log.lines.find((line) => line.msg === 'request');

@@ -38,9 +38,16 @@ describe('state store', () => {
   });
 
   it('round-trips buses, members and annotations exactly, with the schema version in the file', () => {
-    store.save({ buses: [bus, { id: 'net-2', name: 'body', fd: false, members: [] }] });
-    assert.deepEqual(store.load(), { state: { buses: [bus, { id: 'net-2', name: 'body', fd: false, members: [] }] } });
-    assert.equal((JSON.parse(readFileSync(store.path, 'utf8')) as { version: unknown }).version, 1);
+    const gateway = { source: 'powertrain', destination: 'body', both: false, accept: ['7DF/7FF'], reject: [], edits: [{ operation: 'set', field: 'id', value: '123' }], xorChecksum: { from: 0, to: 6, at: 7, init: 0 } } as const;
+    store.save({ buses: [bus, { id: 'net-2', name: 'body', fd: false, members: [] }], gateways: [gateway] });
+    assert.deepEqual(store.load(), { state: { buses: [bus, { id: 'net-2', name: 'body', fd: false, members: [] }], gateways: [gateway] } });
+    assert.equal((JSON.parse(readFileSync(store.path, 'utf8')) as { version: unknown }).version, 2);
+  });
+
+  it('reads a version 1 file (before gateways) as having none', () => {
+    store.save(EMPTY_STATE);
+    writeFileSync(store.path, JSON.stringify({ version: 1, buses: [bus] }));
+    assert.deepEqual(store.load(), { state: { buses: [bus], gateways: [] } });
   });
 
   it('replaces the file by rename: no temporary file is left, and a stale one from a crash is ignored', () => {
@@ -68,9 +75,9 @@ describe('state store', () => {
 
   it('keeps a file of an unknown version aside rather than misreading it', () => {
     store.save(EMPTY_STATE);
-    writeFileSync(store.path, JSON.stringify({ version: 2, buses: [], gateways: [] }));
+    writeFileSync(store.path, JSON.stringify({ version: 3, buses: [], gateways: [] }));
     const loaded = store.load();
-    assert.match(loaded.problem?.message ?? '', /version: 2 is not a state version this cantainer reads \(it reads version 1\)/u);
+    assert.match(loaded.problem?.message ?? '', /version: 3 is not a state version this cantainer reads \(it reads versions 1 and 2\)/u);
     assert.ok(existsSync(loaded.problem?.keptAt ?? ''));
   });
 });
@@ -85,6 +92,11 @@ describe('state schema', () => {
 
   it('names the first bad field', () => {
     refuses({ version: 1, buses: {} }, 'buses', /is not an array/u);
+    refuses({ version: 2, buses: [], gateways: [{ source: 'a', destination: 'a', both: false, accept: [], reject: [], edits: [] }] }, 'gateways[0]', /destination: "a" is not valid; allowed: another bus than the source/u);
+    refuses({ version: 2, buses: [], gateways: [{ source: 'a', destination: 'b', both: false, accept: ['xyz'], reject: [], edits: [] }] }, 'gateways[0]', /accept\[0\]: "xyz"/u);
+    const ab = { source: 'a', destination: 'b', both: false, accept: [], reject: [], edits: [] };
+    refuses({ version: 2, buses: [], gateways: [ab, { ...ab, both: true }] }, 'gateways', /a second gateway between a <> b/u);
+    refuses({ version: 2, buses: [], gateways: [ab, ab] }, 'gateways', /a second gateway between a <> b/u);
     refuses({ version: 1, buses: [{ ...bus, fd: 'yes' }] }, 'buses[0].fd', /"yes" is not true or false/u);
     refuses({ version: 1, buses: [{ ...bus, members: [{ id: 'x', end: { name: 7 } }] }] }, 'buses[0].members[0].end.name', /7 is not a string/u);
     refuses({ version: 1, buses: [{ ...bus, annotations: { a: 1 } }] }, 'buses[0].annotations.a', /1 is not a string/u);

@@ -34,7 +34,7 @@ const DEFAULT_CAN_MTU = 72;
 
 type LinkKind = 'vcan' | 'vxcan' | 'loopback';
 
-interface FakeLink {
+export interface FakeLink {
   index: number;
   name: string;
   kind: LinkKind;
@@ -44,12 +44,12 @@ interface FakeLink {
   netns: FakeNetns;
 }
 
-interface FakeRule {
+export interface FakeRule {
   readonly rule: CanGwRule;
   readonly key: string;
 }
 
-class FakeNetns {
+export class FakeNetns {
   readonly links = new Map<string, FakeLink>();
   rules: FakeRule[] = [];
   #nextIndex = 1;
@@ -137,6 +137,11 @@ export class FakeKernel implements KernelPort {
     if (fault.remaining > 0) return;
     this.#faults.splice(this.#faults.indexOf(fault), 1);
     throw KernelError.fromErrno(description(), fault.errno);
+  }
+
+  /** The link of that name in a namespace (for the frame simulator). */
+  linkAt(target: NetnsTarget, name: string): FakeLink | undefined {
+    return this.resolve(target).links.get(name);
   }
 
   resolve(target: NetnsTarget): FakeNetns {

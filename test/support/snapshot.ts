@@ -16,7 +16,13 @@ export interface KernelSnapshot {
 
 function ruleText(rule: Omit<CanGwRule, 'sourceIndex' | 'destinationIndex'>, source: string, destination: string): string {
   const flags = [rule.fd === true ? 'fd' : '', rule.echo === true ? 'e' : '', rule.allowToIncomingInterface === true ? 'i' : '', rule.hopLimit === undefined ? '' : `l${rule.hopLimit}`].filter(Boolean);
-  return `${source}>${destination} ${flags.join(',')}`;
+  const extras = [
+    rule.filter === undefined ? '' : `filter ${rule.filter.id.toString(16)}:${rule.filter.mask.toString(16)}`,
+    rule.modifications === undefined ? '' : `mods ${Object.keys(rule.modifications).join('+')}`,
+    rule.xorChecksum === undefined ? '' : 'xor',
+    rule.crc8Checksum === undefined ? '' : 'crc8',
+  ].filter(Boolean);
+  return [`${source}>${destination} ${flags.join(',')}`, ...extras].join(' ');
 }
 
 function snapshotOf(route: RoutePort): NamespaceSnapshot {
