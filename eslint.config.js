@@ -36,17 +36,17 @@ export default tseslint.config(
     // The bus model is desired state as data: pure, and below everything that acts on it.
     files: ['src/bus/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '!node:crypto', '!node:buffer'], message: 'The bus model is pure: no I/O modules.' }, { group: ['../kernel/*', '../reconcile/*', '../state/*', '../cli/*', '../docker/*', '../cni/*'], message: 'The bus model imports only codecs and errors.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '!node:crypto', '!node:buffer'], message: 'The bus model is pure: no I/O modules.' }, { group: ['../kernel/*', '../reconcile/*', '../state/*', '../service/*', '../cli/*', '../docker/*', '../cni/*', '../control/*'], message: 'The bus model imports only codecs and errors.' }] }],
     },
   },
   {
-    files: ['src/reconcile/**/*.ts', 'src/state/**/*.ts'],
+    files: ['src/reconcile/**/*.ts', 'src/state/**/*.ts', 'src/service/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: sideEffectModules.map((name) => ({ name, message: 'Only src/kernel/ may make syscalls or spawn processes.' })),
-          patterns: [{ group: ['../cli/*', '../docker/*', '../cni/*'], message: 'The core never imports a front door.' }],
+          patterns: [{ group: ['../cli/*', '../docker/*', '../cni/*', '../control/*', '../daemon/*'], message: 'The core never imports a front door.' }],
         },
       ],
     },

@@ -6,8 +6,8 @@
 // Because vxcan resets can-gw's hop counter, every crossing starts afresh: chains of buses work at max_hops 1.
 import { createHash } from 'node:crypto';
 import { InvalidValueError } from '../errors.js';
-import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_INV_FILTER, CAN_MAX_DLEN, CAN_SFF_MASK, CANFD_MAX_DLEN } from '../can/frame.js';
-import { disjointFilters, formatIdFilter, parseIdFilter, type IdFilter } from '../can/idset.js';
+import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_MAX_DLEN, CAN_SFF_MASK, CANFD_MAX_DLEN } from '../can/frame.js';
+import { formatIdFilter, parseIdFilter, selectionFilters, type IdFilter, type IdSelection } from '../can/idset.js';
 import { MOD_FIELDS, MOD_OPERATIONS, type Crc8Checksum, type FrameModification, type ModField, type ModOperation, type XorChecksum } from '../netlink/cangw.js';
 import type { Bus } from './model.js';
 
@@ -121,15 +121,14 @@ export function gatewayModifications(edits: readonly FrameEdit[], fd: boolean): 
   return Object.keys(result).length === 0 ? undefined : result;
 }
 
-/** The kernel filters of a gateway: disjoint, so that a frame is forwarded at most once; none for every frame. */
+/** The ids a gateway lets through. */
+export function gatewaySelection(gateway: Pick<Gateway, 'accept' | 'reject'>): IdSelection {
+  return { accept: gateway.accept.map((text, i) => parseIdFilter(`accept[${i}]`, text)), reject: gateway.reject.map((text, i) => parseIdFilter(`reject[${i}]`, text)) };
+}
+
+/** The kernel filters of a gateway alone: disjoint, so that a frame is forwarded at most once; none for every frame. */
 export function gatewayFilters(gateway: Pick<Gateway, 'accept' | 'reject'>): Array<IdFilter | undefined> {
-  const accept = gateway.accept.map((text, i) => parseIdFilter(`accept[${i}]`, text));
-  const reject = gateway.reject.map((text, i) => parseIdFilter(`reject[${i}]`, text));
-  if (accept.length === 0 && reject.length === 0) return [undefined];
-  // "Everything but one set" is one inverted kernel filter rather than its complement in many pieces.
-  const single = reject[0];
-  if (accept.length === 0 && reject.length === 1 && single !== undefined) return [{ id: (single.id | CAN_INV_FILTER) >>> 0, mask: single.mask }];
-  return disjointFilters(accept, reject);
+  return selectionFilters([gatewaySelection(gateway)]);
 }
 
 /** The CRC8 lookup table of a polynomial (MSB first), as can-gw wants it. */
@@ -278,7 +277,8 @@ export interface GatewayPort {
   readonly fd: boolean;
   /** Frames of this bus leave through the port (filtered and edited); absent when the gateway only brings frames in. */
   readonly outgoing?: {
-    readonly filters: ReadonlyArray<IdFilter | undefined>;
+    /** The ids that leave (combined with each source's own selection when planned). */
+    readonly selection: IdSelection;
     readonly edits: readonly FrameEdit[];
     readonly xorChecksum?: XorChecksumSpec;
     readonly crc8Checksum?: Crc8ChecksumSpec;
@@ -346,7 +346,7 @@ export function gatewayPorts(bus: Bus, gateways: readonly Gateway[], buses: read
         ? {}
         : {
             outgoing: {
-              filters: gatewayFilters(sending),
+              selection: gatewaySelection(sending),
               edits: sending.edits,
               ...(sending.xorChecksum === undefined ? {} : { xorChecksum: sending.xorChecksum }),
               ...(sending.crc8Checksum === undefined ? {} : { crc8Checksum: sending.crc8Checksum }),

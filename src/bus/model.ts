@@ -2,6 +2,7 @@
 // edit and the reconciler makes true in the kernel. Nothing here touches the kernel or knows which front door asked.
 import { InvalidValueError } from '../errors.js';
 import { checkInterfaceName } from '../netlink/link.js';
+import { parseIdFilter, type IdSelection } from '../can/idset.js';
 
 export interface Bus {
   /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
@@ -22,6 +23,13 @@ export interface Member {
   readonly end: MemberEnd;
   /** When the member joined (ISO 8601): a handed-over end not taken over long after that is an orphan. */
   readonly since?: string;
+  /**
+   * Ids the member may put on the bus, enforced by the kernel's rules (an "ECU firewall"): `ID[/MASK]` entries as
+   * candump writes them, `!ID[/MASK]` for ids it may not. Everything when absent or empty.
+   */
+  readonly send?: readonly string[];
+  /** Ids the member gets from the bus, in the same form. */
+  readonly receive?: readonly string[];
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
@@ -58,7 +66,21 @@ export function checkBus(bus: Bus): void {
     const place = `${member.end.netns ?? ''}\0${member.end.name}`;
     if (ends.has(place)) throw new InvalidValueError(`${field}.end.name`, member.end.name, 'a name no other member uses in the same namespace');
     ends.add(place);
+    parseIdList(`${field}.send`, member.send);
+    parseIdList(`${field}.receive`, member.receive);
   }
+}
+
+/** Parses a member's `send` or `receive` list into the ids it selects. */
+export function parseIdList(field: string, list: readonly string[] | undefined): IdSelection {
+  const accept = [];
+  const reject = [];
+  for (const [i, entry] of (list ?? []).entries()) {
+    if (typeof entry !== 'string') throw new InvalidValueError(`${field}[${i}]`, entry, 'ID[/MASK] or !ID[/MASK] in hex');
+    if (entry.startsWith('!')) reject.push(parseIdFilter(`${field}[${i}]`, entry.slice(1)));
+    else accept.push(parseIdFilter(`${field}[${i}]`, entry));
+  }
+  return { accept, reject };
 }
 
 export function withMember(bus: Bus, member: Member): Bus {

@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import type { CanGwRule } from '../netlink/cangw.js';
 import { CAN_LINK_MTU } from '../netlink/link.js';
-import { checkBus, type Bus, type MemberEnd } from './model.js';
+import { checkBus, parseIdList, type Bus, type MemberEnd } from './model.js';
+import { selectionFilters, type IdSelection } from '../can/idset.js';
 import { gatewayChecksums, gatewayModifications, type GatewayPort } from './gateway.js';
 
 export const MONITOR = 'monitor';
@@ -100,34 +101,39 @@ export function planBus(bus: Bus, ports: readonly GatewayPort[] = []): BusPlan {
   if (names.size !== ends.length + gateways.length) throw new Error(`bus ${bus.name}: two member or gateway ids hash to the same interface name`);
   const busKinds = bus.fd ? [false, true] : [false];
   const rules: RulePlan[] = [];
-  const add = (source: string, destination: string, kinds = busKinds): void => {
-    for (const fd of kinds) rules.push({ source, destination, ...RULE_FLAGS, ...(fd ? { fd: true } : {}) });
-  };
-  const kindsOf = (port: GatewayPort): boolean[] => (port.fd ? busKinds : [false]);
-  const leaving = (source: string, port: GatewayPort, kinds: readonly boolean[]): void => {
-    const out = port.outgoing;
-    if (out === undefined) return;
+  /** Rules for the frames all `selections` let through (one per disjoint filter), with a gateway's edits. */
+  const add = (source: string, destination: string, kinds: readonly boolean[], selections: readonly IdSelection[], port?: GatewayPort): void => {
+    const filters = selectionFilters(selections);
     for (const fd of kinds) {
-      if (fd && !port.fd) continue;
-      const modifications = gatewayModifications(out.edits, fd);
-      const checksums = modifications === undefined ? {} : gatewayChecksums(out);
-      for (const filter of out.filters) {
-        rules.push({ source, destination: port.name, ...RULE_FLAGS, ...(fd ? { fd: true } : {}), ...(filter === undefined ? {} : { filter }), ...(modifications === undefined ? {} : { modifications }), ...checksums });
+      const modifications = port?.outgoing === undefined ? undefined : gatewayModifications(port.outgoing.edits, fd);
+      const checksums = modifications === undefined || port?.outgoing === undefined ? {} : gatewayChecksums(port.outgoing);
+      for (const filter of filters) {
+        rules.push({ source, destination, ...RULE_FLAGS, ...(fd ? { fd: true } : {}), ...(filter === undefined ? {} : { filter }), ...(modifications === undefined ? {} : { modifications }), ...checksums });
       }
     }
   };
+  const sends = new Map(bus.members.map((member, i) => [hostEndName(member.id), parseIdList(`bus.members[${i}].send`, member.send)]));
+  const receives = new Map(bus.members.map((member, i) => [hostEndName(member.id), parseIdList(`bus.members[${i}].receive`, member.receive)]));
+  const ALL: IdSelection = { accept: [], reject: [] };
+  const sendOf = (name: string): IdSelection => sends.get(name) ?? ALL;
+  const receiveOf = (name: string): IdSelection => receives.get(name) ?? ALL;
+  const kindsOf = (port: GatewayPort): boolean[] => (port.fd ? busKinds : [false]);
+  const leaving = (source: string, port: GatewayPort, kinds: readonly boolean[], selection: IdSelection): void => {
+    if (port.outgoing === undefined) return;
+    add(source, port.name, kinds.filter((fd) => !fd || port.fd), [selection, port.outgoing.selection], port);
+  };
   for (const from of ends) {
-    for (const to of ends) if (to !== from) add(from.name, to.name);
-    add(from.name, MONITOR);
-    for (const port of ports) leaving(from.name, port, busKinds);
+    for (const to of ends) if (to !== from) add(from.name, to.name, busKinds, [sendOf(from.name), receiveOf(to.name)]);
+    add(from.name, MONITOR, busKinds, [sendOf(from.name)]);
+    for (const port of ports) leaving(from.name, port, busKinds, sendOf(from.name));
   }
-  for (const to of ends) add(MONITOR, to.name);
-  for (const port of ports) leaving(MONITOR, port, busKinds);
+  for (const to of ends) add(MONITOR, to.name, busKinds, [receiveOf(to.name)]);
+  for (const port of ports) leaving(MONITOR, port, busKinds, ALL);
   for (const port of ports) {
     if (!port.incoming) continue;
-    for (const to of ends) add(port.name, to.name, kindsOf(port));
-    add(port.name, MONITOR, kindsOf(port));
-    for (const other of ports) if (other !== port) leaving(port.name, other, kindsOf(port));
+    for (const to of ends) add(port.name, to.name, kindsOf(port), [receiveOf(to.name)]);
+    add(port.name, MONITOR, kindsOf(port), []);
+    for (const other of ports) if (other !== port) leaving(port.name, other, kindsOf(port), ALL);
   }
   return { busId: bus.id, busName: bus.name, namespace: busNamespace(bus.id), mtu, links: [{ kind: 'vcan', name: MONITOR, mtu }, ...ends, ...gateways], rules };
 }

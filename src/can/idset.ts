@@ -4,7 +4,7 @@
 // forwarded at most once. The sets are unions of ternary cubes over the 30 bits that identify a frame (the EFF
 // flag and 29 id bits); the RTR and error flags are never part of a filter, so data and remote frames match alike.
 import { InvalidValueError } from '../errors.js';
-import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_SFF_MASK } from './frame.js';
+import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_INV_FILTER, CAN_SFF_MASK } from './frame.js';
 
 /** A kernel can_filter: a frame matches when (frame.can_id & mask) === (id & mask). Flags included. */
 export interface IdFilter {
@@ -75,14 +75,41 @@ export function disjointFilters(accept: readonly IdFilter[], reject: readonly Id
   return minusAll(base, union(reject.map(cube))).map((c) => ({ id: c.value, mask: c.care }));
 }
 
+/** Ids to let through: those in any of `accept` (every id when it is empty) and in none of `reject`. */
+export interface IdSelection {
+  readonly accept: readonly IdFilter[];
+  readonly reject: readonly IdFilter[];
+}
+
+/**
+ * The frames every one of `selections` lets through, as kernel filters no two of which match the same frame;
+ * `[undefined]` (one rule without a filter) when they let everything through. "Everything but one set" becomes a
+ * single inverted filter (CAN_INV_FILTER) rather than its complement in many pieces.
+ */
+export function selectionFilters(selections: readonly IdSelection[]): Array<IdFilter | undefined> {
+  const accepting = selections.filter((selection) => selection.accept.length > 0);
+  const rejects = selections.flatMap((selection) => selection.reject);
+  if (accepting.length === 0 && rejects.length === 0) return [undefined];
+  const [single] = rejects;
+  if (accepting.length === 0 && rejects.length === 1 && single !== undefined) return [{ id: (single.id | CAN_INV_FILTER) >>> 0, mask: single.mask }];
+  let base: Cube[] = [...UNIVERSE];
+  for (const selection of accepting) {
+    const allowed = union(selection.accept.map(cube));
+    base = base.flatMap((piece) => allowed.flatMap((other) => intersect(piece, other)));
+  }
+  return minusAll(base, union(rejects.map(cube))).map((c) => ({ id: c.value, mask: c.care }));
+}
+
 function intersect(a: Cube, b: Cube): Cube[] {
   if (disjoint(a, b)) return [];
   return [{ value: ((a.value & a.care) | (b.value & b.care)) >>> 0, care: (a.care | b.care) >>> 0 }];
 }
 
-/** Whether a frame with this can_id (flags included) passes the filter, as the kernel decides it. */
+/** Whether a frame with this can_id (flags included) passes the filter, as the kernel decides it (inverted too). */
 export function matchesFilter(filter: IdFilter, canId: number): boolean {
-  return ((canId ^ filter.id) & filter.mask) >>> 0 === 0;
+  const inverted = (filter.id & CAN_INV_FILTER) !== 0;
+  const equal = ((canId ^ filter.id) & filter.mask & ~CAN_INV_FILTER) >>> 0 === 0;
+  return inverted ? !equal : equal;
 }
 
 const FILTER_SYNTAX = 'ID or ID/MASK in hex: 3 digits for a standard id (123/7F0), 8 for an extended one (18DAF110/1FFFFF00)';

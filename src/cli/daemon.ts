@@ -4,15 +4,19 @@ import { loadRequiredModules } from '../kernel/preflight.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { InvalidValueError } from '../errors.js';
 import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR, startDaemon } from '../daemon/daemon.js';
+import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
+import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
 
 export interface DaemonCliOptions {
   readonly socket: string;
   readonly stateDir: string;
   readonly logLevel: string;
   readonly netnsDir: string;
+  readonly controlSocket: string;
+  readonly dockerSocket: string;
 }
 
-export const DAEMON_DEFAULTS = { socket: DEFAULT_PLUGIN_SOCKET, stateDir: DEFAULT_STATE_DIR, logLevel: 'info', netnsDir: '/run/cantainer/netns' } as const;
+export const DAEMON_DEFAULTS = { socket: DEFAULT_PLUGIN_SOCKET, stateDir: DEFAULT_STATE_DIR, logLevel: 'info', netnsDir: '/run/cantainer/netns', controlSocket: DEFAULT_CONTROL_SOCKET, dockerSocket: DEFAULT_DOCKER_SOCKET } as const;
 
 /** systemd socket activation (sd_listen_fds): the first inherited fd is 3, when LISTEN_PID names this process. */
 export function inheritedSocket(env: Readonly<Record<string, string | undefined>>, pid: number): number | undefined {
@@ -35,7 +39,7 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
   }
   const listenFd = inheritedSocket(process.env, process.pid);
   if (listenFd !== undefined) log.info('serving a socket inherited from the service manager', { fd: listenFd });
-  const daemon = await startDaemon({ kernel, socketPath: options.socket, stateDir: options.stateDir, log, ...(listenFd === undefined ? {} : { listenFd }) });
+  const daemon = await startDaemon({ kernel, socketPath: options.socket, controlSocketPath: options.controlSocket, dockerSocketPath: options.dockerSocket, stateDir: options.stateDir, log, ...(listenFd === undefined ? {} : { listenFd }) });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

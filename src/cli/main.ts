@@ -6,11 +6,10 @@ import { decodeCommand } from './decode.js';
 import { DAEMON_DEFAULTS, runDaemon, type DaemonCliOptions } from './daemon.js';
 import { LOG_LEVELS } from '../log.js';
 import { formatPreflight, preflight } from '../kernel/preflight.js';
+import { registerGatewayCommands } from './gateway.js';
+import type { CliIo } from './output.js';
 
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-}
+export type { CliIo } from './output.js';
 
 const defaultIo: CliIo = {
   out: (text) => process.stdout.write(text),
@@ -52,9 +51,13 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
     .option('--state-dir <dir>', 'where the desired state is kept', DAEMON_DEFAULTS.stateDir)
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, DAEMON_DEFAULTS.logLevel)
     .option('--netns-dir <dir>', "where the buses' namespaces are pinned", DAEMON_DEFAULTS.netnsDir)
+    .option('--control-socket <path>', 'the control socket of the cantainer commands (root only)', DAEMON_DEFAULTS.controlSocket)
+    .option('--docker-socket <path>', "Docker's API socket, asked for the names of networks", DAEMON_DEFAULTS.dockerSocket)
     .action(async (options: DaemonCliOptions) => {
       status.code = await runDaemon(options, (line) => process.stderr.write(line));
     });
+
+  registerGatewayCommands(program, io);
 
   return program;
 }

@@ -6,7 +6,9 @@ import type { Logger } from '../log.js';
 import { BusService, type StartReport } from '../service/buses.js';
 import { StateStore } from '../state/store.js';
 import { ENDPOINTS, type DriverContext } from '../docker/driver.js';
+import { dockerApiLookup, NetworkNamer, type NetworkLookup } from '../docker/names.js';
 import { parseBody } from '../docker/protocol.js';
+import { CONTROL_ENDPOINTS, type ControlContext } from '../control/api.js';
 import { servePlugin, type PluginServer } from './http.js';
 
 export const DEFAULT_PLUGIN_SOCKET = '/run/docker/plugins/cantainer.sock';
@@ -18,6 +20,12 @@ export interface DaemonOptions {
   readonly stateDir: string;
   readonly log: Logger;
   readonly listenFd?: number;
+  /** How to ask Docker for network names (its API socket); buses are known by network id without it. */
+  readonly dockerSocketPath?: string;
+  /** Or a lookup of its own (tests). */
+  readonly networkLookup?: NetworkLookup;
+  /** The control socket of the `cantainer` commands; none when absent. */
+  readonly controlSocketPath?: string;
   readonly maxBodyBytes?: number;
   readonly requestTimeoutMs?: number;
   /** How long a member's end may wait in the daemon's namespace for the engine to take it (default 60 s). */
@@ -27,6 +35,7 @@ export interface DaemonOptions {
 export interface Daemon {
   readonly service: BusService;
   readonly server: PluginServer;
+  readonly control: PluginServer | undefined;
   readonly report: StartReport;
   close(): Promise<void>;
 }
@@ -44,9 +53,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const service = new BusService({ kernel, store: new StateStore(options.stateDir), log, takeoverGraceMs: graceMs });
   const report = service.start();
   logStart(log, report);
+  const lookup = options.networkLookup ?? (options.dockerSocketPath === undefined ? undefined : dockerApiLookup(options.dockerSocketPath));
+  const namer = lookup === undefined ? undefined : new NetworkNamer(service, lookup, log);
   const context: DriverContext = {
     buses: service,
     log,
+    ...(namer === undefined ? {} : { namer }),
     hostLinkExists: (name) => {
       const route = kernel.route(CURRENT_NETNS);
       try {
@@ -66,7 +78,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
-  log.info('serving the Docker network plugin', { socket: options.socketPath, state: options.stateDir, buses: report.buses });
+  const controlContext: ControlContext = { buses: service };
+  const control =
+    options.controlSocketPath === undefined
+      ? undefined
+      : await servePlugin({ socketPath: options.controlSocketPath, handlers: CONTROL_ENDPOINTS, context: controlContext, log, parseBody, errorCodes: true }).catch(async (error: unknown) => {
+          await server.close();
+          throw error;
+        });
+  log.info('serving the Docker network plugin', { socket: options.socketPath, control: options.controlSocketPath, state: options.stateDir, buses: report.buses });
+  void namer?.learnAll();
   // Ends handed to the engine but never taken (a start that failed after CreateEndpoint) are removed now and then.
   const sweeper = setInterval(
     () => {
@@ -85,10 +106,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   return {
     service,
     server,
+    control,
     report,
-    close: () => {
+    close: async () => {
       clearInterval(sweeper);
-      return server.close();
+      await Promise.all([server.close(), control?.close()]);
     },
   };
 }

@@ -28,6 +28,8 @@ export interface PluginServerOptions<C> {
   readonly requestTimeoutMs?: number;
   /** A listening socket inherited from a service manager, used instead of binding `socketPath`. */
   readonly listenFd?: number;
+  /** Answer errors with a status per kind (404 unknown, 409 conflict) and the error's `Code`. */
+  readonly errorCodes?: boolean;
 }
 
 export interface PluginServer {
@@ -62,10 +64,17 @@ function send(response: ServerResponse, status: number, body: object): void {
   response.end(text);
 }
 
-function errorAnswer(error: unknown): { status: number; err: string } {
+/**
+ * HTTP statuses of error codes, for clients that tell kinds of failure apart (the CLI). Only with `errorCodes`:
+ * Docker's plugin client reads a 404 as "method not implemented", so plugin answers keep 400 and 500.
+ */
+const STATUS_OF_CODE: Readonly<Record<string, number>> = { EINVALIDVALUE: 400, ENOBUS: 404, ENOGATEWAY: 404, ECONFLICT: 409 };
+
+function errorAnswer(error: unknown, withCodes: boolean): { status: number; err: string; code?: string } {
   if (error instanceof CantainerError) {
-    const status = error.code === 'EINVALIDVALUE' ? 400 : 500;
-    return { status, err: `${error.message}${error.hint === undefined ? '' : ` (hint: ${error.hint})`}` };
+    const err = `${error.message}${error.hint === undefined ? '' : ` (hint: ${error.hint})`}`;
+    if (withCodes) return { status: STATUS_OF_CODE[error.code] ?? 500, err, code: error.code };
+    return { status: error.code === 'EINVALIDVALUE' ? 400 : 500, err };
   }
   return { status: 500, err: `internal error: ${error instanceof Error ? error.message : String(error)}` };
 }
@@ -141,8 +150,8 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
       const answer = await handler(body, options.context, ids);
       finish(200, answer);
     } catch (error) {
-      const { status, err } = errorAnswer(error);
-      finish(status, { Err: err }, err);
+      const { status, err, code } = errorAnswer(error, options.errorCodes === true);
+      finish(status, code === undefined ? { Err: err } : { Err: err, Code: code }, err);
     }
   };
 

@@ -7,7 +7,9 @@ import type { JsonHandler } from '../daemon/http.js';
 import type { Logger } from '../log.js';
 import type { Bus, Member } from '../bus/model.js';
 import { UnknownBusError, type BusService } from '../service/buses.js';
+import { gatewayFromWords } from '../bus/gateway-spec.js';
 import { DEFAULT_PREFIX, parseEndpointOptions, parseNetworkOptions } from './options.js';
+import { provisionalName, type NetworkNamer } from './names.js';
 import {
   genericOptions,
   parseCreateEndpoint,
@@ -36,6 +38,8 @@ export interface DriverContext {
   readonly log: Logger;
   /** Whether an interface of that name exists in the daemon's namespace (host_if must not). */
   readonly hostLinkExists: (name: string) => boolean;
+  /** Learns a new bus's network name from Docker; without it, buses are known by their network ids. */
+  readonly namer?: NetworkNamer;
 }
 
 /** One protocol endpoint: the generic transport's handler with this driver's context. */
@@ -68,13 +72,20 @@ const createNetwork: Handler = async (body, context, request) => {
     }
     members.push({ id: HOST_MEMBER, end: { name: options.hostInterface, up: true } });
   }
-  await context.buses.createBus({
-    id: req.NetworkID,
-    name: req.NetworkID.slice(0, 12),
-    fd: options.fd,
-    members: existing?.members ?? members,
-    annotations: { [NOTE.origin]: 'docker', [NOTE.prefix]: options.prefix },
-  });
+  const name = existing?.name ?? provisionalName(req.NetworkID);
+  const gateways = options.gateways.map(({ option, words }) => gatewayFromWords(`network option "${option}"`, name, words));
+  await context.buses.createBus(
+    {
+      id: req.NetworkID,
+      name,
+      fd: options.fd,
+      members: existing?.members ?? members,
+      annotations: { [NOTE.origin]: 'docker', [NOTE.prefix]: options.prefix },
+    },
+    { gateways },
+  );
+  // Docker stores the network once this answer is back: only then can its name be asked.
+  void context.namer?.learn(req.NetworkID);
   return {};
 };
 
@@ -93,7 +104,13 @@ const createEndpoint: Handler = async (body, context, request) => {
   const bus = knownBus(context, req.NetworkID);
   const annotations: Record<string, string> = { [NOTE.prefix]: options.prefix ?? bus.annotations?.[NOTE.prefix] ?? DEFAULT_PREFIX };
   if (options.ifname !== undefined) annotations[NOTE.ifname] = options.ifname;
-  await context.buses.addMember(req.NetworkID, { id: req.EndpointID, end: { name: endpointEndName(req.EndpointID), handover: true }, annotations });
+  await context.buses.addMember(req.NetworkID, {
+    id: req.EndpointID,
+    end: { name: endpointEndName(req.EndpointID), handover: true },
+    ...(options.send === undefined ? {} : { send: options.send }),
+    ...(options.receive === undefined ? {} : { receive: options.receive }),
+    annotations,
+  });
   // Never an Interface: Docker refuses a driver that changes what it set, and CAN has neither MAC nor address.
   return {};
 };

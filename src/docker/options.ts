@@ -3,6 +3,8 @@
 // allowed; nothing is silently ignored. The option names of dockercan, docker-vxcan and RemotiveBus are accepted
 // where they mean something here, so their compose files work unchanged (README: "Options of other plugins").
 import { InvalidValueError } from '../errors.js';
+import { gatewayFromWords } from '../bus/gateway-spec.js';
+import { parseIdList } from '../bus/model.js';
 
 export interface NetworkOptions {
   readonly fd: boolean;
@@ -12,10 +14,19 @@ export interface NetworkOptions {
   readonly prefix: string;
   /** Options that were accepted for compatibility but change nothing here, for a log line. */
   readonly noEffect: readonly string[];
+  /** Gateways from this network (`gateway` and `gateway.<any>`): the words after the source of `gateway add`. */
+  readonly gateways: ReadonlyArray<{ readonly option: string; readonly words: string }>;
 }
+
+/** Stands for the network's own name while checking a gateway option (Docker names contain no spaces). */
+const THIS_NETWORK = 'this network';
 
 export interface EndpointOptions {
   readonly prefix?: string;
+  /** Ids the container may send (`ID[/MASK]`, `!ID[/MASK]` for ids it may not), from `send=LIST`. */
+  readonly send?: readonly string[];
+  /** Ids the container receives, from `receive=LIST`. */
+  readonly receive?: readonly string[];
   /** An exact interface name in the container (honoured by engines that accept a remote driver's DstName). */
   readonly ifname?: string;
 }
@@ -51,6 +62,7 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
   let vxcanDev: string | undefined;
   let vxcanId: string | undefined;
   const noEffect: string[] = [];
+  const gateways: Array<{ option: string; words: string }> = [];
   const set = <T>(current: { value: T; key: string } | undefined, key: string, value: T): { value: T; key: string } => {
     if (current !== undefined && current.value !== value) {
       throw new InvalidValueError(field(key), value, `the same value as "${current.key}" (${JSON.stringify(current.value)}), which names the same setting`);
@@ -84,11 +96,20 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
         bool(field(key), raw);
         noEffect.push(key);
         break;
+      case 'gateway':
+        gatewayFromWords(field(key), THIS_NETWORK, raw);
+        gateways.push({ option: key, words: raw });
+        break;
       case 'com.docker.network.driver.mtu':
         throw new InvalidValueError(field(key), raw, 'no MTU option: CAN links have MTU 16, or 72 with fd=true');
       default:
         if (key.startsWith(DOCKER_PREFIX)) break;
-        throw new InvalidValueError(field(key), raw, 'an option of: fd, host_if, prefix (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)');
+        if (key.startsWith('gateway.') && key.length > 'gateway.'.length) {
+          gatewayFromWords(field(key), THIS_NETWORK, raw);
+          gateways.push({ option: key, words: raw });
+          break;
+        }
+        throw new InvalidValueError(field(key), raw, 'an option of: fd, host_if, prefix, gateway, gateway.NAME (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)');
     }
   }
   if (vxcanId !== undefined && vxcanDev === undefined) vxcanDev = 'vcan';
@@ -98,7 +119,21 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
     ...(hostInterface === undefined ? {} : { hostInterface: hostInterface.value }),
     prefix: prefix?.value ?? DEFAULT_PREFIX,
     noEffect,
+    gateways,
   };
+}
+
+/** `send=` and `receive=`: comma-separated `ID[/MASK]`, `!` before the ids excluded (`7DF,7E0/7F0,!7E5`). */
+function idList(field: string, raw: string): string[] {
+  const entries = raw.split(',').map((entry) => entry.trim());
+  if (entries.some((entry) => entry === '')) throw new InvalidValueError(field, raw, 'a comma-separated list of ID[/MASK] in hex, ! before ids to exclude (7DF,7E0/7F0,!7E5)');
+  try {
+    parseIdList(field, entries);
+  } catch (error) {
+    if (error instanceof InvalidValueError) throw new InvalidValueError(field, error.value, error.message.replace(/^.*; allowed: /u, ''));
+    throw error;
+  }
+  return entries;
 }
 
 /** Docker's endpoint option for an exact interface name (Engine 28 and later). */
@@ -109,6 +144,7 @@ export function parseEndpointOptions(options: Readonly<Record<string, unknown>>)
   const field = (key: string): string => `endpoint option "${key}"`;
   let prefix: string | undefined;
   let ifname: string | undefined;
+  const lists: { send?: string[]; receive?: string[] } = {};
   for (const [key, raw] of Object.entries(options)) {
     if (key.startsWith(DOCKER_PREFIX) && key !== DOCKER_IFNAME_OPTION) continue;
     if (typeof raw !== 'string') throw new InvalidValueError(field(key), raw, 'a string');
@@ -122,9 +158,13 @@ export function parseEndpointOptions(options: Readonly<Record<string, unknown>>)
       case DOCKER_IFNAME_OPTION:
         if (raw !== '') ifname = name(field(key), raw, IFNAME_MAX);
         break;
+      case 'send':
+      case 'receive':
+        lists[key] = idList(field(key), raw);
+        break;
       default:
-        throw new InvalidValueError(field(key), raw, 'an option of: prefix, ifname (and vxcan.peer, device from other plugins)');
+        throw new InvalidValueError(field(key), raw, 'an option of: prefix, ifname, send, receive (and vxcan.peer, device from other plugins)');
     }
   }
-  return { ...(prefix === undefined ? {} : { prefix }), ...(ifname === undefined ? {} : { ifname }) };
+  return { ...(prefix === undefined ? {} : { prefix }), ...(ifname === undefined ? {} : { ifname }), ...lists };
 }

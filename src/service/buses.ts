@@ -212,20 +212,28 @@ export class BusService {
    * Gives a bus the name users know it by, once known (a front door may learn it only after creating the bus).
    * Gateways naming it are wired now; those it declares follow it.
    */
-  renameBus(id: string, name: string): Promise<Bus> {
-    return this.#topology([name, this.#buses.get(id)?.name ?? name], () => {
+  renameBus(id: string, name: string, declared?: readonly Gateway[]): Promise<Bus> {
+    const redeclared = declared?.map((gateway) => normaliseGateway({ ...gateway, declaredBy: id }));
+    for (const gateway of redeclared ?? []) checkGateway(gateway);
+    const names = [name, this.#buses.get(id)?.name ?? name, ...(redeclared ?? []).flatMap((gateway) => [gateway.source, gateway.destination])];
+    return this.#topology(names, () => {
       const stored = this.#buses.get(id);
       if (stored === undefined) throw new UnknownBusError(id);
-      if (stored.name === name) return stored;
       const bus = { ...stored, name };
       checkBus(bus);
       const buses = new Map(this.#buses).set(id, bus);
-      const gateways = this.#gateways.map((gateway) =>
-        gateway.declaredBy !== id
-          ? gateway
-          : { ...gateway, source: gateway.source === stored.name ? name : gateway.source, destination: gateway.destination === stored.name ? name : gateway.destination },
-      );
-      this.#changeTopology(buses, gateways, [stored.name, name]);
+      let gateways: Gateway[];
+      if (redeclared === undefined) {
+        gateways = this.#gateways.map((gateway) =>
+          gateway.declaredBy !== id
+            ? gateway
+            : { ...gateway, source: gateway.source === stored.name ? name : gateway.source, destination: gateway.destination === stored.name ? name : gateway.destination },
+        );
+      } else {
+        gateways = this.#gateways.filter((gateway) => gateway.declaredBy !== id);
+        for (const gateway of redeclared) gateways = this.#withGateway(gateways, gateway);
+      }
+      this.#changeTopology(buses, gateways, [stored.name, ...names]);
       return bus;
     });
   }
@@ -303,7 +311,7 @@ export class BusService {
 
   /**
    * Drops handed-over members whose pair is gone: their container's namespace died and took the pair along (a
-   * stopped container whose endpoint was never deleted, a reboot). They cannot be rewired: the engine gives a
+   * stopped container whose membership was never ended, a reboot). They cannot be rewired: the engine gives a
    * restarted container a new member. With `unmoved`, also drops those whose end is still where it was made
    * longer than the grace period after joining: orphans of a request cut short (a crash, an engine that gave up).
    */

@@ -50,6 +50,10 @@ function annotations(value: Json, field: string): { annotations?: Record<string,
   return { annotations: Object.fromEntries(entries) };
 }
 
+function strings(value: Json, field: string): string[] {
+  return array(value, field).map((item, i) => string(item, `${field}[${i}]`));
+}
+
 function parseEnd(value: Json, field: string): MemberEnd {
   const raw = object(value, field);
   return {
@@ -66,6 +70,8 @@ function parseMember(value: Json, field: string): Member {
     id: string(raw.id, `${field}.id`),
     end: parseEnd(raw.end, `${field}.end`),
     ...(raw.since === undefined ? {} : { since: string(raw.since, `${field}.since`) }),
+    ...(raw.send === undefined ? {} : { send: strings(raw.send, `${field}.send`) }),
+    ...(raw.receive === undefined ? {} : { receive: strings(raw.receive, `${field}.receive`) }),
     ...annotations(raw.annotations, `${field}.annotations`),
   };
 }
@@ -90,10 +96,6 @@ function parseBus(value: Json, field: string): Bus {
 function number(value: Json, field: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new StateFormatError(field, `${describeValue(value)} is not a number`);
   return value;
-}
-
-function strings(value: Json, field: string): string[] {
-  return array(value, field).map((item, i) => string(item, `${field}[${i}]`));
 }
 
 function parseEdit(value: Json, field: string): FrameEdit {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { InvalidValueError } from '../../src/errors.js';
 import { checkGateway, crc8Table, findCycle, gatewayFilters, gatewayModifications, gatewayPorts, gatewaySetProblem, normaliseGateway, type Gateway } from '../../src/bus/gateway.js';
 import { busMtu, planBus } from '../../src/bus/plan.js';
+import { selectionFilters } from '../../src/can/idset.js';
+import { gatewayFromWords, gatewayWords } from '../../src/bus/gateway-spec.js';
 import type { Bus } from '../../src/bus/model.js';
 
 const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({ source, destination, both: false, accept: [], reject: [], edits: [], ...more });
@@ -74,7 +76,7 @@ describe('gateway model', () => {
     const gateways = [gateway('a', 'b', { accept: ['100', '200'] }), gateway('c', 'a', { both: true })];
     const ports = gatewayPorts(a, gateways, [a, b, c], busMtu);
     assert.deepEqual(
-      ports.map((port) => ({ out: port.outgoing?.filters.length, in: port.incoming, fd: port.fd, peerMtu: port.peer.mtu })),
+      ports.map((port) => ({ out: port.outgoing === undefined ? undefined : selectionFilters([port.outgoing.selection]).length, in: port.incoming, fd: port.fd, peerMtu: port.peer.mtu })),
       [
         { out: 2, in: false, fd: false, peerMtu: 72 },
         { out: 1, in: true, fd: false, peerMtu: 16 },
@@ -90,5 +92,16 @@ describe('gateway model', () => {
     assert.equal(plan.rules.filter((rule) => rule.source === toC).length, 2 + 1 + 2, 'from c to x, y, the monitor and (filtered) b');
     assert.equal(gatewayPorts(b, gateways, [a, b], busMtu)[0]?.peer.mtu, 16);
     assert.deepEqual(gatewayPorts(b, gateways, [b, c], busMtu), [], 'not wired while a is missing');
+  });
+
+  it('reads and writes a gateway in the words of the command line, round trip', () => {
+    const words = 'body --both --accept 7df --reject 7E8/7FF --set id=18DAF110 --xor data=FF --xor-checksum 0:6:7 --crc8 0:6:7:1D:FF:FF';
+    const parsed = gatewayFromWords('option', 'powertrain', words);
+    assert.deepEqual(parsed.xorChecksum, { from: 0, to: 6, at: 7, init: 0 });
+    assert.deepEqual(parsed.crc8Checksum, { from: 0, to: 6, at: 7, poly: 0x1d, init: 0xff, finalXor: 0xff });
+    const written = gatewayWords(parsed);
+    assert.deepEqual(written, ['body', '--both', '--accept', '7DF/7FF', '--reject', '7E8/7FF', '--xor', 'data=FF', '--set', 'id=18DAF110', '--xor-checksum', '0:6:7:0', '--crc8', '0:6:7:1D:FF:FF']);
+    assert.deepEqual(gatewayFromWords('option', 'powertrain', written.join(' ')), parsed);
+    assert.throws(() => gatewayFromWords('option', 'a', 'b --crc8 1:2'), /option: --crc8: "1:2" is not valid; allowed: FROM:TO:AT:POLY/u);
   });
 });

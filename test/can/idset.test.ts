@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidValueError } from '../../src/errors.js';
 import { CAN_EFF_FLAG, CAN_RTR_FLAG } from '../../src/can/frame.js';
-import { disjointFilters, formatIdFilter, matchesFilter, parseIdFilter, type IdFilter } from '../../src/can/idset.js';
+import { disjointFilters, formatIdFilter, matchesFilter, parseIdFilter, selectionFilters, type IdFilter, type IdSelection } from '../../src/can/idset.js';
 import { seededRandom } from '../helpers.js';
 
 const EFF = CAN_EFF_FLAG >>> 0;
@@ -82,5 +82,31 @@ describe('CAN id filters', () => {
         assert.equal(matching(filters, canId), inAccept && !inReject ? 1 : 0, `round ${round}, id ${canId.toString(16)}`);
       }
     }
+  });
+
+  it('intersects selections (a sender\'s and a receiver\'s, a gateway\'s): once inside all of them, never outside (random)', () => {
+    const random = seededRandom(7);
+    const pick = (): IdFilter => {
+      const extended = random() < 0.3;
+      const id = Math.floor(random() * (extended ? 0x20000000 : 0x800));
+      let mask = 0;
+      for (let bit = 0; bit < (extended ? 29 : 11); bit++) if (random() < 0.3) mask |= 1 << bit;
+      return { id: extended ? (id | EFF) >>> 0 : id, mask: (mask | EFF) >>> 0 };
+    };
+    for (let round = 0; round < 200; round++) {
+      const selections: IdSelection[] = Array.from({ length: 1 + Math.floor(random() * 3) }, () => ({
+        accept: Array.from({ length: Math.floor(random() * 3) }, pick),
+        reject: Array.from({ length: Math.floor(random() * 2) }, pick),
+      }));
+      const filters = selectionFilters(selections);
+      for (let sample = 0; sample < 200; sample++) {
+        const canId = random() < 0.5 ? (Math.floor(random() * 0x20000000) | EFF) >>> 0 : Math.floor(random() * 0x800);
+        const inside = selections.every((s) => (s.accept.length === 0 || s.accept.some((f) => matchesFilter(f, canId))) && !s.reject.some((f) => matchesFilter(f, canId)));
+        const count = filters.filter((f) => f === undefined || matchesFilter(f, canId)).length;
+        assert.equal(count, inside ? 1 : 0, `round ${round}, id ${canId.toString(16)}`);
+      }
+    }
+    assert.deepEqual(selectionFilters([{ accept: [], reject: [] }]), [undefined]);
+    assert.deepEqual(selectionFilters([{ accept: [], reject: [parseIdFilter('r', '7DF')] }, { accept: [], reject: [] }]), [{ id: 0x200007df, mask: (0x7ff | EFF) >>> 0 }]);
   });
 });

@@ -9,17 +9,17 @@ function refuses(fn: () => unknown, field: string, message: RegExp): void {
 
 describe('network options', () => {
   it('defaults to a classic bus with prefix "can" and no host interface', () => {
-    assert.deepEqual(parseNetworkOptions({}), { fd: false, prefix: 'can', noEffect: [] });
+    assert.deepEqual(parseNetworkOptions({}), { fd: false, prefix: 'can', noEffect: [], gateways: [] });
   });
 
   it('reads fd, host_if and prefix', () => {
-    assert.deepEqual(parseNetworkOptions({ fd: 'true', host_if: 'dcan0', prefix: 'ecu' }), { fd: true, hostInterface: 'dcan0', prefix: 'ecu', noEffect: [] });
+    assert.deepEqual(parseNetworkOptions({ fd: 'true', host_if: 'dcan0', prefix: 'ecu' }), { fd: true, hostInterface: 'dcan0', prefix: 'ecu', noEffect: [], gateways: [] });
   });
 
   it("accepts dockercan's, docker-vxcan's and RemotiveBus's option names", () => {
-    assert.deepEqual(parseNetworkOptions({ canfd: 'true', host_if: 'dcan0', centralised: 'true' }), { fd: true, hostInterface: 'dcan0', prefix: 'can', noEffect: ['centralised'] });
-    assert.deepEqual(parseNetworkOptions({ 'vxcan.dev': 'vcan', 'vxcan.id': '3', 'vxcan.peer': 'vxcan' }), { fd: false, hostInterface: 'vcan3', prefix: 'vxcan', noEffect: [] });
-    assert.deepEqual(parseNetworkOptions({ device: 'ecu', host_device: 'rbus0' }), { fd: false, hostInterface: 'rbus0', prefix: 'ecu', noEffect: [] });
+    assert.deepEqual(parseNetworkOptions({ canfd: 'true', host_if: 'dcan0', centralised: 'true' }), { fd: true, hostInterface: 'dcan0', prefix: 'can', noEffect: ['centralised'], gateways: [] });
+    assert.deepEqual(parseNetworkOptions({ 'vxcan.dev': 'vcan', 'vxcan.id': '3', 'vxcan.peer': 'vxcan' }), { fd: false, hostInterface: 'vcan3', prefix: 'vxcan', noEffect: [], gateways: [] });
+    assert.deepEqual(parseNetworkOptions({ device: 'ecu', host_device: 'rbus0' }), { fd: false, hostInterface: 'rbus0', prefix: 'ecu', noEffect: [], gateways: [] });
   });
 
   it('refuses unknown keys, naming the key, the value and the options there are', () => {
@@ -41,6 +41,18 @@ describe('network options', () => {
     assert.equal(parseNetworkOptions({ fd: 'true', canfd: 'true' }).fd, true);
   });
 
+  it('reads gateway options in the words of `cantainer gateway add`, checking them at once', () => {
+    assert.deepEqual(parseNetworkOptions({ gateway: 'body --both --accept 7DF', 'gateway.obd': 'obd' }).gateways, [
+      { option: 'gateway', words: 'body --both --accept 7DF' },
+      { option: 'gateway.obd', words: 'obd' },
+    ]);
+    refuses(() => parseNetworkOptions({ gateway: '--both' }), 'network option "gateway"', /DST \[--both\]/u);
+    refuses(() => parseNetworkOptions({ gateway: 'body --accept' }), 'network option "gateway"', /at "--accept"/u);
+    refuses(() => parseNetworkOptions({ gateway: 'body --colour red' }), 'network option "gateway"', /at "--colour"/u);
+    refuses(() => parseNetworkOptions({ 'gateway.x': 'body --set id=XYZ' }), 'network option "gateway.x": --set id', /"XYZ" is not valid; allowed: an id in hex/u);
+    refuses(() => parseNetworkOptions({ 'gateway.': 'body' }), 'network option "gateway."', /an option of/u);
+  });
+
   it("explains Docker's MTU option instead of ignoring it, and ignores Docker's other keys", () => {
     refuses(() => parseNetworkOptions({ 'com.docker.network.driver.mtu': '1500' }), 'network option "com.docker.network.driver.mtu"', /MTU 16, or 72 with fd=true/u);
     assert.equal(parseNetworkOptions({ 'com.docker.network.bridge.name': 'x' }).fd, false);
@@ -48,6 +60,12 @@ describe('network options', () => {
 });
 
 describe('endpoint options', () => {
+  it('reads send and receive lists of ids, ! before ids excluded', () => {
+    assert.deepEqual(parseEndpointOptions({ send: '7DF, 7E0/7F8', receive: '!18DAF110' }), { send: ['7DF', '7E0/7F8'], receive: ['!18DAF110'] });
+    refuses(() => parseEndpointOptions({ send: '7DF,,7E0' }), 'endpoint option "send"', /comma-separated list of ID\[\/MASK\]/u);
+    refuses(() => parseEndpointOptions({ receive: '!800' }), 'endpoint option "receive"', /"800" is not valid; allowed: ID or ID\/MASK/u);
+  });
+
   it("reads prefix and ifname, also Docker's interface-name option, and skips Docker's own keys", () => {
     assert.deepEqual(parseEndpointOptions({}), {});
     assert.deepEqual(parseEndpointOptions({ prefix: 'ecu', 'com.docker.network.portmap': [], 'com.docker.network.endpoint.exposedports': [] }), { prefix: 'ecu' });
@@ -56,7 +74,7 @@ describe('endpoint options', () => {
   });
 
   it('refuses unknown keys and bad names', () => {
-    refuses(() => parseEndpointOptions({ send: '123/7ff' }), 'endpoint option "send"', /an option of: prefix, ifname/u);
+    refuses(() => parseEndpointOptions({ bitrate: '500000' }), 'endpoint option "bitrate"', /an option of: prefix, ifname, send, receive/u);
     refuses(() => parseEndpointOptions({ ifname: 'a23456789012345x' }), 'endpoint option "ifname"', /1\.\.15/u);
   });
 });

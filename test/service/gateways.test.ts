@@ -218,4 +218,18 @@ describe('gateways between buses', () => {
     assert.deepEqual(send('f1', simFrame(0x10, '01'.repeat(12), true)), { 'f2/can0': 1, [monitor('B')]: 1 });
     await assert.rejects(service.addGateway(gateway('classic', 'fd', { both: true, edits: [{ operation: 'set', field: 'data', value: '00'.repeat(12) }] })), /1\.\.8 bytes/u);
   });
+
+  it('enforces per-member send and receive filters in the kernel, on the bus and across a gateway', async () => {
+    const limited = { ...ecu('a1'), send: ['7E0/7F8'] };
+    const deaf = { ...ecu('a2'), receive: ['!7DF', '!18DAF110'] };
+    await service.createBus(bus('A', 'powertrain', [limited, deaf, ecu('a3')]));
+    await service.createBus(bus('B', 'body', [{ ...ecu('b1'), receive: ['7E0/7F0'] }]));
+    await service.addGateway(gateway('powertrain', 'body', { both: true }));
+    assert.deepEqual(send('a1', simFrame(0x7e0)), { 'a2/can0': 1, 'a3/can0': 1, 'b1/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 });
+    assert.deepEqual(send('a1', simFrame(0x123)), {}, 'a1 may send 7E0-7E7 only: nothing reaches the bus, not even the monitor');
+    assert.deepEqual(send('a3', simFrame(0x7df)), { 'a1/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 }, 'a2 never hears 7DF; b1 hears 7E0-7EF only');
+    assert.deepEqual(send('b1', simFrame(0x18daf110 | 0x80000000)), { 'a1/can0': 1, 'a3/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 });
+    assert.deepEqual(send('a3', simFrame(0x7e8)), { 'a1/can0': 1, 'a2/can0': 1, 'b1/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 });
+    await assert.rejects(service.addMember('A', { ...ecu('a4'), send: ['!xyz'] }), /bus\.members\[3\]\.send\[0\]: "xyz" is not valid/u);
+  });
 });

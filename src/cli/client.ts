@@ -1,0 +1,56 @@
+// The `cantainer` commands' side of the daemon's control socket: one JSON request, one JSON answer, a clear error
+// when the daemon cannot be reached, and the daemon's own error (with its code) when it refuses.
+import { request } from 'node:http';
+import { CantainerError } from '../errors.js';
+
+export const CONTROL_SOCKET_ENV = 'CANTAINER_CONTROL_SOCKET';
+
+/** Where the commands find the daemon: --control-socket, else $CANTAINER_CONTROL_SOCKET, else the default. */
+export function controlSocketPath(flag: string | undefined, fallback: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return flag ?? env[CONTROL_SOCKET_ENV] ?? fallback;
+}
+
+function unreachable(path: string, code: string): CantainerError {
+  const hint =
+    code === 'EACCES'
+      ? 'the control socket is root only: run the command as root'
+      : 'start the daemon (systemctl start cantainer, or cantainer daemon), or name its socket with --control-socket';
+  return new CantainerError('ENODAEMON', `cannot reach the cantainer daemon at ${path} (${code})`, { hint });
+}
+
+export async function callDaemon<T extends object>(socketPath: string, method: string, body: object = {}, timeoutMs = 60_000): Promise<T> {
+  const payload = JSON.stringify(body);
+  return new Promise<T>((resolve, reject) => {
+    const req = request(
+      { socketPath, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }, timeout: timeoutMs },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let answer: unknown;
+          try {
+            answer = JSON.parse(text);
+          } catch {
+            reject(new CantainerError('EDAEMON', `the daemon answered ${method} with something that is not JSON: ${text.slice(0, 200)}`));
+            return;
+          }
+          const record = (typeof answer === 'object' && answer !== null ? answer : {}) as { Err?: unknown; Code?: unknown };
+          if (response.statusCode !== 200) {
+            // The daemon's message carries its hint already.
+            reject(new CantainerError(typeof record.Code === 'string' ? record.Code : 'EDAEMON', typeof record.Err === 'string' ? record.Err : `the daemon answered ${response.statusCode ?? '?'}`));
+            return;
+          }
+          resolve(answer as T);
+        });
+      },
+    );
+    req.on('timeout', () => {
+      req.destroy(new CantainerError('ETIMEDOUT', `the daemon did not answer ${method} within ${timeoutMs / 1000} s`, { hint: 'its log says what it is doing: journalctl -u cantainer' }));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      reject(error instanceof CantainerError ? error : unreachable(socketPath, error.code ?? error.message));
+    });
+    req.end(payload);
+  });
+}

@@ -1,0 +1,102 @@
+// The daemon's control API: what the `cantainer` commands ask of a running daemon, over its own socket (never
+// Docker's plugin socket). POST /<Object>.<Verb> with a JSON body, a JSON answer, `{"Err": ...}` on failure: the
+// same transport as the plugin protocol. Handlers parse and check, then call the bus service; nothing else.
+import { InvalidValueError } from '../errors.js';
+import type { JsonHandler } from '../daemon/http.js';
+import { describeGateway, type Crc8ChecksumSpec, type FrameEdit, type XorChecksumSpec } from '../bus/gateway.js';
+import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
+import { UnknownGatewayError, type BusService, type GatewayView } from '../service/buses.js';
+
+export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
+
+export interface ControlContext {
+  readonly buses: BusService;
+}
+
+export type ControlHandler = JsonHandler<ControlContext>;
+
+/** A gateway as the API shows it: its settings, the name of the bus that declares it, and its status. */
+export interface GatewayEntry {
+  readonly source: string;
+  readonly destination: string;
+  readonly both: boolean;
+  readonly accept: readonly string[];
+  readonly reject: readonly string[];
+  readonly edits: readonly FrameEdit[];
+  readonly xorChecksum?: XorChecksumSpec;
+  readonly crc8Checksum?: Crc8ChecksumSpec;
+  /** The bus whose settings declare it (then it goes with that bus), or absent when added by hand. */
+  readonly declaredBy?: string;
+  readonly state: 'wired' | 'waiting' | 'refused';
+  /** Why it is not wired: the missing buses, or the reason it is refused. */
+  readonly detail?: string;
+}
+
+function text(body: Readonly<Record<string, unknown>>, key: string): string {
+  const value = body[key];
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidValueError(key, value, 'the name of a bus');
+  return value;
+}
+
+function strings(body: Readonly<Record<string, unknown>>, key: string): string[] | undefined {
+  const value = body[key];
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string')) throw new InvalidValueError(key, value, 'a list of strings');
+  return value;
+}
+
+function optionalText(body: Readonly<Record<string, unknown>>, key: string): string | undefined {
+  const value = body[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new InvalidValueError(key, value, 'a string');
+  return value;
+}
+
+/** The flags of a gateway in a request body (the command line's flags, by their long names). */
+export function gatewayFlagsOf(body: Readonly<Record<string, unknown>>): GatewayFlags {
+  const both = body.both;
+  if (both !== undefined && typeof both !== 'boolean') throw new InvalidValueError('both', both, 'true or false');
+  const lists = Object.fromEntries((['accept', 'reject', 'set', 'and', 'or', 'xor'] as const).flatMap((key) => (strings(body, key) === undefined ? [] : [[key, strings(body, key)]])));
+  const xorChecksum = optionalText(body, 'xorChecksum');
+  const crc8 = optionalText(body, 'crc8');
+  return { ...(both === undefined ? {} : { both }), ...lists, ...(xorChecksum === undefined ? {} : { xorChecksum }), ...(crc8 === undefined ? {} : { crc8 }) };
+}
+
+export function gatewayEntry(view: GatewayView, buses: BusService): GatewayEntry {
+  const { gateway, status } = view;
+  const detail = status.state === 'waiting' ? `waiting for ${status.missing.join(' and ')}` : status.state === 'refused' ? status.reason : undefined;
+  return {
+    source: gateway.source,
+    destination: gateway.destination,
+    both: gateway.both,
+    accept: gateway.accept,
+    reject: gateway.reject,
+    edits: gateway.edits,
+    ...(gateway.xorChecksum === undefined ? {} : { xorChecksum: gateway.xorChecksum }),
+    ...(gateway.crc8Checksum === undefined ? {} : { crc8Checksum: gateway.crc8Checksum }),
+    ...(gateway.declaredBy === undefined ? {} : { declaredBy: buses.get(gateway.declaredBy)?.name ?? gateway.declaredBy }),
+    state: status.state,
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
+
+const addGateway: ControlHandler = async (body, context) => {
+  const gateway = gatewayFromFlags(text(body, 'source'), text(body, 'destination'), gatewayFlagsOf(body));
+  const view = await context.buses.addGateway(gateway);
+  return { gateway: gatewayEntry(view, context.buses) };
+};
+
+const removeGateway: ControlHandler = async (body, context) => {
+  const source = text(body, 'source');
+  const destination = text(body, 'destination');
+  if (!(await context.buses.removeGateway(source, destination))) throw new UnknownGatewayError(source, destination);
+  return { removed: describeGateway({ source, destination, both: false }) };
+};
+
+const listGateways: ControlHandler = (_body, context) => ({ gateways: context.buses.gateways().map((view) => gatewayEntry(view, context.buses)) });
+
+export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
+  '/Gateway.Add': addGateway,
+  '/Gateway.Remove': removeGateway,
+  '/Gateway.List': listGateways,
+};

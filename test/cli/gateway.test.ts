@@ -1,0 +1,125 @@
+// `cantainer gateway` against a daemon with the in-memory kernel: the commands, the control socket, network
+// options declaring gateways, and bus names learnt from Docker's API (here a lookup table standing in for it).
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { memoryLogger } from '../../src/log.js';
+import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
+import { main, type CliIo } from '../../src/cli/main.js';
+import type { DockerNetwork } from '../../src/docker/names.js';
+import { FakeKernel } from '../support/fake-kernel.js';
+import { dockerRequests as d, post } from '../support/plugin-client.js';
+import { waitFor } from '../helpers.js';
+
+const NET_A = 'a'.repeat(64);
+const NET_B = 'b'.repeat(64);
+
+describe('cantainer gateway, through the control socket', () => {
+  let dir: string;
+  let control: string;
+  let plugin: string;
+  let daemon: Daemon;
+  const networks = new Map<string, DockerNetwork>();
+  const run = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = '';
+    let err = '';
+    const io: CliIo = { out: (text) => (out += text), err: (text) => (err += text) };
+    const code = await main([...argv, '--control-socket', control], io);
+    return { code, out, err };
+  };
+  const createNetwork = async (id: string, name: string, generic: Record<string, string> = {}, labels: Record<string, string> = {}): Promise<void> => {
+    const answer = await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(id, generic));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    networks.set(id, { name, labels });
+    networks.set(name, { name, labels });
+    await waitFor(`bus ${name} named`, () => daemon.service.get(id)?.name === name);
+  };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cantainer-cli-gw-'));
+    control = join(dir, 'control.sock');
+    plugin = join(dir, 'plugin.sock');
+    networks.clear();
+    daemon = await startDaemon({
+      kernel: new FakeKernel(),
+      socketPath: plugin,
+      controlSocketPath: control,
+      stateDir: join(dir, 'state'),
+      log: memoryLogger(),
+      networkLookup: (key) => Promise.resolve(networks.get(key)),
+    });
+  });
+  afterEach(async () => {
+    await daemon.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('adds, lists and removes a gateway between buses named by their network names', async () => {
+    await createNetwork(NET_A, 'powertrain');
+    await createNetwork(NET_B, 'body');
+    assert.equal(statSync(control).mode & 0o777, 0o600);
+    const added = await run('gateway', 'add', 'powertrain', 'body', '--both', '--accept', '7df', '--reject', '7E8', '--set', 'id=123');
+    assert.deepEqual(added, { code: 0, out: 'gateway powertrain <-> body: wired\n', err: '' });
+    const listed = await run('gateway', 'ls');
+    assert.equal(listed.out, 'GATEWAY              STATE  SETTINGS                                        DECLARED BY\npowertrain <-> body  wired  --accept 7DF/7FF --reject 7E8/7FF --set id=123  -\n');
+    const json = JSON.parse((await run('gateway', 'ls', '--json')).out) as Array<Record<string, unknown>>;
+    assert.deepEqual(json, [{ source: 'powertrain', destination: 'body', both: true, accept: ['7DF/7FF'], reject: ['7E8/7FF'], edits: [{ operation: 'set', field: 'id', value: '123' }], state: 'wired' }]);
+    assert.deepEqual(await run('gateway', 'rm', 'body', 'powertrain'), { code: 0, out: 'gateway body -> powertrain removed\n', err: '' });
+    assert.equal((await run('gateway', 'ls')).out, 'GATEWAY  STATE  SETTINGS  DECLARED BY\n');
+  });
+
+  it('reports a gateway waiting for a bus, then wired when its network is created', async () => {
+    await createNetwork(NET_A, 'powertrain');
+    assert.equal((await run('gateway', 'add', 'powertrain', 'body')).out, 'gateway powertrain -> body: waiting (waiting for body)\n');
+    await createNetwork(NET_B, 'body');
+    assert.match((await run('gateway', 'ls')).out, /powertrain -> body {2}wired {2}every frame/u);
+  });
+
+  it('refuses bad input with the field, the value and what is allowed, and an exit status of 1', async () => {
+    await createNetwork(NET_A, 'a');
+    const bad = await run('gateway', 'add', 'a', 'b', '--accept', '800');
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^cantainer: accept\[0\]: "800" is not valid; allowed: ID or ID\/MASK in hex/u);
+    assert.match((await run('gateway', 'add', 'a', 'b', '--set', 'colour=red')).err, /--set: "colour=red" is not valid; allowed: FIELD=VALUE/u);
+    assert.match((await run('gateway', 'add', 'a', 'a')).err, /destination: "a" is not valid; allowed: another bus than the source/u);
+    const missing = await run('gateway', 'rm', 'a', 'b');
+    assert.deepEqual([missing.code, missing.err], [1, 'cantainer: no gateway from a to b (hint: cantainer gateway ls lists the gateways)\n']);
+    await run('gateway', 'add', 'a', 'b');
+    await run('gateway', 'add', 'b', 'c');
+    const cycle = await run('gateway', 'add', 'c', 'a');
+    assert.match(cycle.err, /would close a cycle: c -> b -> a -> c/u);
+    assert.equal((JSON.parse((await run('gateway', 'ls', '--json')).out) as unknown[]).length, 2);
+  });
+
+  it('says how to start the daemon when its socket is not there', async () => {
+    let err = '';
+    const code = await main(['gateway', 'ls', '--control-socket', join(dir, 'nothing.sock')], { out: () => undefined, err: (text) => (err += text) });
+    assert.equal(code, 1);
+    assert.match(err, /cannot reach the cantainer daemon at .*nothing\.sock \(ENOENT\)\nhint: start the daemon/u);
+  });
+
+  it('takes gateways from a network option, naming other networks of a compose project by their keys', async () => {
+    const compose = { 'com.docker.compose.project': 'vehicle', 'com.docker.compose.network': 'body' };
+    await createNetwork(NET_B, 'vehicle_body', { gateway: 'powertrain --both --accept 7DF', 'gateway.dash': 'dash' }, compose);
+    await waitFor('declared gateways qualified', () => daemon.service.gateways().every((view) => view.gateway.destination.startsWith('vehicle_')));
+    await createNetwork(NET_A, 'vehicle_powertrain', {}, { ...compose, 'com.docker.compose.network': 'powertrain' });
+    const listed = JSON.parse((await run('gateway', 'ls', '--json')).out) as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      listed.map((entry) => [entry.source, entry.destination, entry.state, entry.declaredBy]),
+      [
+        ['vehicle_body', 'vehicle_powertrain', 'wired', 'vehicle_body'],
+        ['vehicle_body', 'vehicle_dash', 'waiting', 'vehicle_body'],
+      ],
+    );
+    const refused = await run('gateway', 'rm', 'vehicle_body', 'vehicle_powertrain');
+    assert.match(refused.err, /part of bus vehicle_body's settings/u);
+    const bad = await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork('c'.repeat(64), { gateway: 'x --accept nope' }));
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.body.Err), /network option "gateway": accept\[0\]: "nope" is not valid/u);
+    assert.equal(daemon.service.get('c'.repeat(64)), undefined);
+    await post(plugin, '/NetworkDriver.DeleteNetwork', d.network(NET_B));
+    assert.deepEqual(daemon.service.gateways(), []);
+  });
+});
