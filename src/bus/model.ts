@@ -3,6 +3,7 @@
 import { InvalidValueError } from '../errors.js';
 import { checkInterfaceName } from '../netlink/link.js';
 import { parseIdFilter, type IdSelection } from '../can/idset.js';
+import { checkUplink, type Uplink } from './uplink.js';
 
 export interface Bus {
   /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
@@ -12,6 +13,8 @@ export interface Bus {
   /** CAN FD: links with MTU 72 and FD rules beside the classic ones; otherwise MTU 16, classic frames only. */
   readonly fd: boolean;
   readonly members: readonly Member[];
+  /** CAN interfaces of the daemon's namespace joined to the bus. */
+  readonly uplinks?: readonly Uplink[];
   /** Opaque strings a front door keeps with the bus (its own options); the core never reads them. */
   readonly annotations?: Readonly<Record<string, string>>;
 }
@@ -68,6 +71,12 @@ export function checkBus(bus: Bus): void {
     ends.add(place);
     parseIdList(`${field}.send`, member.send);
     parseIdList(`${field}.receive`, member.receive);
+  }
+  const uplinks = new Set<string>();
+  for (const [i, uplink] of (bus.uplinks ?? []).entries()) {
+    checkUplink(uplink, `bus.uplinks[${i}]`);
+    if (uplinks.has(uplink.interface)) throw new InvalidValueError(`bus.uplinks[${i}].interface`, uplink.interface, 'an interface not uplinked to the bus already');
+    uplinks.add(uplink.interface);
   }
 }
 

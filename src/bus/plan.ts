@@ -12,6 +12,7 @@ import { CAN_LINK_MTU } from '../netlink/link.js';
 import { checkBus, parseIdList, type Bus, type MemberEnd } from './model.js';
 import { selectionFilters, type IdSelection } from '../can/idset.js';
 import { gatewayChecksums, gatewayModifications, type GatewayPort } from './gateway.js';
+import { uplinkEndName, uplinkHostEndName, uplinkSelection, type UplinkPort } from './uplink.js';
 
 export const MONITOR = 'monitor';
 
@@ -38,6 +39,8 @@ export interface VxcanPlan {
   readonly memberId?: string;
   /** The gateway whose pair this is. */
   readonly gatewayKey?: string;
+  /** The interface whose uplink this pair is. */
+  readonly uplinkOf?: string;
   /** The member's end (or the gateway's end in the other bus), created with the pair where it belongs. */
   readonly end: PlanEnd;
 }
@@ -58,6 +61,10 @@ export interface BusPlan {
   readonly mtu: number;
   readonly links: readonly LinkPlan[];
   readonly rules: readonly RulePlan[];
+  /** Ends of pairs in the daemon's namespace whose rules there are the bus's (its uplinks'). */
+  readonly hostEnds: readonly string[];
+  /** Rules in the daemon's namespace, between uplink interfaces and their pairs' ends. */
+  readonly hostRules: readonly RulePlan[];
 }
 
 function shortHash(text: string, length: number): string {
@@ -80,14 +87,38 @@ export function busMtu(bus: Pick<Bus, 'fd'>): number {
 
 const RULE_FLAGS = { echo: true, allowToIncomingInterface: true, hopLimit: 1 } as const;
 
+/** What a bus is joined to besides its members: the ports of its wired gateways, and its uplinks. */
+export interface BusAttachments {
+  readonly gateways?: readonly GatewayPort[];
+  readonly uplinks?: readonly UplinkPort[];
+}
+
+/** An end in the bus namespace that frames come from and go to: a member's, the monitor, a gateway's, an uplink's. */
+interface Participant {
+  readonly name: string;
+  readonly sends: boolean;
+  readonly receives: boolean;
+  readonly kinds: readonly boolean[];
+  readonly send: IdSelection;
+  readonly receive: IdSelection;
+  /** Frames going in are edited as this gateway says. */
+  readonly gateway?: GatewayPort;
+}
+
+const ALL: IdSelection = { accept: [], reject: [] };
+
 /**
- * The kernel objects of a bus with its members and the ports of its wired gateways. Sources are the members, the
- * monitor (frames injected there reach everyone) and the gateways bringing frames in; each sends to every member,
- * the monitor and every gateway taking frames out, never back to itself. Frames leave through a gateway only
- * through its filters (disjoint, so at most one rule per source matches a frame) with its edits.
+ * The kernel objects of a bus with its members, gateway ports and uplinks. Every end that brings frames in (a
+ * member, the monitor where frames are injected, a gateway or uplink bringing frames in) sends to every end that
+ * takes frames (every member, the monitor, gateways and uplinks taking frames out), never back to itself. Filters
+ * (a sender's, a receiver's, a gateway's) become disjoint kernel filters, one rule each, so that a frame matches at
+ * most one rule per path; a gateway's edits ride on the rules into its port. An uplink adds, in the daemon's
+ * namespace, a rule each way between its interface and its pair's end there, when the interface exists.
  */
-export function planBus(bus: Bus, ports: readonly GatewayPort[] = []): BusPlan {
+export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
   checkBus(bus);
+  const ports = attachments.gateways ?? [];
+  const uplinks = attachments.uplinks ?? [];
   const mtu = busMtu(bus);
   const ends: VxcanPlan[] = bus.members.map((member) => ({ kind: 'vxcan', name: hostEndName(member.id), mtu, memberId: member.id, end: member.end }));
   const gateways: VxcanPlan[] = ports.map((port) => ({
@@ -97,45 +128,63 @@ export function planBus(bus: Bus, ports: readonly GatewayPort[] = []): BusPlan {
     gatewayKey: port.key,
     end: { name: port.peer.name, busNamespace: busNamespace(port.peer.namespaceOf), up: true, ...(port.peer.mtu === mtu ? {} : { mtu: port.peer.mtu }) },
   }));
-  const names = new Set([...ends, ...gateways].map((end) => end.name));
-  if (names.size !== ends.length + gateways.length) throw new Error(`bus ${bus.name}: two member or gateway ids hash to the same interface name`);
+  const uplinkEnds: VxcanPlan[] = uplinks.map(({ uplink }) => ({ kind: 'vxcan', name: uplinkEndName(bus.id, uplink.interface), mtu, uplinkOf: uplink.interface, end: { name: uplinkHostEndName(bus.id, uplink.interface), up: true } }));
+  const pairs = [...ends, ...gateways, ...uplinkEnds];
+  if (new Set(pairs.map((end) => end.name)).size !== pairs.length) throw new Error(`bus ${bus.name}: two member, gateway or uplink ids hash to the same interface name`);
   const busKinds = bus.fd ? [false, true] : [false];
+  const participants: Participant[] = [
+    ...bus.members.map((member, i): Participant => ({
+      name: hostEndName(member.id),
+      sends: true,
+      receives: true,
+      kinds: busKinds,
+      send: parseIdList(`bus.members[${i}].send`, member.send),
+      receive: parseIdList(`bus.members[${i}].receive`, member.receive),
+    })),
+    { name: MONITOR, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL },
+    ...ports.map((port): Participant => ({ name: port.name, sends: port.incoming, receives: port.outgoing !== undefined, kinds: port.fd ? busKinds : [false], send: ALL, receive: port.outgoing?.selection ?? ALL, gateway: port })),
+    ...uplinks.map(({ uplink }): Participant => ({ name: uplinkEndName(bus.id, uplink.interface), sends: uplink.direction !== 'out', receives: uplink.direction !== 'in', kinds: busKinds, send: ALL, receive: ALL })),
+  ];
   const rules: RulePlan[] = [];
-  /** Rules for the frames all `selections` let through (one per disjoint filter), with a gateway's edits. */
-  const add = (source: string, destination: string, kinds: readonly boolean[], selections: readonly IdSelection[], port?: GatewayPort): void => {
-    const filters = selectionFilters(selections);
-    for (const fd of kinds) {
-      const modifications = port?.outgoing === undefined ? undefined : gatewayModifications(port.outgoing.edits, fd);
-      const checksums = modifications === undefined || port?.outgoing === undefined ? {} : gatewayChecksums(port.outgoing);
-      for (const filter of filters) {
-        rules.push({ source, destination, ...RULE_FLAGS, ...(fd ? { fd: true } : {}), ...(filter === undefined ? {} : { filter }), ...(modifications === undefined ? {} : { modifications }), ...checksums });
-      }
+  for (const from of participants) {
+    if (!from.sends) continue;
+    for (const to of participants) {
+      if (to === from || !to.receives) continue;
+      rules.push(...pathRules(from.name, to.name, from.kinds.filter((fd) => to.kinds.includes(fd)), [from.send, to.receive], to.gateway));
     }
-  };
-  const sends = new Map(bus.members.map((member, i) => [hostEndName(member.id), parseIdList(`bus.members[${i}].send`, member.send)]));
-  const receives = new Map(bus.members.map((member, i) => [hostEndName(member.id), parseIdList(`bus.members[${i}].receive`, member.receive)]));
-  const ALL: IdSelection = { accept: [], reject: [] };
-  const sendOf = (name: string): IdSelection => sends.get(name) ?? ALL;
-  const receiveOf = (name: string): IdSelection => receives.get(name) ?? ALL;
-  const kindsOf = (port: GatewayPort): boolean[] => (port.fd ? busKinds : [false]);
-  const leaving = (source: string, port: GatewayPort, kinds: readonly boolean[], selection: IdSelection): void => {
-    if (port.outgoing === undefined) return;
-    add(source, port.name, kinds.filter((fd) => !fd || port.fd), [selection, port.outgoing.selection], port);
-  };
-  for (const from of ends) {
-    for (const to of ends) if (to !== from) add(from.name, to.name, busKinds, [sendOf(from.name), receiveOf(to.name)]);
-    add(from.name, MONITOR, busKinds, [sendOf(from.name)]);
-    for (const port of ports) leaving(from.name, port, busKinds, sendOf(from.name));
   }
-  for (const to of ends) add(MONITOR, to.name, busKinds, [receiveOf(to.name)]);
-  for (const port of ports) leaving(MONITOR, port, busKinds, ALL);
-  for (const port of ports) {
-    if (!port.incoming) continue;
-    for (const to of ends) add(port.name, to.name, kindsOf(port), [receiveOf(to.name)]);
-    add(port.name, MONITOR, kindsOf(port), []);
-    for (const other of ports) if (other !== port) leaving(port.name, other, kindsOf(port), ALL);
+  const hostRules: RulePlan[] = [];
+  for (const { uplink, present, fd } of uplinks) {
+    if (!present) continue;
+    const kinds = fd && bus.fd ? [false, true] : [false];
+    const far = uplinkHostEndName(bus.id, uplink.interface);
+    if (uplink.direction !== 'out') hostRules.push(...pathRules(uplink.interface, far, kinds, [uplinkSelection(uplink)]));
+    if (uplink.direction !== 'in') hostRules.push(...pathRules(far, uplink.interface, kinds, [uplinkSelection(uplink)]));
   }
-  return { busId: bus.id, busName: bus.name, namespace: busNamespace(bus.id), mtu, links: [{ kind: 'vcan', name: MONITOR, mtu }, ...ends, ...gateways], rules };
+  return {
+    busId: bus.id,
+    busName: bus.name,
+    namespace: busNamespace(bus.id),
+    mtu,
+    links: [{ kind: 'vcan', name: MONITOR, mtu }, ...pairs],
+    rules,
+    hostEnds: uplinkEnds.map((end) => end.end.name),
+    hostRules,
+  };
+}
+
+/** The rules of one path for the frames all `selections` let through (one per disjoint filter), edited as a gateway says. */
+function pathRules(source: string, destination: string, kinds: readonly boolean[], selections: readonly IdSelection[], port?: GatewayPort): RulePlan[] {
+  const filters = selectionFilters(selections);
+  const rules: RulePlan[] = [];
+  for (const fd of kinds) {
+    const modifications = port?.outgoing === undefined ? undefined : gatewayModifications(port.outgoing.edits, fd);
+    const checksums = modifications === undefined || port?.outgoing === undefined ? {} : gatewayChecksums(port.outgoing);
+    for (const filter of filters) {
+      rules.push({ source, destination, ...RULE_FLAGS, ...(fd ? { fd: true } : {}), ...(filter === undefined ? {} : { filter }), ...(modifications === undefined ? {} : { modifications }), ...checksums });
+    }
+  }
+  return rules;
 }
 
 /** The rule with the ifindexes of its links, or undefined when one of them is missing. */

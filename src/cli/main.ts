@@ -7,6 +7,7 @@ import { DAEMON_DEFAULTS, runDaemon, type DaemonCliOptions } from './daemon.js';
 import { LOG_LEVELS } from '../log.js';
 import { formatPreflight, preflight } from '../kernel/preflight.js';
 import { registerGatewayCommands } from './gateway.js';
+import { registerUplinkCommands } from './uplink.js';
 import type { CliIo } from './output.js';
 
 export type { CliIo } from './output.js';
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
     });
 
   registerGatewayCommands(program, io);
+  registerUplinkCommands(program, io);
 
   return program;
 }

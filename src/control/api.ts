@@ -3,9 +3,11 @@
 // same transport as the plugin protocol. Handlers parse and check, then call the bus service; nothing else.
 import { InvalidValueError } from '../errors.js';
 import type { JsonHandler } from '../daemon/http.js';
-import { describeGateway, type Crc8ChecksumSpec, type FrameEdit, type XorChecksumSpec } from '../bus/gateway.js';
+import { describeGateway, type Gateway } from '../bus/gateway.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
 import { UnknownGatewayError, type BusService, type GatewayView } from '../service/buses.js';
+import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
+import { CantainerError } from '../errors.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
 
@@ -16,25 +18,17 @@ export interface ControlContext {
 export type ControlHandler = JsonHandler<ControlContext>;
 
 /** A gateway as the API shows it: its settings, the name of the bus that declares it, and its status. */
-export interface GatewayEntry {
-  readonly source: string;
-  readonly destination: string;
-  readonly both: boolean;
-  readonly accept: readonly string[];
-  readonly reject: readonly string[];
-  readonly edits: readonly FrameEdit[];
-  readonly xorChecksum?: XorChecksumSpec;
-  readonly crc8Checksum?: Crc8ChecksumSpec;
+export type GatewayEntry = Omit<Gateway, 'declaredBy'> & {
   /** The bus whose settings declare it (then it goes with that bus), or absent when added by hand. */
   readonly declaredBy?: string;
   readonly state: 'wired' | 'waiting' | 'refused';
   /** Why it is not wired: the missing buses, or the reason it is refused. */
   readonly detail?: string;
-}
+};
 
 function text(body: Readonly<Record<string, unknown>>, key: string): string {
   const value = body[key];
-  if (typeof value !== 'string' || value.length === 0) throw new InvalidValueError(key, value, 'the name of a bus');
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidValueError(key, value, key === 'interface' ? 'the name of an interface' : 'the name of a bus');
   return value;
 }
 
@@ -95,8 +89,29 @@ const removeGateway: ControlHandler = async (body, context) => {
 
 const listGateways: ControlHandler = (_body, context) => ({ gateways: context.buses.gateways().map((view) => gatewayEntry(view, context.buses)) });
 
+const addUplink: ControlHandler = async (body, context) => {
+  const direction = optionalText(body, 'direction') ?? 'both';
+  if (!(UPLINK_DIRECTIONS as readonly string[]).includes(direction)) throw new InvalidValueError('--direction', direction, UPLINK_DIRECTIONS.join(', '));
+  const view = await context.buses.addUplink(text(body, 'bus'), { interface: text(body, 'interface'), direction: direction as UplinkDirection, accept: strings(body, 'accept') ?? [], reject: strings(body, 'reject') ?? [] });
+  return { uplink: { bus: view.bus, ...view.uplink, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) } };
+};
+
+const removeUplink: ControlHandler = async (body, context) => {
+  const bus = text(body, 'bus');
+  const iface = text(body, 'interface');
+  if (!(await context.buses.removeUplink(bus, iface))) throw new CantainerError('ENOUPLINK', `bus ${bus} has no uplink ${iface}`, { hint: 'cantainer uplink ls lists the uplinks' });
+  return { removed: `${bus} ${iface}` };
+};
+
+const listUplinks: ControlHandler = (_body, context) => ({
+  uplinks: context.buses.uplinks().map((view) => ({ bus: view.bus, ...view.uplink, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) })),
+});
+
 export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
   '/Gateway.Add': addGateway,
   '/Gateway.Remove': removeGateway,
   '/Gateway.List': listGateways,
+  '/Uplink.Add': addUplink,
+  '/Uplink.Remove': removeUplink,
+  '/Uplink.List': listUplinks,
 };

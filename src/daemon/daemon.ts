@@ -88,6 +88,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         });
   log.info('serving the Docker network plugin', { socket: options.socketPath, control: options.controlSocketPath, state: options.stateDir, buses: report.buses });
   void namer?.learnAll();
+  // Uplink interfaces come and go (adapters unplugged, vcans deleted): their rules follow within a second.
+  const uplinkWatch = setInterval(() => {
+    service.watchUplinks().then(
+      (changed) => {
+        for (const view of changed) log.info(view.state === 'up' ? 'uplink up' : 'uplink down', { bus: view.bus, interface: view.uplink.interface, detail: view.detail });
+      },
+      (error: unknown) => {
+        log.error('rewiring uplinks failed', { err: error instanceof Error ? error.message : String(error) });
+      },
+    );
+  }, 1_000);
+  uplinkWatch.unref();
   // Ends handed to the engine but never taken (a start that failed after CreateEndpoint) are removed now and then.
   const sweeper = setInterval(
     () => {
@@ -110,6 +122,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     report,
     close: async () => {
       clearInterval(sweeper);
+      clearInterval(uplinkWatch);
       await Promise.all([server.close(), control?.close()]);
     },
   };

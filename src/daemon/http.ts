@@ -68,7 +68,7 @@ function send(response: ServerResponse, status: number, body: object): void {
  * HTTP statuses of error codes, for clients that tell kinds of failure apart (the CLI). Only with `errorCodes`:
  * Docker's plugin client reads a 404 as "method not implemented", so plugin answers keep 400 and 500.
  */
-const STATUS_OF_CODE: Readonly<Record<string, number>> = { EINVALIDVALUE: 400, ENOBUS: 404, ENOGATEWAY: 404, ECONFLICT: 409 };
+const STATUS_OF_CODE: Readonly<Record<string, number>> = { EINVALIDVALUE: 400, ENOBUS: 404, ENOGATEWAY: 404, ENOUPLINK: 404, ECONFLICT: 409 };
 
 function errorAnswer(error: unknown, withCodes: boolean): { status: number; err: string; code?: string } {
   if (error instanceof CantainerError) {

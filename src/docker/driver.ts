@@ -80,6 +80,7 @@ const createNetwork: Handler = async (body, context, request) => {
       name,
       fd: options.fd,
       members: existing?.members ?? members,
+      ...(options.uplinks.length === 0 ? {} : { uplinks: options.uplinks }),
       annotations: { [NOTE.origin]: 'docker', [NOTE.prefix]: options.prefix },
     },
     { gateways },

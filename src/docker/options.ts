@@ -5,6 +5,7 @@
 import { InvalidValueError } from '../errors.js';
 import { gatewayFromWords } from '../bus/gateway-spec.js';
 import { parseIdList } from '../bus/model.js';
+import { uplinkFromWords, type Uplink } from '../bus/uplink.js';
 
 export interface NetworkOptions {
   readonly fd: boolean;
@@ -16,6 +17,8 @@ export interface NetworkOptions {
   readonly noEffect: readonly string[];
   /** Gateways from this network (`gateway` and `gateway.<any>`): the words after the source of `gateway add`. */
   readonly gateways: ReadonlyArray<{ readonly option: string; readonly words: string }>;
+  /** CAN interfaces of the host joined to the bus (`uplink` and `uplink.<any>`). */
+  readonly uplinks: readonly Uplink[];
 }
 
 /** Stands for the network's own name while checking a gateway option (Docker names contain no spaces). */
@@ -63,6 +66,7 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
   let vxcanId: string | undefined;
   const noEffect: string[] = [];
   const gateways: Array<{ option: string; words: string }> = [];
+  const uplinks: Uplink[] = [];
   const set = <T>(current: { value: T; key: string } | undefined, key: string, value: T): { value: T; key: string } => {
     if (current !== undefined && current.value !== value) {
       throw new InvalidValueError(field(key), value, `the same value as "${current.key}" (${JSON.stringify(current.value)}), which names the same setting`);
@@ -100,16 +104,23 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
         gatewayFromWords(field(key), THIS_NETWORK, raw);
         gateways.push({ option: key, words: raw });
         break;
+      case 'uplink':
+        uplinks.push(uplinkFromWords(field(key), raw));
+        break;
       case 'com.docker.network.driver.mtu':
         throw new InvalidValueError(field(key), raw, 'no MTU option: CAN links have MTU 16, or 72 with fd=true');
       default:
         if (key.startsWith(DOCKER_PREFIX)) break;
+        if (key.startsWith('uplink.') && key.length > 'uplink.'.length) {
+          uplinks.push(uplinkFromWords(field(key), raw));
+          break;
+        }
         if (key.startsWith('gateway.') && key.length > 'gateway.'.length) {
           gatewayFromWords(field(key), THIS_NETWORK, raw);
           gateways.push({ option: key, words: raw });
           break;
         }
-        throw new InvalidValueError(field(key), raw, 'an option of: fd, host_if, prefix, gateway, gateway.NAME (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)');
+        throw new InvalidValueError(field(key), raw, 'an option of: fd, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)');
     }
   }
   if (vxcanId !== undefined && vxcanDev === undefined) vxcanDev = 'vcan';
@@ -120,6 +131,7 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
     prefix: prefix?.value ?? DEFAULT_PREFIX,
     noEffect,
     gateways,
+    uplinks,
   };
 }
 

@@ -9,8 +9,7 @@ import { Errno } from '../netlink/errno.js';
 import { ruleKey, type CanGwRule } from '../netlink/cangw.js';
 import type { Link } from '../netlink/link.js';
 import type { Bus } from '../bus/model.js';
-import type { GatewayPort } from '../bus/gateway.js';
-import { busNamespace, planBus, resolveRule, type BusPlan, type LinkPlan, type RulePlan, type VxcanPlan } from '../bus/plan.js';
+import { busNamespace, planBus, resolveRule, type BusAttachments, type BusPlan, type LinkPlan, type RulePlan, type VxcanPlan } from '../bus/plan.js';
 
 export type ChangeAction = 'create' | 'delete' | 'fix';
 
@@ -103,16 +102,17 @@ export class Reconciler {
   }
 
   /** What `apply` would change, without changing anything (drift between the plan and the kernel). */
-  check(bus: Bus, ports: readonly GatewayPort[] = []): Change[] {
-    const plan = planBus(bus, ports);
+  check(bus: Bus, attachments: BusAttachments = {}): Change[] {
+    const plan = planBus(bus, attachments);
     if (!this.#kernel.namespaces.exists(plan.namespace)) {
       return [
         { action: 'create', object: 'namespace', name: plan.namespace },
         ...plan.links.map((link): Change => ({ action: 'create', object: 'link', name: link.name })),
         ...plan.rules.map((rule): Change => ({ action: 'create', object: 'rule', name: ruleName(rule) })),
+        ...plan.hostRules.map((rule): Change => ({ action: 'create', object: 'rule', name: `host ${ruleName(rule)}` })),
       ];
     }
-    return this.#withRoute(plan, (route) => {
+    const busChanges = this.#withRoute(plan, (route) => {
       const links = route.listLinks();
       const linkSteps = this.#linkSteps(plan, links, route);
       // Links that will be created or deleted take their rules along: rules are compared on the others only.
@@ -120,11 +120,18 @@ export class Reconciler {
       const kept = links.filter((link) => !replaced.has(link.name));
       return [...linkSteps.map((step) => step.change), ...this.#ruleSteps(plan, kept, route).map((step) => step.change)];
     });
+    if (plan.hostEnds.length === 0) return busChanges;
+    const host = this.#kernel.route(CURRENT_NETNS);
+    try {
+      return [...busChanges, ...this.#hostRuleSteps(plan, host).map((step) => step.change)];
+    } finally {
+      host.close();
+    }
   }
 
   /** Makes the kernel match the bus; returns what it changed (nothing when it already matched). */
-  apply(bus: Bus, ports: readonly GatewayPort[] = []): Change[] {
-    const plan = planBus(bus, ports);
+  apply(bus: Bus, attachments: BusAttachments = {}): Change[] {
+    const plan = planBus(bus, attachments);
     const done: Step[] = [];
     const run = (step: Step): void => {
       step.run();
@@ -132,6 +139,7 @@ export class Reconciler {
       this.#onChange?.(plan.busName, step.change);
     };
     let route: RoutePort | undefined;
+    let host: RoutePort | undefined;
     try {
       if (!this.#kernel.namespaces.exists(plan.namespace)) {
         run({
@@ -144,11 +152,16 @@ export class Reconciler {
       route = open;
       for (const step of this.#linkSteps(plan, open.listLinks(), open)) run(step);
       for (const step of this.#ruleSteps(plan, open.listLinks(), open)) run(step);
+      if (plan.hostEnds.length > 0) {
+        host = this.#kernel.route(CURRENT_NETNS);
+        for (const step of this.#hostRuleSteps(plan, host)) run(step);
+      }
     } catch (error) {
-      // Undone while the route is still open: the undo steps use it.
+      // Undone while the routes are still open: the undo steps use them.
       throw new ReconcileError(plan.busName, error, done.length, undo(done));
     } finally {
       route?.close();
+      host?.close();
     }
     return done.map((step) => step.change);
   }
@@ -302,6 +315,43 @@ export class Reconciler {
     } finally {
       far.close();
     }
+  }
+
+  /**
+   * Rule changes in the daemon's namespace, where the bus owns only the rules on its pairs' ends there (its
+   * uplinks'): those missing are added, others on those ends deleted; nobody else's rules are looked at. Rules on
+   * an interface that is not there (an unplugged adapter) wait until it is.
+   */
+  #hostRuleSteps(plan: BusPlan, host: RoutePort): Step[] {
+    const links = host.listLinks();
+    const index = new Map(links.map((link) => [link.name, link.index]));
+    const ours = new Set(plan.hostEnds.flatMap((name) => (index.has(name) ? [index.get(name) as number] : [])));
+    const observed = new Map<string, CanGwRule[]>();
+    for (const { rule } of host.listRules()) {
+      if (!ours.has(rule.sourceIndex) && !ours.has(rule.destinationIndex)) continue;
+      const key = ruleKey(rule);
+      observed.set(key, [...(observed.get(key) ?? []), rule]);
+    }
+    const steps: Step[] = [];
+    for (const want of plan.hostRules) {
+      const rule = resolveRule(want, (name) => index.get(name));
+      if (rule === undefined) continue;
+      const matches = observed.get(ruleKey(rule));
+      if (matches !== undefined && matches.length > 0) {
+        matches.pop();
+        continue;
+      }
+      const step = addRuleStep(want, rule, host);
+      steps.push({ ...step, change: { ...step.change, name: `host ${step.change.name}` } });
+    }
+    const names = new Map(links.map((link) => [link.index, link.name]));
+    for (const extras of observed.values()) {
+      for (const rule of extras) {
+        const name = `host ${names.get(rule.sourceIndex) ?? rule.sourceIndex}->${names.get(rule.destinationIndex) ?? rule.destinationIndex}`;
+        steps.push({ change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' }, run: () => host.deleteRule(rule) });
+      }
+    }
+    return steps;
   }
 
   /** Rule changes, given the links that exist (and stay): missing rules are added, every other rule deleted. */

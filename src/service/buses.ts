@@ -2,12 +2,14 @@
 // Every change is one transaction, serialised per bus: compute the new bus, wire it (the reconciler undoes its
 // own steps on failure), persist it, and put the kernel back if persisting fails. So a failed request leaves
 // kernel and state as they were, and a repeated request changes nothing.
-import { CantainerError } from '../errors.js';
-import type { KernelPort } from '../kernel/port.js';
+import { CantainerError, InvalidValueError } from '../errors.js';
+import { CURRENT_NETNS, type KernelPort } from '../kernel/port.js';
 import type { Logger } from '../log.js';
 import { checkBus, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
 import { checkGateway, describeGateway, findCycle, gatewayKey, gatewayPorts, gatewayStatus, normaliseGateway, type Gateway, type GatewayPort, type GatewayStatus } from '../bus/gateway.js';
-import { busMtu, busNamespace } from '../bus/plan.js';
+import { busMtu, busNamespace, type BusAttachments } from '../bus/plan.js';
+import { checkUplink, normaliseUplink, uplinkHostEndName, type Uplink, type UplinkPort } from '../bus/uplink.js';
+import { CAN_LINK_MTU, type Link } from '../netlink/link.js';
 import { Reconciler, type Change } from '../reconcile/reconciler.js';
 import type { DesiredState } from '../state/schema.js';
 import type { StateFileError, StateStore } from '../state/store.js';
@@ -20,9 +22,18 @@ export class BusConflictError extends CantainerError {
 }
 
 export class UnknownBusError extends CantainerError {
-  constructor(id: string) {
-    super('ENOBUS', `no bus with id ${id}`, { hint: 'it was removed, or created before the state was lost; create it again' });
+  constructor(key: string, by: 'id' | 'name' = 'id') {
+    super('ENOBUS', `no bus with ${by} ${key}`, { hint: by === 'id' ? 'it was removed, or created before the state was lost; create it again' : 'buses are named by their network names' });
   }
+}
+
+/** An uplink with whether its interface is there and what to know about it. */
+export interface UplinkView {
+  readonly bus: string;
+  readonly uplink: Uplink;
+  /** up: the interface is there and wired (frames cross while it is up); down: it is not there, or not CAN. */
+  readonly state: 'up' | 'down';
+  readonly detail?: string;
 }
 
 export class UnknownGatewayError extends CantainerError {
@@ -36,6 +47,9 @@ export interface GatewayView {
   readonly gateway: Gateway;
   readonly status: GatewayStatus;
 }
+
+/** ARPHRD_CAN: the link type of every CAN interface (vcan, vxcan, physical controllers). */
+const ARPHRD_CAN = 280;
 
 /** The queue key of changes to the set of buses and gateways (taken before any bus's own key). */
 const TOPOLOGY = '\0topology';
@@ -70,6 +84,8 @@ export class BusService {
   readonly #now: () => Date;
   #buses = new Map<string, Bus>();
   #gateways: Gateway[] = [];
+  /** The interface of each uplink as last seen (index, type, MTU, or gone), to notice it come and go. */
+  readonly #uplinkSignatures = new Map<string, string>();
   readonly #kernel: KernelPort;
 
   constructor(options: BusServiceOptions) {
@@ -156,13 +172,98 @@ export class BusService {
   check(id: string): Change[] {
     const bus = this.#buses.get(id);
     if (bus === undefined) throw new UnknownBusError(id);
-    return this.#reconciler.check(bus, this.#portsOf(bus));
+    return this.#reconciler.check(bus, this.#attachmentsOf(bus));
   }
 
   /** Every gateway with its status: wired, waiting for a bus, or refused (and why). */
   gateways(): GatewayView[] {
     const buses = [...this.#buses.values()];
     return this.#gateways.map((gateway) => ({ gateway, status: gatewayStatus(gateway, buses) }));
+  }
+
+  /** Every uplink of every bus, with whether its interface is there. */
+  uplinks(): UplinkView[] {
+    return [...this.#buses.values()].flatMap((bus) => (bus.uplinks ?? []).map((uplink) => this.#uplinkView(bus, uplink)));
+  }
+
+  /**
+   * Joins an existing CAN interface of the daemon's namespace to a bus, or changes the settings of its uplink. The
+   * interface must exist, be CAN and belong to no other bus; it is never moved or deleted.
+   */
+  addUplink(busName: string, input: Uplink): Promise<UplinkView> {
+    const uplink = normaliseUplink(input);
+    checkUplink(uplink);
+    const found = this.byName(busName);
+    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
+    return this.#queue.run(found.id, () => {
+      const stored = this.#buses.get(found.id);
+      if (stored === undefined) throw new UnknownBusError(busName, 'name');
+      this.#checkUplinkInterface(stored, uplink);
+      const bus = this.#prune(stored);
+      const next = { ...bus, uplinks: [...(bus.uplinks ?? []).filter((u) => u.interface !== uplink.interface), uplink] };
+      this.#commit(bus, next);
+      return this.#uplinkView(next, uplink);
+    });
+  }
+
+  /** Detaches an interface from a bus: the rules and the pair go, the interface stays. False if it had no uplink. */
+  removeUplink(busName: string, iface: string): Promise<boolean> {
+    const found = this.byName(busName);
+    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
+    return this.#queue.run(found.id, () => {
+      const stored = this.#buses.get(found.id);
+      if (stored?.uplinks?.some((uplink) => uplink.interface === iface) !== true) return false;
+      const bus = this.#prune(stored);
+      this.#commit(bus, { ...bus, uplinks: (bus.uplinks ?? []).filter((uplink) => uplink.interface !== iface) });
+      return true;
+    });
+  }
+
+  /**
+   * Rewires uplinks whose interface came or went since the last call (an adapter unplugged and plugged in again,
+   * a vcan deleted and made again). Returns what changed, for the log and for events.
+   */
+  async watchUplinks(): Promise<UplinkView[]> {
+    const changed: UplinkView[] = [];
+    for (const bus of [...this.#buses.values()]) {
+      if ((bus.uplinks ?? []).length === 0) continue;
+      const views = await this.#queue.run(bus.id, () => {
+        const current = this.#buses.get(bus.id);
+        if (current === undefined) return [];
+        const seen = (current.uplinks ?? []).map((uplink) => ({ uplink, signature: this.#interfaceSignature(uplink.interface) }));
+        const moved = seen.filter(({ uplink, signature }) => this.#uplinkSignatures.get(`${current.id}\0${uplink.interface}`) !== signature);
+        if (moved.length === 0) return [];
+        this.#apply(current);
+        return moved.map(({ uplink }) => this.#uplinkView(current, uplink));
+      });
+      changed.push(...views);
+    }
+    return changed;
+  }
+
+  #interfaceSignature(name: string): string {
+    const link = this.#hostLink(name);
+    return link === undefined ? 'gone' : `${link.index}:${link.type}:${link.mtu ?? '?'}`;
+  }
+
+  #uplinkView(bus: Bus, uplink: Uplink): UplinkView {
+    const link = this.#hostLink(uplink.interface);
+    if (link === undefined) return { bus: bus.name, uplink, state: 'down', detail: `${uplink.interface} is not there; the bus goes on without it and the uplink is wired again when it comes back` };
+    if (link.type !== ARPHRD_CAN) return { bus: bus.name, uplink, state: 'down', detail: `${uplink.interface} is not a CAN interface (type ${link.type})` };
+    const fd = (link.mtu ?? 0) >= CAN_LINK_MTU.fd;
+    const notes = [...(link.up ? [] : [`${uplink.interface} is down: frames cross once it is up (ip link set ${uplink.interface} up)`]), ...(bus.fd && !fd ? [`classic frames only: ${uplink.interface} is not FD (MTU ${link.mtu ?? '?'})`] : [])];
+    return { bus: bus.name, uplink, state: 'up', ...(notes.length === 0 ? {} : { detail: notes.join('; ') }) };
+  }
+
+  #checkUplinkInterface(bus: Bus, uplink: Uplink): void {
+    const link = this.#hostLink(uplink.interface);
+    if (link === undefined) throw new InvalidValueError('interface', uplink.interface, 'an existing CAN interface of this host (ip -details link show type can, vcan)');
+    if (link.type !== ARPHRD_CAN) throw new InvalidValueError('interface', uplink.interface, `a CAN interface; ${uplink.interface} has link type ${link.type}`);
+    for (const other of this.#buses.values()) {
+      if (other.id !== bus.id && other.uplinks?.some((u) => u.interface === uplink.interface) === true) throw new BusConflictError(`${uplink.interface} is an uplink of bus ${other.name} already`, `an interface joins one bus; to join buses, use a gateway (cantainer gateway add ${other.name} ${bus.name})`);
+      const ours = [...other.members.filter((member) => member.end.netns === undefined).map((member) => member.end.name), ...(other.uplinks ?? []).map((u) => uplinkHostEndName(other.id, u.interface))];
+      if (ours.includes(uplink.interface)) throw new InvalidValueError('interface', uplink.interface, `an interface cantainer did not make (${uplink.interface} is an end of bus ${other.name})`);
+    }
   }
 
   /** The bus of that name, if exactly one has it. */
@@ -254,6 +355,7 @@ export class BusService {
       }
       const existing = stored === undefined ? undefined : this.#prune(stored);
       const next = existing ?? bus;
+      if (existing === undefined) for (const uplink of bus.uplinks ?? []) this.#checkUplinkInterface(bus, uplink);
       let gateways = this.#gateways.filter((gateway) => gateway.declaredBy !== bus.id);
       for (const gateway of declared) gateways = this.#withGateway(gateways, gateway);
       this.#changeTopology(new Map(this.#buses).set(next.id, next), gateways, [next.name, ...names]);
@@ -333,7 +435,7 @@ export class BusService {
 
   /** Wires `next`, then persists it; on a failure the kernel and the state stay as they were (`previous`). */
   #commit(previous: Bus | undefined, next: Bus): void {
-    this.#reconciler.apply(next, this.#portsOf(next));
+    this.#apply(next);
     this.#buses.set(next.id, next);
     try {
       this.#save();
@@ -343,7 +445,7 @@ export class BusService {
         this.#reconciler.remove(next.id);
       } else {
         this.#buses.set(previous.id, previous);
-        this.#reconciler.apply(previous, this.#portsOf(previous));
+        this.#apply(previous);
       }
       throw new CantainerError('ESTATEWRITE', `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, hint: 'check that the state directory is writable and not full' });
     }
@@ -355,7 +457,30 @@ export class BusService {
   }
 
   #apply(bus: Bus): Change[] {
-    return this.#reconciler.apply(bus, this.#portsOf(bus));
+    const changes = this.#reconciler.apply(bus, this.#attachmentsOf(bus));
+    // What the uplinks' interfaces were when wired: watchUplinks rewires when that changes.
+    for (const uplink of bus.uplinks ?? []) this.#uplinkSignatures.set(`${bus.id}\0${uplink.interface}`, this.#interfaceSignature(uplink.interface));
+    return changes;
+  }
+
+  /** The bus's gateway ports and uplinks, as the kernel finds them now. */
+  #attachmentsOf(bus: Bus): BusAttachments {
+    return { gateways: this.#portsOf(bus), uplinks: (bus.uplinks ?? []).map((uplink) => this.#uplinkPort(bus, uplink)) };
+  }
+
+  #uplinkPort(bus: Bus, uplink: Uplink): UplinkPort {
+    const link = this.#hostLink(uplink.interface);
+    const present = link?.type === ARPHRD_CAN;
+    return { uplink, present, fd: present && (link.mtu ?? 0) >= CAN_LINK_MTU.fd && bus.fd };
+  }
+
+  #hostLink(name: string): Link | undefined {
+    const host = this.#kernel.route(CURRENT_NETNS);
+    try {
+      return host.findLink(name);
+    } finally {
+      host.close();
+    }
   }
 
   /** The buses joined by a gateway to a bus of one of these names. */

@@ -2,6 +2,7 @@
 // first bad field rather than with a crash somewhere later; unknown fields are kept out of the typed value.
 import { CantainerError, describeValue } from '../errors.js';
 import { checkBus, type Bus, type Member, type MemberEnd } from '../bus/model.js';
+import type { Uplink, UplinkDirection } from '../bus/uplink.js';
 import { checkGateway, gatewaySetProblem, type Crc8ChecksumSpec, type FrameEdit, type Gateway, type XorChecksumSpec } from '../bus/gateway.js';
 
 export const STATE_VERSION = 2;
@@ -76,6 +77,16 @@ function parseMember(value: Json, field: string): Member {
   };
 }
 
+function parseUplink(value: Json, field: string): Uplink {
+  const raw = object(value, field);
+  return {
+    interface: string(raw.interface, `${field}.interface`),
+    direction: string(raw.direction, `${field}.direction`) as UplinkDirection,
+    accept: strings(raw.accept, `${field}.accept`),
+    reject: strings(raw.reject, `${field}.reject`),
+  };
+}
+
 function parseBus(value: Json, field: string): Bus {
   const raw = object(value, field);
   const bus: Bus = {
@@ -83,6 +94,7 @@ function parseBus(value: Json, field: string): Bus {
     name: string(raw.name, `${field}.name`),
     fd: boolean(raw.fd, `${field}.fd`),
     members: array(raw.members, `${field}.members`).map((member, i) => parseMember(member, `${field}.members[${i}]`)),
+    ...(raw.uplinks === undefined ? {} : { uplinks: array(raw.uplinks, `${field}.uplinks`).map((uplink, i) => parseUplink(uplink, `${field}.uplinks[${i}]`)) }),
     ...annotations(raw.annotations, `${field}.annotations`),
   };
   try {

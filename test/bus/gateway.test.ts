@@ -83,7 +83,7 @@ describe('gateway model', () => {
       ],
     );
     const [toB, toC] = ports.map((port) => port.name);
-    const plan = planBus(a, ports);
+    const plan = planBus(a, { gateways: ports });
     const count = (destination: string | undefined, source?: string): number => plan.rules.filter((rule) => rule.destination === destination && (source === undefined || rule.source === source)).length;
     assert.equal(count(toB), 2 * 4, 'two filters from x, y, the monitor and the port from c');
     assert.equal(count(toC), 3, 'x, y and the monitor, never the port of c itself');

@@ -21,6 +21,7 @@ describe('cantainer gateway, through the control socket', () => {
   let control: string;
   let plugin: string;
   let daemon: Daemon;
+  let kernel: FakeKernel;
   const networks = new Map<string, DockerNetwork>();
   const run = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
     let out = '';
@@ -42,8 +43,9 @@ describe('cantainer gateway, through the control socket', () => {
     control = join(dir, 'control.sock');
     plugin = join(dir, 'plugin.sock');
     networks.clear();
+    kernel = new FakeKernel();
     daemon = await startDaemon({
-      kernel: new FakeKernel(),
+      kernel,
       socketPath: plugin,
       controlSocketPath: control,
       stateDir: join(dir, 'state'),
@@ -121,5 +123,24 @@ describe('cantainer gateway, through the control socket', () => {
     assert.equal(daemon.service.get('c'.repeat(64)), undefined);
     await post(plugin, '/NetworkDriver.DeleteNetwork', d.network(NET_B));
     assert.deepEqual(daemon.service.gateways(), []);
+  });
+
+  it('joins a host CAN interface with cantainer uplink add|ls|rm, and from the uplink network option', async () => {
+    const host = kernel.route();
+    host.createVcan({ name: 'vcan0', mtu: 16, up: true });
+    host.createVcan({ name: 'vcan1', mtu: 16, up: false });
+    host.close();
+    await createNetwork(NET_A, 'powertrain');
+    assert.deepEqual(await run('uplink', 'add', 'powertrain', 'vcan0', '--direction', 'in', '--accept', '100/700'), { code: 0, out: 'uplink vcan0 on powertrain: up\n', err: '' });
+    assert.equal((await run('uplink', 'ls')).out, 'BUS         INTERFACE  DIRECTION  STATE  FILTERS           NOTE\npowertrain  vcan0      in         up     --accept 100/700\n');
+    assert.match((await run('uplink', 'add', 'powertrain', 'vcan9')).err, /interface: "vcan9" is not valid; allowed: an existing CAN interface/u);
+    assert.match((await run('uplink', 'add', 'powertrain', 'vcan0', '--direction', 'sideways')).err, /--direction: "sideways" is not valid; allowed: both, in, out/u);
+    assert.deepEqual(await run('uplink', 'rm', 'powertrain', 'vcan0'), { code: 0, out: 'uplink vcan0 on powertrain removed\n', err: '' });
+    assert.match((await run('uplink', 'rm', 'powertrain', 'vcan0')).err, /bus powertrain has no uplink vcan0/u);
+    await createNetwork(NET_B, 'body', { uplink: 'vcan1 --reject 7DF' });
+    const listed = JSON.parse((await run('uplink', 'ls', '--json')).out) as Array<Record<string, unknown>>;
+    assert.deepEqual(listed, [{ bus: 'body', interface: 'vcan1', direction: 'both', accept: [], reject: ['7DF/7FF'], state: 'up', detail: 'vcan1 is down: frames cross once it is up (ip link set vcan1 up)' }]);
+    const refused = await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork('c'.repeat(64), { uplink: 'vcan8' }));
+    assert.match(String(refused.body.Err), /interface: "vcan8" is not valid/u);
   });
 });

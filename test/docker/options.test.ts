@@ -9,17 +9,17 @@ function refuses(fn: () => unknown, field: string, message: RegExp): void {
 
 describe('network options', () => {
   it('defaults to a classic bus with prefix "can" and no host interface', () => {
-    assert.deepEqual(parseNetworkOptions({}), { fd: false, prefix: 'can', noEffect: [], gateways: [] });
+    assert.deepEqual(parseNetworkOptions({}), { fd: false, prefix: 'can', noEffect: [], gateways: [], uplinks: [] });
   });
 
   it('reads fd, host_if and prefix', () => {
-    assert.deepEqual(parseNetworkOptions({ fd: 'true', host_if: 'dcan0', prefix: 'ecu' }), { fd: true, hostInterface: 'dcan0', prefix: 'ecu', noEffect: [], gateways: [] });
+    assert.deepEqual(parseNetworkOptions({ fd: 'true', host_if: 'dcan0', prefix: 'ecu' }), { fd: true, hostInterface: 'dcan0', prefix: 'ecu', noEffect: [], gateways: [], uplinks: [] });
   });
 
   it("accepts dockercan's, docker-vxcan's and RemotiveBus's option names", () => {
-    assert.deepEqual(parseNetworkOptions({ canfd: 'true', host_if: 'dcan0', centralised: 'true' }), { fd: true, hostInterface: 'dcan0', prefix: 'can', noEffect: ['centralised'], gateways: [] });
-    assert.deepEqual(parseNetworkOptions({ 'vxcan.dev': 'vcan', 'vxcan.id': '3', 'vxcan.peer': 'vxcan' }), { fd: false, hostInterface: 'vcan3', prefix: 'vxcan', noEffect: [], gateways: [] });
-    assert.deepEqual(parseNetworkOptions({ device: 'ecu', host_device: 'rbus0' }), { fd: false, hostInterface: 'rbus0', prefix: 'ecu', noEffect: [], gateways: [] });
+    assert.deepEqual(parseNetworkOptions({ canfd: 'true', host_if: 'dcan0', centralised: 'true' }), { fd: true, hostInterface: 'dcan0', prefix: 'can', noEffect: ['centralised'], gateways: [], uplinks: [] });
+    assert.deepEqual(parseNetworkOptions({ 'vxcan.dev': 'vcan', 'vxcan.id': '3', 'vxcan.peer': 'vxcan' }), { fd: false, hostInterface: 'vcan3', prefix: 'vxcan', noEffect: [], gateways: [], uplinks: [] });
+    assert.deepEqual(parseNetworkOptions({ device: 'ecu', host_device: 'rbus0' }), { fd: false, hostInterface: 'rbus0', prefix: 'ecu', noEffect: [], gateways: [], uplinks: [] });
   });
 
   it('refuses unknown keys, naming the key, the value and the options there are', () => {
@@ -51,6 +51,15 @@ describe('network options', () => {
     refuses(() => parseNetworkOptions({ gateway: 'body --colour red' }), 'network option "gateway"', /at "--colour"/u);
     refuses(() => parseNetworkOptions({ 'gateway.x': 'body --set id=XYZ' }), 'network option "gateway.x": --set id', /"XYZ" is not valid; allowed: an id in hex/u);
     refuses(() => parseNetworkOptions({ 'gateway.': 'body' }), 'network option "gateway."', /an option of/u);
+  });
+
+  it('reads uplink options: an interface and the flags of `cantainer uplink add`', () => {
+    assert.deepEqual(parseNetworkOptions({ uplink: 'can0', 'uplink.usb': 'can1 --direction in --accept 123' }).uplinks, [
+      { interface: 'can0', direction: 'both', accept: [], reject: [] },
+      { interface: 'can1', direction: 'in', accept: ['123/7FF'], reject: [] },
+    ]);
+    refuses(() => parseNetworkOptions({ uplink: 'can0 --direction up' }), 'network option "uplink": uplink.direction', /"up" is not valid; allowed: both, in, out/u);
+    refuses(() => parseNetworkOptions({ uplink: '--accept 1' }), 'network option "uplink"', /IFACE \[--direction/u);
   });
 
   it("explains Docker's MTU option instead of ignoring it, and ignores Docker's other keys", () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import type { CanFrame } from '../../src/can/frame.js';
-import type { CanSocketPort } from '../../src/kernel/index.js';
+import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
 import { cansend, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
 
 const QUIET_MS = 400;
@@ -24,7 +24,7 @@ interface Entry {
 }
 const gateways = (): Entry[] => JSON.parse(cantainer('gateway ls --json')) as Entry[];
 
-describe('gateways with a real dockerd', () => {
+describe('gateways, uplinks and member filters with a real dockerd', () => {
   let daemon: RunningDaemon;
   const sockets = new Map<string, CanSocketPort>();
   const listener = (container: string): CanSocketPort => {
@@ -96,6 +96,9 @@ describe('gateways with a real dockerd', () => {
     assert.deepEqual(got, { ecu1: ['123#01'], ecu4: ['123#01'] }, 'accepted ids cross chassis -> powertrain -> body once');
     assert.deepEqual((await exchange('ecu1', ['123#03'], ['ecu5'])).ecu5, [], 'one way: nothing goes back to chassis');
     assert.match(sh(`node bin/cantainer gateway rm chassis powertrain --control-socket ${CONTROL} 2>&1 || true`), /part of bus chassis's settings/u);
+    // Its listener goes first: a socket whose interface vanishes fails its next receive with ENODEV.
+    sockets.get('ecu5')?.close();
+    sockets.delete('ecu5');
     sh('docker rm -f ecu5 && docker network rm chassis', 60_000);
     assert.deepEqual(gateways().map((entry) => entry.source), ['powertrain']);
   });
@@ -123,6 +126,44 @@ describe('gateways with a real dockerd', () => {
     } finally {
       fw1.close();
       sh('docker rm -f fw1', 60_000);
+    }
+  });
+
+  it('joins a vcan of the host (standing in for can0) to powertrain: frames both ways, once each; survives the vcan going and coming back', async () => {
+    const host = systemKernel();
+    sh('ip link add vcan7 type vcan && ip link set vcan7 up');
+    assert.match(cantainer('uplink add powertrain vcan7'), /^uplink vcan7 on powertrain: up\n$/u);
+    let vcan7 = host.canSocket('vcan7', { fd: false });
+    const fromHost = async (frames: string[]): Promise<Record<string, string[]>> => {
+      await Promise.all(['ecu1', 'ecu2', 'ecu4'].map((name) => listener(name).receiveAll(50)));
+      sh(frames.map((frame) => `cansend vcan7 ${frame}`).join(' && '));
+      const got = await Promise.all(['ecu1', 'ecu2', 'ecu4'].map((name) => listener(name).receiveAll(QUIET_MS)));
+      return { ecu1: (got[0] ?? []).map((f) => f.id.toString(16)), ecu2: (got[1] ?? []).map((f) => f.id.toString(16)), ecu4: (got[2] ?? []).map((f) => f.id.toString(16)) };
+    };
+    const toHost = async (): Promise<string[]> => {
+      await vcan7.receiveAll(50);
+      cansend('ecu1', 'can0', ['321#02', '322#03']);
+      return (await vcan7.receiveAll(QUIET_MS)).map((f) => f.id.toString(16));
+    };
+    try {
+      assert.deepEqual(await fromHost(['123#01', '124#02']), { ecu1: ['123', '124'], ecu2: ['123', '124'], ecu4: [] });
+      assert.deepEqual(await toHost(), ['321', '322']);
+      vcan7.close();
+      sh('ip link del vcan7');
+      const uplinks = (): Array<{ state: string }> => JSON.parse(cantainer('uplink ls --json')) as Array<{ state: string }>;
+      await waitFor('the uplink reported down', () => uplinks()[0]?.state === 'down', 5_000);
+      assert.deepEqual((await exchange('ecu1', ['111#01'], ['ecu2', 'ecu3'])), { ecu2: ['111#01'], ecu3: ['111#01'] }, 'the bus goes on without it');
+      sh('ip link add vcan7 type vcan && ip link set vcan7 up');
+      vcan7 = host.canSocket('vcan7', { fd: false });
+      await waitFor('the uplink wired again', () => sh('grep -c \'"msg":"uplink up"\' /run/cantainer-gw.log || true').trim() === '1', 5_000);
+      assert.deepEqual(await fromHost(['125#03']), { ecu1: ['125'], ecu2: ['125'], ecu4: [] });
+      assert.deepEqual(await toHost(), ['321', '322']);
+      assert.match(cantainer('uplink rm powertrain vcan7'), /removed/u);
+      assert.deepEqual(await fromHost(['126#04']), { ecu1: [], ecu2: [], ecu4: [] });
+      assert.match(sh('ip -o link show vcan7'), /vcan7: <NOARP,UP,LOWER_UP>/u, 'the interface is left as it was');
+    } finally {
+      vcan7.close();
+      sh('ip link del vcan7 2>/dev/null || true');
     }
   });
 });
