@@ -104,7 +104,7 @@ function operand(edit: FrameEdit, field: string, fd: boolean): { canId?: number;
 
 /**
  * The can-gw modifications of a gateway's edits for classic (`fd` false) or FD rules. On classic rules edits of
- * the FD flags are left out: classic frames have none.
+ * the FD flags are left out (classic frames have none), and FD-sized data and lengths are cut to classic size.
  */
 export function gatewayModifications(edits: readonly FrameEdit[], fd: boolean): Partial<Record<ModOperation, FrameModification>> | undefined {
   const result: Partial<Record<ModOperation, FrameModification>> = {};
@@ -113,8 +113,11 @@ export function gatewayModifications(edits: readonly FrameEdit[], fd: boolean): 
     if (mine.length === 0) continue;
     let mod: FrameModification = { fields: [], canId: 0, len: 0, flags: 0, data: new Uint8Array() };
     for (const edit of mine) {
-      const value = operand(edit, `--${operation} ${edit.field}`, fd);
-      mod = { ...mod, ...value, fields: [...mod.fields, edit.field] };
+      // Checked against the gateway's buses already (checkGateway): between FD buses, classic frames get the
+      // edits cut to their size, 8 data bytes and a length of at most 8.
+      const value = operand(edit, `--${operation} ${edit.field}`, true);
+      const sized = fd ? value : { ...value, ...(value.data === undefined ? {} : { data: value.data.slice(0, CAN_MAX_DLEN) }), ...(value.len === undefined ? {} : { len: Math.min(value.len, CAN_MAX_DLEN) }) };
+      mod = { ...mod, ...sized, fields: [...mod.fields, edit.field] };
     }
     result[operation] = mod;
   }

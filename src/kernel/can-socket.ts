@@ -41,6 +41,8 @@ export class CanSocket implements CanSocketPort {
   readonly #waiters: Array<() => void> = [];
   readonly #watch: { close(): void; unref(): void; ref(): void };
   #closed = false;
+  /** An error of the socket, kept for the next receive (see #drain). */
+  #error: Error | undefined = undefined;
 
   private constructor(fd: number, ifname: string, netns: NetnsTarget) {
     this.#fd = fd;
@@ -83,11 +85,21 @@ export class CanSocket implements CanSocketPort {
     send(this.#fd, encodeFrame(frame), () => `sending a frame on ${this.ifname} in netns ${this.netns.label}`);
   }
 
+  /**
+   * Reads every frame waiting. A socket error (the interface went down, ENETDOWN, or away, ENODEV) is kept for the
+   * next receive to throw rather than thrown here: this also runs from the readiness watch, where nobody could catch
+   * it. The kernel reports such an error once; the socket then goes on receiving once the interface is up again.
+   */
   #drain(): void {
-    for (;;) {
-      const length = recv(this.#fd, this.#buffer, MSG_DONTWAIT, () => `receiving on ${this.ifname} in netns ${this.netns.label}`);
-      if (length === undefined) break;
-      this.#queue.push(decodeFrame(this.#buffer.subarray(0, length)));
+    if (this.#closed) return;
+    try {
+      for (;;) {
+        const length = recv(this.#fd, this.#buffer, MSG_DONTWAIT, () => `receiving on ${this.ifname} in netns ${this.netns.label}`);
+        if (length === undefined) break;
+        this.#queue.push(decodeFrame(this.#buffer.subarray(0, length)));
+      }
+    } catch (error) {
+      this.#error = error instanceof Error ? error : new Error(String(error));
     }
     for (const wake of this.#waiters.splice(0)) wake();
   }
@@ -96,7 +108,7 @@ export class CanSocket implements CanSocketPort {
   async receive(timeoutMs: number): Promise<CanFrame | undefined> {
     const deadline = Date.now() + timeoutMs;
     this.#drain();
-    while (this.#queue.length === 0 && !this.#closed) {
+    while (this.#queue.length === 0 && !this.#closed && this.#error === undefined) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
       this.#watch.ref();
@@ -111,6 +123,11 @@ export class CanSocket implements CanSocketPort {
       } finally {
         this.#watch.unref();
       }
+    }
+    const error = this.#error;
+    if (this.#queue.length === 0 && error !== undefined) {
+      this.#error = undefined;
+      throw error;
     }
     return this.#queue.shift();
   }

@@ -68,6 +68,7 @@ export const Errno = {
   ENODEV: 19,
   EINVAL: 22,
   ENOBUFS: 105,
+  ENETDOWN: 100,
 } as const satisfies Record<string, number>;
 
 export interface ErrnoDescription {

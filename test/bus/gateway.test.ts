@@ -31,6 +31,9 @@ describe('gateway model', () => {
     assert.equal(classic.or, undefined);
     assert.deepEqual(gatewayModifications(edits, true)?.or, { fields: ['flags'], canId: 0, len: 0, flags: 1, data: new Uint8Array() });
     assert.equal(gatewayModifications([], false), undefined);
+    const big = [{ operation: 'set', field: 'data', value: 'AB'.repeat(12) }, { operation: 'set', field: 'len', value: '12' }] as const;
+    assert.deepEqual(gatewayModifications(big, false)?.set, { fields: ['data', 'len'], canId: 0, len: 8, flags: 0, data: new Uint8Array(8).fill(0xab) }, 'cut to classic size on classic rules');
+    assert.equal(gatewayModifications(big, true)?.set?.data.length, 12);
   });
 
   it('refuses bad gateways naming the field, the value and what is allowed', () => {

@@ -103,6 +103,13 @@ describe('gateways, uplinks and member filters with a real dockerd', () => {
     assert.deepEqual(gateways().map((entry) => entry.source), ['powertrain']);
   });
 
+  it('keeps gateways across a daemon crash: restarted, it finds them in its state and frames still cross once', async () => {
+    await daemon.kill();
+    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-gw/state', '--control-socket', CONTROL, '--netns-dir', NETNS_DIR], '/run/cantainer-gw.log');
+    assert.deepEqual(gateways().map((entry) => [entry.source, entry.destination, entry.state]), [['powertrain', 'body', 'wired']]);
+    assert.deepEqual(await exchange('ecu4', ['444#04'], ['ecu1', 'ecu2', 'ecu3']), { ecu1: ['444#04'], ecu2: ['444#04'], ecu3: ['444#04'] });
+  });
+
   it('stops all crossing after gateway rm, and leaves only the two buses\' namespaces', async () => {
     assert.match(cantainer('gateway rm powertrain body'), /removed/u);
     const got = await exchange('ecu1', ['321#01'], ['ecu2', 'ecu4']);

@@ -122,6 +122,32 @@ describe('gateways on the real kernel', () => {
     assert.deepEqual((await exchange('b1', [classicFrame({ id: 0x1, data: [] })], ['a1'])).a1, [], 'one way only');
   });
 
+  it('applies AND, OR and XOR edits in the kernel\'s order, then a CRC8 checksum (SAE J1850), as the fake kernel computes them', async () => {
+    await service.addGateway(
+      gateway('powertrain', 'body', {
+        accept: ['300/700'],
+        edits: [
+          { operation: 'and', field: 'id', value: '30F' },
+          { operation: 'or', field: 'data', value: '0000000000000080' },
+          { operation: 'xor', field: 'data', value: 'FF' },
+          { operation: 'set', field: 'len', value: '8' },
+        ],
+        crc8Checksum: { from: 0, to: 6, at: 7, poly: 0x1d, init: 0xff, finalXor: 0xff },
+      }),
+    );
+    assert.deepEqual([service.check('A'), service.check('B')], [[], []], 'checksummed rules read back as sent');
+    const received = await exchange('a1', [classicFrame({ id: 0x3a5, data: [0x0f, 1, 2, 3, 4, 5, 6] })], ['b1']);
+    // id 3A5 & 30F = 305; data | ..80 then ^ FF.. = F0 01 02 03 04 05 06 80; len 8; byte 7 = CRC8 J1850 of bytes 0..6.
+    const table = Array.from({ length: 256 }, (_, i) => {
+      let crc = i;
+      for (let bit = 0; bit < 8; bit++) crc = crc & 0x80 ? ((crc << 1) ^ 0x1d) & 0xff : (crc << 1) & 0xff;
+      return crc;
+    });
+    let crc = 0xff;
+    for (const byte of [0xf0, 1, 2, 3, 4, 5, 6]) crc = table[crc ^ byte] ?? 0;
+    assert.deepEqual(received.b1?.map((f) => [f.id, Buffer.from(f.data).toString('hex')]), [[0x305, `f0010203040506${(crc ^ 0xff).toString(16).padStart(2, '0')}`]]);
+  });
+
   it('stops every crossing after the gateway is removed', async () => {
     assert.equal(await service.removeGateway('powertrain', 'body'), true);
     const received = await exchange('a1', burst(1), ['a2', 'b1']);
@@ -156,6 +182,20 @@ describe('gateways on the real kernel', () => {
       const fd = [fdFrame({ id: 0x42, data: new Uint8Array(32).fill(9) })];
       const fromD = await exchange('d1', fd, all);
       assert.deepEqual(Object.entries(fromD).filter(([, frames]) => frames.length > 0).map(([name]) => name), ['d2'], 'FD frames stay on the FD bus');
+      if (hops === 1) {
+        // Between two FD buses FD frames cross, and FD edits apply: flags and 12 data bytes.
+        await service.createBus({ id: 'E', name: 'infotainment', fd: true, members: [ecu('e1')] });
+        await service.addGateway(gateway('adas', 'infotainment', { edits: [{ operation: 'set', field: 'flags', value: '1' }, { operation: 'set', field: 'data', value: 'AB'.repeat(12) }, { operation: 'set', field: 'len', value: '12' }] }));
+        const crossed = await exchange('d1', [fdFrame({ id: 0x43, data: new Uint8Array(16).fill(1) }), classicFrame({ id: 0x44, data: [1] })], ['d2', 'e1']);
+        assert.deepEqual(crossed.d2?.map((f) => [f.kind, f.id, f.data.length]), [['fd', 0x43, 16], ['classic', 0x44, 1]], 'unedited on its own bus');
+        assert.deepEqual(
+          crossed.e1?.map((f) => [f.kind, f.id, Buffer.from(f.data).toString('hex'), f.kind === 'fd' && f.brs]),
+          [['fd', 0x43, 'ab'.repeat(12), true], ['classic', 0x44, 'abababababababab', false]],
+          'the FD rule sets flags and 12 bytes; the classic rule sets 8 bytes and keeps its length at 8 at most',
+        );
+        assert.deepEqual([service.check('D'), service.check('E')], [[], []]);
+        await service.removeBus('E');
+      }
     });
   }
 

@@ -31,11 +31,19 @@ function execInBackground(container: string, command: string, timeoutMs = 60_000
   };
 }
 
+/**
+ * Waits until `count` isotprecv processes run in a container (a `docker exec` may take seconds to start under
+ * emulation), then a little more for their sockets to be bound: a first frame sent before that would be lost.
+ */
+async function listening(container: string, count = 1): Promise<void> {
+  sh(`for i in $(seq 100); do [ "$(docker exec ${container} sh -c 'grep -l ^isotprecv /proc/[0-9]*/cmdline 2>/dev/null | wc -l')" -ge ${count} ] && exit 0; sleep 0.1; done; echo "no isotprecv in ${container}"; exit 1`, 60_000);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+}
+
 async function transfer(from: string, to: string, fd: boolean): Promise<string> {
   const link = fd ? ' -L 72:64:0' : '';
   const receiver = execInBackground(to, `isotprecv -s 7E8 -d 7E0${link} can0`);
-  // The receiver binds its socket within milliseconds of starting: give it a moment before the first frame.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await listening(to);
   sh(`echo '${PDU}' | docker exec -i ${from} isotpsend -s 7E0 -d 7E8${link} can0`, 60_000);
   return (await receiver.output).trim();
 }
@@ -75,7 +83,8 @@ describe('ISO-TP and UDS across buses', () => {
     // The ECU answers one request: a multi-frame response, so the tester's flow control crosses the gateway too.
     const ecu = execInBackground('engine', `req=$(isotprecv -s 7E8 -d 7E0 can0); [ "$req" = "22 F1 90 " ] || [ "$req" = "22 F1 90" ] || exit 3; sleep 0.2; echo '62 F1 90 ${VIN}' | isotpsend -s 7E8 -d 7E0 can0`);
     const tester = execInBackground('tester', 'isotprecv -s 7E0 -d 7E8 can0');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await listening('engine');
+    await listening('tester');
     sh(`echo '22 F1 90' | docker exec -i tester isotpsend -s 7E0 -d 7E8 can0`);
     await ecu.output;
     const response = (await tester.output).trim();
