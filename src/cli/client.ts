@@ -2,8 +2,15 @@
 // when the daemon cannot be reached, and the daemon's own error (with its code) when it refuses.
 import { request } from 'node:http';
 import { CantainerError } from '../errors.js';
+import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
 
 export const CONTROL_SOCKET_ENV = 'CANTAINER_CONTROL_SOCKET';
+
+/** The option every command that talks to the daemon takes. */
+export const CONTROL_SOCKET_OPTION = ['--control-socket <path>', `the daemon's control socket (default: $${CONTROL_SOCKET_ENV} or ${DEFAULT_CONTROL_SOCKET})`] as const;
+
+/** Collects a repeatable option's values. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** Where the commands find the daemon: --control-socket, else $CANTAINER_CONTROL_SOCKET, else the default. */
 export function controlSocketPath(flag: string | undefined, fallback: string, env: Readonly<Record<string, string | undefined>> = process.env): string {

@@ -2,10 +2,9 @@
 import type { Command } from 'commander';
 import { gatewayWords } from '../bus/gateway-spec.js';
 import { DEFAULT_CONTROL_SOCKET, type GatewayEntry } from '../control/api.js';
-import { callDaemon, controlSocketPath } from './client.js';
+import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
 import { table, type CliIo } from './output.js';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 interface AddOptions {
   both?: boolean;
@@ -39,7 +38,6 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
     .command('gateway')
     .description('forward frames between buses (by their network names): one way or both, only some ids, edited on the way')
     .addHelpText('after', '\nExamples:\n  cantainer gateway add powertrain body --both\n  cantainer gateway add tester engine --accept 7E0 --accept 7DF\n  cantainer gateway add body dash --accept 3A0/7F0 --set id=123\n  cantainer gateway ls');
-  const socketOption = ['--control-socket <path>', `the daemon's control socket (default: $CANTAINER_CONTROL_SOCKET or ${DEFAULT_CONTROL_SOCKET})`] as const;
 
   gateway
     .command('add')
@@ -56,7 +54,7 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
     .option('--xor-checksum <from:to:at[:init]>', 'after editing, write the XOR of data bytes FROM..TO at byte AT')
     .option('--crc8 <from:to:at:poly[:init[:xor]]>', 'after editing, write the CRC8 (polynomial POLY, hex) of data bytes FROM..TO at byte AT')
     .option('--json', 'print the gateway as JSON')
-    .option(...socketOption)
+    .option(...CONTROL_SOCKET_OPTION)
     .action(async (source: string, destination: string, options: AddOptions) => {
       const { json, controlSocket, ...flags } = options;
       const answer = await callDaemon<{ gateway: GatewayEntry }>(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.Add', { source, destination, ...flags });
@@ -68,7 +66,7 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
     .description('remove the gateway from SRC to DST (a both-ways one by either order); frames stop crossing at once')
     .argument('<src>', 'the bus frames come from')
     .argument('<dst>', 'the bus frames go to')
-    .option(...socketOption)
+    .option(...CONTROL_SOCKET_OPTION)
     .action(async (source: string, destination: string, options: { controlSocket?: string }) => {
       await callDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.Remove', { source, destination });
       io.out(`gateway ${source} -> ${destination} removed\n`);
@@ -78,7 +76,7 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
     .command('ls')
     .description('list the gateways: direction, state (wired, waiting for a bus, refused), filters and edits')
     .option('--json', 'print the list as JSON')
-    .option(...socketOption)
+    .option(...CONTROL_SOCKET_OPTION)
     .action(async (options: { json?: boolean; controlSocket?: string }) => {
       const answer = await callDaemon<{ gateways: GatewayEntry[] }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.List');
       if (options.json === true) {

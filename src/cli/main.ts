@@ -8,6 +8,7 @@ import { LOG_LEVELS } from '../log.js';
 import { formatPreflight, preflight } from '../kernel/preflight.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerUplinkCommands } from './uplink.js';
+import { registerBusCommands } from './buses.js';
 import type { CliIo } from './output.js';
 
 export type { CliIo } from './output.js';
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
       status.code = await runDaemon(options, (line) => process.stderr.write(line));
     });
 
+  registerBusCommands(program, io, status);
   registerGatewayCommands(program, io);
   registerUplinkCommands(program, io);
 

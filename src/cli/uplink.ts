@@ -2,10 +2,9 @@
 import type { Command } from 'commander';
 import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
 import type { UplinkDirection } from '../bus/uplink.js';
-import { callDaemon, controlSocketPath } from './client.js';
+import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
 import { table, type CliIo } from './output.js';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 interface UplinkEntry {
   readonly bus: string;
@@ -27,7 +26,6 @@ export function registerUplinkCommands(program: Command, io: CliIo): void {
     .command('uplink')
     .description("join an existing CAN interface of this host (can0, a USB adapter, vcan0) to a bus; it is never moved or deleted, and is wired again when it comes back after going away")
     .addHelpText('after', '\nExamples:\n  cantainer uplink add powertrain can0\n  cantainer uplink add body vcan0 --direction in --accept 3A0/7F0\n  cantainer uplink ls');
-  const socketOption = ['--control-socket <path>', `the daemon's control socket (default: $CANTAINER_CONTROL_SOCKET or ${DEFAULT_CONTROL_SOCKET})`] as const;
 
   uplink
     .command('add')
@@ -38,7 +36,7 @@ export function registerUplinkCommands(program: Command, io: CliIo): void {
     .option('--accept <id/mask>', 'only these ids cross (hex as candump: 123, 123/7F0, 18DAF110/1FFFFF00); repeatable', collect)
     .option('--reject <id/mask>', 'these ids never cross; repeatable', collect)
     .option('--json', 'print the uplink as JSON')
-    .option(...socketOption)
+    .option(...CONTROL_SOCKET_OPTION)
     .action(async (bus: string, iface: string, options: { direction: string; accept?: string[]; reject?: string[]; json?: boolean; controlSocket?: string }) => {
       const answer = await callDaemon<{ uplink: UplinkEntry }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Uplink.Add', {
         bus,
@@ -56,7 +54,7 @@ export function registerUplinkCommands(program: Command, io: CliIo): void {
     .description('detach interface IFACE from bus BUS (the interface stays as it is)')
     .argument('<bus>', 'the bus (its network name)')
     .argument('<iface>', 'the interface')
-    .option(...socketOption)
+    .option(...CONTROL_SOCKET_OPTION)
     .action(async (bus: string, iface: string, options: { controlSocket?: string }) => {
       await callDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Uplink.Remove', { bus, interface: iface });
       io.out(`uplink ${iface} on ${bus} removed\n`);
@@ -66,7 +64,7 @@ export function registerUplinkCommands(program: Command, io: CliIo): void {
     .command('ls')
     .description('list the uplinks: bus, interface, direction, state (up, or down while the interface is missing), filters')
     .option('--json', 'print the list as JSON')
-    .option(...socketOption)
+    .option(...CONTROL_SOCKET_OPTION)
     .action(async (options: { json?: boolean; controlSocket?: string }) => {
       const answer = await callDaemon<{ uplinks: UplinkEntry[] }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Uplink.List');
       if (options.json === true) {

@@ -5,7 +5,9 @@ import { InvalidValueError } from '../errors.js';
 import type { JsonHandler } from '../daemon/http.js';
 import { describeGateway, type Gateway } from '../bus/gateway.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
-import { UnknownGatewayError, type BusService, type GatewayView } from '../service/buses.js';
+import { UnknownBusError, UnknownGatewayError, type BusService, type GatewayView } from '../service/buses.js';
+import type { Bus } from '../bus/model.js';
+import { hostEndName } from '../bus/plan.js';
 import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import { CantainerError } from '../errors.js';
 
@@ -13,6 +15,22 @@ export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
 
 export interface ControlContext {
   readonly buses: BusService;
+  /** The containers of a bus's members (by member id) when the front door that made the bus can tell. */
+  readonly memberContainers?: (busId: string) => Promise<ReadonlyMap<string, { readonly container: string; readonly netnsPath?: string }>>;
+}
+
+/** A bus in `cantainer ls`. */
+export interface BusEntry {
+  readonly name: string;
+  readonly id: string;
+  readonly fd: boolean;
+  readonly members: number;
+  readonly gateways: number;
+  readonly uplinks: number;
+  readonly frames: number;
+  readonly dropped: number;
+  /** The bus's namespace file: tools read its `monitor` interface there. */
+  readonly namespace: string;
 }
 
 export type ControlHandler = JsonHandler<ControlContext>;
@@ -107,6 +125,74 @@ const listUplinks: ControlHandler = (_body, context) => ({
   uplinks: context.buses.uplinks().map((view) => ({ bus: view.bus, ...view.uplink, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) })),
 });
 
+function knownBus(context: ControlContext, name: string): Bus {
+  const bus = context.buses.byName(name) ?? context.buses.get(name);
+  if (bus === undefined) throw new UnknownBusError(name, 'name');
+  return bus;
+}
+
+const listBuses: ControlHandler = (_body, context) => {
+  const gateways = context.buses.gateways().filter((view) => view.status.state === 'wired');
+  const buses: BusEntry[] = context.buses.list().map((bus) => {
+    const seen = context.buses.observe(bus.id);
+    return {
+      name: bus.name,
+      id: bus.id,
+      fd: bus.fd,
+      members: bus.members.length,
+      gateways: gateways.filter((view) => view.gateway.source === bus.name || view.gateway.destination === bus.name).length,
+      uplinks: bus.uplinks?.length ?? 0,
+      frames: seen.frames,
+      dropped: seen.dropped,
+      namespace: seen.namespacePath,
+    };
+  });
+  return { buses };
+};
+
+const inspectBus: ControlHandler = async (body, context) => {
+  const bus = knownBus(context, text(body, 'bus'));
+  const seen = context.buses.observe(bus.id);
+  const containers = context.memberContainers === undefined ? new Map<string, { container: string; netnsPath?: string }>() : await context.memberContainers(bus.id).catch(() => new Map<string, { container: string; netnsPath?: string }>());
+  const members = bus.members.map((member) => {
+    const found = containers.get(member.id);
+    const iface = found?.netnsPath === undefined ? undefined : context.buses.memberInterface(bus.id, member.id, { label: found.container, path: found.netnsPath });
+    return {
+      id: member.id,
+      hostEnd: hostEndName(member.id),
+      ...(found === undefined ? {} : { container: found.container.replace(/^\//u, '') }),
+      ...(iface === undefined ? (member.end.netns === undefined && member.end.handover !== true ? { interface: member.end.name } : {}) : { interface: iface }),
+      ...(member.send === undefined ? {} : { send: member.send }),
+      ...(member.receive === undefined ? {} : { receive: member.receive }),
+    };
+  });
+  return {
+    name: bus.name,
+    id: bus.id,
+    fd: bus.fd,
+    namespace: seen.namespacePath,
+    frames: seen.frames,
+    dropped: seen.dropped,
+    members,
+    gateways: context.buses
+      .gateways()
+      .filter((view) => view.gateway.source === bus.name || view.gateway.destination === bus.name)
+      .map((view) => gatewayEntry(view, context.buses)),
+    uplinks: context.buses.uplinks().filter((view) => view.bus === bus.name).map((view) => ({ interface: view.uplink.interface, direction: view.uplink.direction, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) })),
+    rules: seen.rules.map((rule) => ({
+      source: rule.source,
+      destination: rule.destination,
+      fd: rule.fd === true,
+      ...(rule.filter === undefined ? {} : { filter: `${rule.filter.id.toString(16).toUpperCase()}/${rule.filter.mask.toString(16).toUpperCase()}` }),
+      ...(rule.modifications === undefined ? {} : { edits: Object.keys(rule.modifications) }),
+      handled: rule.counters.handled,
+      dropped: rule.counters.dropped,
+      deleted: rule.counters.deleted,
+    })),
+    drift: seen.drift.map((change) => `${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`),
+  };
+};
+
 export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
   '/Gateway.Add': addGateway,
   '/Gateway.Remove': removeGateway,
@@ -114,4 +200,6 @@ export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
   '/Uplink.Add': addUplink,
   '/Uplink.Remove': removeUplink,
   '/Uplink.List': listUplinks,
+  '/Bus.List': listBuses,
+  '/Bus.Inspect': inspectBus,
 };

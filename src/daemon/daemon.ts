@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { BusService, type StartReport } from '../service/buses.js';
 import { StateStore } from '../state/store.js';
 import { ENDPOINTS, type DriverContext } from '../docker/driver.js';
-import { dockerApiLookup, NetworkNamer, type NetworkLookup } from '../docker/names.js';
+import { dockerApiLookup, dockerMemberLookup, NetworkNamer, type NetworkLookup } from '../docker/names.js';
 import { parseBody } from '../docker/protocol.js';
 import { CONTROL_ENDPOINTS, type ControlContext } from '../control/api.js';
 import { servePlugin, type PluginServer } from './http.js';
@@ -78,7 +78,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
-  const controlContext: ControlContext = { buses: service };
+  const controlContext: ControlContext = { buses: service, ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }) };
   const control =
     options.controlSocketPath === undefined
       ? undefined

@@ -19,32 +19,66 @@ export interface DockerNetwork {
 /** A network by id or name; undefined when Docker has none. Throws when Docker cannot be asked. */
 export type NetworkLookup = (idOrName: string) => Promise<DockerNetwork | undefined>;
 
+/** GET a path of Docker's API over its unix socket: the JSON body, or undefined for 404. */
+export function dockerApiGet(socketPath: string, path: string, timeoutMs = 5_000): Promise<Record<string, unknown> | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        if (response.statusCode === 404) {
+          resolve(undefined);
+          return;
+        }
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+          if (response.statusCode !== 200) throw new Error(`Docker answered ${response.statusCode ?? '?'} to ${path}: ${typeof body.message === 'string' ? body.message : ''}`);
+          resolve(body);
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`Docker's API did not answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const stringsOf = (value: unknown): Record<string, string> =>
+  typeof value === 'object' && value !== null ? Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string')) : {};
+
 /** Looks networks up through Docker's API socket (GET /networks/{id or name}). */
 export function dockerApiLookup(socketPath: string, timeoutMs = 5_000): NetworkLookup {
-  return (idOrName) =>
-    new Promise((resolve, reject) => {
-      const req = request({ socketPath, path: `/networks/${encodeURIComponent(idOrName)}`, method: 'GET', timeout: timeoutMs }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          if (response.statusCode === 404) {
-            resolve(undefined);
-            return;
-          }
-          try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Name?: unknown; Labels?: unknown; message?: unknown };
-            if (response.statusCode !== 200 || typeof body.Name !== 'string') throw new Error(`Docker answered ${response.statusCode ?? '?'}: ${typeof body.message === 'string' ? body.message : 'no network'}`);
-            const labels = typeof body.Labels === 'object' && body.Labels !== null ? Object.fromEntries(Object.entries(body.Labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string')) : {};
-            resolve({ name: body.Name, labels });
-          } catch (error) {
-            reject(error instanceof Error ? error : new Error(String(error)));
-          }
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error(`Docker's API did not answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
-    });
+  return async (idOrName) => {
+    const body = await dockerApiGet(socketPath, `/networks/${encodeURIComponent(idOrName)}`, timeoutMs);
+    if (body === undefined) return undefined;
+    if (typeof body.Name !== 'string') throw new Error('Docker answered a network without a name');
+    return { name: body.Name, labels: stringsOf(body.Labels) };
+  };
+}
+
+/** A member's container: its name, and its network namespace (to find the interface name there). */
+export interface MemberContainer {
+  readonly container: string;
+  readonly netnsPath?: string;
+}
+
+/** The containers of a network's endpoints, by endpoint id (members of Docker buses are endpoints). */
+export function dockerMemberLookup(socketPath: string): (networkId: string) => Promise<Map<string, MemberContainer>> {
+  return async (networkId) => {
+    const result = new Map<string, MemberContainer>();
+    const network = await dockerApiGet(socketPath, `/networks/${encodeURIComponent(networkId)}`);
+    const containers = typeof network?.Containers === 'object' && network.Containers !== null ? Object.entries(network.Containers) : [];
+    for (const [containerId, raw] of containers) {
+      const entry = raw as { Name?: unknown; EndpointID?: unknown };
+      if (typeof entry.EndpointID !== 'string' || typeof entry.Name !== 'string') continue;
+      const details = await dockerApiGet(socketPath, `/containers/${encodeURIComponent(containerId)}/json`).catch(() => undefined);
+      const pid = (details?.State as { Pid?: unknown } | undefined)?.Pid;
+      result.set(entry.EndpointID, { container: entry.Name, ...(typeof pid === 'number' && pid > 0 ? { netnsPath: `/proc/${pid}/ns/net` } : {}) });
+    }
+    return result;
+  };
 }
 
 /** A Docker bus is first named by the start of its network id, until Docker tells its name. */

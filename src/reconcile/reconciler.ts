@@ -6,7 +6,7 @@ import { CantainerError } from '../errors.js';
 import { KernelError } from '../kernel/errors.js';
 import { CURRENT_NETNS, type KernelPort, type NetnsTarget, type RoutePort } from '../kernel/port.js';
 import { Errno } from '../netlink/errno.js';
-import { ruleKey, type CanGwRule } from '../netlink/cangw.js';
+import { ruleKey, type CanGwCounters, type CanGwRule } from '../netlink/cangw.js';
 import type { Link } from '../netlink/link.js';
 import type { Bus } from '../bus/model.js';
 import { busNamespace, planBus, resolveRule, type BusAttachments, type BusPlan, type LinkPlan, type RulePlan, type VxcanPlan } from '../bus/plan.js';
@@ -28,6 +28,19 @@ export interface MemberPresence {
   readonly hostEnd: boolean;
   /** The end is still in the namespace it was created in, paired with the host end (never moved away). */
   readonly endInPlace: boolean;
+}
+
+/** A rule as found in a bus namespace: its links by name, and how many frames it handled, dropped, deleted. */
+export interface ObservedRule extends Omit<CanGwRule, 'sourceIndex' | 'destinationIndex'> {
+  readonly source: string;
+  readonly destination: string;
+  readonly counters: CanGwCounters;
+}
+
+export interface ObservedBus {
+  readonly namespace: string;
+  readonly links: readonly Link[];
+  readonly rules: readonly ObservedRule[];
 }
 
 export class ReconcileError extends CantainerError {
@@ -112,7 +125,7 @@ export class Reconciler {
         ...plan.hostRules.map((rule): Change => ({ action: 'create', object: 'rule', name: `host ${ruleName(rule)}` })),
       ];
     }
-    const busChanges = this.#withRoute(plan, (route) => {
+    const busChanges = this.#withRoute(plan.namespace, (route) => {
       const links = route.listLinks();
       const linkSteps = this.#linkSteps(plan, links, route);
       // Links that will be created or deleted take their rules along: rules are compared on the others only.
@@ -175,7 +188,7 @@ export class Reconciler {
     const members = plan.links.filter((link): link is VxcanPlan & { memberId: string } => link.kind === 'vxcan' && link.memberId !== undefined);
     const hostEnds = new Map<string, Link>();
     if (members.length > 0 && this.#kernel.namespaces.exists(plan.namespace)) {
-      this.#withRoute(plan, (route) => {
+      this.#withRoute(plan.namespace, (route) => {
         for (const link of route.listLinks()) hostEnds.set(link.name, link);
       });
     }
@@ -207,6 +220,36 @@ export class Reconciler {
     });
   }
 
+  /** What the bus namespace holds now: its links, and its rules by link name with the kernel's counters. */
+  observe(busId: string): ObservedBus | undefined {
+    const namespace = busNamespace(busId);
+    if (!this.#kernel.namespaces.exists(namespace)) return undefined;
+    const route = this.#kernel.route(this.#kernel.owned(namespace));
+    try {
+      const links = route.listLinks().filter((link) => !IGNORED_LINKS.has(link.name));
+      const names = new Map(links.map((link) => [link.index, link.name]));
+      const rules = route.listRules().map(({ rule, counters }): ObservedRule => {
+        const { sourceIndex, destinationIndex, ...rest } = rule;
+        return { ...rest, source: names.get(sourceIndex) ?? `#${sourceIndex}`, destination: names.get(destinationIndex) ?? `#${destinationIndex}`, counters };
+      });
+      return { namespace, links, rules };
+    } finally {
+      route.close();
+    }
+  }
+
+  /** The name of the end, in a namespace elsewhere (a container's), whose pair is this member's host end. */
+  memberEndIn(busId: string, hostEnd: string, netns: NetnsTarget): string | undefined {
+    const host = this.#withRoute(busNamespace(busId), (route) => route.findLink(hostEnd));
+    if (host === undefined) return undefined;
+    const route = this.#kernel.route(netns);
+    try {
+      return route.listLinks().find((link) => link.kind === 'vxcan' && link.peerIndex === host.index && link.peerNetnsId !== undefined)?.name;
+    } finally {
+      route.close();
+    }
+  }
+
   /** Removes a bus from the kernel: every link in its namespace (with the member ends), then the namespace. */
   remove(busId: string): boolean {
     return this.#removeNamespace(busNamespace(busId));
@@ -233,8 +276,8 @@ export class Reconciler {
     return this.#kernel.namespaces.delete(name);
   }
 
-  #withRoute<T>(plan: BusPlan, fn: (route: RoutePort) => T): T {
-    const route = this.#kernel.route(this.#kernel.owned(plan.namespace));
+  #withRoute<T>(namespace: string, fn: (route: RoutePort) => T): T {
+    const route = this.#kernel.route(this.#kernel.owned(namespace));
     try {
       return fn(route);
     } finally {

@@ -3,14 +3,14 @@
 // own steps on failure), persist it, and put the kernel back if persisting fails. So a failed request leaves
 // kernel and state as they were, and a repeated request changes nothing.
 import { CantainerError, InvalidValueError } from '../errors.js';
-import { CURRENT_NETNS, type KernelPort } from '../kernel/port.js';
+import { CURRENT_NETNS, type KernelPort, type NetnsTarget } from '../kernel/port.js';
 import type { Logger } from '../log.js';
 import { checkBus, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
 import { checkGateway, describeGateway, findCycle, gatewayKey, gatewayPorts, gatewayStatus, normaliseGateway, type Gateway, type GatewayPort, type GatewayStatus } from '../bus/gateway.js';
-import { busMtu, busNamespace, type BusAttachments } from '../bus/plan.js';
+import { busMtu, busNamespace, hostEndName, MONITOR, type BusAttachments } from '../bus/plan.js';
 import { checkUplink, normaliseUplink, uplinkHostEndName, type Uplink, type UplinkPort } from '../bus/uplink.js';
 import { CAN_LINK_MTU, type Link } from '../netlink/link.js';
-import { Reconciler, type Change } from '../reconcile/reconciler.js';
+import { Reconciler, type Change, type ObservedRule } from '../reconcile/reconciler.js';
 import type { DesiredState } from '../state/schema.js';
 import type { StateFileError, StateStore } from '../state/store.js';
 import { KeyedQueue } from './queue.js';
@@ -25,6 +25,17 @@ export class UnknownBusError extends CantainerError {
   constructor(key: string, by: 'id' | 'name' = 'id') {
     super('ENOBUS', `no bus with ${by} ${key}`, { hint: by === 'id' ? 'it was removed, or created before the state was lost; create it again' : 'buses are named by their network names' });
   }
+}
+
+export interface BusObservation {
+  readonly bus: Bus;
+  readonly namespacePath: string;
+  readonly rules: readonly ObservedRule[];
+  /** Frames carried by the bus since its rules were made (each reaches the monitor once). */
+  readonly frames: number;
+  /** Frames the kernel could not forward (a destination down, no memory). */
+  readonly dropped: number;
+  readonly drift: readonly Change[];
 }
 
 /** An uplink with whether its interface is there and what to know about it. */
@@ -173,6 +184,35 @@ export class BusService {
     const bus = this.#buses.get(id);
     if (bus === undefined) throw new UnknownBusError(id);
     return this.#reconciler.check(bus, this.#attachmentsOf(bus));
+  }
+
+  /**
+   * What the kernel holds for a bus now: its rules with their counters, the path of its namespace (for tools that
+   * read its monitor), and its drift from the plan (empty when it matches).
+   */
+  observe(id: string): BusObservation {
+    const bus = this.#buses.get(id);
+    if (bus === undefined) throw new UnknownBusError(id);
+    const observed = this.#reconciler.observe(id);
+    const rules = observed?.rules ?? [];
+    return {
+      bus,
+      namespacePath: this.#kernel.namespaces.path(busNamespace(id)),
+      rules,
+      // Every frame on the bus reaches the monitor once: the rules into it count the bus's frames.
+      frames: rules.filter((rule) => rule.destination === MONITOR).reduce((sum, rule) => sum + rule.counters.handled, 0),
+      dropped: rules.reduce((sum, rule) => sum + rule.counters.dropped, 0),
+      drift: this.#reconciler.check(bus, this.#attachmentsOf(bus)),
+    };
+  }
+
+  /** The interface name of a member's end in a namespace elsewhere (a container's), if its pair is there. */
+  memberInterface(busId: string, memberId: string, netns: NetnsTarget): string | undefined {
+    try {
+      return this.#reconciler.memberEndIn(busId, hostEndName(memberId), netns);
+    } catch {
+      return undefined; // the namespace is gone, or not readable: nothing to name
+    }
   }
 
   /** Every gateway with its status: wired, waiting for a bus, or refused (and why). */

@@ -22,6 +22,15 @@ describe('cantainer CLI', () => {
     assert.match(decode.out, /Usage: cantainer decode \[options\] <hex>/u);
   });
 
+  it('has --help on every command, with its usage line', async () => {
+    const commands = [['ls'], ['inspect'], ['send'], ['dump'], ['gateway'], ['gateway', 'add'], ['gateway', 'rm'], ['gateway', 'ls'], ['uplink'], ['uplink', 'add'], ['uplink', 'rm'], ['uplink', 'ls'], ['daemon'], ['preflight'], ['decode']];
+    for (const command of commands) {
+      const help = await run([...command, '--help']);
+      assert.equal(help.code, 0, command.join(' '));
+      assert.match(help.out, new RegExp(`^Usage: cantainer ${command.join(' ')} `, 'u'), command.join(' '));
+    }
+  });
+
   it('prints the version', async () => {
     const result = await run(['--version']);
     assert.match(result.out, /^\d+\.\d+\.\d+\n$/u);

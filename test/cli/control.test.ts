@@ -1,5 +1,6 @@
-// `cantainer gateway` against a daemon with the in-memory kernel: the commands, the control socket, network
-// options declaring gateways, and bus names learnt from Docker's API (here a lookup table standing in for it).
+// The `cantainer` commands against a daemon with the in-memory kernel: ls, inspect, gateway, uplink over the
+// control socket, network options declaring gateways and uplinks, and bus names learnt from Docker's API (here a
+// lookup table standing in for it).
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -12,11 +13,12 @@ import type { DockerNetwork } from '../../src/docker/names.js';
 import { FakeKernel } from '../support/fake-kernel.js';
 import { dockerRequests as d, post } from '../support/plugin-client.js';
 import { waitFor } from '../helpers.js';
+import { busNamespace } from '../../src/bus/plan.js';
 
 const NET_A = 'a'.repeat(64);
 const NET_B = 'b'.repeat(64);
 
-describe('cantainer gateway, through the control socket', () => {
+describe('the cantainer commands, through the control socket', () => {
   let dir: string;
   let control: string;
   let plugin: string;
@@ -142,5 +144,32 @@ describe('cantainer gateway, through the control socket', () => {
     assert.deepEqual(listed, [{ bus: 'body', interface: 'vcan1', direction: 'both', accept: [], reject: ['7DF/7FF'], state: 'up', detail: 'vcan1 is down: frames cross once it is up (ip link set vcan1 up)' }]);
     const refused = await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork('c'.repeat(64), { uplink: 'vcan8' }));
     assert.match(String(refused.body.Err), /interface: "vcan8" is not valid/u);
+  });
+
+  it('lists buses and inspects one: members, rules with counters, gateways, drift (exit status 3 when drifted)', async () => {
+    await createNetwork(NET_A, 'powertrain', { fd: 'true' });
+    await createNetwork(NET_B, 'body');
+    await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(NET_A, 'e'.repeat(64), { send: '7E0/7F8' }));
+    await run('gateway', 'add', 'powertrain', 'body');
+    const ls = await run('ls');
+    assert.equal(ls.out, 'NAME        ID            FD   MEMBERS  GATEWAYS  UPLINKS  FRAMES  DROPPED\npowertrain  aaaaaaaaaaaa  yes  1        1         0        0       0\nbody        bbbbbbbbbbbb  no   0        1         0        0       0\n');
+    const json = JSON.parse((await run('ls', '--json')).out) as Array<Record<string, unknown>>;
+    assert.deepEqual(json.map((b) => [b.name, b.members, b.gateways]), [['powertrain', 1, 1], ['body', 0, 1]]);
+    const inspected = JSON.parse((await run('inspect', 'powertrain', '--json')).out) as { members: Array<Record<string, unknown>>; rules: unknown[]; drift: unknown[]; gateways: unknown[] };
+    assert.deepEqual(inspected.members.map((m) => [m.id, m.send]), [['e'.repeat(64), ['7E0/7F8']]]);
+    assert.equal(inspected.gateways.length, 1);
+    assert.ok(inspected.rules.length > 0);
+    assert.deepEqual(inspected.drift, []);
+    const text = await run('inspect', 'powertrain');
+    assert.equal(text.code, 0);
+    assert.match(text.out, /^bus powertrain {2}\(CAN FD, id a{64}\)\n/u);
+    assert.match(text.out, /drift: none/u);
+    const route = kernel.route(kernel.owned(busNamespace(NET_A)));
+    route.flushRules();
+    route.close();
+    const drifted = await run('inspect', 'powertrain');
+    assert.equal(drifted.code, 3);
+    assert.match(drifted.out, /drift \(\d+, repaired by the daemon's next change or restart\):\n {2}create rule /u);
+    assert.match((await run('inspect', 'nowhere')).err, /no bus with name nowhere/u);
   });
 });

@@ -1,0 +1,152 @@
+// `cantainer ls`, `inspect`, `send` and `dump`: the buses of this host as the daemon knows them, and their frames
+// read from and written to each bus's monitor interface (no container joins the bus for that).
+import type { Command } from 'commander';
+import { InvalidValueError } from '../errors.js';
+import { selectionFilters, type IdFilter } from '../can/idset.js';
+import { parseIdList } from '../bus/model.js';
+import { formatCandump, formatCandumpLog, parseCansend } from '../can/text.js';
+import { MONITOR } from '../bus/plan.js';
+import { DEFAULT_CONTROL_SOCKET, type BusEntry, type GatewayEntry } from '../control/api.js';
+import { KernelError, systemKernel } from '../kernel/index.js';
+import { Errno } from '../netlink/errno.js';
+import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
+import { table, type CliIo } from './output.js';
+
+
+interface InspectAnswer {
+  readonly name: string;
+  readonly id: string;
+  readonly fd: boolean;
+  readonly namespace: string;
+  readonly frames: number;
+  readonly dropped: number;
+  readonly members: ReadonlyArray<{ id: string; hostEnd: string; container?: string; interface?: string; send?: string[]; receive?: string[] }>;
+  readonly gateways: readonly GatewayEntry[];
+  readonly uplinks: ReadonlyArray<{ interface: string; direction: string; state: string; detail?: string }>;
+  readonly rules: ReadonlyArray<{ source: string; destination: string; fd: boolean; filter?: string; edits?: string[]; handled: number; dropped: number; deleted: number }>;
+  readonly drift: readonly string[];
+}
+
+function inspectText(bus: InspectAnswer): string {
+  const lines = [`bus ${bus.name}  (${bus.fd ? 'CAN FD' : 'classic CAN'}, id ${bus.id})`, `namespace ${bus.namespace}, monitor interface ${MONITOR}`, `frames ${bus.frames}, dropped ${bus.dropped}`, ''];
+  lines.push(`members (${bus.members.length})`);
+  const filters = (m: InspectAnswer['members'][number]): string => [m.send === undefined ? '' : `send ${m.send.join(',')}`, m.receive === undefined ? '' : `receive ${m.receive.join(',')}`].filter(Boolean).join('; ') || '-';
+  lines.push(table(['CONTAINER', 'INTERFACE', 'HOST END', 'FILTERS', 'MEMBER'], bus.members.map((m) => [m.container ?? '-', m.interface ?? '-', m.hostEnd, filters(m), m.id.slice(0, 12)])).trimEnd(), '');
+  lines.push(`gateways (${bus.gateways.length})`);
+  for (const g of bus.gateways) lines.push(`  ${g.source} ${g.both ? '<->' : '->'} ${g.destination}  ${g.state}${g.detail === undefined ? '' : ` (${g.detail})`}`);
+  lines.push('', `uplinks (${bus.uplinks.length})`);
+  for (const u of bus.uplinks) lines.push(`  ${u.interface} ${u.direction}  ${u.state}${u.detail === undefined ? '' : ` (${u.detail})`}`);
+  lines.push('', `rules (${bus.rules.length})`);
+  lines.push(table(['SOURCE', 'DESTINATION', 'KIND', 'FILTER', 'HANDLED', 'DROPPED', 'DELETED'], bus.rules.map((r) => [r.source, r.destination, r.fd ? 'fd' : 'classic', r.filter ?? '-', String(r.handled), String(r.dropped), String(r.deleted)])).trimEnd());
+  lines.push('', bus.drift.length === 0 ? 'drift: none (the kernel holds exactly the plan)' : `drift (${bus.drift.length}, repaired by the daemon's next change or restart):\n${bus.drift.map((d) => `  ${d}`).join('\n')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The socket filters of `dump --filter`: the ids of the ID/MASK entries (all when there are none) minus those of the
+ * !ID/MASK entries. The kernel passes a frame that matches any filter of a socket, so they are made disjoint.
+ */
+function dumpFilters(texts: readonly string[]): IdFilter[] | undefined {
+  const selection = parseIdList('--filter', texts);
+  const filters = selectionFilters([selection]);
+  return filters.every((filter): filter is IdFilter => filter !== undefined) ? filters : undefined;
+}
+
+export function registerBusCommands(program: Command, io: CliIo, status: { code: number }): void {
+  program
+    .command('ls')
+    .description('list the buses: name, network id, FD, members, gateways, uplinks, frames carried and dropped')
+    .option('--json', 'print the list as JSON')
+    .option(...CONTROL_SOCKET_OPTION)
+    .action(async (options: { json?: boolean; controlSocket?: string }) => {
+      const { buses } = await callDaemon<{ buses: BusEntry[] }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.List');
+      if (options.json === true) {
+        io.out(`${JSON.stringify(buses, null, 2)}\n`);
+        return;
+      }
+      io.out(table(['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED'], buses.map((b) => [b.name, b.id.slice(0, 12), b.fd ? 'yes' : 'no', String(b.members), String(b.gateways), String(b.uplinks), String(b.frames), String(b.dropped)])));
+    });
+
+  program
+    .command('inspect')
+    .description("one bus in detail: members (container and interface, from Docker's API), gateways, uplinks, every kernel rule with its counters, and drift between the state and the kernel")
+    .argument('<bus>', 'the bus (its network name)')
+    .option('--json', 'print it as JSON')
+    .option(...CONTROL_SOCKET_OPTION)
+    .action(async (name: string, options: { json?: boolean; controlSocket?: string }) => {
+      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
+      io.out(options.json === true ? `${JSON.stringify(bus, null, 2)}\n` : inspectText(bus));
+      if (bus.drift.length > 0) status.code = 3;
+    });
+
+  program
+    .command('send')
+    .description('put frames on a bus (cansend syntax): every member receives each once, as if a member had sent it')
+    .argument('<bus>', 'the bus (its network name)')
+    .argument('<frames...>', 'frames: 123#DEADBEEF, 12345678#R, 123##1DEADBEEF (FD, flags 1 BRS, 2 ESI)')
+    .option(...CONTROL_SOCKET_OPTION)
+    .action(async (name: string, texts: string[], options: { controlSocket?: string }) => {
+      const frames = texts.map((text, i) => parseCansend(`frame ${i + 1}`, text));
+      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
+      if (!bus.fd && frames.some((frame) => frame.kind === 'fd')) throw new InvalidValueError('frames', texts.join(' '), `classic frames: bus ${bus.name} is not FD`);
+      const socket = systemKernel().canSocket(MONITOR, { netns: { label: bus.name, path: bus.namespace }, fd: bus.fd });
+      try {
+        for (const frame of frames) socket.send(frame);
+      } finally {
+        socket.close();
+      }
+    });
+
+  program
+    .command('dump')
+    .description("trace a bus live in candump's format (--log: candump -L lines, which canplayer replays), read from its monitor interface; stops on Ctrl-C or after --count frames")
+    .argument('<bus>', 'the bus (its network name)')
+    .option('--filter <id/mask>', 'show only these ids (hex as candump: 123, 100/700, 18DAF110/1FFFFF00); ! before ids to leave out (!7DF); repeatable', collect)
+    .option('--log', 'write candump -L log lines: (seconds.microseconds) bus frame')
+    .option('--count <n>', 'stop after this many frames')
+    .option('--timeout <seconds>', 'stop after this many seconds without a frame')
+    .option(...CONTROL_SOCKET_OPTION)
+    .action(async (name: string, options: { filter?: string[]; log?: boolean; count?: string; timeout?: string; controlSocket?: string }) => {
+      const count = options.count === undefined ? Infinity : Number(options.count);
+      if (!Number.isInteger(count) && count !== Infinity) throw new InvalidValueError('--count', options.count, 'a whole number of frames');
+      const quietMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
+      if (Number.isNaN(quietMs) || quietMs <= 0) throw new InvalidValueError('--timeout', options.timeout, 'a number of seconds above 0');
+      const filters = dumpFilters(options.filter ?? []);
+      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
+      const socket = systemKernel().canSocket(MONITOR, { netns: { label: bus.name, path: bus.namespace }, fd: bus.fd, ...(filters === undefined ? {} : { filters }) });
+      const run = { stopped: false };
+      const interrupt = (): void => {
+        run.stopped = true;
+      };
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+      try {
+        let seen = 0;
+        let quietSince = Date.now();
+        let extendedSeen = false;
+        while (!run.stopped && seen < count) {
+          let frame;
+          try {
+            frame = await socket.receive(Math.min(200, quietMs));
+          } catch (error) {
+            // The monitor went down (someone took it down; the daemon brings it up again): go on reading.
+            if (!(error instanceof KernelError && error.errno === Errno.ENETDOWN)) throw error;
+            io.err(`cantainer: the monitor of bus ${bus.name} went down; waiting for it to come back\n`);
+            continue;
+          }
+          if (frame === undefined) {
+            if (Date.now() - quietSince >= quietMs) break;
+            continue;
+          }
+          quietSince = Date.now();
+          seen += 1;
+          io.out(`${options.log === true ? formatCandumpLog(Date.now(), bus.name, frame) : formatCandump(bus.name, frame, bus.name.length, extendedSeen)}\n`);
+          extendedSeen ||= frame.extended;
+        }
+      } finally {
+        process.off('SIGINT', interrupt);
+        process.off('SIGTERM', interrupt);
+        socket.close();
+      }
+    });
+}
