@@ -66,3 +66,30 @@ export function formatCandumpLog(timeMs: number, iface: string, frame: CanFrame)
   const micros = Math.round((timeMs - seconds * 1000) * 1000);
   return `(${String(seconds).padStart(10, '0')}.${String(micros).padStart(6, '0')}) ${iface} ${formatCansend(frame)}`;
 }
+
+/** A line of a candump -L log: when, on which interface, which frame. */
+export interface LogEntry {
+  /** Milliseconds since the epoch (microseconds as a fraction). */
+  readonly timeMs: number;
+  readonly iface: string;
+  readonly frame: CanFrame;
+}
+
+const LOG_LINE = /^\((\d+)\.(\d{6})\)\s+(\S+)\s+(\S+)(?:\s+[TR])?\s*$/u;
+
+/**
+ * Parses a candump -L log (as candump -L and `cantainer dump --log` write it): one frame per line, blank lines and
+ * lines starting with # skipped. A bad line fails with its number.
+ */
+export function parseCandumpLog(text: string, source = 'log'): LogEntry[] {
+  const entries: LogEntry[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const match = LOG_LINE.exec(line);
+    if (match === null) throw new InvalidValueError(`${source} line ${i + 1}`, line, '(SECONDS.MICROSECONDS) INTERFACE FRAME, as candump -L writes it');
+    const [, seconds = '0', micros = '0', iface = '', frame = ''] = match;
+    entries.push({ timeMs: Number(seconds) * 1000 + Number(micros) / 1000, iface, frame: parseCansend(`${source} line ${i + 1}`, frame) });
+  }
+  return entries;
+}

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { InvalidValueError } from '../errors.js';
 import { selectionFilters, type IdFilter } from '../can/idset.js';
 import { parseIdList } from '../bus/model.js';
-import { formatCandump, formatCandumpLog, parseCansend } from '../can/text.js';
+import { readFileSync } from 'node:fs';
+import { formatCandump, formatCandumpLog, formatCansend, parseCandumpLog, parseCansend } from '../can/text.js';
 import { MONITOR } from '../bus/plan.js';
 import { DEFAULT_CONTROL_SOCKET, type BusEntry, type GatewayEntry } from '../control/api.js';
 import { KernelError, systemKernel } from '../kernel/index.js';
@@ -93,6 +94,48 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
       try {
         for (const frame of frames) socket.send(frame);
       } finally {
+        socket.close();
+      }
+    });
+
+  program
+    .command('replay')
+    .description('play a candump -L log into a bus, keeping its timing: every member receives each frame once')
+    .argument('<bus>', 'the bus (its network name)')
+    .argument('<file>', 'a candump -L log (candump -L, cantainer dump --log)')
+    .option('--loop', 'start over at the end, until Ctrl-C')
+    .option('--speed <x>', 'play faster (2) or slower (0.5); 0 sends as fast as possible', '1')
+    .option('--interface <name>', 'only the frames logged on this interface (a log may hold several)')
+    .option(...CONTROL_SOCKET_OPTION)
+    .action(async (name: string, file: string, options: { loop?: boolean; speed: string; interface?: string; controlSocket?: string }) => {
+      const speed = Number(options.speed);
+      if (!Number.isFinite(speed) || speed < 0) throw new InvalidValueError('--speed', options.speed, 'a number 0 or above (0: as fast as possible)');
+      const entries = parseCandumpLog(readFileSync(file, 'utf8'), file).filter((entry) => options.interface === undefined || entry.iface === options.interface);
+      if (entries.length === 0) throw new InvalidValueError(file, options.interface ?? '', 'a log with frames (on that interface)');
+      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
+      const fd = entries.find((entry) => entry.frame.kind === 'fd');
+      if (!bus.fd && fd !== undefined) throw new InvalidValueError(file, formatCansend(fd.frame), `classic frames only: bus ${bus.name} is not FD`);
+      const socket = systemKernel().canSocket(MONITOR, { netns: { label: bus.name, path: bus.namespace }, fd: bus.fd });
+      const run = { stopped: false };
+      const interrupt = (): void => {
+        run.stopped = true;
+      };
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+      try {
+        do {
+          const start = performance.now();
+          const first = entries[0]?.timeMs ?? 0;
+          for (const entry of entries) {
+            if (run.stopped) break;
+            const due = speed === 0 ? 0 : (entry.timeMs - first) / speed - (performance.now() - start);
+            if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+            socket.send(entry.frame);
+          }
+        } while (options.loop === true && !run.stopped);
+      } finally {
+        process.off('SIGINT', interrupt);
+        process.off('SIGTERM', interrupt);
         socket.close();
       }
     });

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidValueError } from '../../src/errors.js';
 import { classicFrame, fdFrame } from '../../src/can/frame.js';
-import { formatCandump, formatCandumpLog, formatCansend, parseCansend } from '../../src/can/text.js';
+import { formatCandump, formatCandumpLog, formatCansend, parseCandumpLog, parseCansend } from '../../src/can/text.js';
 
 describe('frames as can-utils writes them', () => {
   it("parses cansend's syntax: standard, extended, remote, dotted data, FD with flags", () => {
@@ -38,5 +38,13 @@ describe('frames as can-utils writes them', () => {
   it('writes candump -L lines with seconds and microseconds', () => {
     assert.equal(formatCandumpLog(1700000000123.456, 'powertrain', parseCansend('f', '123#01')), '(1700000000.123456) powertrain 123#01');
     assert.equal(formatCandumpLog(5, 'x', parseCansend('f', '123#')), '(0000000000.005000) x 123#');
+  });
+
+  it('reads candump -L logs back, with their timing, skipping blank and comment lines', () => {
+    const log = ['(1700000000.000000) can0 123#01', '', '# a comment', '(1700000000.250000) vcan1 12345678##5AABB T', '(1700000001.000001) powertrain 7DF#R'].join('\n');
+    const entries = parseCandumpLog(log);
+    assert.deepEqual(entries.map((e) => [Math.round((e.timeMs - 1700000000000) * 1000) / 1000, e.iface, formatCansend(e.frame)]), [[0, 'can0', '123#01'], [250, 'vcan1', '12345678##5AABB'], [1000.001, 'powertrain', '7DF#R']]);
+    assert.throws(() => parseCandumpLog('(1.000000) can0 123#01\ngarbage'), /log line 2: "garbage" is not valid/u);
+    assert.throws(() => parseCandumpLog('(1.000000) can0 12#01'), /log line 1: "12#01"/u);
   });
 });

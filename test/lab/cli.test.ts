@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { CanSocketPort } from '../../src/kernel/index.js';
 import { cansend, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
 
@@ -101,5 +102,29 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
     const got = await Promise.all(sockets.map((socket) => socket.receiveAll(500)));
     for (const frames of got) assert.deepEqual(frames.map((f) => [f.kind, f.id.toString(16), f.data.length]), [['classic', '7e0', 2], ['classic', '18daf110', 1], ['fd', '123', 16]]);
     assert.match(sh(`node bin/cantainer send chassis 12#01 --control-socket ${CONTROL} 2>&1 || true`), /frame 1: "12#01" is not valid; allowed: ID#DATA as cansend takes it/u);
+  });
+
+  it('replays a candump -L log into the bus keeping its timing, and canplayer replays what dump --log wrote', async () => {
+    writeFileSync('/run/cantainer-cli/replay.log', ['(1700000000.000000) can0 101#01', '(1700000000.200000) can0 102#02', '(1700000000.400000) can0 103#03', '(1700000000.400000) other 104#04'].join('\n'));
+    const started = Date.now();
+    cantainer('replay chassis /run/cantainer-cli/replay.log --interface can0');
+    const took = Date.now() - started;
+    const got = await Promise.all(sockets.map((socket) => socket.receiveAll(500)));
+    for (const frames of got) assert.deepEqual(frames.map((f) => f.id.toString(16)), ['101', '102', '103']);
+    assert.ok(took >= 400, `the log spans 400 ms; the replay took ${took} ms`);
+    cantainer('replay chassis /run/cantainer-cli/replay.log --speed 0');
+    assert.deepEqual((await sockets[0]!.receiveAll(500)).map((f) => f.id.toString(16)), ['101', '102', '103', '104']);
+    // What `dump --log` writes, canplayer reads: the bus's name stands for the interface, mapped onto the monitor.
+    const ns = (JSON.parse(cantainer('inspect chassis --json')) as Inspected).namespace;
+    const base = receivers(ns);
+    const dumping = background(`node bin/cantainer dump chassis --log --count 1 --control-socket ${CONTROL}`);
+    await waitFor('the tracer to listen on the monitor', () => receivers(ns) > base, 20_000);
+    cantainer('send chassis 1FF#0102');
+    const line = (await dumping).trim();
+    assert.match(line, /^\(\d{10}\.\d{6}\) chassis 1FF#0102$/u);
+    await Promise.all(sockets.map((socket) => socket.receiveAll(300)));
+    writeFileSync('/run/cantainer-cli/dump.log', `${line}\n`);
+    sh(`nsenter --net=${ns} canplayer -I /run/cantainer-cli/dump.log monitor=chassis`);
+    assert.deepEqual((await sockets[1]!.receiveAll(500)).map((f) => f.id.toString(16)), ['1ff']);
   });
 });
