@@ -10,7 +10,7 @@ import { MONITOR } from '../bus/plan.js';
 import { DEFAULT_CONTROL_SOCKET, type BusEntry, type GatewayEntry } from '../control/api.js';
 import { KernelError, systemKernel } from '../kernel/index.js';
 import { Errno } from '../netlink/errno.js';
-import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
+import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath, followDaemon } from './client.js';
 import { table, type CliIo } from './output.js';
 
 
@@ -41,6 +41,12 @@ function inspectText(bus: InspectAnswer): string {
   lines.push(table(['SOURCE', 'DESTINATION', 'KIND', 'FILTER', 'HANDLED', 'DROPPED', 'DELETED'], bus.rules.map((r) => [r.source, r.destination, r.fd ? 'fd' : 'classic', r.filter ?? '-', String(r.handled), String(r.dropped), String(r.deleted)])).trimEnd());
   lines.push('', bus.drift.length === 0 ? 'drift: none (the kernel holds exactly the plan)' : `drift (${bus.drift.length}, repaired by the daemon's next change or restart):\n${bus.drift.map((d) => `  ${d}`).join('\n')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** An event as a line people read: time, type, then what it concerns. */
+function eventText(event: Record<string, unknown>): string {
+  const fields = ['bus', 'member', 'gateway', 'interface', 'detail'].flatMap((key) => (typeof event[key] === 'string' ? [`${key}=${(event[key]).includes(' ') ? JSON.stringify(event[key]) : (event[key])}`] : []));
+  return [String(event.time), String(event.type), ...fields].join('  ');
 }
 
 /**
@@ -95,6 +101,34 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
         for (const frame of frames) socket.send(frame);
       } finally {
         socket.close();
+      }
+    });
+
+  program
+    .command('events')
+    .description('follow the lifecycle of the buses as it happens: buses created and removed, members joining and leaving, gateways and uplinks added, removed, wired, up and down')
+    .option('--json', 'one JSON object per line, for tools')
+    .option('--count <n>', 'stop after this many events')
+    .option(...CONTROL_SOCKET_OPTION)
+    .action(async (options: { json?: boolean; count?: string; controlSocket?: string }) => {
+      const count = options.count === undefined ? Infinity : Number(options.count);
+      if (count !== Infinity && (!Number.isInteger(count) || count < 1)) throw new InvalidValueError('--count', options.count, 'a whole number of events, 1 or more');
+      let seen = 0;
+      const following = followDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Events.Stream', (event) => {
+        io.out(options.json === true ? `${JSON.stringify(event)}\n` : `${eventText(event)}\n`);
+        seen += 1;
+        return seen < count;
+      });
+      const stop = (): void => {
+        following.stop();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await following.done;
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
       }
     });
 

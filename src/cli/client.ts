@@ -61,3 +61,49 @@ export async function callDaemon<T extends object>(socketPath: string, method: s
     req.end(payload);
   });
 }
+
+/**
+ * Follows a stream of the daemon (newline-delimited JSON) and calls `onValue` with each object until `onValue`
+ * returns false, the daemon ends the stream, or `stop` is called. Resolves when it is over.
+ */
+export function followDaemon(socketPath: string, method: string, onValue: (value: Record<string, unknown>) => boolean): { done: Promise<void>; stop: () => void } {
+  let stopRequest: () => void = () => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    const req = request({ socketPath, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': 2 } }, (response) => {
+      if (response.statusCode !== 200) {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          reject(new CantainerError('EDAEMON', `the daemon answered ${method} with ${response.statusCode ?? '?'}: ${text.slice(0, 200)}`));
+        });
+        return;
+      }
+      let pending = '';
+      response.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('utf8');
+        for (let at = pending.indexOf('\n'); at >= 0; at = pending.indexOf('\n')) {
+          const line = pending.slice(0, at);
+          pending = pending.slice(at + 1);
+          if (line.trim() === '') continue;
+          if (!onValue(JSON.parse(line) as Record<string, unknown>)) {
+            req.destroy();
+            resolve();
+            return;
+          }
+        }
+      });
+      response.on('end', resolve);
+      response.on('close', resolve);
+    });
+    stopRequest = () => {
+      req.destroy();
+      resolve();
+    };
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      reject(error instanceof CantainerError ? error : unreachable(socketPath, error.code ?? error.message));
+    });
+    req.end('{}');
+  });
+  return { done, stop: () => { stopRequest(); } };
+}

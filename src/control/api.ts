@@ -2,7 +2,7 @@
 // Docker's plugin socket). POST /<Object>.<Verb> with a JSON body, a JSON answer, `{"Err": ...}` on failure: the
 // same transport as the plugin protocol. Handlers parse and check, then call the bus service; nothing else.
 import { InvalidValueError } from '../errors.js';
-import type { JsonHandler } from '../daemon/http.js';
+import { STREAM, type JsonHandler, type JsonStream } from '../daemon/http.js';
 import { describeGateway, type Gateway } from '../bus/gateway.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
 import { UnknownBusError, UnknownGatewayError, type BusService, type GatewayView } from '../service/buses.js';
@@ -193,6 +193,11 @@ const inspectBus: ControlHandler = async (body, context) => {
   };
 };
 
+const streamEvents: ControlHandler = (_body, context) => {
+  const stream: JsonStream = { [STREAM]: (write) => context.buses.onEvent(write) };
+  return stream;
+};
+
 export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
   '/Gateway.Add': addGateway,
   '/Gateway.Remove': removeGateway,
@@ -202,4 +207,5 @@ export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
   '/Uplink.List': listUplinks,
   '/Bus.List': listBuses,
   '/Bus.Inspect': inspectBus,
+  '/Events.Stream': streamEvents,
 };

@@ -16,6 +16,20 @@ export interface RequestIds {
 
 export type JsonHandler<C> = (body: Readonly<Record<string, unknown>>, context: C, request: RequestIds) => Promise<object> | object;
 
+/**
+ * A handler's answer that is a stream: newline-delimited JSON objects written as they come, until the client goes
+ * away. `start` gets a function to write one object and returns the function that stops the stream.
+ */
+export interface JsonStream {
+  readonly [STREAM]: (write: (value: object) => void) => () => void;
+}
+
+export const STREAM = Symbol('stream');
+
+function isStream(answer: object): answer is JsonStream {
+  return STREAM in answer;
+}
+
 export interface PluginServerOptions<C> {
   readonly socketPath: string;
   readonly handlers: Readonly<Record<string, JsonHandler<C>>>;
@@ -148,6 +162,16 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
     try {
       const body = options.parseBody(text);
       const answer = await handler(body, options.context, ids);
+      if (isStream(answer)) {
+        response.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+        log.info('stream opened', { method });
+        const stop = answer[STREAM]((value) => response.write(`${JSON.stringify(value)}\n`));
+        response.once('close', () => {
+          stop();
+          log.info('stream closed', { method, ms: Math.round(performance.now() - started) });
+        });
+        return;
+      }
       finish(200, answer);
     } catch (error) {
       const { status, err, code } = errorAnswer(error, options.errorCodes === true);

@@ -14,6 +14,7 @@ import { Reconciler, type Change, type ObservedRule } from '../reconcile/reconci
 import type { DesiredState } from '../state/schema.js';
 import type { StateFileError, StateStore } from '../state/store.js';
 import { KeyedQueue } from './queue.js';
+import { stateEvents, type BusEvent, type EventSnapshot } from './events.js';
 
 export class BusConflictError extends CantainerError {
   constructor(message: string, hint?: string) {
@@ -97,6 +98,9 @@ export class BusService {
   #gateways: Gateway[] = [];
   /** The interface of each uplink as last seen (index, type, MTU, or gone), to notice it come and go. */
   readonly #uplinkSignatures = new Map<string, string>();
+  readonly #listeners = new Set<(event: BusEvent) => void>();
+  /** The state as last announced to event listeners. */
+  #announced: EventSnapshot = { buses: [], gateways: [] };
   readonly #kernel: KernelPort;
 
   constructor(options: BusServiceOptions) {
@@ -117,6 +121,8 @@ export class BusService {
     const loaded = this.#store.load();
     this.#buses = new Map(loaded.state.buses.map((bus) => [bus.id, bus]));
     this.#gateways = [...(loaded.state.gateways ?? [])];
+    // What the state held at start is not news; what changes from here on is.
+    this.#announced = { buses: [...this.#buses.values()], gateways: this.gateways() };
     const repaired = new Map<string, number>();
     const failed = new Map<string, string>();
     let pruned = false;
@@ -215,6 +221,28 @@ export class BusService {
     }
   }
 
+  /** Calls `listener` with every lifecycle event from now on; returns the function that stops it. */
+  onEvent(listener: (event: BusEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Announces what changed since the last announcement (see service/events.ts). */
+  #announce(extra: readonly BusEvent[] = []): void {
+    const snapshot: EventSnapshot = { buses: [...this.#buses.values()], gateways: this.gateways() };
+    const events = [...stateEvents(this.#announced, snapshot, this.#now().toISOString()), ...extra];
+    this.#announced = snapshot;
+    for (const event of events) {
+      for (const listener of this.#listeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.#log.warn('an event listener failed', { err: error instanceof Error ? error.message : String(error) });
+        }
+      }
+    }
+  }
+
   /** Every gateway with its status: wired, waiting for a bus, or refused (and why). */
   gateways(): GatewayView[] {
     const buses = [...this.#buses.values()];
@@ -274,6 +302,8 @@ export class BusService {
         const moved = seen.filter(({ uplink, signature }) => this.#uplinkSignatures.get(`${current.id}\0${uplink.interface}`) !== signature);
         if (moved.length === 0) return [];
         this.#apply(current);
+        const views = moved.map(({ uplink }) => this.#uplinkView(current, uplink));
+        this.#announce(views.map((view) => ({ time: this.#now().toISOString(), type: view.state === 'up' ? 'uplink-up' : 'uplink-down', bus: view.bus, interface: view.uplink.interface, ...(view.detail === undefined ? {} : { detail: view.detail }) })));
         return moved.map(({ uplink }) => this.#uplinkView(current, uplink));
       });
       changed.push(...views);
@@ -603,6 +633,7 @@ export class BusService {
   #save(): void {
     const state: DesiredState = { buses: [...this.#buses.values()], gateways: this.#gateways };
     this.#store.save(state);
+    this.#announce();
     this.#log.debug('state saved', { buses: state.buses.length, path: this.#store.path });
   }
 }

@@ -24,6 +24,7 @@ describe('the cantainer commands, through the control socket', () => {
   let plugin: string;
   let daemon: Daemon;
   let kernel: FakeKernel;
+  let log: ReturnType<typeof memoryLogger>;
   const networks = new Map<string, DockerNetwork>();
   const run = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
     let out = '';
@@ -46,12 +47,13 @@ describe('the cantainer commands, through the control socket', () => {
     plugin = join(dir, 'plugin.sock');
     networks.clear();
     kernel = new FakeKernel();
+    log = memoryLogger();
     daemon = await startDaemon({
       kernel,
       socketPath: plugin,
       controlSocketPath: control,
       stateDir: join(dir, 'state'),
-      log: memoryLogger(),
+      log,
       networkLookup: (key) => Promise.resolve(networks.get(key)),
     });
   });
@@ -171,5 +173,30 @@ describe('the cantainer commands, through the control socket', () => {
     assert.equal(drifted.code, 3);
     assert.match(drifted.out, /drift \(\d+, repaired by the daemon's next change or restart\):\n {2}create rule /u);
     assert.match((await run('inspect', 'nowhere')).err, /no bus with name nowhere/u);
+  });
+
+  it('streams lifecycle events as they happen: bus, member, gateway, uplink (cantainer events)', async () => {
+    const lines: string[] = [];
+    const io: CliIo = { out: (text) => lines.push(text.trimEnd()), err: () => undefined };
+    const following = main(['events', '--json', '--count', '6', '--control-socket', control], io);
+    await waitFor('the stream to open', () => log.lines.some((line) => line.msg === 'stream opened'));
+    await createNetwork(NET_A, 'powertrain');
+    await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(NET_A, 'e'.repeat(64)));
+    await run('gateway', 'add', 'powertrain', 'body');
+    await createNetwork(NET_B, 'body');
+    assert.equal(await following, 0);
+    const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.bus ?? e.gateway, e.member ?? e.detail]),
+      [
+        ['bus-created', NET_A.slice(0, 12), 'classic CAN'],
+        ['bus-named', 'powertrain', `was ${NET_A.slice(0, 12)}`],
+        ['member-joined', 'powertrain', 'e'.repeat(64)],
+        ['gateway-added', 'powertrain -> body', 'waiting'],
+        ['bus-created', NET_B.slice(0, 12), 'classic CAN'],
+        ['bus-named', 'body', `was ${NET_B.slice(0, 12)}`],
+      ],
+    );
+    assert.ok(events.every((e) => typeof e.time === 'string'));
   });
 });

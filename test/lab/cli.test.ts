@@ -127,4 +127,19 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
     sh(`nsenter --net=${ns} canplayer -I /run/cantainer-cli/dump.log monitor=chassis`);
     assert.deepEqual((await sockets[1]!.receiveAll(500)).map((f) => f.id.toString(16)), ['1ff']);
   });
+
+  it('streams the lifecycle as Docker drives it: network, container, gateway (cantainer events --json)', async () => {
+    const following = background(`node bin/cantainer events --json --count 4 --control-socket ${CONTROL}`);
+    await waitFor('the event stream to open', () => sh('grep -c \'"msg":"stream opened"\' /run/cantainer-cli.log || true').trim() !== '0', 20_000);
+    sh('docker network create -d cantainer --ipam-driver null axle && docker run -d --name a1 --network axle lab/canutils sleep 3600', 120_000);
+    cantainer('gateway add axle chassis');
+    const events = (await following).trim().split('\n').map((line) => JSON.parse(line) as { type: string; bus?: string; gateway?: string; detail?: string });
+    sh('docker rm -f a1 && docker network rm axle', 60_000);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['bus-created', 'bus-named', 'member-joined', 'gateway-added'],
+    );
+    assert.equal(events[1]?.bus, 'axle');
+    assert.deepEqual([events[3]?.gateway, events[3]?.detail], ['axle -> chassis', 'wired']);
+  });
 });

@@ -1,0 +1,74 @@
+// Lifecycle events of the buses of a host, for tools that follow them (`cantainer events`): what changed between
+// two desired states, in CAN terms. Derived from the states rather than sprinkled through the code, so that every
+// change that is saved is announced, once, whichever request or sweep made it.
+import type { Bus } from '../bus/model.js';
+import { describeGateway, gatewayKey, type Gateway, type GatewayStatus } from '../bus/gateway.js';
+
+export type BusEventType =
+  | 'bus-created'
+  | 'bus-removed'
+  | 'bus-named'
+  | 'member-joined'
+  | 'member-left'
+  | 'gateway-added'
+  | 'gateway-removed'
+  | 'gateway-wired'
+  | 'gateway-waiting'
+  | 'uplink-added'
+  | 'uplink-removed'
+  | 'uplink-up'
+  | 'uplink-down';
+
+export interface BusEvent {
+  /** ISO 8601. */
+  readonly time: string;
+  readonly type: BusEventType;
+  readonly bus?: string;
+  readonly member?: string;
+  readonly gateway?: string;
+  readonly interface?: string;
+  readonly detail?: string;
+}
+
+export interface EventSnapshot {
+  readonly buses: readonly Bus[];
+  readonly gateways: ReadonlyArray<{ readonly gateway: Gateway; readonly status: GatewayStatus }>;
+}
+
+type Draft = Omit<BusEvent, 'time'>;
+
+export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: string): BusEvent[] {
+  const events: Draft[] = [];
+  const was = new Map(before.buses.map((bus) => [bus.id, bus]));
+  const now = new Map(after.buses.map((bus) => [bus.id, bus]));
+  for (const bus of after.buses) {
+    const old = was.get(bus.id);
+    if (old === undefined) {
+      events.push({ type: 'bus-created', bus: bus.name, detail: bus.fd ? 'CAN FD' : 'classic CAN' });
+      for (const member of bus.members) events.push({ type: 'member-joined', bus: bus.name, member: member.id });
+      for (const uplink of bus.uplinks ?? []) events.push({ type: 'uplink-added', bus: bus.name, interface: uplink.interface });
+      continue;
+    }
+    if (old.name !== bus.name) events.push({ type: 'bus-named', bus: bus.name, detail: `was ${old.name}` });
+    const oldMembers = new Set(old.members.map((member) => member.id));
+    const newMembers = new Set(bus.members.map((member) => member.id));
+    for (const id of newMembers) if (!oldMembers.has(id)) events.push({ type: 'member-joined', bus: bus.name, member: id });
+    for (const id of oldMembers) if (!newMembers.has(id)) events.push({ type: 'member-left', bus: bus.name, member: id });
+    const oldUplinks = new Set((old.uplinks ?? []).map((uplink) => uplink.interface));
+    const newUplinks = new Set((bus.uplinks ?? []).map((uplink) => uplink.interface));
+    for (const name of newUplinks) if (!oldUplinks.has(name)) events.push({ type: 'uplink-added', bus: bus.name, interface: name });
+    for (const name of oldUplinks) if (!newUplinks.has(name)) events.push({ type: 'uplink-removed', bus: bus.name, interface: name });
+  }
+  for (const bus of before.buses) if (!now.has(bus.id)) events.push({ type: 'bus-removed', bus: bus.name });
+  const key = (entry: { gateway: Gateway }): string => `${gatewayKey(entry.gateway)} ${entry.gateway.source}`;
+  const oldGateways = new Map(before.gateways.map((entry) => [key(entry), entry]));
+  const newGateways = new Map(after.gateways.map((entry) => [key(entry), entry]));
+  for (const [id, entry] of newGateways) {
+    const old = oldGateways.get(id);
+    const name = describeGateway(entry.gateway);
+    if (old === undefined) events.push({ type: 'gateway-added', gateway: name, detail: entry.status.state });
+    else if (old.status.state !== entry.status.state && entry.status.state !== 'refused') events.push({ type: entry.status.state === 'wired' ? 'gateway-wired' : 'gateway-waiting', gateway: name });
+  }
+  for (const [id, entry] of oldGateways) if (!newGateways.has(id)) events.push({ type: 'gateway-removed', gateway: describeGateway(entry.gateway) });
+  return events.map((event) => ({ time, ...event }));
+}
