@@ -9,6 +9,7 @@ import { formatPreflight, preflight } from '../kernel/preflight.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerUplinkCommands } from './uplink.js';
 import { registerBusCommands } from './buses.js';
+import { registerDoctorCommands } from './doctor.js';
 import type { CliIo } from './output.js';
 
 export type { CliIo } from './output.js';
@@ -60,6 +61,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
     });
 
   registerBusCommands(program, io, status);
+  registerDoctorCommands(program, io, status);
   registerGatewayCommands(program, io);
   registerUplinkCommands(program, io);
 

@@ -10,12 +10,15 @@ import type { Bus } from '../bus/model.js';
 import { hostEndName } from '../bus/plan.js';
 import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import { CantainerError } from '../errors.js';
+import { packageVersion } from '../version.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
 
 export interface ControlContext {
   readonly buses: BusService;
   /** The containers of a bus's members (by member id) when the front door that made the bus can tell. */
+  /** What the daemon found at start (a state file it could not read is set aside and reported here). */
+  readonly started?: { readonly at: string; readonly stateProblem?: string; readonly stateFile: string };
   readonly memberContainers?: (busId: string) => Promise<ReadonlyMap<string, { readonly container: string; readonly netnsPath?: string }>>;
 }
 
@@ -193,6 +196,19 @@ const inspectBus: ControlHandler = async (body, context) => {
   };
 };
 
+const repairBus: ControlHandler = async (body, context) => {
+  const bus = knownBus(context, text(body, 'bus'));
+  const changes = await context.buses.repair(bus.id);
+  return { bus: bus.name, changes: changes.map((change) => `${change.action} ${change.object} ${change.name}`) };
+};
+
+const daemonStatus: ControlHandler = (_body, context) => ({
+  version: packageVersion(),
+  pid: process.pid,
+  ...(context.started === undefined ? {} : { startedAt: context.started.at, stateFile: context.started.stateFile, ...(context.started.stateProblem === undefined ? {} : { stateProblem: context.started.stateProblem }) }),
+  buses: context.buses.list().length,
+});
+
 const streamEvents: ControlHandler = (_body, context) => {
   const stream: JsonStream = { [STREAM]: (write) => context.buses.onEvent(write) };
   return stream;
@@ -208,4 +224,6 @@ export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
   '/Bus.List': listBuses,
   '/Bus.Inspect': inspectBus,
   '/Events.Stream': streamEvents,
+  '/Bus.Repair': repairBus,
+  '/Daemon.Status': daemonStatus,
 };

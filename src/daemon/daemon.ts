@@ -4,7 +4,8 @@
 import { CURRENT_NETNS, type KernelPort } from '../kernel/port.js';
 import type { Logger } from '../log.js';
 import { BusService, type StartReport } from '../service/buses.js';
-import { StateStore } from '../state/store.js';
+import { STATE_FILE, StateStore } from '../state/store.js';
+import { join } from 'node:path';
 import { ENDPOINTS, type DriverContext } from '../docker/driver.js';
 import { dockerApiLookup, dockerMemberLookup, NetworkNamer, type NetworkLookup } from '../docker/names.js';
 import { parseBody } from '../docker/protocol.js';
@@ -78,7 +79,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
-  const controlContext: ControlContext = { buses: service, ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }) };
+  const started = { at: new Date().toISOString(), stateFile: join(options.stateDir, STATE_FILE), ...(report.problem === undefined ? {} : { stateProblem: `${report.problem.message}${report.problem.hint === undefined ? '' : ` (${report.problem.hint})`}` }) };
+  const controlContext: ControlContext = { buses: service, started, ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }) };
   const control =
     options.controlSocketPath === undefined
       ? undefined

@@ -221,6 +221,15 @@ export class BusService {
     }
   }
 
+  /** Makes the kernel match a bus's plan again now (what a restart would do); returns the changes made. */
+  repair(id: string): Promise<Change[]> {
+    return this.#queue.run(id, () => {
+      const bus = this.#buses.get(id);
+      if (bus === undefined) throw new UnknownBusError(id);
+      return this.#apply(bus);
+    });
+  }
+
   /** Calls `listener` with every lifecycle event from now on; returns the function that stops it. */
   onEvent(listener: (event: BusEvent) => void): () => void {
     this.#listeners.add(listener);

@@ -23,7 +23,7 @@ describe('cantainer CLI', () => {
   });
 
   it('has --help on every command, with its usage line', async () => {
-    const commands = [['ls'], ['inspect'], ['send'], ['dump'], ['replay'], ['events'], ['gateway'], ['gateway', 'add'], ['gateway', 'rm'], ['gateway', 'ls'], ['uplink'], ['uplink', 'add'], ['uplink', 'rm'], ['uplink', 'ls'], ['daemon'], ['preflight'], ['decode']];
+    const commands = [['ls'], ['inspect'], ['send'], ['dump'], ['replay'], ['events'], ['doctor'], ['repair'], ['gateway'], ['gateway', 'add'], ['gateway', 'rm'], ['gateway', 'ls'], ['uplink'], ['uplink', 'add'], ['uplink', 'rm'], ['uplink', 'ls'], ['daemon'], ['preflight'], ['decode']];
     for (const command of commands) {
       const help = await run([...command, '--help']);
       assert.equal(help.code, 0, command.join(' '));

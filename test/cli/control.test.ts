@@ -199,4 +199,34 @@ describe('the cantainer commands, through the control socket', () => {
     );
     assert.ok(events.every((e) => typeof e.time === 'string'));
   });
+
+  it('diagnoses with cantainer doctor (each problem with its fix) and repairs drift with cantainer repair', async () => {
+    await createNetwork(NET_A, 'powertrain');
+    await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(NET_A, 'e'.repeat(64)));
+    const route = kernel.route(kernel.owned(busNamespace(NET_A)));
+    route.flushRules();
+    route.close();
+    const doctor = async (): Promise<Array<{ check: string; state: string; detail: string; fix?: string }>> =>
+      JSON.parse((await run('doctor', '--json', '--socket', plugin, '--docker-socket', join(dir, 'no-docker.sock'))).out) as Array<{ check: string; state: string; detail: string; fix?: string }>;
+    const before = await doctor();
+    assert.deepEqual(
+      before.filter((f) => f.check !== 'kernel').map((f) => [f.check, f.state, f.fix]),
+      [
+        ['daemon', 'ok', undefined],
+        ['state', 'ok', undefined],
+        ['plugin socket', 'ok', undefined],
+        ['docker', 'warn', 'systemctl start docker (or --docker-socket PATH)'],
+        ['bus powertrain', 'fail', 'cantainer repair powertrain'],
+      ],
+    );
+    const repaired = await run('repair', 'powertrain');
+    assert.match(repaired.out, /^bus powertrain: 2 changes\n {2}create rule m[0-9a-f]{12}->monitor\n {2}create rule monitor->m[0-9a-f]{12}\n$/u);
+    assert.equal((await run('repair', 'powertrain')).out, 'bus powertrain: nothing to repair\n');
+    assert.deepEqual((await doctor()).find((f) => f.check === 'bus powertrain')?.state, 'ok');
+    let out = '';
+    const code = await main(['doctor', '--json', '--control-socket', join(dir, 'none.sock'), '--socket', join(dir, 'none'), '--docker-socket', join(dir, 'none')], { out: (text) => (out += text), err: () => undefined });
+    assert.equal(code, 1);
+    const down = JSON.parse(out) as Array<{ check: string; state: string; fix?: string }>;
+    assert.deepEqual(down.filter((f) => f.check !== 'kernel').map((f) => [f.check, f.state]), [['daemon', 'fail'], ['plugin socket', 'fail'], ['docker', 'warn']]);
+  });
 });
