@@ -4,7 +4,7 @@
 // namespace; each end takes part in its bus like a member, except that frames leave through it only if they pass
 // the gateway's filters (edited as asked), and a frame that came in through it never goes back out through it.
 // Because vxcan resets can-gw's hop counter, every crossing starts afresh: chains of buses work at max_hops 1.
-import { createHash } from 'node:crypto';
+import { shortHash } from './hash.js';
 import { InvalidValueError } from '../errors.js';
 import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_MAX_DLEN, CAN_SFF_MASK, CANFD_MAX_DLEN } from '../can/frame.js';
 import { formatIdFilter, parseIdFilter, selectionFilters, type IdFilter, type IdSelection } from '../can/idset.js';
@@ -292,7 +292,7 @@ export interface GatewayPort {
 
 /** The name of a gateway's end in one bus's namespace (13 characters, like a member's host end). */
 export function gatewayEndName(key: string, busId: string): string {
-  return `g${createHash('sha256').update(`${key}\0${busId}`).digest('hex').slice(0, 12)}`;
+  return `g${shortHash(`${key}\0${busId}`)}`;
 }
 
 export type GatewayStatus =

@@ -6,8 +6,8 @@
 // and from the monitor to every member. Every rule echoes (a vcan destination needs it), skips the
 // incoming-interface check (ifindexes from other namespaces collide with ours) and carries a hop limit of 1, so a
 // frame is delivered exactly once whatever the can_gw module's max_hops is. FD buses get FD rules too.
-import { createHash } from 'node:crypto';
 import type { CanGwRule } from '../netlink/cangw.js';
+import { shortHash } from './hash.js';
 import { CAN_LINK_MTU } from '../netlink/link.js';
 import { checkBus, parseIdList, type Bus, type MemberEnd } from './model.js';
 import { selectionFilters, type IdSelection } from '../can/idset.js';
@@ -65,10 +65,6 @@ export interface BusPlan {
   readonly hostEnds: readonly string[];
   /** Rules in the daemon's namespace, between uplink interfaces and their pairs' ends. */
   readonly hostRules: readonly RulePlan[];
-}
-
-function shortHash(text: string, length: number): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, length);
 }
 
 /** The namespace of a bus: derived from its id alone, so it is found again after a restart. */

@@ -3,7 +3,7 @@
 // between the bus's namespace and the daemon's, and two can-gw rules there (interface to pair end, pair end to
 // interface, with the uplink's filters) join the interface to it. If the interface goes away, the kernel drops the
 // two rules and the bus carries on; when it comes back, the rules are made again.
-import { createHash } from 'node:crypto';
+import { shortHash } from './hash.js';
 import { InvalidValueError } from '../errors.js';
 import { formatIdFilter, parseIdFilter, type IdSelection } from '../can/idset.js';
 import { checkInterfaceName } from '../netlink/link.js';
@@ -38,7 +38,7 @@ export function uplinkSelection(uplink: Uplink): IdSelection {
 }
 
 function hash(busId: string, name: string): string {
-  return createHash('sha256').update(`${busId}\0${name}`).digest('hex').slice(0, 12);
+  return shortHash(`${busId}\0${name}`);
 }
 
 /** The pair's end in the bus namespace. */

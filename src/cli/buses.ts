@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { formatCandump, formatCandumpLog, formatCansend, parseCandumpLog, parseCansend } from '../can/text.js';
 import { MONITOR } from '../bus/plan.js';
 import { DEFAULT_CONTROL_SOCKET, type BusEntry, type GatewayEntry } from '../control/api.js';
-import { KernelError, systemKernel } from '../kernel/index.js';
+import { KernelError, systemKernel, type CanSocketPort } from '../kernel/index.js';
 import { Errno } from '../netlink/errno.js';
 import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath, followDaemon } from './client.js';
 import { table, type CliIo } from './output.js';
@@ -41,6 +41,30 @@ function inspectText(bus: InspectAnswer): string {
   lines.push(table(['SOURCE', 'DESTINATION', 'KIND', 'FILTER', 'HANDLED', 'DROPPED', 'DELETED'], bus.rules.map((r) => [r.source, r.destination, r.fd ? 'fd' : 'classic', r.filter ?? '-', String(r.handled), String(r.dropped), String(r.deleted)])).trimEnd());
   lines.push('', bus.drift.length === 0 ? 'drift: none (the kernel holds exactly the plan)' : `drift (${bus.drift.length}, repaired by the daemon's next change or restart):\n${bus.drift.map((d) => `  ${d}`).join('\n')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Runs `body` until it ends or Ctrl-C (or SIGTERM) asks it to stop: `run.stopped` turns true then. */
+async function untilInterrupted<T>(body: (run: { readonly stopped: boolean }) => Promise<T>, onStop: () => void = () => undefined): Promise<T> {
+  const run = { stopped: false };
+  const interrupt = (): void => {
+    run.stopped = true;
+    onStop();
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    return await body(run);
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+/** The bus of that name (from the daemon) and a socket on its monitor, in the bus's namespace. */
+async function openMonitor(name: string, controlSocket: string | undefined, filters?: readonly IdFilter[]): Promise<{ bus: InspectAnswer; socket: CanSocketPort }> {
+  const bus = await callDaemon<InspectAnswer>(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
+  const socket = systemKernel().canSocket(MONITOR, { netns: { label: bus.name, path: bus.namespace }, fd: bus.fd, ...(filters === undefined ? {} : { filters }) });
+  return { bus, socket };
 }
 
 /** An event as a line people read: time, type, then what it concerns. */
@@ -94,10 +118,9 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (name: string, texts: string[], options: { controlSocket?: string }) => {
       const frames = texts.map((text, i) => parseCansend(`frame ${i + 1}`, text));
-      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
-      if (!bus.fd && frames.some((frame) => frame.kind === 'fd')) throw new InvalidValueError('frames', texts.join(' '), `classic frames: bus ${bus.name} is not FD`);
-      const socket = systemKernel().canSocket(MONITOR, { netns: { label: bus.name, path: bus.namespace }, fd: bus.fd });
+      const { bus, socket } = await openMonitor(name, options.controlSocket);
       try {
+        if (!bus.fd && frames.some((frame) => frame.kind === 'fd')) throw new InvalidValueError('frames', texts.join(' '), `classic frames: bus ${bus.name} is not FD`);
         for (const frame of frames) socket.send(frame);
       } finally {
         socket.close();
@@ -119,17 +142,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
         seen += 1;
         return seen < count;
       });
-      const stop = (): void => {
-        following.stop();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
-        await following.done;
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
+      await untilInterrupted(() => following.done, following.stop);
     });
 
   program
@@ -146,30 +159,23 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
       if (!Number.isFinite(speed) || speed < 0) throw new InvalidValueError('--speed', options.speed, 'a number 0 or above (0: as fast as possible)');
       const entries = parseCandumpLog(readFileSync(file, 'utf8'), file).filter((entry) => options.interface === undefined || entry.iface === options.interface);
       if (entries.length === 0) throw new InvalidValueError(file, options.interface ?? '', 'a log with frames (on that interface)');
-      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
-      const fd = entries.find((entry) => entry.frame.kind === 'fd');
-      if (!bus.fd && fd !== undefined) throw new InvalidValueError(file, formatCansend(fd.frame), `classic frames only: bus ${bus.name} is not FD`);
-      const socket = systemKernel().canSocket(MONITOR, { netns: { label: bus.name, path: bus.namespace }, fd: bus.fd });
-      const run = { stopped: false };
-      const interrupt = (): void => {
-        run.stopped = true;
-      };
-      process.once('SIGINT', interrupt);
-      process.once('SIGTERM', interrupt);
+      const { bus, socket } = await openMonitor(name, options.controlSocket);
       try {
-        do {
-          const start = performance.now();
-          const first = entries[0]?.timeMs ?? 0;
-          for (const entry of entries) {
-            if (run.stopped) break;
-            const due = speed === 0 ? 0 : (entry.timeMs - first) / speed - (performance.now() - start);
-            if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
-            socket.send(entry.frame);
-          }
-        } while (options.loop === true && !run.stopped);
+        const fd = entries.find((entry) => entry.frame.kind === 'fd');
+        if (!bus.fd && fd !== undefined) throw new InvalidValueError(file, formatCansend(fd.frame), `classic frames only: bus ${bus.name} is not FD`);
+        await untilInterrupted(async (run) => {
+          do {
+            const start = performance.now();
+            const first = entries[0]?.timeMs ?? 0;
+            for (const entry of entries) {
+              if (run.stopped) break;
+              const due = speed === 0 ? 0 : (entry.timeMs - first) / speed - (performance.now() - start);
+              if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+              socket.send(entry.frame);
+            }
+          } while (options.loop === true && !run.stopped);
+        });
       } finally {
-        process.off('SIGINT', interrupt);
-        process.off('SIGTERM', interrupt);
         socket.close();
       }
     });
@@ -189,40 +195,33 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
       const quietMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
       if (Number.isNaN(quietMs) || quietMs <= 0) throw new InvalidValueError('--timeout', options.timeout, 'a number of seconds above 0');
       const filters = dumpFilters(options.filter ?? []);
-      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
-      const socket = systemKernel().canSocket(MONITOR, { netns: { label: bus.name, path: bus.namespace }, fd: bus.fd, ...(filters === undefined ? {} : { filters }) });
-      const run = { stopped: false };
-      const interrupt = (): void => {
-        run.stopped = true;
-      };
-      process.once('SIGINT', interrupt);
-      process.once('SIGTERM', interrupt);
+      const { bus, socket } = await openMonitor(name, options.controlSocket, filters);
       try {
-        let seen = 0;
-        let quietSince = Date.now();
-        let extendedSeen = false;
-        while (!run.stopped && seen < count) {
-          let frame;
-          try {
-            frame = await socket.receive(Math.min(200, quietMs));
-          } catch (error) {
-            // The monitor went down (someone took it down; the daemon brings it up again): go on reading.
-            if (!(error instanceof KernelError && error.errno === Errno.ENETDOWN)) throw error;
-            io.err(`cantainer: the monitor of bus ${bus.name} went down; waiting for it to come back\n`);
-            continue;
+        await untilInterrupted(async (run) => {
+          let seen = 0;
+          let quietSince = Date.now();
+          let extendedSeen = false;
+          while (!run.stopped && seen < count) {
+            let frame;
+            try {
+              frame = await socket.receive(Math.min(200, quietMs));
+            } catch (error) {
+              // The monitor went down (someone took it down; the daemon brings it up again): go on reading.
+              if (!(error instanceof KernelError && error.errno === Errno.ENETDOWN)) throw error;
+              io.err(`cantainer: the monitor of bus ${bus.name} went down; waiting for it to come back\n`);
+              continue;
+            }
+            if (frame === undefined) {
+              if (Date.now() - quietSince >= quietMs) break;
+              continue;
+            }
+            quietSince = Date.now();
+            seen += 1;
+            io.out(`${options.log === true ? formatCandumpLog(Date.now(), bus.name, frame) : formatCandump(bus.name, frame, bus.name.length, extendedSeen)}\n`);
+            extendedSeen ||= frame.extended;
           }
-          if (frame === undefined) {
-            if (Date.now() - quietSince >= quietMs) break;
-            continue;
-          }
-          quietSince = Date.now();
-          seen += 1;
-          io.out(`${options.log === true ? formatCandumpLog(Date.now(), bus.name, frame) : formatCandump(bus.name, frame, bus.name.length, extendedSeen)}\n`);
-          extendedSeen ||= frame.extended;
-        }
+        });
       } finally {
-        process.off('SIGINT', interrupt);
-        process.off('SIGTERM', interrupt);
         socket.close();
       }
     });

@@ -192,7 +192,7 @@ const inspectBus: ControlHandler = async (body, context) => {
       dropped: rule.counters.dropped,
       deleted: rule.counters.deleted,
     })),
-    drift: seen.drift.map((change) => `${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`),
+    drift: context.buses.check(bus.id).map((change) => `${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`),
   };
 };
 

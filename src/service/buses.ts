@@ -36,7 +36,6 @@ export interface BusObservation {
   readonly frames: number;
   /** Frames the kernel could not forward (a destination down, no memory). */
   readonly dropped: number;
-  readonly drift: readonly Change[];
 }
 
 /** An uplink with whether its interface is there and what to know about it. */
@@ -193,8 +192,8 @@ export class BusService {
   }
 
   /**
-   * What the kernel holds for a bus now: its rules with their counters, the path of its namespace (for tools that
-   * read its monitor), and its drift from the plan (empty when it matches).
+   * What the kernel holds for a bus now: its rules with their counters and the path of its namespace (for tools
+   * that read its monitor). Its drift from the plan is `check`.
    */
   observe(id: string): BusObservation {
     const bus = this.#buses.get(id);
@@ -208,7 +207,6 @@ export class BusService {
       // Every frame on the bus reaches the monitor once: the rules into it count the bus's frames.
       frames: rules.filter((rule) => rule.destination === MONITOR).reduce((sum, rule) => sum + rule.counters.handled, 0),
       dropped: rules.reduce((sum, rule) => sum + rule.counters.dropped, 0),
-      drift: this.#reconciler.check(bus, this.#attachmentsOf(bus)),
     };
   }
 
