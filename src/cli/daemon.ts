@@ -6,6 +6,7 @@ import { InvalidValueError } from '../errors.js';
 import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR, startDaemon } from '../daemon/daemon.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
+import { parseMetricsAddress } from '../daemon/metrics.js';
 
 export interface DaemonCliOptions {
   readonly socket: string;
@@ -14,6 +15,8 @@ export interface DaemonCliOptions {
   readonly netnsDir: string;
   readonly controlSocket: string;
   readonly dockerSocket: string;
+  /** Where to serve Prometheus metrics (see parseMetricsAddress); off when absent. */
+  readonly metricsListen?: string;
 }
 
 export const DAEMON_DEFAULTS = { socket: DEFAULT_PLUGIN_SOCKET, stateDir: DEFAULT_STATE_DIR, logLevel: 'info', netnsDir: '/run/cantainer/netns', controlSocket: DEFAULT_CONTROL_SOCKET, dockerSocket: DEFAULT_DOCKER_SOCKET } as const;
@@ -27,6 +30,7 @@ export function inheritedSocket(env: Readonly<Record<string, string | undefined>
 
 export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string) => void): Promise<number> {
   if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) throw new InvalidValueError('--log-level', options.logLevel, LOG_LEVELS.join(', '));
+  const metricsAddress = options.metricsListen === undefined ? undefined : parseMetricsAddress(options.metricsListen);
   const log = createLogger(options.logLevel as LogLevel, writeLog);
   const kernel = systemKernel({ netnsDir: options.netnsDir });
   const report = kernel.preflight();
@@ -39,7 +43,7 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
   }
   const listenFd = inheritedSocket(process.env, process.pid);
   if (listenFd !== undefined) log.info('serving a socket inherited from the service manager', { fd: listenFd });
-  const daemon = await startDaemon({ kernel, socketPath: options.socket, controlSocketPath: options.controlSocket, dockerSocketPath: options.dockerSocket, stateDir: options.stateDir, log, ...(listenFd === undefined ? {} : { listenFd }) });
+  const daemon = await startDaemon({ kernel, socketPath: options.socket, controlSocketPath: options.controlSocket, dockerSocketPath: options.dockerSocket, stateDir: options.stateDir, log, ...(metricsAddress === undefined ? {} : { metricsAddress }), ...(listenFd === undefined ? {} : { listenFd }) });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

@@ -56,6 +56,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
     .option('--netns-dir <dir>', "where the buses' namespaces are pinned", DAEMON_DEFAULTS.netnsDir)
     .option('--control-socket <path>', 'the control socket of the cantainer commands (root only)', DAEMON_DEFAULTS.controlSocket)
     .option('--docker-socket <path>', "Docker's API socket, asked for the names of networks", DAEMON_DEFAULTS.dockerSocket)
+    .option('--metrics-listen <addr>', 'serve Prometheus metrics at /metrics: PORT or :PORT (127.0.0.1 only), HOST:PORT, [IPv6]:PORT, or a unix socket (unix:/PATH); off by default')
     .action(async (options: DaemonCliOptions) => {
       status.code = await runDaemon(options, (line) => process.stderr.write(line));
     });

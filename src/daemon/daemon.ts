@@ -11,6 +11,8 @@ import { dockerApiLookup, dockerMemberLookup, NetworkNamer, type NetworkLookup }
 import { parseBody } from '../docker/protocol.js';
 import { CONTROL_ENDPOINTS, type ControlContext } from '../control/api.js';
 import { servePlugin, type PluginServer } from './http.js';
+import { collectMetrics, formatMetricsAddress, RequestMetrics, serveMetrics, type MetricsAddress, type MetricsServer } from './metrics.js';
+import { packageVersion } from '../version.js';
 
 export const DEFAULT_PLUGIN_SOCKET = '/run/docker/plugins/cantainer.sock';
 export const DEFAULT_STATE_DIR = '/var/lib/cantainer';
@@ -31,12 +33,15 @@ export interface DaemonOptions {
   readonly requestTimeoutMs?: number;
   /** How long a member's end may wait in the daemon's namespace for the engine to take it (default 60 s). */
   readonly takeoverGraceMs?: number;
+  /** Where to serve Prometheus metrics; none when absent. */
+  readonly metricsAddress?: MetricsAddress;
 }
 
 export interface Daemon {
   readonly service: BusService;
   readonly server: PluginServer;
   readonly control: PluginServer | undefined;
+  readonly metrics: MetricsServer | undefined;
   readonly report: StartReport;
   close(): Promise<void>;
 }
@@ -69,7 +74,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
     },
   };
+  const requests = new RequestMetrics();
   const server = await servePlugin({
+    onRequest: requests.recorder('plugin'),
     socketPath: options.socketPath,
     handlers: ENDPOINTS,
     context,
@@ -84,11 +91,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const control =
     options.controlSocketPath === undefined
       ? undefined
-      : await servePlugin({ socketPath: options.controlSocketPath, handlers: CONTROL_ENDPOINTS, context: controlContext, log, parseBody, errorCodes: true }).catch(async (error: unknown) => {
+      : await servePlugin({ socketPath: options.controlSocketPath, handlers: CONTROL_ENDPOINTS, context: controlContext, log, parseBody, errorCodes: true, onRequest: requests.recorder('control') }).catch(async (error: unknown) => {
           await server.close();
           throw error;
         });
-  log.info('serving the Docker network plugin', { socket: options.socketPath, control: options.controlSocketPath, state: options.stateDir, buses: report.buses });
+  const version = packageVersion();
+  const metrics =
+    options.metricsAddress === undefined
+      ? undefined
+      : await serveMetrics(options.metricsAddress, () => collectMetrics({ service, requests, version, log }), log).catch(async (error: unknown) => {
+          await Promise.all([server.close(), control?.close()]);
+          throw error;
+        });
+  log.info('serving the Docker network plugin', { socket: options.socketPath, control: options.controlSocketPath, metrics: metrics === undefined ? undefined : formatMetricsAddress(metrics.address), state: options.stateDir, buses: report.buses });
   void namer?.learnAll();
   // Uplink interfaces come and go (adapters unplugged, vcans deleted): their rules follow within a second.
   const uplinkWatch = setInterval(() => {
@@ -121,11 +136,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     service,
     server,
     control,
+    metrics,
     report,
     close: async () => {
       clearInterval(sweeper);
       clearInterval(uplinkWatch);
-      await Promise.all([server.close(), control?.close()]);
+      await Promise.all([server.close(), control?.close(), metrics?.close()]);
     },
   };
 }

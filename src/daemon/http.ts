@@ -44,6 +44,11 @@ export interface PluginServerOptions<C> {
   readonly listenFd?: number;
   /** Answer errors with a status per kind (404 unknown, 409 conflict) and the error's `Code`. */
   readonly errorCodes?: boolean;
+  /**
+   * Told of every answered request: its method (`other` for paths that name none, so clients cannot grow the set),
+   * the HTTP status and how long it took. Streams are told once, when they open.
+   */
+  readonly onRequest?: (method: string, status: number, seconds: number) => void;
 }
 
 export interface PluginServer {
@@ -130,8 +135,13 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const method = path.replace(/^\//u, '');
     const ids: RequestIds = {};
+    const known = Object.hasOwn(options.handlers, path);
+    const record = (status: number): void => {
+      options.onRequest?.(known ? method : 'other', status, (performance.now() - started) / 1000);
+    };
     const finish = (status: number, body: object, err?: string): void => {
       send(response, status, body);
+      record(status);
       const fields = { method, status, ms: Math.round((performance.now() - started) * 100) / 100, network: ids.network, endpoint: ids.endpoint, err };
       if (err === undefined) log.info('request', fields);
       else log.warn('request failed', fields);
@@ -140,7 +150,7 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
       finish(405, { Err: `method ${request.method ?? '?'} not allowed; plugin requests are POST` }, 'not POST');
       return;
     }
-    const handler = options.handlers[path];
+    const handler = known ? options.handlers[path] : undefined;
     if (handler === undefined) {
       request.resume();
       finish(404, { Err: `unknown method ${path}` }, 'unknown method');
@@ -164,6 +174,7 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
       const answer = await handler(body, options.context, ids);
       if (isStream(answer)) {
         response.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+        record(200);
         log.info('stream opened', { method });
         const stop = answer[STREAM]((value) => response.write(`${JSON.stringify(value)}\n`));
         response.once('close', () => {

@@ -34,8 +34,12 @@ export interface BusObservation {
   readonly rules: readonly ObservedRule[];
   /** Frames carried by the bus since its rules were made (each reaches the monitor once). */
   readonly frames: number;
-  /** Frames the kernel could not forward (a destination down, no memory). */
+  /** Frames the kernel could not forward (a destination down, no memory), summed over the bus's rules. */
   readonly dropped: number;
+  /** Frames the kernel discarded (hop limit, length checks), summed over the bus's rules. */
+  readonly deleted: number;
+  /** Deliveries: frames forwarded by the bus's rules, one per frame and destination. */
+  readonly forwarded: number;
 }
 
 /** An uplink with whether its interface is there and what to know about it. */
@@ -45,6 +49,17 @@ export interface UplinkView {
   /** up: the interface is there and wired (frames cross while it is up); down: it is not there, or not CAN. */
   readonly state: 'up' | 'down';
   readonly detail?: string;
+}
+
+/** What the reconciler did since the service started. */
+export interface ReconcileStats {
+  /** Reconciler runs (one per bus wired), and those that failed. */
+  readonly runs: number;
+  readonly failures: number;
+  /** Kernel objects created, changed or removed. */
+  readonly changes: number;
+  /** Changes that put back what had drifted from the state (found at start or by a repair), not asked for by a request. */
+  readonly driftCorrections: number;
 }
 
 export class UnknownGatewayError extends CantainerError {
@@ -101,6 +116,7 @@ export class BusService {
   /** The state as last announced to event listeners. */
   #announced: EventSnapshot = { buses: [], gateways: [] };
   readonly #kernel: KernelPort;
+  readonly #stats = { runs: 0, failures: 0, changes: 0, driftCorrections: 0 };
 
   constructor(options: BusServiceOptions) {
     this.#store = options.store;
@@ -141,7 +157,7 @@ export class BusService {
       for (const bus of this.#buses.values()) {
         if (failed.has(bus.name) || (pass === 2 && this.#portsOf(bus).length === 0)) continue;
         try {
-          const changes = this.#apply(bus);
+          const changes = this.#apply(bus, { drift: true });
           if (changes.length > 0) repaired.set(bus.name, (repaired.get(bus.name) ?? 0) + changes.length);
         } catch (error) {
           failed.set(bus.name, error instanceof Error ? error.message : String(error));
@@ -207,6 +223,8 @@ export class BusService {
       // Every frame on the bus reaches the monitor once: the rules into it count the bus's frames.
       frames: rules.filter((rule) => rule.destination === MONITOR).reduce((sum, rule) => sum + rule.counters.handled, 0),
       dropped: rules.reduce((sum, rule) => sum + rule.counters.dropped, 0),
+      deleted: rules.reduce((sum, rule) => sum + rule.counters.deleted, 0),
+      forwarded: rules.reduce((sum, rule) => sum + rule.counters.handled, 0),
     };
   }
 
@@ -224,8 +242,13 @@ export class BusService {
     return this.#queue.run(id, () => {
       const bus = this.#buses.get(id);
       if (bus === undefined) throw new UnknownBusError(id);
-      return this.#apply(bus);
+      return this.#apply(bus, { drift: true });
     });
+  }
+
+  /** What the reconciler did since the service started, for metrics. */
+  reconcileStats(): ReconcileStats {
+    return { ...this.#stats };
   }
 
   /** Calls `listener` with every lifecycle event from now on; returns the function that stops it. */
@@ -533,8 +556,18 @@ export class BusService {
     return gatewayPorts(bus, gateways, [...buses.values()], busMtu).filter((port) => this.#kernel.namespaces.exists(busNamespace(port.peer.namespaceOf)));
   }
 
-  #apply(bus: Bus): Change[] {
-    const changes = this.#reconciler.apply(bus, this.#attachmentsOf(bus));
+  /** Wires a bus; `drift` when nothing was asked of it, so every change made corrects drift. */
+  #apply(bus: Bus, options: { drift?: boolean } = {}): Change[] {
+    this.#stats.runs += 1;
+    let changes: Change[];
+    try {
+      changes = this.#reconciler.apply(bus, this.#attachmentsOf(bus));
+    } catch (error) {
+      this.#stats.failures += 1;
+      throw error;
+    }
+    this.#stats.changes += changes.length;
+    if (options.drift === true) this.#stats.driftCorrections += changes.length;
     // What the uplinks' interfaces were when wired: watchUplinks rewires when that changes.
     for (const uplink of bus.uplinks ?? []) this.#uplinkSignatures.set(`${bus.id}\0${uplink.interface}`, this.#interfaceSignature(uplink.interface));
     return changes;

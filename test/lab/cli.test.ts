@@ -45,7 +45,7 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
 
   before(async () => {
     ensureDockerWithImages();
-    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-cli/state', '--control-socket', CONTROL, '--netns-dir', '/run/cantainer-cli/netns'], '/run/cantainer-cli.log');
+    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-cli/state', '--control-socket', CONTROL, '--netns-dir', '/run/cantainer-cli/netns', '--metrics-listen', '9420'], '/run/cantainer-cli.log');
     sh('docker network create -d cantainer --ipam-driver null -o fd=true chassis', 60_000);
     sh('docker run -d --name c1 --network chassis lab/canutils sleep 3600 && docker run -d --name c2 --network chassis lab/canutils sleep 3600', 120_000);
   });
@@ -83,6 +83,33 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
     assert.match(lines(b)[0] ?? '', /^\(\d{10}\.\d{6}\) chassis 123#DEADBEEF$/u);
     const listed = JSON.parse(cantainer('ls --json')) as Array<{ name: string; frames: number; members: number }>;
     assert.deepEqual(listed.map((bus) => [bus.name, bus.members, bus.frames]), [['chassis', 2, 4]]);
+  });
+
+  it('serves Prometheus metrics: members, the can-gw counters, requests by endpoint, reconciler runs', async () => {
+    const answer = await fetch('http://127.0.0.1:9420/metrics');
+    assert.equal(answer.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    const text = await answer.text();
+    const value = (series: string): number | undefined => {
+      const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    assert.equal(value('cantainer_buses'), 1);
+    assert.equal(value('cantainer_bus_members{bus="chassis"}'), 2);
+    assert.equal(value('cantainer_bus_wired{bus="chassis"}'), 1);
+    // The 4 frames c1 sent in the test before: each to c2 and to the monitor, then stopped by the hop limit where
+    // it arrived (2 rules at each of its 2 arrivals), exactly as the frame simulator counts.
+    assert.equal(value('cantainer_bus_frames_total{bus="chassis"}'), 4);
+    assert.equal(value('cantainer_bus_frames_forwarded_total{bus="chassis"}'), 8);
+    assert.equal(value('cantainer_bus_frames_dropped_total{bus="chassis"}'), 0);
+    assert.equal(value('cantainer_bus_frames_deleted_total{bus="chassis"}'), 16);
+    assert.equal(value('cantainer_requests_total{socket="plugin",method="NetworkDriver.Join",code="200"}'), 2);
+    assert.equal(value('cantainer_requests_total{socket="plugin",method="NetworkDriver.CreateNetwork",code="200"}'), 1);
+    assert.equal(value('cantainer_request_duration_seconds_count{socket="plugin",method="NetworkDriver.Join"}'), 2);
+    assert.ok((value('cantainer_requests_total{socket="control",method="Bus.Inspect",code="200"}') ?? 0) >= 2);
+    assert.ok((value('cantainer_reconcile_runs_total') ?? 0) >= 3);
+    assert.equal(value('cantainer_drift_corrections_total'), 0);
+    assert.equal(value('cantainer_reconcile_failures_total'), 0);
+    assert.ok((value('process_resident_memory_bytes') ?? 0) > 10e6);
   });
 
   it('filters the trace: ids to see, and ! for ids to leave out', async () => {

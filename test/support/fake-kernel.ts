@@ -47,6 +47,8 @@ export interface FakeLink {
 export interface FakeRule {
   readonly rule: CanGwRule;
   readonly key: string;
+  /** What the kernel counts per rule; the frame simulator counts into them as can-gw does. */
+  readonly counters: { handled: number; dropped: number; deleted: number };
 }
 
 export class FakeNetns {
@@ -323,7 +325,7 @@ class FakeRoute implements RoutePort {
 
   listRules(): CanGwRuleEntry[] {
     this.#enter('listRules', 'listing can-gw rules');
-    return this.space.rules.map(({ rule }) => ({ rule, counters: { handled: 0, dropped: 0, deleted: 0 } }));
+    return this.space.rules.map(({ rule, counters }) => ({ rule, counters: { ...counters } }));
   }
 
   addRule(rule: CanGwRule): void {
@@ -335,7 +337,7 @@ class FakeRoute implements RoutePort {
       const link = this.space.byIndex(index);
       if (link === undefined || link.kind === 'loopback') throw KernelError.fromErrno(full, Errno.ENODEV, hint);
     }
-    this.space.rules.push({ rule: structuredClone(rule), key: ruleKey(rule) });
+    this.space.rules.push({ rule: structuredClone(rule), key: ruleKey(rule), counters: { handled: 0, dropped: 0, deleted: 0 } });
   }
 
   deleteRule(rule: CanGwRule): boolean {

@@ -104,16 +104,28 @@ export function transmit(kernel: FakeKernel, netns: NetnsTarget, ifname: string,
     if (guard > 100_000) throw new Error('frames without end: a forwarding loop');
     const arrival = queue.shift() as Arrival;
     if (arrival.shown) receptions.push({ at: `${arrival.link.netns.target.label}/${arrival.link.name}`, frame: arrival.frame });
-    for (const { rule } of arrival.link.netns.rules) {
+    // Counted as can-gw counts: deleted by the hop limit or a length that no longer fits, dropped when the
+    // destination is down, handled when sent.
+    for (const { rule, counters } of arrival.link.netns.rules) {
       if (rule.sourceIndex !== arrival.link.index || !matches(rule, arrival.frame)) continue;
-      if (arrival.hops >= kernel.maxHops) continue; // deleted
+      if (arrival.hops >= kernel.maxHops) {
+        counters.deleted += 1;
+        continue;
+      }
       const destination = arrival.link.netns.byIndex(rule.destinationIndex);
-      if (destination?.up !== true) continue; // dropped
+      if (destination?.up !== true) {
+        counters.dropped += 1;
+        continue;
+      }
       if (rule.allowToIncomingInterface !== true && destination === arrival.link) continue;
       let hops = arrival.hops + 1;
       if (rule.hopLimit !== undefined && hops === 1) hops = kernel.maxHops - rule.hopLimit + 1;
       const sent = rule.modifications === undefined ? arrival.frame : modify(arrival.frame, rule);
-      if (sent.len > (sent.fd ? 64 : 8)) continue; // deleted: the edited length does not fit
+      if (sent.len > (sent.fd ? 64 : 8)) {
+        counters.deleted += 1;
+        continue;
+      }
+      counters.handled += 1;
       send(destination, sent, hops, rule.echo === true, true);
     }
   }

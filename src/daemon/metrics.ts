@@ -1,0 +1,186 @@
+// The daemon's Prometheus endpoint (`--metrics-listen`): per bus what the kernel's can-gw counters say, members,
+// gateways and uplinks; per socket and method request counts and latencies; what the reconciler did. Off unless
+// asked for; loopback unless another address is given; a unix socket as well.
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { dirname, isAbsolute } from 'node:path';
+import { InvalidValueError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BusService } from '../service/buses.js';
+import { CONTENT_TYPE, Counter, formatMetrics, Histogram, type MetricFamily, type Sample } from '../metrics/exposition.js';
+
+export type MetricsAddress = { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'unix'; readonly path: string };
+
+const ALLOWED = 'PORT or :PORT (on 127.0.0.1), HOST:PORT, [IPv6]:PORT, or a unix socket as unix:/PATH or /PATH';
+
+/** Parses `--metrics-listen`: a bare port listens on loopback only; other interfaces must be named. */
+export function parseMetricsAddress(text: string): MetricsAddress {
+  const fail = (): never => {
+    throw new InvalidValueError('--metrics-listen', text, ALLOWED);
+  };
+  const unix = text.startsWith('unix:') ? text.slice('unix:'.length) : isAbsolute(text) ? text : undefined;
+  if (unix !== undefined) return isAbsolute(unix) ? { kind: 'unix', path: unix } : fail();
+  const match = /^(?:(?:\[(?<v6>[0-9a-fA-F:.]+)\]|(?<host>[^:[\]\s]*)):)?(?<port>\d{1,5})$/u.exec(text);
+  const port = Number(match?.groups?.port);
+  if (match === null || !Number.isInteger(port) || port > 65535) return fail();
+  const host = match.groups?.v6 ?? match.groups?.host ?? '';
+  return { kind: 'tcp', host: host === '' ? '127.0.0.1' : host, port };
+}
+
+export function formatMetricsAddress(address: MetricsAddress): string {
+  return address.kind === 'unix' ? `unix:${address.path}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+/** Requests as the sockets answered them: counts by status and latencies, per socket and method. */
+export class RequestMetrics {
+  readonly #count = new Counter();
+  readonly #latency = new Histogram();
+
+  /** A recorder for one socket, for servePlugin's onRequest. */
+  recorder(socket: string): (method: string, status: number, seconds: number) => void {
+    return (method, status, seconds) => {
+      this.#count.inc({ socket, method, code: String(status) });
+      this.#latency.observe({ socket, method }, seconds);
+    };
+  }
+
+  families(): MetricFamily[] {
+    return [
+      { name: 'cantainer_requests_total', help: 'Requests answered, by socket (plugin or control), method and HTTP status.', type: 'counter', samples: this.#count.samples() },
+      { name: 'cantainer_request_duration_seconds', help: 'Time from a request to its answer, by socket and method.', type: 'histogram', samples: this.#latency.samples() },
+    ];
+  }
+}
+
+export interface MetricsSources {
+  readonly service: BusService;
+  readonly requests: RequestMetrics;
+  readonly version: string;
+  readonly log: Logger;
+}
+
+function busFamilies(service: BusService, log: Logger): MetricFamily[] {
+  const members: Sample[] = [];
+  const gateways: Sample[] = [];
+  const wired: Sample[] = [];
+  const frames: Sample[] = [];
+  const forwarded: Sample[] = [];
+  const dropped: Sample[] = [];
+  const deleted: Sample[] = [];
+  const gatewayViews = service.gateways();
+  for (const bus of service.list()) {
+    const labels = { bus: bus.name };
+    members.push({ labels, value: bus.members.length });
+    gateways.push({ labels, value: gatewayViews.filter(({ gateway, status }) => status.state === 'wired' && (gateway.source === bus.name || gateway.destination === bus.name)).length });
+    try {
+      const seen = service.observe(bus.id);
+      wired.push({ labels, value: seen.rules.length > 0 ? 1 : 0 });
+      frames.push({ labels, value: seen.frames });
+      forwarded.push({ labels, value: seen.forwarded });
+      dropped.push({ labels, value: seen.dropped });
+      deleted.push({ labels, value: seen.deleted });
+    } catch (error) {
+      // A bus whose namespace cannot be read has no counters this time; the others still do.
+      wired.push({ labels, value: 0 });
+      log.debug('metrics: reading a bus failed', { bus: bus.name, err: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  const uplinks = service.uplinks().map((view): Sample => ({ labels: { bus: view.bus, interface: view.uplink.interface }, value: view.state === 'up' ? 1 : 0 }));
+  return [
+    { name: 'cantainer_buses', help: 'Buses this daemon keeps.', type: 'gauge', samples: [{ value: members.length }] },
+    { name: 'cantainer_bus_members', help: 'Members (containers) of a bus.', type: 'gauge', samples: members },
+    { name: 'cantainer_bus_gateways', help: 'Gateways wired between a bus and another.', type: 'gauge', samples: gateways },
+    { name: 'cantainer_bus_wired', help: '1 when the kernel holds the rules of a bus, 0 when its namespace could not be read or holds none.', type: 'gauge', samples: wired },
+    { name: 'cantainer_bus_frames_total', help: 'Frames carried by a bus, each counted once (can-gw counter of the rules into its monitor).', type: 'counter', samples: frames },
+    { name: 'cantainer_bus_frames_forwarded_total', help: 'Frames forwarded by the can-gw rules of a bus, one per frame and destination.', type: 'counter', samples: forwarded },
+    { name: 'cantainer_bus_frames_dropped_total', help: 'Frames the can-gw rules of a bus could not send (a destination down, no memory).', type: 'counter', samples: dropped },
+    { name: 'cantainer_bus_frames_deleted_total', help: 'Frames the can-gw rules of a bus discarded: at the hop limit (how every frame ends at each end it reaches, so this grows with the traffic) or by a length check.', type: 'counter', samples: deleted },
+    { name: 'cantainer_uplink_up', help: '1 when the interface of an uplink is there and wired, 0 when it is gone or not CAN.', type: 'gauge', samples: uplinks },
+  ];
+}
+
+const STARTED = Date.now() / 1000 - process.uptime();
+
+/** Every metric, read now. */
+export function collectMetrics(sources: MetricsSources): string {
+  const stats = sources.service.reconcileStats();
+  const usage = process.cpuUsage();
+  return formatMetrics([
+    { name: 'cantainer_info', help: 'The version of the daemon.', type: 'gauge', samples: [{ labels: { version: sources.version }, value: 1 }] },
+    ...busFamilies(sources.service, sources.log),
+    ...sources.requests.families(),
+    { name: 'cantainer_reconcile_runs_total', help: 'Times the reconciler compared a bus with the kernel and made them match.', type: 'counter', samples: [{ value: stats.runs }] },
+    { name: 'cantainer_reconcile_failures_total', help: 'Reconciler runs that failed (and undid their own changes).', type: 'counter', samples: [{ value: stats.failures }] },
+    { name: 'cantainer_kernel_changes_total', help: 'Interfaces, namespaces and rules the reconciler created, changed or removed.', type: 'counter', samples: [{ value: stats.changes }] },
+    { name: 'cantainer_drift_corrections_total', help: 'Changes that put back what had drifted from the state (at start, or by cantainer repair).', type: 'counter', samples: [{ value: stats.driftCorrections }] },
+    { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
+    { name: 'process_cpu_seconds_total', help: 'User and system CPU time spent in seconds.', type: 'counter', samples: [{ value: (usage.user + usage.system) / 1e6 }] },
+    { name: 'process_start_time_seconds', help: 'Start time of the process since the Unix epoch in seconds.', type: 'gauge', samples: [{ value: Math.round(STARTED * 1000) / 1000 }] },
+  ]);
+}
+
+export interface MetricsServer {
+  /** Where it listens (the port chosen by the system when 0 was asked). */
+  readonly address: MetricsAddress;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics at `address`. A stale unix socket file is replaced; any other file is refused. */
+export async function serveMetrics(address: MetricsAddress, collect: () => string, log: Logger): Promise<MetricsServer> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path !== '/metrics') {
+      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('metrics are at /metrics\n');
+      return;
+    }
+    let text: string;
+    try {
+      text = collect();
+    } catch (error) {
+      log.error('collecting metrics failed', { err: error instanceof Error ? error.message : String(error) });
+      response.writeHead(500, { 'Content-Type': 'text/plain' }).end('collecting metrics failed\n');
+      return;
+    }
+    response.writeHead(200, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+    response.end(request.method === 'HEAD' ? undefined : text);
+  });
+  server.on('clientError', (_error, socket) => {
+    socket.destroy();
+  });
+  if (address.kind === 'unix') {
+    mkdirSync(dirname(address.path), { recursive: true, mode: 0o755 });
+    if (existsSync(address.path)) {
+      if (!lstatSync(address.path).isSocket()) throw new InvalidValueError('--metrics-listen', formatMetricsAddress(address), `a path that is free or a stale socket; ${address.path} is another kind of file`);
+      unlinkSync(address.path);
+    }
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (address.kind === 'unix') server.listen(address.path, done);
+    else server.listen(address.port, address.host, done);
+  }).catch((error: unknown) => {
+    throw new InvalidValueError('--metrics-listen', formatMetricsAddress(address), `an address this host can listen on (${error instanceof Error ? error.message : String(error)})`);
+  });
+  if (address.kind === 'unix') chmodSync(address.path, 0o660);
+  const bound = server.address();
+  const actual: MetricsAddress = address.kind === 'tcp' && typeof bound === 'object' && bound !== null ? { ...address, port: bound.port } : address;
+  return {
+    address: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+        if (address.kind === 'unix' && existsSync(address.path)) unlinkSync(address.path);
+      }),
+  };
+}
