@@ -33,6 +33,8 @@ export interface DaemonOptions {
   readonly requestTimeoutMs?: number;
   /** How long a member's end may wait in the daemon's namespace for the engine to take it (default 60 s). */
   readonly takeoverGraceMs?: number;
+  /** How often every bus is read back from the kernel in full and repaired (default 30 s). */
+  readonly verifyEveryMs?: number;
   /** Where to serve Prometheus metrics; none when absent. */
   readonly metricsAddress?: MetricsAddress;
 }
@@ -117,6 +119,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     );
   }, 1_000);
   uplinkWatch.unref();
+  // Joins trust the rules they made; the whole kernel is read back now and then, and drift put back.
+  const verifier = setInterval(() => {
+    service.verify().then(
+      (repaired) => {
+        for (const { bus, changes } of repaired) log.warn('bus repaired: the kernel had drifted from the state', { bus, changes: changes.length, first: `${changes[0]?.action ?? ''} ${changes[0]?.object ?? ''} ${changes[0]?.name ?? ''}` });
+      },
+      (error: unknown) => {
+        log.error('verifying the buses against the kernel failed', { err: error instanceof Error ? error.message : String(error) });
+      },
+    );
+  }, options.verifyEveryMs ?? 30_000);
+  verifier.unref();
   // Ends handed to the engine but never taken (a start that failed after CreateEndpoint) are removed now and then.
   const sweeper = setInterval(
     () => {
@@ -140,6 +154,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     report,
     close: async () => {
       clearInterval(sweeper);
+      clearInterval(verifier);
       clearInterval(uplinkWatch);
       await Promise.all([server.close(), control?.close(), metrics?.close()]);
     },

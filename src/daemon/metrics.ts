@@ -112,7 +112,7 @@ export function collectMetrics(sources: MetricsSources): string {
     { name: 'cantainer_reconcile_runs_total', help: 'Times the reconciler compared a bus with the kernel and made them match.', type: 'counter', samples: [{ value: stats.runs }] },
     { name: 'cantainer_reconcile_failures_total', help: 'Reconciler runs that failed (and undid their own changes).', type: 'counter', samples: [{ value: stats.failures }] },
     { name: 'cantainer_kernel_changes_total', help: 'Interfaces, namespaces and rules the reconciler created, changed or removed.', type: 'counter', samples: [{ value: stats.changes }] },
-    { name: 'cantainer_drift_corrections_total', help: 'Changes that put back what had drifted from the state (at start, or by cantainer repair).', type: 'counter', samples: [{ value: stats.driftCorrections }] },
+    { name: 'cantainer_drift_corrections_total', help: 'Changes that put back what had drifted from the state: at start, by cantainer repair, or by the check of every bus against the kernel every 30 s.', type: 'counter', samples: [{ value: stats.driftCorrections }] },
     { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
     { name: 'process_cpu_seconds_total', help: 'User and system CPU time spent in seconds.', type: 'counter', samples: [{ value: (usage.user + usage.system) / 1e6 }] },
     { name: 'process_start_time_seconds', help: 'Start time of the process since the Unix epoch in seconds.', type: 'gauge', samples: [{ value: Math.round(STARTED * 1000) / 1000 }] },

@@ -1,8 +1,8 @@
 // A NETLINK_ROUTE socket bound to the network namespace it was opened in. rtnetlink answers synchronously while
 // the request is sent (module loading included), so requests are plain calls; a receive timeout turns a reply that
 // never comes into an error instead of a hang.
-import { NETLINK_EXT_ACK, NETLINK_ROUTE, NlmF, SOL_NETLINK } from '../netlink/constants.js';
-import { encodeRequest, type NetlinkRequest } from '../netlink/message.js';
+import { NETLINK_EXT_ACK, NETLINK_ROUTE, NlmF, NlMsgType, SOL_NETLINK } from '../netlink/constants.js';
+import { decodeAck, decodeMessages, encodeRequest, type NetlinkRequest } from '../netlink/message.js';
 import { ReplyCollector, type Reply } from '../netlink/reply.js';
 import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
@@ -56,6 +56,34 @@ export class NetlinkSocket {
     const reply = collector.result();
     if (reply.error) throw KernelError.fromAck(operation, reply.error, hint);
     return reply;
+  }
+
+  /**
+   * Sends requests (not dumps) in one datagram: the kernel handles them in order and goes on past a failure. Only
+   * the last asks for an acknowledgement; the kernel reports a failure whether asked or not, and always before the
+   * acknowledgement of a later request. Returns each request's failure, or undefined when it succeeded.
+   */
+  requestBatch(requests: readonly NetlinkRequest[], operation: (index: number) => string, hint?: (index: number) => string | undefined): Array<KernelError | undefined> {
+    if (this.#closed) throw new Error(`netlink socket for netns ${this.label} is closed`);
+    const results: Array<KernelError | undefined> = requests.map(() => undefined);
+    if (requests.length === 0) return results;
+    const first = (this.#seq + 1) >>> 0;
+    const last = requests.length - 1;
+    this.#seq = (first + last) >>> 0;
+    const datagram = Buffer.concat(requests.map((request, i) => encodeRequest(i === last ? { ...request, flags: request.flags | NlmF.ACK } : { ...request, flags: request.flags & ~NlmF.ACK }, (first + i) >>> 0)));
+    send(this.#fd, datagram, () => `${operation(0)} and ${last} more in one batch`);
+    for (let done = false; !done; ) {
+      const length = recv(this.#fd, this.#buffer, 0, () => operation(last));
+      if (length === undefined) throw KernelError.fromErrno(`${operation(last)} (no reply within ${REPLY_TIMEOUT_MS} ms)`, Errno.EAGAIN);
+      for (const message of decodeMessages(Buffer.from(this.#buffer.subarray(0, length)))) {
+        const index = (message.seq - first) >>> 0;
+        if (message.type !== NlMsgType.ERROR || index > last) continue; // stale: an earlier request's
+        const ack = decodeAck(message);
+        if (ack.errno !== 0) results[index] = KernelError.fromAck(operation(index), ack, hint?.(index));
+        if (index === last) done = true;
+      }
+    }
+    return results;
   }
 
   close(): void {

@@ -4,6 +4,7 @@
 import type { CanFrame } from '../can/frame.js';
 import type { CanGwRule, CanGwRuleEntry } from '../netlink/cangw.js';
 import type { Link } from '../netlink/link.js';
+import type { KernelError } from './errors.js';
 
 /** Where an operation happens: the caller's own namespace, or a namespace file with a label for messages. */
 export interface NetnsTarget {
@@ -47,6 +48,11 @@ export interface RoutePort {
   listRules(): CanGwRuleEntry[];
   /** Adds a can-gw rule. The kernel keeps identical rules side by side: it never answers EEXIST. */
   addRule(rule: CanGwRule): void;
+  /**
+   * Adds many rules at once (fewer round trips to the kernel), each as addRule would; a failure does not stop the
+   * rest. Returns each rule's failure, or undefined where it was added.
+   */
+  addRules(rules: readonly CanGwRule[]): Array<KernelError | undefined>;
   /** Deletes the first rule with this exact description. Returns false when there was none. */
   deleteRule(rule: CanGwRule): boolean;
   flushRules(): void;

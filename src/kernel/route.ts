@@ -25,6 +25,8 @@ import { openNetnsFile, withNetnsFile } from './netns.js';
 import { addRuleHint, CURRENT_NETNS, describeOperation, KERNEL_HINTS, type NetnsTarget, type RoutePort, type VcanSpec, type VxcanPair } from './port.js';
 
 const DUMP_ATTEMPTS = 3;
+/** Rules per netlink send: about 64 bytes each, well inside a socket's send buffer. */
+const RULES_PER_SEND = 256;
 
 
 /** The kernel's answer when the object of an operation does not exist (any more). */
@@ -143,6 +145,17 @@ export class RouteHandle implements RoutePort {
   addRule(rule: CanGwRule): void {
     // The kernel refuses a hop limit above the can_gw module's max_hops with a bare EINVAL.
     this.#do(addRuleRequest(rule), describeOperation.addRule(rule), addRuleHint(rule));
+  }
+
+  /** Adds rules many to a netlink send (the kernel handles them in order); returns each one's failure or undefined. */
+  addRules(rules: readonly CanGwRule[]): Array<KernelError | undefined> {
+    const results: Array<KernelError | undefined> = [];
+    for (let start = 0; start < rules.length; start += RULES_PER_SEND) {
+      const chunk = rules.slice(start, start + RULES_PER_SEND);
+      const requests = chunk.map((rule) => addRuleRequest(rule));
+      results.push(...this.#socket.requestBatch(requests, (i) => `${describeOperation.addRule(chunk[i] as CanGwRule)} ${this.#where()}`, (i) => addRuleHint(chunk[i] as CanGwRule)));
+    }
+    return results;
   }
 
   /** Deletes the rule with this exact description. Returns false when there was none. */

@@ -281,7 +281,12 @@ export function dumpRulesRequest(): NetlinkRequest {
  */
 export function ruleKey(rule: CanGwRule): string {
   const normalized: CanGwRule = rule.filter && rule.filter.id === 0 && rule.filter.mask === 0 ? withoutFilter(rule) : rule;
-  return encodeRuleBody(normalized).toString('hex');
+  // Rules without edits (a bus's own, thousands on a large bus) get a short key from their few fields; a rule with
+  // edits or checksums, its encoding. Each kind of rule always gets the same kind of key, so equality holds.
+  const edited = normalized.crc8Checksum !== undefined || normalized.xorChecksum !== undefined || MOD_OPERATIONS.some((operation) => normalized.modifications?.[operation] !== undefined);
+  if (edited) return `x${encodeRuleBody(normalized).toString('hex')}`;
+  const filter = normalized.filter === undefined ? '' : `${normalized.filter.id >>> 0}/${normalized.filter.mask >>> 0}`;
+  return `${ruleFlags(normalized)} ${normalized.sourceIndex} ${normalized.destinationIndex} ${filter} ${normalized.uid ?? ''} ${normalized.hopLimit ?? ''}`;
 }
 
 function withoutFilter(rule: CanGwRule): CanGwRule {

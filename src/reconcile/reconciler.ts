@@ -9,7 +9,7 @@ import { Errno } from '../netlink/errno.js';
 import { ruleKey, type CanGwCounters, type CanGwRule } from '../netlink/cangw.js';
 import type { Link } from '../netlink/link.js';
 import type { Bus } from '../bus/model.js';
-import { busNamespace, planBus, resolveRule, type BusAttachments, type BusPlan, type LinkPlan, type RulePlan, type VxcanPlan } from '../bus/plan.js';
+import { busNamespace, memberPairs, planBus, resolveRule, type BusAttachments, type BusPlan, type LinkPlan, type RulePlan, type VxcanPlan } from '../bus/plan.js';
 
 export type ChangeAction = 'create' | 'delete' | 'fix';
 
@@ -62,6 +62,8 @@ interface Step {
   readonly run: () => void;
   /** Reverses `run`; absent for steps that need no undo (bringing a link up, fixing an MTU). */
   readonly undo?: () => void;
+  /** The rule a step adds, when its links' indexes are known: such steps are sent to the kernel together. */
+  readonly adds?: CanGwRule;
 }
 
 const IGNORED_LINKS = new Set(['lo']);
@@ -103,10 +105,21 @@ function undo(done: readonly Step[]): string[] {
   return failures;
 }
 
+export interface ApplyOptions {
+  /**
+   * Take the bus's rules to be those its last successful apply left (less those on links gone since) instead of
+   * reading them all from the kernel: on a large bus that dump costs more than the rest of a join. Links are read
+   * in any case. What changed behind the reconciler's back is then found by the next apply without it.
+   */
+  readonly trustRules?: boolean;
+}
+
 export class Reconciler {
   readonly #kernel: KernelPort;
   readonly #onChange: ((bus: string, change: Change) => void) | undefined;
   readonly #staleEndWaitMs: number;
+  /** Per bus namespace, the rules its last successful apply left in the kernel (see ApplyOptions.trustRules). */
+  readonly #known = new Map<string, readonly CanGwRule[]>();
 
   constructor(kernel: KernelPort, options: ReconcilerOptions = {}) {
     this.#kernel = kernel;
@@ -143,8 +156,11 @@ export class Reconciler {
   }
 
   /** Makes the kernel match the bus; returns what it changed (nothing when it already matched). */
-  apply(bus: Bus, attachments: BusAttachments = {}): Change[] {
+  apply(bus: Bus, attachments: BusAttachments = {}, options: ApplyOptions = {}): Change[] {
     const plan = planBus(bus, attachments);
+    const trusted = options.trustRules === true ? this.#known.get(plan.namespace) : undefined;
+    // Forgotten until this apply succeeds: a failed one leaves the kernel's rules uncertain.
+    this.#known.delete(plan.namespace);
     const done: Step[] = [];
     const run = (step: Step): void => {
       step.run();
@@ -163,12 +179,37 @@ export class Reconciler {
       }
       const open = this.#kernel.route(this.#kernel.owned(plan.namespace));
       route = open;
-      for (const step of this.#linkSteps(plan, open.listLinks(), open)) run(step);
-      for (const step of this.#ruleSteps(plan, open.listLinks(), open)) run(step);
+      const before = open.listLinks();
+      const linkSteps = this.#linkSteps(plan, before, open);
+      for (const step of linkSteps) run(step);
+      // The links as they are now: those the steps touched looked up again (a join touches one; a dump of every
+      // link of a large bus costs more), the others as they were.
+      const touched = new Set(linkSteps.map((step) => step.change.name));
+      const after = [...before.filter((link) => !touched.has(link.name)), ...[...touched].flatMap((name) => open.findLink(name) ?? [])];
+      const ruleSteps = this.#ruleSteps(plan, after, open, trusted);
+      // Rules to add go to the kernel in one batch (a large bus adds hundreds at a join); each success is undoable.
+      const batched = ruleSteps.filter((step): step is Step & { adds: CanGwRule } => step.adds !== undefined);
+      const failures = open.addRules(batched.map((step) => step.adds));
+      let failure: Error | undefined;
+      batched.forEach((step, i) => {
+        const error = failures[i];
+        if (error !== undefined) {
+          failure ??= error;
+          return;
+        }
+        done.push({ change: step.change, run: step.run, undo: () => open.deleteRule(step.adds) });
+        this.#onChange?.(plan.busName, step.change);
+      });
+      if (failure !== undefined) throw failure;
+      for (const step of ruleSteps) if (step.adds === undefined) run(step);
       if (plan.hostEnds.length > 0) {
         host = this.#kernel.route(CURRENT_NETNS);
         for (const step of this.#hostRuleSteps(plan, host)) run(step);
       }
+      // The kernel now holds exactly the plan's rules (missing ones added, others deleted): remember them.
+      const index = new Map(after.map((link) => [link.name, link.index]));
+      const wired = plan.rules.map((rule) => resolveRule(rule, (name) => index.get(name)));
+      if (wired.every((rule) => rule !== undefined)) this.#known.set(plan.namespace, wired);
     } catch (error) {
       // Undone while the routes are still open: the undo steps use them.
       throw new ReconcileError(plan.busName, error, done.length, undo(done));
@@ -184,11 +225,12 @@ export class Reconciler {
    * was created (one link dump per namespace the ends were created in).
    */
   presence(bus: Bus, options: { ends?: boolean } = {}): MemberPresence[] {
-    const plan = planBus(bus);
-    const members = plan.links.filter((link): link is VxcanPlan & { memberId: string } => link.kind === 'vxcan' && link.memberId !== undefined);
+    // Only the members' pairs: planning the rules too would cost more than the rest on a large bus.
+    const members = memberPairs(bus);
+    const namespace = busNamespace(bus.id);
     const hostEnds = new Map<string, Link>();
-    if (members.length > 0 && this.#kernel.namespaces.exists(plan.namespace)) {
-      this.#withRoute(plan.namespace, (route) => {
+    if (members.length > 0 && this.#kernel.namespaces.exists(namespace)) {
+      this.#withRoute(namespace, (route) => {
         for (const link of route.listLinks()) hostEnds.set(link.name, link);
       });
     }
@@ -264,6 +306,7 @@ export class Reconciler {
   }
 
   #removeNamespace(name: string): boolean {
+    this.#known.delete(name);
     if (!this.#kernel.namespaces.exists(name)) return false;
     // The kernel destroys a namespace asynchronously, and member ends elsewhere with it: deleting the links
     // first makes them go now, so their names are free again when this returns.
@@ -373,7 +416,9 @@ export class Reconciler {
     for (const { rule } of host.listRules()) {
       if (!ours.has(rule.sourceIndex) && !ours.has(rule.destinationIndex)) continue;
       const key = ruleKey(rule);
-      observed.set(key, [...(observed.get(key) ?? []), rule]);
+      const same = observed.get(key);
+      if (same === undefined) observed.set(key, [rule]);
+      else same.push(rule);
     }
     const steps: Step[] = [];
     for (const want of plan.hostRules) {
@@ -398,12 +443,17 @@ export class Reconciler {
   }
 
   /** Rule changes, given the links that exist (and stay): missing rules are added, every other rule deleted. */
-  #ruleSteps(plan: BusPlan, links: readonly Link[], route: RoutePort): Step[] {
+  #ruleSteps(plan: BusPlan, links: readonly Link[], route: RoutePort, trusted?: readonly CanGwRule[]): Step[] {
     const index = new Map(links.map((link) => [link.name, link.index]));
     const observed = new Map<string, CanGwRule[]>();
-    for (const { rule } of route.listRules()) {
+    // Trusted rules on a link that is gone went with it in the kernel.
+    const present = new Set(links.map((link) => link.index));
+    const rules = trusted === undefined ? route.listRules().map((entry) => entry.rule) : trusted.filter((rule) => present.has(rule.sourceIndex) && present.has(rule.destinationIndex));
+    for (const rule of rules) {
       const key = ruleKey(rule);
-      observed.set(key, [...(observed.get(key) ?? []), rule]);
+      const same = observed.get(key);
+      if (same === undefined) observed.set(key, [rule]);
+      else same.push(rule);
     }
     const steps: Step[] = [];
     for (const want of plan.rules) {
@@ -436,6 +486,7 @@ function addRuleStep(want: RulePlan, known: CanGwRule | undefined, route: RouteP
   let added: CanGwRule | undefined;
   return {
     change,
+    ...(known === undefined ? {} : { adds: known }),
     run: () => {
       const rule = known ?? resolveRule(want, (name) => route.findLink(name)?.index);
       if (rule === undefined) throw new Error(`rule ${change.name}: one of its links is missing`);

@@ -246,6 +246,24 @@ export class BusService {
     });
   }
 
+  /**
+   * Reads every bus back from the kernel in full and puts back what drifted (a rule deleted by hand, can_gw
+   * reloaded): joins and leaves trust the rules they made, so the daemon runs this now and then. Returns the
+   * buses repaired with their changes.
+   */
+  async verify(): Promise<Array<{ bus: string; changes: Change[] }>> {
+    const repaired: Array<{ bus: string; changes: Change[] }> = [];
+    for (const id of [...this.#buses.keys()]) {
+      const changes = await this.#queue.run(id, () => {
+        const bus = this.#buses.get(id);
+        return bus === undefined ? [] : this.#apply(bus, { drift: true });
+      });
+      const name = this.#buses.get(id)?.name ?? id;
+      if (changes.length > 0) repaired.push({ bus: name, changes });
+    }
+    return repaired;
+  }
+
   /** What the reconciler did since the service started, for metrics. */
   reconcileStats(): ReconcileStats {
     return { ...this.#stats };
@@ -495,7 +513,8 @@ export class BusService {
       const current = bus.members.find((m) => m.id === member.id);
       const same = current !== undefined && JSON.stringify({ ...current, since: undefined }) === JSON.stringify({ ...member, since: undefined });
       const next = same ? bus : withMember(bus, { ...member, since: member.since ?? this.#now().toISOString() });
-      this.#commit(bus, next);
+      // Joins and leaves are the hot path: the rules are taken from the last apply (see verify for the rest).
+      this.#commit(bus, next, { trustRules: true });
       return next;
     });
   }
@@ -506,7 +525,7 @@ export class BusService {
       const stored = this.#buses.get(busId);
       if (stored?.members.some((m) => m.id === memberId) !== true) return false;
       const bus = this.#prune(stored);
-      this.#commit(bus, withoutMember(bus, memberId));
+      this.#commit(bus, withoutMember(bus, memberId), { trustRules: true });
       return true;
     });
   }
@@ -534,8 +553,8 @@ export class BusService {
   }
 
   /** Wires `next`, then persists it; on a failure the kernel and the state stay as they were (`previous`). */
-  #commit(previous: Bus | undefined, next: Bus): void {
-    this.#apply(next);
+  #commit(previous: Bus | undefined, next: Bus, options: { trustRules?: boolean } = {}): void {
+    this.#apply(next, options);
     this.#buses.set(next.id, next);
     try {
       this.#save();
@@ -557,11 +576,11 @@ export class BusService {
   }
 
   /** Wires a bus; `drift` when nothing was asked of it, so every change made corrects drift. */
-  #apply(bus: Bus, options: { drift?: boolean } = {}): Change[] {
+  #apply(bus: Bus, options: { drift?: boolean; trustRules?: boolean } = {}): Change[] {
     this.#stats.runs += 1;
     let changes: Change[];
     try {
-      changes = this.#reconciler.apply(bus, this.#attachmentsOf(bus));
+      changes = this.#reconciler.apply(bus, this.#attachmentsOf(bus), options.trustRules === true ? { trustRules: true } : {});
     } catch (error) {
       this.#stats.failures += 1;
       throw error;

@@ -185,6 +185,31 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       assert.deepEqual(r.listRules(), []);
     });
 
+    it('adds rules in one batch, in order; a failing rule is reported and the others are added', () => {
+      const r = route(space('kc-batch'));
+      r.createVcan({ name: 'a' });
+      r.createVcan({ name: 'b' });
+      const [a, b] = [r.findLink('a')?.index ?? 0, r.findLink('b')?.index ?? 0];
+      const many = Array.from({ length: 300 }, (_, i) => ({ sourceIndex: a, destinationIndex: b, filter: { id: i, mask: 0x7ff } }));
+      const results = r.addRules([...many.slice(0, 150), { sourceIndex: a, destinationIndex: 999 }, ...many.slice(150), { sourceIndex: a, destinationIndex: b, hopLimit: s.maxHops + 1 }]);
+      assert.equal(results.length, 302);
+      assert.deepEqual(
+        results.flatMap((result, i) => (result === undefined ? [] : [[i, result.errno]])),
+        [
+          [150, 19], // ENODEV
+          [301, 22], // EINVAL
+        ],
+      );
+      assert.match(results[150]?.message ?? '', /adding can-gw rule \d+->999/u);
+      // The kernel lists its newest rule first, the fake its oldest: the contract is the set.
+      assert.deepEqual(
+        r.listRules().map(({ rule }) => rule.filter?.id).sort((x, y) => (x ?? 0) - (y ?? 0)),
+        many.map((rule) => rule.filter.id),
+        'the rules that could be added',
+      );
+      assert.deepEqual(r.addRules([]), []);
+    });
+
     it('refuses a rule on a missing or non-CAN interface (ENODEV) and a hop limit above max_hops (EINVAL)', () => {
       const r = route(space('kc-badrule'));
       r.createVcan({ name: 'a' });

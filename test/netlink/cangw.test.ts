@@ -158,6 +158,30 @@ describe('can-gw rule equality', () => {
     ];
     assert.equal(new Set(variants.map(ruleKey)).size, variants.length);
   });
+
+  it('gives two rules the same key exactly when their encodings (what the kernel compares) are equal', () => {
+    const short = { fields: ['id'] as const, canId: 0x123, len: 0, flags: 0, data: new Uint8Array() };
+    const shapes: CanGwRule[] = [];
+    for (const fd of [undefined, false, true]) {
+      for (const echo of [undefined, true]) {
+        for (const filter of [undefined, { id: 0, mask: 0 }, { id: 0x100, mask: 0x700 }, { id: 0x80000100, mask: 0x700 }]) {
+          for (const hopLimit of [undefined, 1]) {
+            for (const edits of [{}, { modifications: {} }, { modifications: { set: short } }, { modifications: { set: short }, xorChecksum: { fromIndex: 0, toIndex: 1, resultIndex: 2, initialValue: 0 } }]) {
+              shapes.push({ sourceIndex: 3, destinationIndex: 4, ...(fd === undefined ? {} : { fd }), ...(echo === undefined ? {} : { echo }), ...(filter === undefined ? {} : { filter }), ...(hopLimit === undefined ? {} : { hopLimit }), ...edits });
+            }
+          }
+        }
+      }
+    }
+    const encoding = (rule: CanGwRule): string => {
+      const { filter, ...rest } = rule;
+      const normal = filter?.id === 0 && filter.mask === 0 ? rest : rule;
+      return Buffer.from(addRuleRequest(normal).payload).toString('hex');
+    };
+    for (const a of shapes) {
+      for (const b of shapes) assert.equal(ruleKey(a) === ruleKey(b), encoding(a) === encoding(b), `${JSON.stringify(a)} / ${JSON.stringify(b)}`);
+    }
+  });
 });
 
 describe('can-gw dump decoding', () => {

@@ -340,6 +340,20 @@ class FakeRoute implements RoutePort {
     this.space.rules.push({ rule: structuredClone(rule), key: ruleKey(rule), counters: { handled: 0, dropped: 0, deleted: 0 } });
   }
 
+  addRules(rules: readonly CanGwRule[]): Array<KernelError | undefined> {
+    // As the real layer: every rule is encoded (and checked) before any is sent; the kernel then goes on past failures.
+    for (const rule of rules) addRuleRequest(rule);
+    return rules.map((rule) => {
+      try {
+        this.addRule(rule);
+        return undefined;
+      } catch (error) {
+        if (error instanceof KernelError) return error;
+        throw error;
+      }
+    });
+  }
+
   deleteRule(rule: CanGwRule): boolean {
     deleteRuleRequest(rule);
     this.#enter('deleteRule', describeOperation.deleteRule(rule));

@@ -1,0 +1,89 @@
+// The cantainer daemon as its own process, as it runs on a host: started, waited for, measured, stopped.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { post, type PluginAnswer } from '../test/support/plugin-client.js';
+import { systemKernel } from '../src/kernel/index.js';
+import { CURRENT_NETNS } from '../src/kernel/port.js';
+
+export interface DaemonProcess {
+  readonly dir: string;
+  readonly plugin: string;
+  readonly control: string;
+  readonly netnsDir: string;
+  readonly child: ChildProcess;
+  /** Resident memory now, in bytes (VmRSS). */
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+export function rssOf(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/mu.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? Number.NaN) * 1024;
+}
+
+/** Asks until a plugin socket answers Plugin.Activate; returns the milliseconds waited. */
+export async function firstAnswer(socket: string, started: number, timeoutMs = 60_000): Promise<number> {
+  for (;;) {
+    if (existsSync(socket)) {
+      try {
+        const answer = await post(socket, '/Plugin.Activate', undefined, 5_000);
+        if (answer.status === 200) return performance.now() - started;
+      } catch {
+        // not listening yet
+      }
+    }
+    if (performance.now() - started > timeoutMs) throw new Error(`${socket} did not answer within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** Starts `cantainer daemon` with its sockets, state and namespaces under `dir`; resolves once it answers. */
+export async function startDaemonProcess(dir: string, options: { fresh?: boolean; metricsListen?: string; profileDir?: string } = {}): Promise<DaemonProcess & { coldStartMs: number }> {
+  if (options.fresh !== false) rmSync(join(dir, 'state'), { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const paths = { dir, plugin: join(dir, 'plugin.sock'), control: join(dir, 'control.sock'), netnsDir: join(dir, 'netns') };
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir]), 'bin/cantainer', 'daemon', '--log-level', 'warn', '--socket', paths.plugin, '--control-socket', paths.control, '--state-dir', join(dir, 'state'), '--netns-dir', paths.netnsDir, '--docker-socket', join(dir, 'no-docker.sock'), ...(options.metricsListen === undefined ? [] : ['--metrics-listen', options.metricsListen])],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const coldStartMs = await firstAnswer(paths.plugin, started);
+  return {
+    ...paths,
+    child,
+    coldStartMs,
+    rss: () => rssOf(child.pid ?? 0),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => {
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+const engine = systemKernel({ netnsDir: '/run/cantainer-bench/containers' });
+
+/**
+ * Does what Docker does after Join: moves the member's end into the container's namespace (one namespace stands in
+ * for all containers here; the ends' names are unique). Without it the daemon would, rightly, drop members whose
+ * end is never taken.
+ */
+export function engineTakes(joined: PluginAnswer): void {
+  const name = (joined.body.InterfaceName as { SrcName?: unknown } | undefined)?.SrcName;
+  if (typeof name !== 'string') throw new Error(`Join answered no interface: ${JSON.stringify(joined.body)}`);
+  if (!engine.namespaces.exists('containers')) engine.namespaces.create('containers');
+  const host = engine.route(CURRENT_NETNS);
+  try {
+    host.moveLink(name, engine.owned('containers'));
+  } finally {
+    host.close();
+  }
+}

@@ -1,0 +1,231 @@
+// Section 2: the data plane. Frames per second, latency and loss from one member to another across a bus of 2, 10
+// and 50 members (classic and FD), against a hand-made vxcan pair per side and one can-gw rule between them, on the
+// same kernel in the same VM. Frames are made by can-utils' cangen (a counter in the data) and timed by candump: the
+// sender's own candump sees each frame as it is sent (local loopback), the receiver's as it arrives; both stamps
+// are the kernel's.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { classicFrame, fdFrame } from '../src/can/frame.js';
+import { systemKernel } from '../src/kernel/index.js';
+import type { Bus, Member } from '../src/bus/model.js';
+import { parseCandumpLog } from '../src/can/text.js';
+import { CAN_LINK_MTU } from '../src/netlink/link.js';
+import { Reconciler } from '../src/reconcile/reconciler.js';
+import { median, spread, type Spread } from './stats.js';
+
+export interface PathFigures {
+  /** Frames per second over the burst, first to last arrival. */
+  readonly fps: number;
+  readonly sent: number;
+  readonly received: number;
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly outOfOrder: number;
+  /** One way, from just before the send call to the kernel timestamp at the receiving socket, at 1000 frames/s (no queueing), in microseconds. */
+  readonly latencyUs: Spread;
+}
+
+export interface DataPlaneResult {
+  readonly members: number;
+  readonly fd: boolean;
+  readonly ours: PathFigures;
+  readonly baseline: PathFigures;
+}
+
+const DIR = '/run/cantainer-bench/dataplane';
+const buses = systemKernel({ netnsDir: `${DIR}/bus` });
+const ecus = systemKernel({ netnsDir: `${DIR}/ecu` });
+const reconciler = new Reconciler(buses);
+
+function namespace(name: string): string {
+  if (!ecus.namespaces.exists(name)) ecus.namespaces.create(name);
+  return ecus.namespaces.path(name);
+}
+
+/** Sockets on `can0` in a namespace (candump's), from /proc/net/can/rcvlist_all. */
+function listeners(ns: string): number {
+  const out = spawnSync('nsenter', [`--net=${ns}`, 'cat', '/proc/net/can/rcvlist_all'], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter((line) => /^\s+can0\s+[0-9A-Fa-f]+\s+[0-9A-Fa-f]{8}\s/u.test(line)).length;
+}
+
+function candump(ns: string, file: string): ChildProcess {
+  rmSync(file, { force: true });
+  // A receive buffer for a whole flood (-r, forced as root): the receiver must not be what loses frames.
+  return spawn('sh', ['-c', `exec nsenter --net=${ns} candump -r 67108864 -L can0 > ${file} 2> ${file}.err`], { stdio: 'ignore' });
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 20_000, everyMs = 20): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) {
+      resolve();
+      return;
+    }
+    child.once('exit', () => {
+      resolve();
+    });
+    child.kill('SIGINT');
+  });
+}
+
+/** The counter cangen -D i writes into the data (little endian). */
+function counter(data: Uint8Array): number {
+  let value = 0;
+  for (let i = 5; i >= 0; i--) value = value * 256 + (data[i] ?? 0);
+  return value;
+}
+
+interface Arrival {
+  readonly seq: number;
+  readonly timeMs: number;
+}
+
+function arrivals(file: string): Arrival[] {
+  return parseCandumpLog(readFileSync(file, 'utf8'), file).map((entry) => ({ seq: counter(entry.frame.data), timeMs: entry.timeMs }));
+}
+
+/** candump on the receiver's can0 while `send` runs; returns what it saw once no more frames come. */
+async function received(receiver: string, send: () => Promise<void> | void): Promise<Arrival[]> {
+  const rxFile = `${DIR}/rx.log`;
+  const before = listeners(receiver);
+  const rx = candump(receiver, rxFile);
+  await until('candump to listen', () => listeners(receiver) > before).catch((error: unknown) => {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}: candump exit ${rx.exitCode ?? 'none'} ${existsSync(`${rxFile}.err`) ? readFileSync(`${rxFile}.err`, 'utf8') : ''}`);
+  });
+  await send();
+  // Done when the receiver's file stops growing.
+  let size = -1;
+  await until(
+    'the last frames to arrive',
+    () => {
+      const now = statSync(rxFile).size;
+      const settled = now === size;
+      size = now;
+      return settled;
+    },
+    120_000,
+    500,
+  );
+  await stop(rx);
+  return arrivals(rxFile);
+}
+
+/** A flood of `count` frames as fast as cangen sends them (it waits when the socket's buffer is full). */
+function flood(sender: string, fd: boolean, count: number): void {
+  const length = fd ? ['-f', '-L', '64'] : ['-L', '8'];
+  const made = spawnSync('nsenter', [`--net=${sender}`, 'cangen', 'can0', '-g', '0', '-p', '100', '-n', String(count), '-I', '123', '-D', 'i', ...length], { encoding: 'utf8', timeout: 600_000 });
+  if (made.status !== 0) throw new Error(`cangen: ${made.stderr}`);
+}
+
+/**
+ * 1000 frames at 1 ms intervals from a socket of this process, each stamped with the wall clock just before it is
+ * sent (the clock of the receiver's kernel timestamps); returns the send times by counter.
+ */
+async function paced(sender: string, fd: boolean, count: number): Promise<Map<number, number>> {
+  const socket = buses.canSocket('can0', { netns: { label: 'sender', path: sender }, fd });
+  const sentAt = new Map<number, number>();
+  try {
+    for (let seq = 0; seq < count; seq++) {
+      const data = new Uint8Array(fd ? 64 : 8);
+      for (let i = 0, v = seq; i < 6; i++, v = Math.floor(v / 256)) data[i] = v % 256;
+      const frame = fd ? fdFrame({ id: 0x123, data }) : classicFrame({ id: 0x123, data });
+      const due = performance.now() + 1;
+      sentAt.set(seq, performance.timeOrigin + performance.now());
+      socket.send(frame);
+      while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    socket.close();
+  }
+  return sentAt;
+}
+
+async function figures(sender: string, receiver: string, fd: boolean, frames: number): Promise<PathFigures> {
+  const got = await received(receiver, () => {
+    flood(sender, fd, frames);
+  });
+  const seqs = got.map((arrival) => arrival.seq);
+  const unique = new Set(seqs).size;
+  let outOfOrder = 0;
+  for (let i = 1; i < seqs.length; i++) if ((seqs[i] ?? 0) <= (seqs[i - 1] ?? 0)) outOfOrder += 1;
+  const first = got[0]?.timeMs ?? 0;
+  const last = got.at(-1)?.timeMs ?? 0;
+  let sentAt = new Map<number, number>();
+  const timed = await received(receiver, async () => {
+    sentAt = await paced(sender, fd, 1000);
+  });
+  const latencies = timed.flatMap((arrival) => {
+    const at = sentAt.get(arrival.seq);
+    return at === undefined ? [] : [(arrival.timeMs - at) * 1000];
+  });
+  return { fps: last > first ? ((got.length - 1) * 1000) / (last - first) : 0, sent: frames, received: got.length, lost: frames - unique, duplicates: seqs.length - unique, outOfOrder, latencyUs: spread(latencies) };
+}
+
+/** The hand-made baseline: two namespaces, a vxcan pair from each into a third, one can-gw rule from one to the other. */
+function handMade(fd: boolean): { sender: string; receiver: string; remove: () => void } {
+  const mtu = fd ? CAN_LINK_MTU.fd : CAN_LINK_MTU.classic;
+  const [sender, receiver] = [namespace(`hs${fd ? 'fd' : ''}`), namespace(`hr${fd ? 'fd' : ''}`)];
+  const gw = `hg${fd ? 'fd' : ''}`;
+  if (!buses.namespaces.exists(gw)) buses.namespaces.create(gw);
+  const route = buses.route(buses.owned(gw));
+  try {
+    for (const [near, far] of [['a', sender], ['b', receiver]] as const) {
+      if (route.findLink(near) !== undefined) continue;
+      route.createVxcanPair({ name: near, mtu, peer: { name: 'can0', netns: { label: far, path: far }, mtu } });
+      route.setLinkUp(near, true);
+      const there = buses.route({ label: far, path: far });
+      there.setLinkUp('can0', true);
+      there.close();
+    }
+    route.flushRules();
+    const [a, b] = [route.findLink('a')?.index ?? 0, route.findLink('b')?.index ?? 0];
+    route.addRule({ sourceIndex: a, destinationIndex: b, echo: true, allowToIncomingInterface: true, hopLimit: 1, ...(fd ? { fd: true } : {}) });
+  } finally {
+    route.close();
+  }
+  return {
+    sender,
+    receiver,
+    remove: () => {
+      buses.namespaces.delete(gw);
+    },
+  };
+}
+
+export async function measureDataPlane(sizes: readonly number[], frames: number, rounds: number, log: (line: string) => void): Promise<DataPlaneResult[]> {
+  const results: DataPlaneResult[] = [];
+  for (const fd of [false, true]) {
+    for (const members of sizes) {
+      const list: Member[] = Array.from({ length: members }, (_, i) => ({ id: `dp${members}${fd ? 'f' : 'c'}-${i}`, end: { name: 'can0', netns: namespace(`e${members}${fd ? 'f' : 'c'}${i}`), up: true } }));
+      const bus: Bus = { id: `dp${members}${fd ? 'fd' : ''}`, name: `dp${members}`, fd, members: list };
+      reconciler.apply(bus);
+      const [sender, receiver] = [list[0]?.end.netns ?? '', list[1]?.end.netns ?? ''];
+      const ours: PathFigures[] = [];
+      const baseline: PathFigures[] = [];
+      const hand = handMade(fd);
+      for (let round = 0; round < rounds; round++) {
+        baseline.push(await figures(hand.sender, hand.receiver, fd, frames));
+        ours.push(await figures(sender, receiver, fd, frames));
+      }
+      hand.remove();
+      reconciler.remove(bus.id);
+      const pick = (all: PathFigures[]): PathFigures => {
+        const fps = median(all.map((f) => f.fps));
+        const chosen = all.find((f) => f.fps === fps) ?? all[0];
+        if (chosen === undefined) throw new Error('no rounds');
+        return { ...chosen, lost: all.reduce((sum, f) => sum + f.lost, 0), duplicates: all.reduce((sum, f) => sum + f.duplicates, 0), outOfOrder: all.reduce((sum, f) => sum + f.outOfOrder, 0), sent: all.reduce((sum, f) => sum + f.sent, 0), received: all.reduce((sum, f) => sum + f.received, 0) };
+      };
+      const result: DataPlaneResult = { members, fd, ours: pick(ours), baseline: pick(baseline) };
+      log(`data plane ${fd ? 'FD' : 'classic'} ${members} members: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent} (baseline ${result.baseline.lost}), duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)})`);
+      results.push(result);
+    }
+  }
+  return results;
+}

@@ -1,0 +1,160 @@
+// BENCHMARKS.md from the sections' results: pure, so that its tables are tested without a VM.
+import type { ComposeResult } from './compose.js';
+import type { DaemonResult } from './daemon.js';
+import type { DataPlaneResult } from './dataplane.js';
+import type { JoinResult } from './join.js';
+import type { ProfileResult } from './profiles.js';
+
+export interface BenchResults {
+  readonly machine?: { kernel: string; cpus: number; cpuModel: string; memoryMiB: number; node: string; canGwMaxHops: number };
+  readonly join?: readonly JoinResult[];
+  readonly dataplane?: readonly DataPlaneResult[];
+  readonly compose?: ComposeResult;
+  readonly daemon?: DaemonResult;
+  readonly profile?: readonly ProfileResult[];
+}
+
+export interface RunFacts {
+  readonly date: string;
+  readonly commit: string;
+  readonly hostCpu: string;
+  readonly accel: string;
+  readonly totalSeconds: number;
+}
+
+/** Parses the guest's output: one `BENCH_RESULT {"section":..., "value":...}` line per section. */
+export function parseResults(output: string): BenchResults {
+  const results: BenchResults & Record<string, unknown> = {};
+  for (const line of output.split('\n')) {
+    const at = line.indexOf('BENCH_RESULT ');
+    if (at < 0) continue;
+    const { section, value } = JSON.parse(line.slice(at + 'BENCH_RESULT '.length)) as { section: string; value: unknown };
+    results[section] = value;
+  }
+  return results;
+}
+
+const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
+const ratio = (value: number): string => `${value >= 10 ? value.toFixed(0) : value.toFixed(1)}x`;
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const percent = (value: number): string => `${(100 * value).toFixed(0)}%`;
+
+function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+export const JOIN_TARGET = { members: 50, ratio: 100 };
+export const DATAPLANE_TARGET = 0.9;
+
+function joinSection(join: readonly JoinResult[]): string {
+  const rows = join.map((r) => [String(r.members), ms(r.ours.p50), ms(r.ours.p99), String(r.ours.samples), ms(r.baseline.p50), ms(r.baseline.p99), String(r.baseline.samples), `${r.spawns} (${r.rules} rules)`, ratio(r.baseline.p50 / r.ours.p50)]);
+  const at = join.find((r) => r.members === JOIN_TARGET.members);
+  const verdict = at === undefined ? 'not measured' : at.baseline.p50 / at.ours.p50 >= JOIN_TARGET.ratio ? `**met**: ${ratio(at.baseline.p50 / at.ours.p50)}` : `**missed**: ${ratio(at.baseline.p50 / at.ours.p50)}`;
+  return [
+    '## 1. Join latency',
+    '',
+    'CreateEndpoint and Join through the plugin socket, as Docker sends them, until the member is wired (its pair, and a rule to and from every other member and the monitor); the bus has that many members once joined. Baseline: the same pair and the same rules made by spawning `ip` and `ip netns exec NS cangw` per operation, as shell-out plugins do (checked to leave exactly what cantainer plans). Times in ms; p99 of fewer than 100 samples is the slowest sample.',
+    '',
+    table(['Members', 'cantainer p50', 'p99', 'n', 'baseline p50', 'p99', 'n', 'baseline spawns', 'faster (p50)'], rows),
+    '',
+    `Target: at least ${JOIN_TARGET.ratio}x faster at ${JOIN_TARGET.members} members: ${verdict}.`,
+  ].join('\n');
+}
+
+function pathCells(f: DataPlaneResult['ours']): string[] {
+  return [f.fps.toFixed(0), `${f.lost}/${f.sent}`, String(f.duplicates), String(f.outOfOrder), `${f.latencyUs.p50.toFixed(0)} / ${f.latencyUs.p99.toFixed(0)}`];
+}
+
+function dataplaneSection(rows: readonly DataPlaneResult[]): string {
+  // Each frame on a bus of N members is delivered N times (the other members and the monitor); the baseline's once.
+  const lines = rows.map((r) => [r.fd ? 'FD (64 bytes)' : 'classic (8 bytes)', String(r.members), ...pathCells(r.ours), percent(r.ours.fps / r.baseline.fps), `${(r.ours.fps * r.members).toFixed(0)} (${percent((r.ours.fps * r.members) / r.baseline.fps)})`, r.baseline.fps.toFixed(0), `${r.baseline.lost}/${r.baseline.sent}`, `${r.baseline.latencyUs.p50.toFixed(0)} / ${r.baseline.latencyUs.p99.toFixed(0)}`]);
+  const short = rows.filter((r) => r.ours.fps / r.baseline.fps < DATAPLANE_TARGET);
+  const lossy = rows.filter((r) => r.ours.lost > 0 || r.ours.duplicates > 0 || r.ours.outOfOrder > 0);
+  return [
+    '## 2. Data plane',
+    '',
+    "One member floods the bus (can-utils' `cangen -g 0`, a counter in the data) and another member's `candump` receives; frames per second from its first to its last arrival; lost, duplicated and out-of-order frames from the counter. Latency: 1000 frames at 1 ms intervals, from the sender's own socket (local loopback) to the receiver's, both kernel timestamps, in µs. Baseline: a hand-made vxcan pair from each of two namespaces into a third and one can-gw rule between them. Every frame on the bus also reaches each other member and the monitor; the baseline delivers to one receiver only.",
+    '',
+    table(['Frames', 'Members', 'fps', 'lost', 'dup', 'out of order', 'latency p50 / p99 (µs)', 'of baseline fps', 'deliveries/s (of baseline)', 'baseline fps', 'baseline lost', 'baseline latency'], lines),
+    '',
+    `Target: at least ${percent(DATAPLANE_TARGET)} of the baseline's throughput with zero loss, exactly once: ${short.length === 0 && lossy.length === 0 ? '**met** in every row' : `**missed** in ${[...new Set([...short, ...lossy])].map((r) => `${r.fd ? 'FD' : 'classic'} ${r.members}`).join(', ')}`}.`,
+  ].join('\n');
+}
+
+function composeSection(c: ComposeResult): string {
+  return [
+    '## 3. `docker compose up` of 20 ECUs',
+    '',
+    `${c.services} services on one cantainer network (docker-compose ${c.composeVersion}, Docker Engine ${c.dockerVersion}), \`up -d\` from nothing to all running, median of ${c.rounds}; the same services on a bridge network as the baseline. Time inside the daemon: the union of its plugin requests' intervals during \`up\` (requests overlap), from its request log.`,
+    '',
+    table(
+      ['', 'seconds'],
+      [
+        ['`up -d` on a cantainer bus', c.upSeconds.toFixed(1)],
+        ['`up -d` on a bridge network', c.bridgeUpSeconds.toFixed(1)],
+        ['ratio', ratio(c.upSeconds / c.bridgeUpSeconds)],
+        [`inside the cantainer daemon (${c.requests} requests)`, `${c.daemonSeconds.toFixed(2)} (${(100 * c.daemonShare).toFixed(1)}% of \`up\`)`],
+      ],
+    ),
+    '',
+    table(
+      ['Request', 'count', 'summed seconds'],
+      c.methods.map((m) => [m.method, String(m.count), m.totalSeconds.toFixed(2)]),
+    ),
+  ].join('\n');
+}
+
+function daemonSection(d: DaemonResult): string {
+  return [
+    '## 4. The daemon: cold start and memory',
+    '',
+    `From spawning \`cantainer daemon\` to its first answered request (Plugin.Activate), median of ${d.rounds}, against a bare Node.js HTTP server on a unix socket answering the same request. Resident memory (VmRSS) one second after start, and after 100 members joined one bus.`,
+    '',
+    table(
+      ['', 'cantainer', 'bare Node.js', 'ratio'],
+      [
+        ['cold start to first answer', `${ms(d.coldStartMs)} ms`, `${ms(d.baselineColdStartMs)} ms`, ratio(d.coldStartMs / d.baselineColdStartMs)],
+        ['restart with a bus of 100 members in the state', `${ms(d.restartWith100Ms)} ms`, '', ''],
+        ['resident memory, idle', mib(d.rssIdleBytes), mib(d.baselineRssBytes), ratio(d.rssIdleBytes / d.baselineRssBytes)],
+        ['resident memory, 100 members', mib(d.rss100Bytes), '', ''],
+      ],
+    ),
+  ].join('\n');
+}
+
+function profileSection(profiles: readonly ProfileResult[]): string {
+  return [
+    '## Where the time goes',
+    '',
+    'V8 CPU profiles of the daemon (sampled; inclusive and self time per function, the busiest 30).',
+    ...profiles.flatMap((p) => ['', `### ${p.what}: ${p.busyMs} ms busy in ${p.wallMs} ms`, '', table(['inclusive ms', 'self ms', 'function'], p.functions.map((f) => [f.totalMs.toFixed(1), f.selfMs.toFixed(1), `\`${f.function}\``]))]),
+  ].join('\n');
+}
+
+export function renderReport(results: BenchResults, facts: RunFacts, analysis: string): string {
+  const m = results.machine;
+  const parts = [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\` on ${facts.date} (commit ${facts.commit.slice(0, 12)}; ${Math.round(facts.totalSeconds / 60)} min). Every figure comes with a baseline measured in the same VM run: under emulation absolute times are not stable, ratios are.`,
+    '',
+    table(
+      ['Machine', ''],
+      [
+        ['host CPU', facts.hostCpu],
+        ['lab VM', `${m?.cpus ?? '?'} vCPU (${facts.accel.toUpperCase()}${facts.accel === 'tcg' ? ', emulated: expect times 10-30x a native host' : ''}), ${m?.memoryMiB ?? '?'} MiB`],
+        ['kernel', `${m?.kernel ?? '?'} (Debian), can-gw max_hops ${m?.canGwMaxHops ?? '?'}`],
+        ['Node.js', m?.node ?? '?'],
+      ],
+    ),
+    '',
+    analysis.trim(),
+  ];
+  if (results.join) parts.push('', joinSection(results.join));
+  if (results.dataplane) parts.push('', dataplaneSection(results.dataplane));
+  if (results.compose) parts.push('', composeSection(results.compose));
+  if (results.daemon) parts.push('', daemonSection(results.daemon));
+  if (results.profile) parts.push('', profileSection(results.profile));
+  parts.push('', '## Raw results', '', '```json', JSON.stringify(results, null, 1), '```', '');
+  return parts.join('\n');
+}

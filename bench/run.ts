@@ -1,0 +1,89 @@
+// `npm run bench [-- SECTION...] [--quick]`: boots the lab VM, runs the benchmark sections inside it (join,
+// dataplane, compose, daemon, profile; all by default) and writes BENCHMARKS.md. Sections not run keep their last
+// results (read back from the report's raw JSON), so one section can be measured again alone.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chooseAccelerator } from '../lab/accel.js';
+import { ensureArtefacts, missingHostTools } from '../lab/artefacts.js';
+import { runInLab } from '../lab/vm.js';
+import { parseResults, renderReport, type BenchResults } from './report.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const guestDir = join(root, 'lab', 'guest');
+const REPORT = join(root, 'BENCHMARKS.md');
+const SECTIONS = ['join', 'dataplane', 'compose', 'daemon', 'profile'];
+
+const HELP = `usage: npm run bench [-- SECTION...] [--quick] [--timeout SECONDS]
+
+Runs the benchmarks in the lab VM and writes BENCHMARKS.md. Sections: ${SECTIONS.join(', ')} (all by default).
+--quick      small sizes and few samples, to see that the sections work; BENCHMARKS.md is left alone
+--timeout S  give up after S seconds (default 3600)
+`;
+
+function previous(): BenchResults {
+  if (!existsSync(REPORT)) return {};
+  const match = /## Raw results\n\n```json\n([\s\S]*?)\n```/u.exec(readFileSync(REPORT, 'utf8'));
+  return match?.[1] === undefined ? {} : (JSON.parse(match[1]) as BenchResults);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const unknown = argv.filter((arg, i) => !SECTIONS.includes(arg) && arg !== '--quick' && arg !== '--timeout' && argv[i - 1] !== '--timeout');
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown argument ${unknown.join(' ')}\n${HELP}`);
+    return 2;
+  }
+  const missing = missingHostTools();
+  if (missing) {
+    console.error(missing);
+    return 2;
+  }
+  const quick = argv.includes('--quick');
+  const at = argv.indexOf('--timeout');
+  const timeoutS = at >= 0 ? Number(argv[at + 1]) : 3600;
+  const sections = SECTIONS.filter((section) => argv.includes(section));
+  const log = (line: string): void => {
+    console.error(line);
+  };
+  const artefacts = ensureArtefacts(guestDir, log);
+  const accel = await chooseAccelerator(artefacts, guestDir, log);
+  const started = Date.now();
+  let pending = '';
+  const result = await runInLab(artefacts, guestDir, {
+    script: `sh lab/guest/bench.sh ${sections.length === 0 ? 'all' : sections.join(' ')}${quick ? ' --quick' : ''}`,
+    cwd: root,
+    timeoutMs: timeoutS * 1000,
+    accel,
+    memoryMb: 3072,
+    onConsole: (text) => {
+      // Whole lines only: the console arrives in pieces.
+      const lines = (pending + text).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (line.startsWith('bench: ') || /error|Error/u.test(line)) process.stderr.write(`${line}\n`);
+    },
+  });
+  if (result.status !== 0) {
+    process.stderr.write(`${result.output.slice(-4000)}\nbench: the guest failed (status ${result.status ?? 'none'}${result.timedOut ? ', timed out' : ''})\n`);
+    return 1;
+  }
+  const measured = parseResults(result.output);
+  if (quick) {
+    process.stdout.write(`${JSON.stringify(measured, null, 1)}\n`);
+    return 0;
+  }
+  const results: BenchResults = { ...previous(), ...measured };
+  const analysisFile = join(root, 'bench', 'analysis.md');
+  const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '';
+  const hostCpu = /^model name\s*:\s*(.+)$/mu.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  writeFileSync(REPORT, renderReport(results, { date: new Date().toISOString().slice(0, 10), commit, hostCpu, accel, totalSeconds: (Date.now() - started) / 1000 }, analysis));
+  console.error(`bench: BENCHMARKS.md written (${Math.round((Date.now() - started) / 1000)} s)`);
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
