@@ -1,7 +1,7 @@
 // Section 3: `docker compose up` of 20 ECUs on one cantainer bus with a real dockerd: the total time, and the share
 // of it spent inside the daemon (the union of its requests' intervals, from its request log). Against the same 20
 // containers on a bridge network, in the same VM.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { median } from './stats.js';
@@ -33,7 +33,9 @@ function composeFile(services: number, driver: 'cantainer' | 'bridge'): string {
 }
 
 function compose(file: string, ...args: string[]): void {
-  execFileSync('docker-compose', ['-p', 'benchecus', '-f', file, ...args], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 900_000 });
+  // Under emulation twenty containers at once can keep the engine busy past docker-compose's 60 s HTTP timeout.
+  const run = spawnSync('docker-compose', ['-p', 'benchecus', '-f', file, ...args], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, COMPOSE_HTTP_TIMEOUT: '600' } });
+  if (run.status !== 0) throw new Error(`docker-compose ${args.join(' ')}: exit ${run.status ?? run.signal ?? '?'}: ${run.stderr.split('\n').slice(-8).join('\n')}`);
 }
 
 interface Request {

@@ -1,9 +1,10 @@
 // Section 2: the data plane. Frames per second, latency and loss from one member to another across a bus of 2, 10
 // and 50 members (classic and FD), against a hand-made vxcan pair per side and one can-gw rule between them, on the
 // same kernel in the same VM. Frames are made by can-utils' cangen (a counter in the data) and timed by candump: the
-// sender's own candump sees each frame as it is sent (local loopback), the receiver's as it arrives; both stamps
-// are the kernel's.
+// latency run stamps each frame with CLOCK_REALTIME just before sending it; the receiver's candump prints the
+// kernel's receive timestamp, on the same clock.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import koffi from 'koffi';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { classicFrame, fdFrame } from '../src/can/frame.js';
 import { systemKernel } from '../src/kernel/index.js';
@@ -40,6 +41,17 @@ const reconciler = new Reconciler(buses);
 function namespace(name: string): string {
   if (!ecus.namespaces.exists(name)) ecus.namespaces.create(name);
   return ecus.namespaces.path(name);
+}
+
+const libc = koffi.load('libc.so.6');
+koffi.struct('bench_timespec', { tv_sec: 'int64_t', tv_nsec: 'long' });
+const clockGettime = libc.func('int clock_gettime(int clock, _Out_ bench_timespec *time)');
+
+/** CLOCK_REALTIME in ms with its nanoseconds: the clock of the kernel's receive timestamps, which candump prints. */
+function realtimeMs(): number {
+  const time: { tv_sec: number | bigint; tv_nsec: number | bigint } = { tv_sec: 0, tv_nsec: 0 };
+  clockGettime(0, time);
+  return Number(time.tv_sec) * 1000 + Number(time.tv_nsec) / 1e6;
 }
 
 /** Sockets on `can0` in a namespace (candump's), from /proc/net/can/rcvlist_all. */
@@ -137,7 +149,7 @@ async function paced(sender: string, fd: boolean, count: number): Promise<Map<nu
       for (let i = 0, v = seq; i < 6; i++, v = Math.floor(v / 256)) data[i] = v % 256;
       const frame = fd ? fdFrame({ id: 0x123, data }) : classicFrame({ id: 0x123, data });
       const due = performance.now() + 1;
-      sentAt.set(seq, performance.timeOrigin + performance.now());
+      sentAt.set(seq, realtimeMs());
       socket.send(frame);
       while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -186,7 +198,8 @@ function handMade(fd: boolean): { sender: string; receiver: string; remove: () =
     }
     route.flushRules();
     const [a, b] = [route.findLink('a')?.index ?? 0, route.findLink('b')?.index ?? 0];
-    route.addRule({ sourceIndex: a, destinationIndex: b, echo: true, allowToIncomingInterface: true, hopLimit: 1, ...(fd ? { fd: true } : {}) });
+    // As one would make it by hand (cangw -A -s a -d b): the plainest rule is the strongest baseline.
+    route.addRule({ sourceIndex: a, destinationIndex: b, ...(fd ? { fd: true } : {}) });
   } finally {
     route.close();
   }

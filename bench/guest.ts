@@ -45,7 +45,7 @@ async function main(argv: readonly string[]): Promise<number> {
         emit(section, await measureDataPlane(quick ? [2, 10] : [2, 10, 50], quick ? 2000 : 20_000, quick ? 1 : 3, log));
         break;
       case 'compose':
-        emit(section, await measureCompose(quick ? 4 : 20, quick ? 1 : 3, log));
+        emit(section, await measureCompose(20, quick ? 1 : 3, log));
         break;
       case 'profile':
         emit(section, await measureProfiles(30, log));

@@ -3,9 +3,12 @@
 //
 // Topology (proved in the lab, see README): in the bus's own hidden namespace, one vxcan host end per member and
 // a monitor vcan; a can-gw rule from every member to every other member (a mesh, not a hub) and to the monitor,
-// and from the monitor to every member. Every rule echoes (a vcan destination needs it), skips the
-// incoming-interface check (ifindexes from other namespaces collide with ours) and carries a hop limit of 1, so a
-// frame is delivered exactly once whatever the can_gw module's max_hops is. FD buses get FD rules too.
+// and from the monitor to every member. Rules into the monitor echo (a vcan shows a frame only through local
+// loopback); rules into vxcan ends do not (the peer gets the frame anyway, and a loopback copy on our end would
+// only meet the bus's rules again there, to be dropped by the hop limit: work per delivery for nothing). Every
+// rule skips the incoming-interface check (ifindexes from other namespaces collide with ours) and carries a hop
+// limit of 1, so a frame is delivered exactly once whatever the can_gw module's max_hops is. FD buses get FD rules
+// too.
 import type { CanGwRule } from '../netlink/cangw.js';
 import { shortHash } from './hash.js';
 import { CAN_LINK_MTU } from '../netlink/link.js';
@@ -81,7 +84,7 @@ export function busMtu(bus: Pick<Bus, 'fd'>): number {
   return bus.fd ? CAN_LINK_MTU.fd : CAN_LINK_MTU.classic;
 }
 
-const RULE_FLAGS = { echo: true, allowToIncomingInterface: true, hopLimit: 1 } as const;
+const RULE_FLAGS = { allowToIncomingInterface: true, hopLimit: 1 } as const;
 
 /** What a bus is joined to besides its members: the ports of its wired gateways, and its uplinks. */
 export interface BusAttachments {
@@ -152,7 +155,7 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     if (!from.sends) continue;
     for (const to of participants) {
       if (to === from || !to.receives) continue;
-      rules.push(...pathRules(from.name, to.name, from.kinds.filter((fd) => to.kinds.includes(fd)), [from.send, to.receive], to.gateway));
+      rules.push(...pathRules(from.name, to.name, from.kinds.filter((fd) => to.kinds.includes(fd)), [from.send, to.receive], to.gateway, to.name === MONITOR));
     }
   }
   const hostRules: RulePlan[] = [];
@@ -160,8 +163,9 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     if (!present) continue;
     const kinds = fd && bus.fd ? [false, true] : [false];
     const far = uplinkHostEndName(bus.id, uplink.interface);
-    if (uplink.direction !== 'out') hostRules.push(...pathRules(uplink.interface, far, kinds, [uplinkSelection(uplink)]));
-    if (uplink.direction !== 'in') hostRules.push(...pathRules(far, uplink.interface, kinds, [uplinkSelection(uplink)]));
+    // The interface may be a vcan, and local sockets on a CAN interface see what is sent there: those rules echo.
+    if (uplink.direction !== 'out') hostRules.push(...pathRules(uplink.interface, far, kinds, [uplinkSelection(uplink)], undefined, true));
+    if (uplink.direction !== 'in') hostRules.push(...pathRules(far, uplink.interface, kinds, [uplinkSelection(uplink)], undefined, true));
   }
   return {
     busId: bus.id,
@@ -176,11 +180,11 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
 }
 
 /** The rules of one path for the frames all `selections` let through (one per disjoint filter), edited as a gateway says. */
-function pathRules(source: string, destination: string, kinds: readonly boolean[], selections: readonly IdSelection[], port?: GatewayPort): RulePlan[] {
-  // Most paths of a bus (member to member, unfiltered) take this short way, with RULE_FLAGS written out: a large
-  // bus has thousands of them.
+function pathRules(source: string, destination: string, kinds: readonly boolean[], selections: readonly IdSelection[], port: GatewayPort | undefined, echo: boolean): RulePlan[] {
+  const flags = echo ? { echo: true, ...RULE_FLAGS } : RULE_FLAGS;
+  // Most paths of a bus (member to member, unfiltered) take this short way: a large bus has thousands of them.
   if (port === undefined && selections.every((selection) => selection.accept.length === 0 && selection.reject.length === 0)) {
-    return kinds.map((fd) => (fd ? { source, destination, echo: true, allowToIncomingInterface: true, hopLimit: 1, fd: true } : { source, destination, echo: true, allowToIncomingInterface: true, hopLimit: 1 }));
+    return kinds.map((fd) => (fd ? { source, destination, ...flags, fd: true } : { source, destination, ...flags }));
   }
   const filters = selectionFilters(selections);
   const rules: RulePlan[] = [];
@@ -188,7 +192,7 @@ function pathRules(source: string, destination: string, kinds: readonly boolean[
     const modifications = port?.outgoing === undefined ? undefined : gatewayModifications(port.outgoing.edits, fd);
     const checksums = modifications === undefined || port?.outgoing === undefined ? {} : gatewayChecksums(port.outgoing);
     for (const filter of filters) {
-      rules.push({ source, destination, ...RULE_FLAGS, ...(fd ? { fd: true } : {}), ...(filter === undefined ? {} : { filter }), ...(modifications === undefined ? {} : { modifications }), ...checksums });
+      rules.push({ source, destination, ...flags, ...(fd ? { fd: true } : {}), ...(filter === undefined ? {} : { filter }), ...(modifications === undefined ? {} : { modifications }), ...checksums });
     }
   }
   return rules;

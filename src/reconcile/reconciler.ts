@@ -119,7 +119,7 @@ export class Reconciler {
   readonly #onChange: ((bus: string, change: Change) => void) | undefined;
   readonly #staleEndWaitMs: number;
   /** Per bus namespace, the rules its last successful apply left in the kernel (see ApplyOptions.trustRules). */
-  readonly #known = new Map<string, readonly CanGwRule[]>();
+  readonly #known = new Map<string, ReadonlyMap<string, CanGwRule>>();
 
   constructor(kernel: KernelPort, options: ReconcilerOptions = {}) {
     this.#kernel = kernel;
@@ -144,7 +144,7 @@ export class Reconciler {
       // Links that will be created or deleted take their rules along: rules are compared on the others only.
       const replaced = new Set(linkSteps.filter((step) => step.change.action !== 'fix').map((step) => step.change.name));
       const kept = links.filter((link) => !replaced.has(link.name));
-      return [...linkSteps.map((step) => step.change), ...this.#ruleSteps(plan, kept, route).map((step) => step.change)];
+      return [...linkSteps.map((step) => step.change), ...this.#ruleSteps(plan, kept, route).steps.map((step) => step.change)];
     });
     if (plan.hostEnds.length === 0) return busChanges;
     const host = this.#kernel.route(CURRENT_NETNS);
@@ -186,7 +186,7 @@ export class Reconciler {
       // link of a large bus costs more), the others as they were.
       const touched = new Set(linkSteps.map((step) => step.change.name));
       const after = [...before.filter((link) => !touched.has(link.name)), ...[...touched].flatMap((name) => open.findLink(name) ?? [])];
-      const ruleSteps = this.#ruleSteps(plan, after, open, trusted);
+      const { steps: ruleSteps, wired } = this.#ruleSteps(plan, after, open, trusted);
       // Rules to add go to the kernel in one batch (a large bus adds hundreds at a join); each success is undoable.
       const batched = ruleSteps.filter((step): step is Step & { adds: CanGwRule } => step.adds !== undefined);
       const failures = open.addRules(batched.map((step) => step.adds));
@@ -207,9 +207,7 @@ export class Reconciler {
         for (const step of this.#hostRuleSteps(plan, host)) run(step);
       }
       // The kernel now holds exactly the plan's rules (missing ones added, others deleted): remember them.
-      const index = new Map(after.map((link) => [link.name, link.index]));
-      const wired = plan.rules.map((rule) => resolveRule(rule, (name) => index.get(name)));
-      if (wired.every((rule) => rule !== undefined)) this.#known.set(plan.namespace, wired);
+      if (wired !== undefined) this.#known.set(plan.namespace, wired);
     } catch (error) {
       // Undone while the routes are still open: the undo steps use them.
       throw new ReconcileError(plan.busName, error, done.length, undo(done));
@@ -443,41 +441,60 @@ export class Reconciler {
   }
 
   /** Rule changes, given the links that exist (and stay): missing rules are added, every other rule deleted. */
-  #ruleSteps(plan: BusPlan, links: readonly Link[], route: RoutePort, trusted?: readonly CanGwRule[]): Step[] {
+  /**
+   * Rule changes, given the links that exist (and stay): missing rules are added, every other rule deleted. Also
+   * returns the planned rules by key, when every one could be resolved (what the kernel holds once they are applied).
+   */
+  #ruleSteps(plan: BusPlan, links: readonly Link[], route: RoutePort, trusted?: ReadonlyMap<string, CanGwRule>): { steps: Step[]; wired: Map<string, CanGwRule> | undefined } {
     const index = new Map(links.map((link) => [link.name, link.index]));
-    const observed = new Map<string, CanGwRule[]>();
-    // Trusted rules on a link that is gone went with it in the kernel.
     const present = new Set(links.map((link) => link.index));
-    const rules = trusted === undefined ? route.listRules().map((entry) => entry.rule) : trusted.filter((rule) => present.has(rule.sourceIndex) && present.has(rule.destinationIndex));
-    for (const rule of rules) {
-      const key = ruleKey(rule);
-      const same = observed.get(key);
-      if (same === undefined) observed.set(key, [rule]);
-      else same.push(rule);
+    // Trusted rules on a link that is gone went with it in the kernel.
+    const holds = (rule: CanGwRule): boolean => present.has(rule.sourceIndex) && present.has(rule.destinationIndex);
+    const observed = new Map<string, CanGwRule[]>();
+    if (trusted === undefined) {
+      for (const { rule } of route.listRules()) {
+        const key = ruleKey(rule);
+        const same = observed.get(key);
+        if (same === undefined) observed.set(key, [rule]);
+        else same.push(rule);
+      }
     }
     const steps: Step[] = [];
+    const planned = new Map<string, CanGwRule>();
+    let resolved = true;
     for (const want of plan.rules) {
       const rule = resolveRule(want, (name) => index.get(name));
-      const matches = rule === undefined ? undefined : observed.get(ruleKey(rule));
-      if (matches !== undefined && matches.length > 0) {
-        matches.pop();
+      if (rule === undefined) {
+        resolved = false;
+        steps.push(addRuleStep(want, undefined, route));
         continue;
+      }
+      const key = ruleKey(rule);
+      planned.set(key, rule);
+      if (trusted === undefined) {
+        const matches = observed.get(key);
+        if (matches !== undefined && matches.length > 0) {
+          matches.pop();
+          continue;
+        }
+      } else {
+        const have = trusted.get(key);
+        if (have !== undefined && holds(have)) continue;
       }
       steps.push(addRuleStep(want, rule, route));
     }
     // What is left is not in the plan: duplicates, rules added by hand, leftovers of an earlier plan. Rules on
     // links that are not kept vanish with those links.
+    const extras = trusted === undefined ? [...observed.values()].flat() : [...trusted].flatMap(([key, rule]) => (planned.has(key) ? [] : [rule]));
     const names = new Map(links.map((link) => [link.index, link.name]));
-    for (const extras of observed.values()) {
-      for (const rule of extras) {
-        const source = names.get(rule.sourceIndex);
-        const destination = names.get(rule.destinationIndex);
-        if (source === undefined || destination === undefined) continue;
-        const name = ruleName({ source, destination, ...(rule.fd === true ? { fd: true } : {}) });
-        steps.push({ change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' }, run: () => route.deleteRule(rule) });
-      }
+    for (const rule of extras) {
+      const source = names.get(rule.sourceIndex);
+      const destination = names.get(rule.destinationIndex);
+      if (source === undefined || destination === undefined) continue;
+      const name = ruleName({ source, destination, ...(rule.fd === true ? { fd: true } : {}) });
+      steps.push({ change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' }, run: () => route.deleteRule(rule) });
     }
-    return steps;
+    return { steps, wired: resolved ? planned : undefined };
   }
 }
 

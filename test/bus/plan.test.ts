@@ -9,7 +9,7 @@ function bus(members: number, fd = false): Bus {
 }
 
 describe('bus plan', () => {
-  it('wires a classic bus as a mesh plus a monitor: every rule echoes, skips the iif check and has hop limit 1', () => {
+  it('wires a classic bus as a mesh plus a monitor: rules into the monitor echo, every rule skips the iif check and has hop limit 1', () => {
     const plan = planBus(bus(3));
     const [a, b, c] = ['m1', 'm2', 'm3'].map(hostEndName);
     assert.equal(plan.namespace, busNamespace('bus-1'));
@@ -28,7 +28,7 @@ describe('bus plan', () => {
       [`${a}>${b}`, `${a}>${c}`, `${a}>${MONITOR}`, `${b}>${a}`, `${b}>${c}`, `${b}>${MONITOR}`, `${c}>${a}`, `${c}>${b}`, `${c}>${MONITOR}`, `${MONITOR}>${a}`, `${MONITOR}>${b}`, `${MONITOR}>${c}`],
     );
     for (const rule of plan.rules) {
-      assert.deepEqual({ echo: rule.echo, iif: rule.allowToIncomingInterface, hops: rule.hopLimit, fd: rule.fd }, { echo: true, iif: true, hops: 1, fd: undefined });
+      assert.deepEqual({ echo: rule.echo, iif: rule.allowToIncomingInterface, hops: rule.hopLimit, fd: rule.fd }, { echo: rule.destination === MONITOR ? true : undefined, iif: true, hops: 1, fd: undefined });
     }
   });
 
@@ -70,7 +70,7 @@ describe('bus plan', () => {
     ]);
     assert.deepEqual(
       resolveRule(rule, (name) => indexes.get(name)),
-      { sourceIndex: 5, destinationIndex: 7, echo: true, allowToIncomingInterface: true, hopLimit: 1 },
+      { sourceIndex: 5, destinationIndex: 7, allowToIncomingInterface: true, hopLimit: 1 },
     );
     assert.equal(
       resolveRule(rule, () => undefined),
