@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { post, type PluginAnswer } from '../test/support/plugin-client.js';
+import { stopChild } from '../test/support/child.js';
 import { systemKernel } from '../src/kernel/index.js';
 import { CURRENT_NETNS } from '../src/kernel/port.js';
 
@@ -55,19 +56,10 @@ export async function startDaemonProcess(dir: string, options: { fresh?: boolean
     child,
     coldStartMs,
     rss: () => rssOf(child.pid ?? 0),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('exit', () => {
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopChild(child, 'SIGTERM'),
   };
 }
+
 
 const engine = systemKernel({ netnsDir: '/run/cantainer-bench/containers' });
 

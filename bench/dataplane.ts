@@ -13,6 +13,7 @@ import { parseCandumpLog } from '../src/can/text.js';
 import { CAN_LINK_MTU } from '../src/netlink/link.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { median, spread, type Spread } from './stats.js';
+import { stopChild } from '../test/support/child.js';
 
 export interface PathFigures {
   /** Frames per second over the burst, first to last arrival. */
@@ -74,18 +75,6 @@ async function until(what: string, condition: () => boolean, timeoutMs = 20_000,
   }
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) {
-      resolve();
-      return;
-    }
-    child.once('exit', () => {
-      resolve();
-    });
-    child.kill('SIGINT');
-  });
-}
 
 /** The counter cangen -D i writes into the data (little endian). */
 function counter(data: Uint8Array): number {
@@ -125,7 +114,7 @@ async function received(receiver: string, send: () => Promise<void> | void): Pro
     120_000,
     500,
   );
-  await stop(rx);
+  await stopChild(rx, 'SIGINT');
   return arrivals(rxFile);
 }
 
@@ -198,8 +187,9 @@ function handMade(fd: boolean): { sender: string; receiver: string; remove: () =
     }
     route.flushRules();
     const [a, b] = [route.findLink('a')?.index ?? 0, route.findLink('b')?.index ?? 0];
-    // As one would make it by hand (cangw -A -s a -d b): the plainest rule is the strongest baseline.
-    route.addRule({ sourceIndex: a, destinationIndex: b, ...(fd ? { fd: true } : {}) });
+    // As one would make it by hand (cangw -A -s a -d b -i): the plainest rule that works. Without -i the kernel
+    // drops frames whose ifindex in the sender's namespace happens to equal b's here.
+    route.addRule({ sourceIndex: a, destinationIndex: b, allowToIncomingInterface: true, ...(fd ? { fd: true } : {}) });
   } finally {
     route.close();
   }

@@ -73,7 +73,7 @@ function dataplaneSection(rows: readonly DataPlaneResult[]): string {
   return [
     '## 2. Data plane',
     '',
-    "One member floods the bus (can-utils' `cangen -g 0`, a counter in the data) and another member's `candump` receives; frames per second from its first to its last arrival; lost, duplicated and out-of-order frames from the counter. Latency: 1000 frames at 1 ms intervals, from the sender's own socket (local loopback) to the receiver's, both kernel timestamps, in µs. Baseline: a hand-made vxcan pair from each of two namespaces into a third and one can-gw rule between them. Every frame on the bus also reaches each other member and the monitor; the baseline delivers to one receiver only.",
+    "One member floods the bus (can-utils' `cangen -g 0`, a counter in the data) and another member's `candump` receives; frames per second from its first to its last arrival; lost, duplicated and out-of-order frames from the counter. Latency: 1000 frames at 1 ms intervals, from the sender's own socket (local loopback) to the receiver's, both kernel timestamps, in µs. Baseline: a hand-made vxcan pair from each of two namespaces into a third and one can-gw rule between them (`cangw -A -s a -d b -i`). Every frame on the bus also reaches each other member and the monitor; the baseline delivers to one receiver only.",
     '',
     table(['Frames', 'Members', 'fps', 'lost', 'dup', 'out of order', 'latency p50 / p99 (µs)', 'of baseline fps', 'deliveries/s (of baseline)', 'baseline fps', 'baseline lost', 'baseline latency'], lines),
     '',
@@ -101,6 +101,7 @@ function composeSection(c: ComposeResult): string {
       ['Request', 'count', 'summed seconds'],
       c.methods.map((m) => [m.method, String(m.count), m.totalSeconds.toFixed(2)]),
     ),
+    ...(c.retried.length === 0 ? [] : ['', `Rounds run again after the engine failed them: ${c.retried.join('; ')}.`]),
   ].join('\n');
 }
 

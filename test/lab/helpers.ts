@@ -1,6 +1,7 @@
 // Helpers for the real-kernel suite, which runs as root inside the lab VM (see lab/suite.ts).
 import { execFileSync } from 'node:child_process';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
+import { stopChild } from '../support/child.js';
 
 if (process.env.CANTAINER_IN_LAB !== '1') {
   throw new Error('the real-kernel suite runs inside the lab VM: use `npm test` (lab/suite.ts), not node --test directly');
@@ -44,18 +45,7 @@ export async function startCantainerDaemon(args: string[] = [], logPath = '/run/
   const child = spawn(process.execPath, ['bin/cantainer', 'daemon', '--log-level', 'debug', ...args], { stdio: ['ignore', out, out] });
   await waitFor('the daemon to serve', () => serving() > before || child.exitCode !== null, 30_000);
   if (child.exitCode !== null) throw new Error(`cantainer daemon exited with ${child.exitCode}: ${sh(`tail -20 ${logPath}`)}`);
-  const end = (signal: NodeJS.Signals) => (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        resolve();
-        return;
-      }
-      child.once('exit', () => {
-        resolve();
-      });
-      child.kill(signal);
-    });
-  return { logPath, stop: end('SIGTERM'), kill: end('SIGKILL') };
+  return { logPath, stop: () => stopChild(child, 'SIGTERM'), kill: () => stopChild(child, 'SIGKILL') };
 }
 
 const hostKernel = systemKernel();
