@@ -30,6 +30,11 @@ export interface PathFigures {
 export interface DataPlaneResult {
   readonly members: number;
   readonly fd: boolean;
+  /**
+   * The kernel's work per frame sent on the bus, from its can-gw counters over all rounds: frames forwarded (one
+   * per delivery) and frames met again and stopped by the hop limit (in the monitor, which echoes).
+   */
+  readonly perFrame?: { readonly forwarded: number; readonly deleted: number };
   readonly ours: PathFigures;
   readonly baseline: PathFigures;
 }
@@ -218,6 +223,12 @@ export async function measureDataPlane(sizes: readonly number[], frames: number,
         ours.push(await figures(sender, receiver, fd, frames));
       }
       hand.remove();
+      const seen = reconciler.observe(bus.id);
+      const sentOnBus = rounds * (frames + 1000);
+      const perFrame = {
+        forwarded: (seen?.rules ?? []).reduce((sum, rule) => sum + rule.counters.handled, 0) / sentOnBus,
+        deleted: (seen?.rules ?? []).reduce((sum, rule) => sum + rule.counters.deleted, 0) / sentOnBus,
+      };
       reconciler.remove(bus.id);
       const pick = (all: PathFigures[]): PathFigures => {
         const fps = median(all.map((f) => f.fps));
@@ -225,7 +236,7 @@ export async function measureDataPlane(sizes: readonly number[], frames: number,
         if (chosen === undefined) throw new Error('no rounds');
         return { ...chosen, lost: all.reduce((sum, f) => sum + f.lost, 0), duplicates: all.reduce((sum, f) => sum + f.duplicates, 0), outOfOrder: all.reduce((sum, f) => sum + f.outOfOrder, 0), sent: all.reduce((sum, f) => sum + f.sent, 0), received: all.reduce((sum, f) => sum + f.received, 0) };
       };
-      const result: DataPlaneResult = { members, fd, ours: pick(ours), baseline: pick(baseline) };
+      const result: DataPlaneResult = { members, fd, perFrame, ours: pick(ours), baseline: pick(baseline) };
       log(`data plane ${fd ? 'FD' : 'classic'} ${members} members: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent} (baseline ${result.baseline.lost}), duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)})`);
       results.push(result);
     }

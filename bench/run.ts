@@ -19,6 +19,7 @@ const HELP = `usage: npm run bench [-- SECTION...] [--quick] [--timeout SECONDS]
 
 Runs the benchmarks in the lab VM and writes BENCHMARKS.md. Sections: ${SECTIONS.join(', ')} (all by default).
 --quick      small sizes and few samples, to see that the sections work; BENCHMARKS.md is left alone
+--render     write BENCHMARKS.md again from its raw results and bench/analysis.md, running nothing
 --timeout S  give up after S seconds (default 3600)
 `;
 
@@ -28,9 +29,26 @@ function previous(): BenchResults {
   return match?.[1] === undefined ? {} : (JSON.parse(match[1]) as BenchResults);
 }
 
+/** Writes BENCHMARKS.md: the results, the hand-written reading of them (bench/analysis.md), the machine. */
+function writeReport(results: BenchResults, accel: string, totalSeconds: number, commit?: string): void {
+  const analysisFile = join(root, 'bench', 'analysis.md');
+  const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '';
+  const hostCpu = /^model name\s*:\s*(.+)$/mu.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  const old = existsSync(REPORT) ? /\(commit ([0-9a-f]+); (\d+) min\)/u.exec(readFileSync(REPORT, 'utf8')) : null;
+  const facts = commit === 'unchanged' && old !== null ? { commit: old[1] ?? head, totalSeconds: Number(old[2]) * 60 } : { commit: head, totalSeconds };
+  const lab = commit === 'unchanged' ? (/\((TCG|KVM)[,)]/u.exec(existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : '')?.[1]?.toLowerCase() ?? accel) : accel;
+  writeFileSync(REPORT, renderReport(results, { date: new Date().toISOString().slice(0, 10), hostCpu, accel: lab, ...facts }, analysis));
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP);
+    return 0;
+  }
+  if (argv.includes('--render')) {
+    writeReport(previous(), 'render', 0, 'unchanged');
+    console.error('bench: BENCHMARKS.md written again from its raw results');
     return 0;
   }
   const unknown = argv.filter((arg, i) => !SECTIONS.includes(arg) && arg !== '--quick' && arg !== '--timeout' && argv[i - 1] !== '--timeout');
@@ -73,12 +91,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(measured, null, 1)}\n`);
     return 0;
   }
-  const results: BenchResults = { ...previous(), ...measured };
-  const analysisFile = join(root, 'bench', 'analysis.md');
-  const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '';
-  const hostCpu = /^model name\s*:\s*(.+)$/mu.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
-  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  writeFileSync(REPORT, renderReport(results, { date: new Date().toISOString().slice(0, 10), commit, hostCpu, accel, totalSeconds: (Date.now() - started) / 1000 }, analysis));
+  writeReport({ ...previous(), ...measured }, accel, (Date.now() - started) / 1000);
   console.error(`bench: BENCHMARKS.md written with ${Object.keys(measured).filter((key) => key !== 'machine').join(', ') || 'no section'} (${Math.round((Date.now() - started) / 1000)} s)`);
   return result.status === 0 ? 0 : 1;
 }

@@ -3,7 +3,7 @@
 // a reboot needs no user action; on SIGTERM it stops serving and leaves the buses running in the kernel.
 import { CURRENT_NETNS, type KernelPort } from '../kernel/port.js';
 import type { Logger } from '../log.js';
-import { BusService, type StartReport } from '../service/buses.js';
+import { BusService, DEFAULT_TAKEOVER_GRACE_MS, type StartReport } from '../service/buses.js';
 import { STATE_FILE, StateStore } from '../state/store.js';
 import { join } from 'node:path';
 import { ENDPOINTS, type DriverContext } from '../docker/driver.js';
@@ -31,7 +31,10 @@ export interface DaemonOptions {
   readonly controlSocketPath?: string;
   readonly maxBodyBytes?: number;
   readonly requestTimeoutMs?: number;
-  /** How long a member's end may wait in the daemon's namespace for the engine to take it (default 60 s). */
+  /**
+   * How long a member's end may wait in the daemon's namespace for the engine to take it (default 10 min). An
+   * engine starting twenty containers at once on a slow machine takes more than a minute to get to the last.
+   */
   readonly takeoverGraceMs?: number;
   /** How often every bus is read back from the kernel in full and repaired (default 30 s). */
   readonly verifyEveryMs?: number;
@@ -57,7 +60,7 @@ function logStart(log: Logger, report: StartReport): void {
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { kernel, log } = options;
-  const graceMs = options.takeoverGraceMs ?? 60_000;
+  const graceMs = options.takeoverGraceMs ?? DEFAULT_TAKEOVER_GRACE_MS;
   const service = new BusService({ kernel, store: new StateStore(options.stateDir), log, takeoverGraceMs: graceMs });
   const report = service.start();
   logStart(log, report);

@@ -74,6 +74,9 @@ export interface GatewayView {
   readonly status: GatewayStatus;
 }
 
+/** How long a member's end handed to an engine may wait to be taken before it counts as an orphan. */
+export const DEFAULT_TAKEOVER_GRACE_MS = 600_000;
+
 /** ARPHRD_CAN: the link type of every CAN interface (vcan, vxcan, physical controllers). */
 const ARPHRD_CAN = 280;
 
@@ -96,7 +99,7 @@ export interface BusServiceOptions {
   readonly kernel: KernelPort;
   readonly store: StateStore;
   readonly log: Logger;
-  /** How long a handed-over end may wait to be taken over before it counts as an orphan (default 60 s). */
+  /** How long a handed-over end may wait to be taken over before it counts as an orphan (default 10 min). */
   readonly takeoverGraceMs?: number;
   readonly now?: () => Date;
 }
@@ -122,7 +125,7 @@ export class BusService {
     this.#store = options.store;
     this.#kernel = options.kernel;
     this.#log = options.log;
-    this.#graceMs = options.takeoverGraceMs ?? 60_000;
+    this.#graceMs = options.takeoverGraceMs ?? DEFAULT_TAKEOVER_GRACE_MS;
     this.#now = options.now ?? (() => new Date());
     this.#reconciler = new Reconciler(options.kernel, {
       onChange: (bus, change) => {
