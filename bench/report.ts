@@ -67,13 +67,14 @@ function pathCells(f: DataPlaneResult['ours']): string[] {
 
 function dataplaneSection(rows: readonly DataPlaneResult[]): string {
   // Each frame on a bus of N members is delivered N times (the other members and the monitor); the baseline's once.
+  const counted = rows.some((r) => r.perFrame !== undefined);
   const lines = rows.map((r) => [
     r.fd ? 'FD (64 bytes)' : 'classic (8 bytes)',
     String(r.members),
     ...pathCells(r.ours),
     percent(r.ours.fps / r.baseline.fps),
     `${(r.ours.fps * r.members).toFixed(0)} (${percent((r.ours.fps * r.members) / r.baseline.fps)})`,
-    r.perFrame === undefined ? '' : `${r.perFrame.forwarded.toFixed(1)} / ${r.perFrame.deleted.toFixed(1)}`,
+    ...(counted ? [r.perFrame === undefined ? '' : `${r.perFrame.forwarded.toFixed(1)} / ${r.perFrame.deleted.toFixed(1)}`] : []),
     r.baseline.fps.toFixed(0),
     `${r.baseline.lost}/${r.baseline.sent}`,
     `${r.baseline.latencyUs.p50.toFixed(0)} / ${r.baseline.latencyUs.p99.toFixed(0)}`,
@@ -83,9 +84,10 @@ function dataplaneSection(rows: readonly DataPlaneResult[]): string {
   return [
     '## 2. Data plane',
     '',
-    "One member floods the bus (can-utils' `cangen -g 0`, a counter in the data) and another member's `candump` receives; frames per second from its first to its last arrival; lost, duplicated and out-of-order frames from the counter. Latency: 1000 frames at 1 ms intervals, from just before the send call (CLOCK_REALTIME) to the kernel's receive timestamp at the receiver's socket (the same clock), in µs. Baseline: a hand-made vxcan pair from each of two namespaces into a third and one can-gw rule between them (`cangw -A -s a -d b -i`). Every frame on the bus also reaches each other member and the monitor; the baseline delivers to one receiver only. The kernel's work per frame, from the bus's can-gw counters: frames forwarded (one per delivery) and frames the hop limit stopped (those echoed in the monitor meet its rules again): this is where a sender's time goes as the bus grows.",
+    "One member floods the bus (can-utils' `cangen -g 0`, a counter in the data) and another member's `candump` receives; frames per second from its first to its last arrival; lost, duplicated and out-of-order frames from the counter. Latency: 1000 frames at 1 ms intervals, from just before the send call (CLOCK_REALTIME) to the kernel's receive timestamp at the receiver's socket (the same clock), in µs. Baseline: a hand-made vxcan pair from each of two namespaces into a third and one can-gw rule between them (`cangw -A -s a -d b -i`). Every frame on the bus also reaches each other member and the monitor; the baseline delivers to one receiver only." +
+      (counted ? " The kernel's work per frame, from the bus's can-gw counters: frames forwarded (one per delivery) and frames the hop limit stopped (those echoed in the monitor meet its rules again): this is where a sender's time goes as the bus grows." : ''),
     '',
-    table(['Frames', 'Members', 'fps', 'lost', 'dup', 'out of order', 'latency p50 / p99 (µs)', 'of baseline fps', 'deliveries/s (of baseline)', 'kernel per frame: forwarded / stopped', 'baseline fps', 'baseline lost', 'baseline latency'], lines),
+    table(['Frames', 'Members', 'fps', 'lost', 'dup', 'out of order', 'latency p50 / p99 (µs)', 'of baseline fps', 'deliveries/s (of baseline)', ...(counted ? ['kernel per frame: forwarded / stopped'] : []), 'baseline fps', 'baseline lost', 'baseline latency'], lines),
     '',
     `Target: at least ${percent(DATAPLANE_TARGET)} of the baseline's throughput with zero loss, exactly once: ${short.length === 0 && lossy.length === 0 ? '**met** in every row' : `**missed** in ${[...new Set([...short, ...lossy])].map((r) => `${r.fd ? 'FD' : 'classic'} ${r.members}`).join(', ')}`}.`,
   ].join('\n');
