@@ -2,7 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { post, type PluginAnswer } from '../test/support/plugin-client.js';
+import { randomBytes } from 'node:crypto';
+import { dockerRequests as d, post, type PluginAnswer } from '../test/support/plugin-client.js';
 import { stopChild } from '../test/support/child.js';
 import { systemKernel } from '../src/kernel/index.js';
 import { CURRENT_NETNS } from '../src/kernel/port.js';
@@ -78,4 +79,20 @@ export function engineTakes(joined: PluginAnswer): void {
   } finally {
     host.close();
   }
+}
+
+/** A network or endpoint id as Docker makes them: 64 hex digits. */
+export function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** CreateEndpoint and Join as Docker sends them, then the engine's move of the end; returns the endpoint id. */
+export async function joinMember(plugin: string, network: string): Promise<string> {
+  const endpoint = newId();
+  const created = await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(network, endpoint));
+  if (created.status !== 200) throw new Error(`CreateEndpoint: ${JSON.stringify(created.body)}`);
+  const joined = await post(plugin, '/NetworkDriver.Join', d.join(network, endpoint));
+  if (joined.status !== 200) throw new Error(`Join: ${JSON.stringify(joined.body)}`);
+  engineTakes(joined);
+  return endpoint;
 }

@@ -3,9 +3,8 @@
 // floor), in the same VM.
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dockerRequests as d, post } from '../test/support/plugin-client.js';
-import { engineTakes, firstAnswer, rssOf, startDaemonProcess } from './daemon-process.js';
+import { firstAnswer, joinMember, newId, rssOf, startDaemonProcess } from './daemon-process.js';
 import { median } from './stats.js';
 
 export interface DaemonResult {
@@ -57,13 +56,9 @@ export async function measureDaemon(rounds: number, log: (line: string) => void)
     floor.stop();
   }
   const daemon = await startDaemonProcess(dir);
-  const network = randomBytes(32).toString('hex');
+  const network = newId();
   await post(daemon.plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(network));
-  for (let i = 0; i < 100; i++) {
-    const endpoint = randomBytes(32).toString('hex');
-    await post(daemon.plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(network, endpoint));
-    engineTakes(await post(daemon.plugin, '/NetworkDriver.Join', d.join(network, endpoint)));
-  }
+  for (let i = 0; i < 100; i++) await joinMember(daemon.plugin, network);
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const rss100 = daemon.rss();
   await daemon.stop();

@@ -2,13 +2,12 @@
 // has 1, 10, 50 or 100 members once joined; against a baseline that makes the same links and rules by spawning
 // `ip` and `cangw` per operation, as shell-out plugins do, on the same kernel in the same VM.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { systemKernel } from '../src/kernel/index.js';
 import { busNamespace, planBus, type RulePlan, type VxcanPlan } from '../src/bus/plan.js';
 import type { Bus, Member } from '../src/bus/model.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { dockerRequests as d, post } from '../test/support/plugin-client.js';
-import { engineTakes, startDaemonProcess } from './daemon-process.js';
+import { engineTakes, joinMember, newId, startDaemonProcess } from './daemon-process.js';
 import { spread, type Spread } from './stats.js';
 
 export interface JoinResult {
@@ -33,18 +32,6 @@ export function cangwArguments(rule: RulePlan): string[] {
     ...(rule.fd === true ? ['-X'] : []),
     ...(rule.hopLimit === undefined ? [] : ['-l', String(rule.hopLimit)]),
   ];
-}
-
-const id = (): string => randomBytes(32).toString('hex');
-
-async function joinOne(plugin: string, network: string): Promise<string> {
-  const endpoint = id();
-  const created = await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(network, endpoint));
-  if (created.status !== 200) throw new Error(`CreateEndpoint: ${JSON.stringify(created.body)}`);
-  const joined = await post(plugin, '/NetworkDriver.Join', d.join(network, endpoint));
-  if (joined.status !== 200) throw new Error(`Join: ${JSON.stringify(joined.body)}`);
-  engineTakes(joined);
-  return endpoint;
 }
 
 async function leaveOne(plugin: string, network: string, endpoint: string): Promise<void> {
@@ -90,19 +77,19 @@ export async function measureJoin(sizes: readonly number[], samples: (members: n
   try {
     // A daemon that has served a few requests, as one that has run for a while: the first requests of a process
     // pay for compiling its code.
-    const scratch = id();
+    const scratch = newId();
     await post(daemon.plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(scratch));
-    for (let i = 0; i < 10; i++) await leaveOne(daemon.plugin, scratch, await joinOne(daemon.plugin, scratch));
+    for (let i = 0; i < 10; i++) await leaveOne(daemon.plugin, scratch, await joinMember(daemon.plugin, scratch));
     await post(daemon.plugin, '/NetworkDriver.DeleteNetwork', d.network(scratch));
     for (const members of sizes) {
       const count = samples(members);
-      const network = id();
+      const network = newId();
       const created = await post(daemon.plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(network));
       if (created.status !== 200) throw new Error(`CreateNetwork: ${JSON.stringify(created.body)}`);
-      for (let i = 1; i < members; i++) await joinOne(daemon.plugin, network);
+      for (let i = 1; i < members; i++) await joinMember(daemon.plugin, network);
       const ours: number[] = [];
       for (let i = 0; i < count.ours; i++) {
-        const endpoint = id();
+        const endpoint = newId();
         const start = performance.now();
         const created = await post(daemon.plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(network, endpoint));
         const joined = await post(daemon.plugin, '/NetworkDriver.Join', d.join(network, endpoint));

@@ -1,9 +1,8 @@
 // Profiles of the daemon where the figures say the time goes: its start, and joins on a bus of 50 members.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { dockerRequests as d, post } from '../test/support/plugin-client.js';
-import { engineTakes, startDaemonProcess } from './daemon-process.js';
+import { joinMember, newId, startDaemonProcess } from './daemon-process.js';
 import { Session } from 'node:inspector/promises';
 import { startDaemon } from '../src/daemon/daemon.js';
 import { systemKernel } from '../src/kernel/index.js';
@@ -45,16 +44,16 @@ async function profiledJoins(top: number): Promise<ProfileResult> {
   rmSync(dir, { recursive: true, force: true });
   const daemon = await startDaemon({ kernel: systemKernel({ netnsDir: join(dir, 'netns') }), socketPath: join(dir, 'plugin.sock'), stateDir: join(dir, 'state'), log: createLogger('error', () => undefined) });
   const plugin = daemon.server.socketPath;
-  const network = id();
+  const network = newId();
   await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(network));
-  for (let i = 0; i < 49; i++) await joinOne(plugin, network);
+  for (let i = 0; i < 49; i++) await joinMember(plugin, network);
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
   await session.post('Profiler.start');
   const started = performance.now();
-  for (let i = 0; i < 10; i++) await joinOne(plugin, network);
+  for (let i = 0; i < 10; i++) await joinMember(plugin, network);
   const wallMs = performance.now() - started;
   const { profile } = await session.post('Profiler.stop');
   session.disconnect();
@@ -62,14 +61,6 @@ async function profiledJoins(top: number): Promise<ProfileResult> {
   await daemon.close();
   const summary = summariseProfile(profile as unknown as CpuProfile);
   return { what: '10 joins on a bus of 49 members (daemon and client in one process)', wallMs: Math.round(wallMs), busyMs: summary.busyMs, functions: summary.functions.slice(0, top) };
-}
-
-const id = (): string => randomBytes(32).toString('hex');
-
-async function joinOne(plugin: string, network: string): Promise<void> {
-  const endpoint = id();
-  await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(network, endpoint));
-  engineTakes(await post(plugin, '/NetworkDriver.Join', d.join(network, endpoint)));
 }
 
 export async function measureProfiles(top: number, log: (line: string) => void): Promise<ProfileResult[]> {

@@ -58,6 +58,29 @@ function logStart(log: Logger, report: StartReport): void {
   for (const namespace of report.swept) log.info('removed a namespace that belongs to no bus', { namespace });
 }
 
+/**
+ * Runs `task` every `ms` in the background, never two at once (a slow run delays the next rather than piling up),
+ * logging its failures; returns the function that stops it.
+ */
+function every(ms: number, what: string, log: Logger, task: () => Promise<void>): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    task()
+      .catch((error: unknown) => {
+        log.error(`${what} failed`, { err: error instanceof Error ? error.message : String(error) });
+      })
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+  };
+}
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { kernel, log } = options;
   const graceMs = options.takeoverGraceMs ?? DEFAULT_TAKEOVER_GRACE_MS;
@@ -110,45 +133,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         });
   log.info('serving the Docker network plugin', { socket: options.socketPath, control: options.controlSocketPath, metrics: metrics === undefined ? undefined : formatMetricsAddress(metrics.address), state: options.stateDir, buses: report.buses });
   void namer?.learnAll();
-  // Uplink interfaces come and go (adapters unplugged, vcans deleted): their rules follow within a second.
-  const uplinkWatch = setInterval(() => {
-    service.watchUplinks().then(
-      (changed) => {
-        for (const view of changed) log.info(view.state === 'up' ? 'uplink up' : 'uplink down', { bus: view.bus, interface: view.uplink.interface, detail: view.detail });
-      },
-      (error: unknown) => {
-        log.error('rewiring uplinks failed', { err: error instanceof Error ? error.message : String(error) });
-      },
-    );
-  }, 1_000);
-  uplinkWatch.unref();
-  // Joins trust the rules they made; the whole kernel is read back now and then, and drift put back.
-  const verifier = setInterval(() => {
-    service.verify().then(
-      (repaired) => {
-        for (const { bus, changes } of repaired) log.warn('bus repaired: the kernel had drifted from the state', { bus, changes: changes.length, first: `${changes[0]?.action ?? ''} ${changes[0]?.object ?? ''} ${changes[0]?.name ?? ''}` });
-      },
-      (error: unknown) => {
-        log.error('verifying the buses against the kernel failed', { err: error instanceof Error ? error.message : String(error) });
-      },
-    );
-  }, options.verifyEveryMs ?? 30_000);
-  verifier.unref();
-  // Ends handed to the engine but never taken (a start that failed after CreateEndpoint) are removed now and then.
-  const sweeper = setInterval(
-    () => {
-      service.sweepOrphans().then(
-        (dropped) => {
-          if (dropped > 0) log.info('removed members whose end was never taken over', { members: dropped });
-        },
-        (error: unknown) => {
-          log.error('sweeping orphaned members failed', { err: error instanceof Error ? error.message : String(error) });
-        },
-      );
-    },
-    Math.max(1_000, graceMs / 2),
-  );
-  sweeper.unref();
+  const periodic = [
+    // Uplink interfaces come and go (adapters unplugged, vcans deleted): their rules follow within a second.
+    every(1_000, 'rewiring uplinks', log, async () => {
+      for (const view of await service.watchUplinks()) log.info(view.state === 'up' ? 'uplink up' : 'uplink down', { bus: view.bus, interface: view.uplink.interface, detail: view.detail });
+    }),
+    // Joins trust the rules they made; the whole kernel is read back now and then, and drift put back.
+    every(options.verifyEveryMs ?? 30_000, 'verifying the buses against the kernel', log, async () => {
+      for (const { bus, changes } of await service.verify()) log.warn('bus repaired: the kernel had drifted from the state', { bus, changes: changes.length, first: `${changes[0]?.action ?? ''} ${changes[0]?.object ?? ''} ${changes[0]?.name ?? ''}` });
+    }),
+    // Ends handed to the engine but never taken (a start that failed after CreateEndpoint) are removed now and then.
+    every(Math.max(1_000, graceMs / 2), 'sweeping orphaned members', log, async () => {
+      const dropped = await service.sweepOrphans();
+      if (dropped > 0) log.info('removed members whose end was never taken over', { members: dropped });
+    }),
+  ];
   return {
     service,
     server,
@@ -156,9 +155,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     metrics,
     report,
     close: async () => {
-      clearInterval(sweeper);
-      clearInterval(verifier);
-      clearInterval(uplinkWatch);
+      for (const stop of periodic) stop();
       await Promise.all([server.close(), control?.close(), metrics?.close()]);
     },
   };

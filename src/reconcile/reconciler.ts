@@ -410,14 +410,7 @@ export class Reconciler {
     const links = host.listLinks();
     const index = new Map(links.map((link) => [link.name, link.index]));
     const ours = new Set(plan.hostEnds.flatMap((name) => (index.has(name) ? [index.get(name) as number] : [])));
-    const observed = new Map<string, CanGwRule[]>();
-    for (const { rule } of host.listRules()) {
-      if (!ours.has(rule.sourceIndex) && !ours.has(rule.destinationIndex)) continue;
-      const key = ruleKey(rule);
-      const same = observed.get(key);
-      if (same === undefined) observed.set(key, [rule]);
-      else same.push(rule);
-    }
+    const observed = byKey(host.listRules().flatMap(({ rule }) => (ours.has(rule.sourceIndex) || ours.has(rule.destinationIndex) ? [rule] : [])));
     const steps: Step[] = [];
     for (const want of plan.hostRules) {
       const rule = resolveRule(want, (name) => index.get(name));
@@ -440,7 +433,6 @@ export class Reconciler {
     return steps;
   }
 
-  /** Rule changes, given the links that exist (and stay): missing rules are added, every other rule deleted. */
   /**
    * Rule changes, given the links that exist (and stay): missing rules are added, every other rule deleted. Also
    * returns the planned rules by key, when every one could be resolved (what the kernel holds once they are applied).
@@ -450,15 +442,7 @@ export class Reconciler {
     const present = new Set(links.map((link) => link.index));
     // Trusted rules on a link that is gone went with it in the kernel.
     const holds = (rule: CanGwRule): boolean => present.has(rule.sourceIndex) && present.has(rule.destinationIndex);
-    const observed = new Map<string, CanGwRule[]>();
-    if (trusted === undefined) {
-      for (const { rule } of route.listRules()) {
-        const key = ruleKey(rule);
-        const same = observed.get(key);
-        if (same === undefined) observed.set(key, [rule]);
-        else same.push(rule);
-      }
-    }
+    const observed = trusted === undefined ? byKey(route.listRules().map((entry) => entry.rule)) : new Map<string, CanGwRule[]>();
     const steps: Step[] = [];
     const planned = new Map<string, CanGwRule>();
     let resolved = true;
@@ -496,6 +480,18 @@ export class Reconciler {
     }
     return { steps, wired: resolved ? planned : undefined };
   }
+}
+
+/** Rules grouped by key: identical rules may coexist in the kernel, and each is matched or deleted on its own. */
+function byKey(rules: readonly CanGwRule[]): Map<string, CanGwRule[]> {
+  const grouped = new Map<string, CanGwRule[]>();
+  for (const rule of rules) {
+    const key = ruleKey(rule);
+    const same = grouped.get(key);
+    if (same === undefined) grouped.set(key, [rule]);
+    else same.push(rule);
+  }
+  return grouped;
 }
 
 function addRuleStep(want: RulePlan, known: CanGwRule | undefined, route: RoutePort): Step {
