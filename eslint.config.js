@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/netlink/**/*.ts', 'src/can/**/*.ts'],
+    files: ['src/netlink/**/*.ts', 'src/can/**/*.ts', 'src/cannelloni/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '!node:buffer'], message: 'Codecs are pure: no I/O modules.' }, { group: ['../kernel/*', '../cli/*'], message: 'Codecs import nothing above them.' }] }],
     },
