@@ -4,6 +4,7 @@ import { InvalidValueError } from '../errors.js';
 import { checkInterfaceName } from '../netlink/link.js';
 import { parseIdFilter, type IdSelection } from '../can/idset.js';
 import { checkUplink, type Uplink } from './uplink.js';
+import { checkTunnel, type Tunnel } from './tunnel.js';
 
 export interface Bus {
   /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
@@ -15,6 +16,8 @@ export interface Bus {
   readonly members: readonly Member[];
   /** CAN interfaces of the daemon's namespace joined to the bus. */
   readonly uplinks?: readonly Uplink[];
+  /** CAN over IP to other hosts: each a member of the bus whose frames the daemon carries. */
+  readonly tunnels?: readonly Tunnel[];
   /** Opaque strings a front door keeps with the bus (its own options); the core never reads them. */
   readonly annotations?: Readonly<Record<string, string>>;
 }
@@ -77,6 +80,12 @@ export function checkBus(bus: Bus): void {
     checkUplink(uplink, `bus.uplinks[${i}]`);
     if (uplinks.has(uplink.interface)) throw new InvalidValueError(`bus.uplinks[${i}].interface`, uplink.interface, 'an interface not uplinked to the bus already');
     uplinks.add(uplink.interface);
+  }
+  const tunnels = new Set<string>();
+  for (const [i, tunnel] of (bus.tunnels ?? []).entries()) {
+    checkTunnel(tunnel, `bus.tunnels[${i}]`);
+    if (tunnels.has(tunnel.name)) throw new InvalidValueError(`bus.tunnels[${i}].name`, tunnel.name, 'a name no other tunnel of the bus has');
+    tunnels.add(tunnel.name);
   }
 }
 

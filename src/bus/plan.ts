@@ -16,6 +16,7 @@ import { checkBus, parseIdList, type Bus, type MemberEnd } from './model.js';
 import { selectionFilters, type IdSelection } from '../can/idset.js';
 import { gatewayChecksums, gatewayModifications, type GatewayPort } from './gateway.js';
 import { uplinkEndName, uplinkHostEndName, uplinkSelection, type UplinkPort } from './uplink.js';
+import { tunnelEndName, tunnelPortName } from './tunnel.js';
 
 export const MONITOR = 'monitor';
 
@@ -44,6 +45,8 @@ export interface VxcanPlan {
   readonly gatewayKey?: string;
   /** The interface whose uplink this pair is. */
   readonly uplinkOf?: string;
+  /** The tunnel whose pair this is (its far end is in the bus namespace too). */
+  readonly tunnelOf?: string;
   /** The member's end (or the gateway's end in the other bus), created with the pair where it belongs. */
   readonly end: PlanEnd;
 }
@@ -134,8 +137,11 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     end: { name: port.peer.name, busNamespace: busNamespace(port.peer.namespaceOf), up: true, ...(port.peer.mtu === mtu ? {} : { mtu: port.peer.mtu }) },
   }));
   const uplinkEnds: VxcanPlan[] = uplinks.map(({ uplink }) => ({ kind: 'vxcan', name: uplinkEndName(bus.id, uplink.interface), mtu, uplinkOf: uplink.interface, end: { name: uplinkHostEndName(bus.id, uplink.interface), up: true } }));
-  const pairs = [...ends, ...gateways, ...uplinkEnds];
-  if (new Set(pairs.map((end) => end.name)).size !== pairs.length) throw new Error(`bus ${bus.name}: two member, gateway or uplink ids hash to the same interface name`);
+  const tunnels: VxcanPlan[] = (bus.tunnels ?? []).map((tunnel) => ({ kind: 'vxcan', name: tunnelEndName(bus.id, tunnel.name), mtu, tunnelOf: tunnel.name, end: { name: tunnelPortName(bus.id, tunnel.name), busNamespace: busNamespace(bus.id), up: true } }));
+  const pairs = [...ends, ...gateways, ...uplinkEnds, ...tunnels];
+  if (new Set(pairs.flatMap((end) => (end.end.busNamespace === busNamespace(bus.id) ? [end.name, end.end.name] : [end.name]))).size !== pairs.length + tunnels.length) {
+    throw new Error(`bus ${bus.name}: two member, gateway, uplink or tunnel ids hash to the same interface name`);
+  }
   const busKinds = bus.fd ? [false, true] : [false];
   const participants: Participant[] = [
     ...bus.members.map((member, i): Participant => ({
@@ -149,6 +155,7 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     { name: MONITOR, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL },
     ...ports.map((port): Participant => ({ name: port.name, sends: port.incoming, receives: port.outgoing !== undefined, kinds: port.fd ? busKinds : [false], send: ALL, receive: port.outgoing?.selection ?? ALL, gateway: port })),
     ...uplinks.map(({ uplink }): Participant => ({ name: uplinkEndName(bus.id, uplink.interface), sends: uplink.direction !== 'out', receives: uplink.direction !== 'in', kinds: busKinds, send: ALL, receive: ALL })),
+    ...tunnels.map((pair): Participant => ({ name: pair.name, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL })),
   ];
   const rules: RulePlan[] = [];
   for (const from of participants) {

@@ -8,6 +8,7 @@ import { LOG_LEVELS } from '../log.js';
 import { formatPreflight, preflight } from '../kernel/preflight.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerUplinkCommands } from './uplink.js';
+import { registerTunnelCommands } from './tunnel.js';
 import { registerBusCommands } from './buses.js';
 import { registerDoctorCommands } from './doctor.js';
 import type { CliIo } from './output.js';
@@ -65,6 +66,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
   registerDoctorCommands(program, io, status);
   registerGatewayCommands(program, io);
   registerUplinkCommands(program, io);
+  registerTunnelCommands(program, io);
 
   return program;
 }

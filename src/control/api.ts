@@ -11,11 +11,16 @@ import { hostEndName } from '../bus/plan.js';
 import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import { CantainerError } from '../errors.js';
 import { packageVersion } from '../version.js';
+import { checkTunnel, defaultTunnelName, TUNNEL_TRANSPORTS, type Tunnel, type TunnelTransport } from '../bus/tunnel.js';
+import type { TunnelCounters } from '../tunnel/endpoint.js';
+import type { TunnelHost, TunnelView } from '../tunnel/host.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
 
 export interface ControlContext {
   readonly buses: BusService;
+  /** The tunnels this daemon runs (absent where the daemon runs none: a tunnel request is then refused). */
+  readonly tunnels?: TunnelHost;
   /** The containers of a bus's members (by member id) when the front door that made the bus can tell. */
   /** What the daemon found at start (a state file it could not read is set aside and reported here). */
   readonly started?: { readonly at: string; readonly stateProblem?: string; readonly stateFile: string };
@@ -49,7 +54,7 @@ export type GatewayEntry = Omit<Gateway, 'declaredBy'> & {
 
 function text(body: Readonly<Record<string, unknown>>, key: string): string {
   const value = body[key];
-  if (typeof value !== 'string' || value.length === 0) throw new InvalidValueError(key, value, key === 'interface' ? 'the name of an interface' : 'the name of a bus');
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidValueError(key, value, key === 'interface' ? 'the name of an interface' : key === 'name' ? 'the name of a tunnel' : 'the name of a bus');
   return value;
 }
 
@@ -126,6 +131,86 @@ const removeUplink: ControlHandler = async (body, context) => {
 
 const listUplinks: ControlHandler = (_body, context) => ({
   uplinks: context.buses.uplinks().map((view) => ({ bus: view.bus, ...view.uplink, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) })),
+});
+
+/** A tunnel as the API shows it: its settings, its bus, its state and counters. */
+export type TunnelEntry = Tunnel & {
+  readonly bus: string;
+  readonly state: 'up' | 'failed' | 'stopped';
+  readonly detail?: string;
+  readonly peers?: readonly string[];
+  readonly counters?: TunnelCounters;
+};
+
+function tunnelEntry(bus: string, tunnel: Tunnel, view: TunnelView | undefined): TunnelEntry {
+  if (view === undefined) return { bus, ...tunnel, state: 'stopped', detail: 'not running in this daemon' };
+  return { bus, ...tunnel, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }), ...(view.peers === undefined ? {} : { peers: view.peers }), counters: view.counters };
+}
+
+function tunnelHost(context: ControlContext): TunnelHost {
+  if (context.tunnels === undefined) throw new CantainerError('ENOTUNNELS', 'this daemon runs no tunnels', { hint: 'tunnels run in `cantainer daemon`' });
+  return context.tunnels;
+}
+
+function optionalInteger(body: Readonly<Record<string, unknown>>, key: string): number | undefined {
+  const value = body[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new InvalidValueError(key, value, 'an integer');
+  return value;
+}
+
+/** A tunnel from a request body (the command line's flags by their long names). */
+export function tunnelOf(body: Readonly<Record<string, unknown>>): Tunnel {
+  const transport = optionalText(body, 'transport');
+  if (transport === undefined || !(TUNNEL_TRANSPORTS as readonly string[]).includes(transport)) throw new InvalidValueError('transport', transport, TUNNEL_TRANSPORTS.join(', '));
+  const listen = optionalText(body, 'listen');
+  const peer = optionalText(body, 'peer');
+  const timeoutUs = optionalInteger(body, 'timeoutUs');
+  const mtu = optionalInteger(body, 'mtu');
+  const draft = {
+    transport: transport as TunnelTransport,
+    ...(listen === undefined ? {} : { listen }),
+    ...(peer === undefined ? {} : { peer }),
+    ...(timeoutUs === undefined ? {} : { timeoutUs }),
+    ...(mtu === undefined ? {} : { mtu }),
+    allow: strings(body, 'allow') ?? [],
+  };
+  // The name is checked with the rest; derived from the address only once that is known to be sound.
+  checkTunnel({ name: 'tunnel', ...draft });
+  const tunnel = { name: optionalText(body, 'name') ?? defaultTunnelName(draft), ...draft };
+  checkTunnel(tunnel);
+  return tunnel;
+}
+
+const addTunnel: ControlHandler = async (body, context) => {
+  const host = tunnelHost(context);
+  const busName = text(body, 'bus');
+  const tunnel = tunnelOf(body);
+  const previous = (context.buses.byName(busName)?.tunnels ?? []).find((t) => t.name === tunnel.name);
+  const bus = await context.buses.addTunnel(busName, tunnel);
+  await host.sync(context.buses.list());
+  const view = host.view(bus.id, tunnel.name);
+  if (view?.state === 'failed') {
+    // Nothing is kept of a tunnel that cannot run: the bus goes back to what it had.
+    if (previous === undefined) await context.buses.removeTunnel(busName, tunnel.name);
+    else await context.buses.addTunnel(busName, previous);
+    await host.sync(context.buses.list());
+    throw new CantainerError('ETUNNEL', `tunnel ${tunnel.name} of bus ${busName} cannot start: ${view.detail ?? 'unknown reason'}`, { hint: 'is the address one of this host, and the port free? (ss -lunt)' });
+  }
+  return { tunnel: tunnelEntry(bus.name, tunnel, view) };
+};
+
+const removeTunnel: ControlHandler = async (body, context) => {
+  const host = tunnelHost(context);
+  const busName = text(body, 'bus');
+  const name = text(body, 'name');
+  if (!(await context.buses.removeTunnel(busName, name))) throw new CantainerError('ENOTUNNEL', `bus ${busName} has no tunnel ${name}`, { hint: 'cantainer tunnel ls lists the tunnels' });
+  await host.sync(context.buses.list());
+  return { removed: `${busName} ${name}` };
+};
+
+const listTunnels: ControlHandler = (_body, context) => ({
+  tunnels: context.buses.list().flatMap((bus) => (bus.tunnels ?? []).map((tunnel) => tunnelEntry(bus.name, tunnel, context.tunnels?.view(bus.id, tunnel.name)))),
 });
 
 function knownBus(context: ControlContext, name: string): Bus {
@@ -221,6 +306,9 @@ export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
   '/Uplink.Add': addUplink,
   '/Uplink.Remove': removeUplink,
   '/Uplink.List': listUplinks,
+  '/Tunnel.Add': addTunnel,
+  '/Tunnel.Remove': removeTunnel,
+  '/Tunnel.List': listTunnels,
   '/Bus.List': listBuses,
   '/Bus.Inspect': inspectBus,
   '/Events.Stream': streamEvents,

@@ -13,6 +13,7 @@ import { CONTROL_ENDPOINTS, type ControlContext } from '../control/api.js';
 import { servePlugin, type PluginServer } from './http.js';
 import { collectMetrics, formatMetricsAddress, RequestMetrics, serveMetrics, type MetricsAddress, type MetricsServer } from './metrics.js';
 import { packageVersion } from '../version.js';
+import { TunnelHost } from '../tunnel/host.js';
 
 export const DEFAULT_PLUGIN_SOCKET = '/run/docker/plugins/cantainer.sock';
 export const DEFAULT_STATE_DIR = '/var/lib/cantainer';
@@ -47,6 +48,7 @@ export interface Daemon {
   readonly server: PluginServer;
   readonly control: PluginServer | undefined;
   readonly metrics: MetricsServer | undefined;
+  readonly tunnels: TunnelHost;
   readonly report: StartReport;
   close(): Promise<void>;
 }
@@ -87,6 +89,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const service = new BusService({ kernel, store: new StateStore(options.stateDir), log, takeoverGraceMs: graceMs });
   const report = service.start();
   logStart(log, report);
+  const tunnels = new TunnelHost({ kernel, log });
+  await tunnels.sync(service.list());
+  // Buses change through either door (a network created with tunnels, a tunnel added by hand): tunnels follow.
+  const stopFollowing = service.onEvent(() => {
+    void tunnels.sync(service.list());
+  });
   const lookup = options.networkLookup ?? (options.dockerSocketPath === undefined ? undefined : dockerApiLookup(options.dockerSocketPath));
   const namer = lookup === undefined ? undefined : new NetworkNamer(service, lookup, log);
   const context: DriverContext = {
@@ -115,20 +123,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
   const started = { at: new Date().toISOString(), stateFile: join(options.stateDir, STATE_FILE), ...(report.problem === undefined ? {} : { stateProblem: `${report.problem.message}${report.problem.hint === undefined ? '' : ` (${report.problem.hint})`}` }) };
-  const controlContext: ControlContext = { buses: service, started, ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }) };
+  const controlContext: ControlContext = { buses: service, tunnels, started, ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }) };
   const control =
     options.controlSocketPath === undefined
       ? undefined
       : await servePlugin({ socketPath: options.controlSocketPath, handlers: CONTROL_ENDPOINTS, context: controlContext, log, parseBody, errorCodes: true, onRequest: requests.recorder('control') }).catch(async (error: unknown) => {
-          await server.close();
+          await Promise.all([server.close(), tunnels.close()]);
           throw error;
         });
   const version = packageVersion();
   const metrics =
     options.metricsAddress === undefined
       ? undefined
-      : await serveMetrics(options.metricsAddress, () => collectMetrics({ service, requests, version, log }), log).catch(async (error: unknown) => {
-          await Promise.all([server.close(), control?.close()]);
+      : await serveMetrics(options.metricsAddress, () => collectMetrics({ service, requests, version, log, tunnels }), log).catch(async (error: unknown) => {
+          await Promise.all([server.close(), control?.close(), tunnels.close()]);
           throw error;
         });
   log.info('serving the Docker network plugin', { socket: options.socketPath, control: options.controlSocketPath, metrics: metrics === undefined ? undefined : formatMetricsAddress(metrics.address), state: options.stateDir, buses: report.buses });
@@ -142,6 +150,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     every(options.verifyEveryMs ?? 30_000, 'verifying the buses against the kernel', log, async () => {
       for (const { bus, changes } of await service.verify()) log.warn('bus repaired: the kernel had drifted from the state', { bus, changes: changes.length, first: `${changes[0]?.action ?? ''} ${changes[0]?.object ?? ''} ${changes[0]?.name ?? ''}` });
     }),
+    // A tunnel whose pair was made again (a repair, a restart of the bus) is attached to the new one; one that could
+    // not start (its address was taken) is tried again.
+    every(2_000, 'checking tunnels', log, async () => {
+      await tunnels.sync(service.list());
+    }),
     // Ends handed to the engine but never taken (a start that failed after CreateEndpoint) are removed now and then.
     every(Math.max(1_000, graceMs / 2), 'sweeping orphaned members', log, async () => {
       const dropped = await service.sweepOrphans();
@@ -153,10 +166,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     server,
     control,
     metrics,
+    tunnels,
     report,
     close: async () => {
       for (const stop of periodic) stop();
-      await Promise.all([server.close(), control?.close(), metrics?.close()]);
+      stopFollowing();
+      await Promise.all([server.close(), control?.close(), metrics?.close(), tunnels.close()]);
     },
   };
 }

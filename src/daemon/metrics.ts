@@ -7,6 +7,8 @@ import { dirname, isAbsolute } from 'node:path';
 import { InvalidValueError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BusService } from '../service/buses.js';
+import type { TunnelCounters } from '../tunnel/endpoint.js';
+import type { TunnelHost, TunnelView } from '../tunnel/host.js';
 import { CONTENT_TYPE, Counter, formatMetrics, Histogram, type MetricFamily, type Sample } from '../metrics/exposition.js';
 
 export type MetricsAddress = { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'unix'; readonly path: string };
@@ -57,6 +59,7 @@ export interface MetricsSources {
   readonly requests: RequestMetrics;
   readonly version: string;
   readonly log: Logger;
+  readonly tunnels?: TunnelHost;
 }
 
 function busFamilies(service: BusService, log: Logger): MetricFamily[] {
@@ -99,6 +102,27 @@ function busFamilies(service: BusService, log: Logger): MetricFamily[] {
   ];
 }
 
+/** Per tunnel: state, peers, frames, bytes and datagrams each way, drops by cause, sequence gaps and reordering. */
+export function tunnelFamilies(views: readonly TunnelView[]): MetricFamily[] {
+  const each = (pick: (view: TunnelView) => Array<{ labels?: Record<string, string>; value: number }>): Sample[] =>
+    views.flatMap((view) => pick(view).map((sample) => ({ labels: { bus: view.bus, tunnel: view.tunnel.name, ...sample.labels }, value: sample.value })));
+  const both = (inbound: (c: TunnelCounters) => number, outbound: (c: TunnelCounters) => number) => (view: TunnelView) => [
+    { labels: { direction: 'in' }, value: inbound(view.counters) },
+    { labels: { direction: 'out' }, value: outbound(view.counters) },
+  ];
+  return [
+    { name: 'cantainer_tunnel_up', help: '1 when a tunnel runs (a client: also while it reconnects), 0 when it could not start.', type: 'gauge', samples: each((view) => [{ labels: { transport: view.tunnel.transport }, value: view.state === 'up' ? 1 : 0 }]) },
+    { name: 'cantainer_tunnel_peers', help: 'TCP peers connected to a tunnel now (a server: its clients; a client: 1 when connected).', type: 'gauge', samples: each((view) => (view.peers === undefined ? [] : [{ value: view.peers.length }])) },
+    { name: 'cantainer_tunnel_frames_total', help: 'Frames a tunnel put on its bus (in) and sent out from it (out).', type: 'counter', samples: each(both((c) => c.framesIn, (c) => c.framesOut)) },
+    { name: 'cantainer_tunnel_bytes_total', help: 'Bytes a tunnel received and sent on the network, in cannelloni format.', type: 'counter', samples: each(both((c) => c.bytesIn, (c) => c.bytesOut)) },
+    { name: 'cantainer_tunnel_packets_total', help: 'UDP datagrams a tunnel received and sent.', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? both((c) => c.packetsIn, (c) => c.packetsOut)(view) : [])) },
+    { name: 'cantainer_tunnel_dropped_total', help: 'Frames, datagrams or connections a tunnel dropped, by cause.', type: 'counter', samples: each((view) => Object.entries(view.counters.dropped).map(([cause, value]) => ({ labels: { cause }, value }))) },
+    { name: 'cantainer_tunnel_sequence_gaps_total', help: 'UDP: datagrams missing from the sequence numbers received (lost, or late).', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? [{ value: view.counters.sequenceGaps }] : [])) },
+    { name: 'cantainer_tunnel_reordered_total', help: 'UDP: datagrams that arrived after a later one.', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? [{ value: view.counters.reordered }] : [])) },
+    { name: 'cantainer_tunnel_connects_total', help: 'TCP connections a tunnel made or accepted.', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? [] : [{ value: view.counters.connects }])) },
+  ];
+}
+
 const STARTED = Date.now() / 1000 - process.uptime();
 
 /** Every metric, read now. */
@@ -108,6 +132,7 @@ export function collectMetrics(sources: MetricsSources): string {
   return formatMetrics([
     { name: 'cantainer_info', help: 'The version of the daemon.', type: 'gauge', samples: [{ labels: { version: sources.version }, value: 1 }] },
     ...busFamilies(sources.service, sources.log),
+    ...(sources.tunnels === undefined ? [] : tunnelFamilies(sources.tunnels.views())),
     ...sources.requests.families(),
     { name: 'cantainer_reconcile_runs_total', help: 'Times the reconciler compared a bus with the kernel and made them match.', type: 'counter', samples: [{ value: stats.runs }] },
     { name: 'cantainer_reconcile_failures_total', help: 'Reconciler runs that failed (and undid their own changes).', type: 'counter', samples: [{ value: stats.failures }] },

@@ -5,7 +5,7 @@ import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
 import { AF_CAN, bind, close, ifNameToIndex, MSG_DONTWAIT, recv, send, setsockopt, setsockoptInt, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, watchReadable } from './libc.js';
 import { inNetns, withNetnsFile } from './netns.js';
-import { CURRENT_NETNS, type CanSocketPort, type NetnsTarget } from './port.js';
+import { CURRENT_NETNS, type CanSocketOptions, type CanSocketPort, type NetnsTarget } from './port.js';
 
 const CAN_RAW = 1;
 const SOL_CAN_RAW = 101;
@@ -20,18 +20,6 @@ export interface CanFilter {
   readonly mask: number;
 }
 
-export interface CanSocketOptions {
-  readonly netns?: NetnsTarget;
-  /** Accept and send CAN FD frames (the interface needs MTU 72). */
-  readonly fd?: boolean;
-  /** Receive only matching frames; an empty list receives nothing. Default: everything. */
-  readonly filters?: readonly CanFilter[];
-  /** Also receive the frames this socket sent. */
-  readonly receiveOwnMessages?: boolean;
-  /** Local loopback of sent frames to other sockets on this host (default on, as on a real controller). */
-  readonly loopback?: boolean;
-}
-
 export class CanSocket implements CanSocketPort {
   readonly ifname: string;
   readonly netns: NetnsTarget;
@@ -43,6 +31,7 @@ export class CanSocket implements CanSocketPort {
   #closed = false;
   /** An error of the socket, kept for the next receive (see #drain). */
   #error: Error | undefined = undefined;
+  #listener: { readonly onFrames: (frames: CanFrame[]) => void; readonly onError: (error: Error) => void } | undefined = undefined;
 
   private constructor(fd: number, ifname: string, netns: NetnsTarget) {
     this.#fd = fd;
@@ -101,7 +90,23 @@ export class CanSocket implements CanSocketPort {
     } catch (error) {
       this.#error = error instanceof Error ? error : new Error(String(error));
     }
+    const listener = this.#listener;
+    if (listener !== undefined) {
+      if (this.#queue.length > 0) listener.onFrames(this.#queue.splice(0));
+      const error = this.#error;
+      this.#error = undefined;
+      if (error !== undefined) listener.onError(error);
+      return;
+    }
     for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  listen(onFrames: (frames: CanFrame[]) => void, onError: (error: Error) => void): void {
+    this.#listener = { onFrames, onError };
+    // Whatever arrived before is handed over first, on the next turn (the caller may not be ready yet).
+    setImmediate(() => {
+      this.#drain();
+    });
   }
 
   /** The next received frame, or undefined if none arrives within `timeoutMs`. */

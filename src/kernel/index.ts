@@ -1,14 +1,12 @@
 // The kernel layer's one interface: everything above it (bus model, reconciler, front doors) reaches the kernel
 // only through a Kernel, whose parts are the port interfaces of port.ts, so unit tests substitute a fake.
-import { CanSocket, type CanSocketOptions } from './can-socket.js';
+import { CanSocket } from './can-socket.js';
 import { NetnsStore } from './netns.js';
-import { CURRENT_NETNS, type CanSocketPort, type KernelPort } from './port.js';
+import { CURRENT_NETNS, type KernelPort } from './port.js';
 import { preflight, type PreflightReport } from './preflight.js';
 import { RouteHandle } from './route.js';
 
 export interface Kernel extends KernelPort {
-  /** A raw CAN socket on an interface. Close it when done. */
-  canSocket(ifname: string, options?: CanSocketOptions): CanSocketPort;
   preflight(): PreflightReport;
 }
 
@@ -23,7 +21,7 @@ export function systemKernel(options: { netnsDir?: string } = {}): Kernel {
   };
 }
 
-export { type CanFilter, type CanSocketOptions } from './can-socket.js';
+export { type CanFilter } from './can-socket.js';
 export { KernelError, NamespaceRestoreError } from './errors.js';
 export { formatPreflight, type PreflightReport } from './preflight.js';
 export {
@@ -32,6 +30,7 @@ export {
   describeOperation,
   describeRule,
   KERNEL_HINTS,
+  type CanSocketOptions,
   type CanSocketPort,
   type KernelPort,
   type NamespacePort,

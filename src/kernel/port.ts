@@ -80,7 +80,25 @@ export interface CanSocketPort {
   receive(timeoutMs: number): Promise<CanFrame | undefined>;
   /** Frames received within `quietMs` of each other (and of the call). */
   receiveAll(quietMs: number): Promise<CanFrame[]>;
+  /**
+   * Hands frames over as they arrive instead (receive then gets none): each call with what was waiting, in order.
+   * An error of the socket (its interface went down or away) goes to `onError`; the socket stays open.
+   */
+  listen(onFrames: (frames: CanFrame[]) => void, onError: (error: Error) => void): void;
   close(): void;
+}
+
+/** How a raw CAN socket is opened. */
+export interface CanSocketOptions {
+  readonly netns?: NetnsTarget;
+  /** Accept and send CAN FD frames (the interface needs MTU 72). */
+  readonly fd?: boolean;
+  /** Receive only matching frames; an empty list receives nothing. Default: everything. */
+  readonly filters?: ReadonlyArray<{ readonly id: number; readonly mask: number }>;
+  /** Also receive the frames this socket sent. */
+  readonly receiveOwnMessages?: boolean;
+  /** Local loopback of sent frames to other sockets on this host (default on, as on a real controller). */
+  readonly loopback?: boolean;
 }
 
 /** What the bus core needs from the kernel. */
@@ -90,6 +108,8 @@ export interface KernelPort {
   route(netns?: NetnsTarget): RoutePort;
   /** A target for one of cantainer's own namespaces. */
   owned(name: string): NetnsTarget;
+  /** A raw CAN socket on an interface. Close it when done. */
+  canSocket(ifname: string, options?: CanSocketOptions): CanSocketPort;
 }
 
 /** Operation descriptions shared by the real kernel and the fake, so both fail with the same messages. */

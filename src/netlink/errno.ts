@@ -61,6 +61,7 @@ const BY_NAME = new Map(ERRNOS.map(([num, name]) => [name, num]));
 export const Errno = {
   ENOENT: 2,
   EINTR: 4,
+  EBADF: 9,
   EIO: 5,
   EAGAIN: 11,
   EBUSY: 16,

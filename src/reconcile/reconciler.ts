@@ -329,7 +329,8 @@ export class Reconciler {
   #linkSteps(plan: BusPlan, links: readonly Link[], route: RoutePort): Step[] {
     const steps: Step[] = [];
     const observed = new Map(links.map((link) => [link.name, link]));
-    const planned = new Set(plan.links.map((link) => link.name));
+    // A tunnel's pair has both ends here: the far one is the bus's too.
+    const planned = new Set(plan.links.flatMap((link) => (link.kind === 'vxcan' && link.end.busNamespace === plan.namespace ? [link.name, link.end.name] : [link.name])));
     for (const link of links) {
       if (IGNORED_LINKS.has(link.name) || planned.has(link.name)) continue;
       steps.push({ change: { action: 'delete', object: 'link', name: link.name, detail: 'not part of the bus' }, run: () => route.deleteLink(link.name) });
@@ -360,7 +361,7 @@ export class Reconciler {
   }
 
   #createLink(want: LinkPlan, route: RoutePort): Step {
-    const change: Change = { action: 'create', object: 'link', name: want.name, ...(want.kind === 'vxcan' ? { detail: want.memberId === undefined ? `gateway ${want.gatewayKey ?? '?'}, end ${want.end.name}` : `member ${want.memberId}, end ${want.end.name}` } : {}) };
+    const change: Change = { action: 'create', object: 'link', name: want.name, ...(want.kind === 'vxcan' ? { detail: `${pairOwner(want)}, end ${want.end.name}` } : {}) };
     const undo = (): void => {
       route.deleteLink(want.name);
     };
@@ -510,4 +511,12 @@ function addRuleStep(want: RulePlan, known: CanGwRule | undefined, route: RouteP
       if (added !== undefined) route.deleteRule(added);
     },
   };
+}
+
+/** Whose pair a planned pair is, for change details. */
+function pairOwner(pair: VxcanPlan): string {
+  if (pair.memberId !== undefined) return `member ${pair.memberId}`;
+  if (pair.tunnelOf !== undefined) return `tunnel ${pair.tunnelOf}`;
+  if (pair.uplinkOf !== undefined) return `uplink ${pair.uplinkOf}`;
+  return `gateway ${pair.gatewayKey ?? '?'}`;
 }

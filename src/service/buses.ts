@@ -9,6 +9,7 @@ import { checkBus, withMember, withoutMember, type Bus, type Member } from '../b
 import { checkGateway, describeGateway, findCycle, gatewayKey, gatewayPorts, gatewayStatus, normaliseGateway, type Gateway, type GatewayPort, type GatewayStatus } from '../bus/gateway.js';
 import { busMtu, busNamespace, hostEndName, MONITOR, type BusAttachments } from '../bus/plan.js';
 import { checkUplink, normaliseUplink, uplinkHostEndName, type Uplink, type UplinkPort } from '../bus/uplink.js';
+import { checkTunnel, listenKey, type Tunnel } from '../bus/tunnel.js';
 import { CAN_LINK_MTU, type Link } from '../netlink/link.js';
 import { Reconciler, type Change, type ObservedRule } from '../reconcile/reconciler.js';
 import type { DesiredState } from '../state/schema.js';
@@ -322,6 +323,44 @@ export class BusService {
       const next = { ...bus, uplinks: [...(bus.uplinks ?? []).filter((u) => u.interface !== uplink.interface), uplink] };
       this.#commit(bus, next);
       return this.#uplinkView(next, uplink);
+    });
+  }
+
+  /**
+   * Adds a tunnel to a bus (or changes the settings of the one of that name): its pair is wired like a member's end.
+   * No two tunnels of this host may listen on the same transport, address and port.
+   */
+  addTunnel(busName: string, tunnel: Tunnel): Promise<Bus> {
+    checkTunnel(tunnel);
+    const found = this.byName(busName);
+    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
+    return this.#queue.run(found.id, () => {
+      const stored = this.#buses.get(found.id);
+      if (stored === undefined) throw new UnknownBusError(busName, 'name');
+      const key = listenKey(tunnel);
+      for (const other of this.#buses.values()) {
+        const taken = (other.tunnels ?? []).find((t) => (other.id !== stored.id || t.name !== tunnel.name) && key !== undefined && listenKey(t) === key);
+        if (taken !== undefined) throw new BusConflictError(`tunnel ${taken.name} of bus ${other.name} listens on ${tunnel.transport === 'udp' ? 'UDP' : 'TCP'} ${tunnel.listen ?? ''} already`, 'one tunnel per address and port: choose another port, or remove that tunnel (cantainer tunnel rm)');
+      }
+      const bus = this.#prune(stored);
+      const next = { ...bus, tunnels: [...(bus.tunnels ?? []).filter((t) => t.name !== tunnel.name), tunnel] };
+      this.#commit(bus, next);
+      return next;
+    });
+  }
+
+  /** Removes a tunnel from a bus with its pair; false if the bus had none of that name. */
+  removeTunnel(busName: string, name: string): Promise<boolean> {
+    const found = this.byName(busName);
+    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
+    return this.#queue.run(found.id, () => {
+      const stored = this.#buses.get(found.id);
+      if (stored?.tunnels?.some((tunnel) => tunnel.name === name) !== true) return false;
+      const bus = this.#prune(stored);
+      const tunnels = (bus.tunnels ?? []).filter((tunnel) => tunnel.name !== name);
+      const { tunnels: _dropped, ...rest } = bus;
+      this.#commit(bus, tunnels.length === 0 ? rest : { ...rest, tunnels });
+      return true;
     });
   }
 

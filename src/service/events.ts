@@ -17,7 +17,9 @@ export type BusEventType =
   | 'uplink-added'
   | 'uplink-removed'
   | 'uplink-up'
-  | 'uplink-down';
+  | 'uplink-down'
+  | 'tunnel-added'
+  | 'tunnel-removed';
 
 export interface BusEvent {
   /** ISO 8601. */
@@ -27,6 +29,7 @@ export interface BusEvent {
   readonly member?: string;
   readonly gateway?: string;
   readonly interface?: string;
+  readonly tunnel?: string;
   readonly detail?: string;
 }
 
@@ -47,6 +50,7 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
       events.push({ type: 'bus-created', bus: bus.name, detail: bus.fd ? 'CAN FD' : 'classic CAN' });
       for (const member of bus.members) events.push({ type: 'member-joined', bus: bus.name, member: member.id });
       for (const uplink of bus.uplinks ?? []) events.push({ type: 'uplink-added', bus: bus.name, interface: uplink.interface });
+      for (const tunnel of bus.tunnels ?? []) events.push({ type: 'tunnel-added', bus: bus.name, tunnel: tunnel.name, detail: tunnel.transport });
       continue;
     }
     if (old.name !== bus.name) events.push({ type: 'bus-named', bus: bus.name, detail: `was ${old.name}` });
@@ -58,6 +62,10 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
     const newUplinks = new Set((bus.uplinks ?? []).map((uplink) => uplink.interface));
     for (const name of newUplinks) if (!oldUplinks.has(name)) events.push({ type: 'uplink-added', bus: bus.name, interface: name });
     for (const name of oldUplinks) if (!newUplinks.has(name)) events.push({ type: 'uplink-removed', bus: bus.name, interface: name });
+    const oldTunnels = new Map((old.tunnels ?? []).map((tunnel) => [tunnel.name, JSON.stringify(tunnel)]));
+    const newTunnels = new Map((bus.tunnels ?? []).map((tunnel) => [tunnel.name, tunnel]));
+    for (const [name, tunnel] of newTunnels) if (oldTunnels.get(name) !== JSON.stringify(tunnel)) events.push({ type: 'tunnel-added', bus: bus.name, tunnel: name, detail: tunnel.transport });
+    for (const name of oldTunnels.keys()) if (!newTunnels.has(name)) events.push({ type: 'tunnel-removed', bus: bus.name, tunnel: name });
   }
   for (const bus of before.buses) if (!now.has(bus.id)) events.push({ type: 'bus-removed', bus: bus.name });
   const key = (entry: { gateway: Gateway }): string => `${gatewayKey(entry.gateway)} ${entry.gateway.source}`;

@@ -3,6 +3,7 @@
 import { CantainerError, describeValue } from '../errors.js';
 import { checkBus, type Bus, type Member, type MemberEnd } from '../bus/model.js';
 import type { Uplink, UplinkDirection } from '../bus/uplink.js';
+import type { Tunnel, TunnelTransport } from '../bus/tunnel.js';
 import { checkGateway, gatewaySetProblem, type Crc8ChecksumSpec, type FrameEdit, type Gateway, type XorChecksumSpec } from '../bus/gateway.js';
 
 export const STATE_VERSION = 2;
@@ -87,6 +88,21 @@ function parseUplink(value: Json, field: string): Uplink {
   };
 }
 
+function parseTunnel(value: Json, field: string): Tunnel {
+  const raw = object(value, field);
+  const optionalText = (key: 'listen' | 'peer'): Partial<Tunnel> => (raw[key] === undefined ? {} : { [key]: string(raw[key], `${field}.${key}`) });
+  const optionalNumber = (key: 'timeoutUs' | 'mtu'): Partial<Tunnel> => (raw[key] === undefined ? {} : { [key]: number(raw[key], `${field}.${key}`) });
+  return {
+    name: string(raw.name, `${field}.name`),
+    transport: string(raw.transport, `${field}.transport`) as TunnelTransport,
+    ...optionalText('listen'),
+    ...optionalText('peer'),
+    ...optionalNumber('timeoutUs'),
+    ...optionalNumber('mtu'),
+    allow: strings(raw.allow, `${field}.allow`),
+  };
+}
+
 function parseBus(value: Json, field: string): Bus {
   const raw = object(value, field);
   const bus: Bus = {
@@ -95,6 +111,7 @@ function parseBus(value: Json, field: string): Bus {
     fd: boolean(raw.fd, `${field}.fd`),
     members: array(raw.members, `${field}.members`).map((member, i) => parseMember(member, `${field}.members[${i}]`)),
     ...(raw.uplinks === undefined ? {} : { uplinks: array(raw.uplinks, `${field}.uplinks`).map((uplink, i) => parseUplink(uplink, `${field}.uplinks[${i}]`)) }),
+    ...(raw.tunnels === undefined ? {} : { tunnels: array(raw.tunnels, `${field}.tunnels`).map((tunnel, i) => parseTunnel(tunnel, `${field}.tunnels[${i}]`)) }),
     ...annotations(raw.annotations, `${field}.annotations`),
   };
   try {

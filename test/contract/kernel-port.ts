@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { InvalidValueError } from '../../src/errors.js';
 import { CURRENT_NETNS, KernelError, type KernelPort, type NetnsTarget, type RoutePort } from '../../src/kernel/index.js';
 import type { CanGwRule } from '../../src/netlink/cangw.js';
+import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 
 export interface ContractSubject {
   readonly kernel: KernelPort;
@@ -247,6 +248,33 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       assert.equal(r.findLink('b'), undefined);
       assert.equal(t.findLink('moved0')?.kind, 'vcan');
       assert.deepEqual(r.listRules(), []);
+    });
+
+    it('carries frames across a vxcan pair with both ends in one namespace to a listening socket, in order', async () => {
+      const here = space('kc-sock');
+      const r = route(here);
+      r.createVxcanPair({ name: 'ta', mtu: 72, peer: { name: 'tb', mtu: 72, netns: here } });
+      r.setLinkUp('ta', true);
+      r.setLinkUp('tb', true);
+      const a = s.kernel.canSocket('ta', { netns: here, fd: true });
+      const b = s.kernel.canSocket('tb', { netns: here, fd: true });
+      const classic = s.kernel.canSocket('tb', { netns: here });
+      try {
+        const got: CanFrame[] = [];
+        const errors: Error[] = [];
+        b.listen((frames) => got.push(...frames), (error) => errors.push(error));
+        const sent = [...Array.from({ length: 50 }, (_, i) => classicFrame({ id: 0x100 + i, data: [i] })), fdFrame({ id: 0x7ff, brs: true, data: new Uint8Array(64).fill(7) }), classicFrame({ id: 0x1abcdef, extended: true, rtr: true, data: new Uint8Array(3) })];
+        for (const frame of sent) a.send(frame);
+        for (const deadline = Date.now() + 2000; got.length < sent.length && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.deepEqual(got, sent);
+        assert.deepEqual(errors, []);
+        // A socket that did not ask for FD frames gets only the classic ones.
+        assert.deepEqual(await classic.receiveAll(100), sent.filter((frame) => frame.kind === 'classic'));
+      } finally {
+        a.close();
+        b.close();
+        classic.close();
+      }
     });
 
     it('deleting a namespace deletes its links, their vxcan peers elsewhere and the rules on those peers', async () => {

@@ -13,12 +13,14 @@ import { Errno } from '../../src/netlink/errno.js';
 import { createVcanRequest, createVxcanPairRequest, deleteLinkRequest, getLinkRequest, setMtuRequest, type Link } from '../../src/netlink/link.js';
 import { Iff } from '../../src/netlink/constants.js';
 import { checkNetnsName } from '../../src/kernel/netns.js';
+import { FakeCanSocket } from './fake-socket.js';
 import {
   addRuleHint,
   CURRENT_NETNS,
   describeOperation,
   KernelError,
   KERNEL_HINTS,
+  type CanSocketOptions,
   type KernelPort,
   type NamespacePort,
   type NetnsTarget,
@@ -111,6 +113,18 @@ export class FakeKernel implements KernelPort {
 
   owned(name: string): NetnsTarget {
     return { label: name, path: this.namespaces.path(name) };
+  }
+
+  /** Raw CAN sockets open on the fake's links (see fake-socket.ts). */
+  readonly sockets = new Set<FakeCanSocket>();
+
+  canSocket(ifname: string, options: CanSocketOptions = {}): FakeCanSocket {
+    const target = options.netns ?? CURRENT_NETNS;
+    const link = this.resolve(target).links.get(ifname);
+    if (link === undefined) throw KernelError.fromErrno(`opening a CAN socket on ${ifname} in netns ${target.label}`, Errno.ENODEV);
+    const socket = new FakeCanSocket(this, link, options);
+    this.sockets.add(socket);
+    return socket;
   }
 
   /** A namespace that is not cantainer's, e.g. a container's, at `path`. */

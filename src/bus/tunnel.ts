@@ -1,0 +1,148 @@
+// Tunnels, as data: CAN over IP to another host, in cannelloni's format, joined to a bus as one more member. The
+// daemon carries the frames between the network and a vxcan pair in the bus's namespace: the pair's near end is
+// wired like a member's end, the far end is where the daemon reads and writes. Nothing listens unless a tunnel says
+// where, and only on the address it names.
+import { InvalidValueError } from '../errors.js';
+import { shortHash } from './hash.js';
+
+export const TUNNEL_TRANSPORTS = ['udp', 'tcp-server', 'tcp-client'] as const;
+export type TunnelTransport = (typeof TUNNEL_TRANSPORTS)[number];
+
+export interface Tunnel {
+  /** Unique within its bus: `cantainer tunnel rm BUS NAME` names it. */
+  readonly name: string;
+  readonly transport: TunnelTransport;
+  /** udp and tcp-server: the local address and port, `ADDR:PORT` or `[ADDR]:PORT`; an address, never implied. */
+  readonly listen?: string;
+  /** udp: where packets go (and, without `allow`, the only sender taken); tcp-client: the server. Host or address. */
+  readonly peer?: string;
+  /** udp: how long a frame may wait for others to fill a packet, in microseconds. */
+  readonly timeoutUs?: number;
+  /** udp: the link MTU that sizes packets (IP and UDP headers included). */
+  readonly mtu?: number;
+  /** Who may connect (tcp-server) or send (udp): `ADDR[/PREFIX]` entries. Empty: udp takes its peer only, tcp-server anyone. */
+  readonly allow: readonly string[];
+}
+
+export const DEFAULT_TUNNEL_TIMEOUT_US = 1000;
+export const DEFAULT_TUNNEL_MTU = 1500;
+/** cannelloni's port, and so what users expect when they name none. */
+export const CANNELLONI_PORT = 20000;
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/u;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/u;
+
+export interface NetAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6 | undefined;
+}
+
+function isIpv6(text: string): boolean {
+  if (!text.includes(':')) return false;
+  try {
+    // The URL parser knows IPv6 literals in full (compressed forms, embedded IPv4): no need for a hand-made one.
+    return new URL(`http://[${text}]/`).hostname.length > 2;
+  } catch {
+    return false;
+  }
+}
+
+/** The family of an IP literal, or undefined for anything else. */
+export function ipFamily(text: string): 4 | 6 | undefined {
+  if (IPV4.test(text)) return 4;
+  return isIpv6(text) ? 6 : undefined;
+}
+
+/** Parses `ADDR:PORT`, `[IPV6]:PORT` or (unless `literal`) `HOST:PORT`. */
+export function parseAddress(field: string, text: string, options: { literal: boolean }): NetAddress {
+  const allowed = options.literal ? 'ADDR:PORT with an IP address (0.0.0.0 or [::] for every address, said explicitly), port 1..65535' : 'HOST:PORT or [IPV6]:PORT, port 1..65535';
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/u.exec(text);
+  if (match === null) throw new InvalidValueError(field, text, allowed);
+  const [, bracketed, plain, portText] = match;
+  const host = bracketed ?? plain ?? '';
+  const port = Number(portText);
+  const family = ipFamily(host);
+  if (port < 1 || port > 65535) throw new InvalidValueError(field, text, allowed);
+  if (bracketed !== undefined && family !== 6) throw new InvalidValueError(field, text, allowed);
+  if (family === undefined && (options.literal || !HOSTNAME.test(host))) throw new InvalidValueError(field, text, allowed);
+  return { host, port, family };
+}
+
+export function formatAddress(address: Pick<NetAddress, 'host' | 'port'>): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+export interface Cidr {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: 4 | 6;
+}
+
+/** Parses `ADDR` or `ADDR/PREFIX` (IPv4 or IPv6). */
+export function parseCidr(field: string, text: string): Cidr {
+  const allowed = 'ADDR or ADDR/PREFIX: an IPv4 address with a prefix 0..32, or IPv6 with 0..128';
+  const [address = '', prefixText, extra] = text.split('/');
+  const family = ipFamily(address);
+  if (family === undefined || extra !== undefined || (prefixText !== undefined && !/^\d{1,3}$/u.test(prefixText))) throw new InvalidValueError(field, text, allowed);
+  const max = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (prefix > max) throw new InvalidValueError(field, text, allowed);
+  return { address, prefix, family };
+}
+
+export function checkTunnel(tunnel: Tunnel, field = 'tunnel'): void {
+  if (typeof tunnel.name !== 'string' || !NAME_PATTERN.test(tunnel.name)) throw new InvalidValueError(`${field}.name`, tunnel.name, '1..64 letters, digits, "_", "." or "-", starting with a letter or digit');
+  if (!(TUNNEL_TRANSPORTS as readonly string[]).includes(tunnel.transport)) throw new InvalidValueError(`${field}.transport`, tunnel.transport, TUNNEL_TRANSPORTS.join(', '));
+  const needs = { udp: { listen: true, peer: true }, 'tcp-server': { listen: true, peer: false }, 'tcp-client': { listen: false, peer: true } }[tunnel.transport];
+  for (const key of ['listen', 'peer'] as const) {
+    const value = tunnel[key];
+    if (needs[key] && value === undefined) throw new InvalidValueError(`${field}.${key}`, value, `an address: a ${tunnel.transport} tunnel needs ${key === 'listen' ? 'where to listen' : 'where its far end is'}`);
+    if (!needs[key] && value !== undefined) throw new InvalidValueError(`${field}.${key}`, value, `nothing: a ${tunnel.transport} tunnel has no ${key} address`);
+    if (value !== undefined) parseAddress(`${field}.${key}`, value, { literal: key === 'listen' });
+  }
+  if (tunnel.transport !== 'udp') {
+    for (const key of ['timeoutUs', 'mtu'] as const) {
+      if (tunnel[key] !== undefined) throw new InvalidValueError(`${field}.${key}`, tunnel[key], 'nothing: it sizes UDP packets only');
+    }
+  }
+  if (tunnel.timeoutUs !== undefined && (!Number.isInteger(tunnel.timeoutUs) || tunnel.timeoutUs < 0 || tunnel.timeoutUs > 10_000_000)) {
+    throw new InvalidValueError(`${field}.timeoutUs`, tunnel.timeoutUs, 'an integer 0..10000000 (microseconds; 0 sends every frame at once)');
+  }
+  if (tunnel.mtu !== undefined && (!Number.isInteger(tunnel.mtu) || tunnel.mtu < 576 || tunnel.mtu > 65535)) {
+    throw new InvalidValueError(`${field}.mtu`, tunnel.mtu, 'an integer 576..65535 (the link MTU, IP and UDP headers included)');
+  }
+  if (tunnel.transport === 'tcp-client' && tunnel.allow.length > 0) throw new InvalidValueError(`${field}.allow`, tunnel.allow, 'nothing: a tcp-client tunnel takes no one in');
+  tunnel.allow.forEach((text, i) => parseCidr(`${field}.allow[${i}]`, text));
+}
+
+/** The name a tunnel gets when none is given: its transport and port (and host, for a client). */
+export function defaultTunnelName(tunnel: Pick<Tunnel, 'transport' | 'listen' | 'peer'>): string {
+  const address = tunnel.transport === 'tcp-client' ? tunnel.peer : tunnel.listen;
+  if (address === undefined) return tunnel.transport;
+  const { host, port } = parseAddress('tunnel', address, { literal: tunnel.transport !== 'tcp-client' });
+  const name = tunnel.transport === 'tcp-client' ? `tcp-client-${host}-${port}` : `${tunnel.transport}-${port}`;
+  return name.replace(/[^A-Za-z0-9_.-]/gu, '.').slice(0, 64);
+}
+
+/** Where a tunnel listens, as a key that two tunnels must not share: transport (udp or tcp), address and port. */
+export function listenKey(tunnel: Tunnel): string | undefined {
+  if (tunnel.listen === undefined) return undefined;
+  const { host, port } = parseAddress('listen', tunnel.listen, { literal: true });
+  return `${tunnel.transport === 'udp' ? 'udp' : 'tcp'} ${port} ${host}`;
+}
+
+function hash(busId: string, name: string): string {
+  return shortHash(`${busId}\0tunnel\0${name}`);
+}
+
+/** The pair's end wired to the bus, like a member's end (13 characters). */
+export function tunnelEndName(busId: string, name: string): string {
+  return `t${hash(busId, name)}`;
+}
+
+/** The pair's other end, in the bus namespace too: where the daemon reads and writes the tunnel's frames. */
+export function tunnelPortName(busId: string, name: string): string {
+  return `tx${hash(busId, name)}`;
+}

@@ -1,0 +1,25 @@
+// Who may reach a tunnel: its `allow` entries as a kernel-style address match, IPv4-mapped IPv6 addresses (what a
+// dual-stack socket reports for IPv4 peers) taken as the IPv4 addresses they are.
+import { BlockList } from 'node:net';
+import { parseCidr } from '../bus/tunnel.js';
+
+export type AddressCheck = (address: string) => boolean;
+
+export function plainAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/iu.exec(address);
+  return mapped?.[1] ?? address;
+}
+
+/** A check for the entries, or undefined when there are none. */
+export function allowCheck(entries: readonly string[]): AddressCheck | undefined {
+  if (entries.length === 0) return undefined;
+  const list = new BlockList();
+  for (const [i, entry] of entries.entries()) {
+    const cidr = parseCidr(`allow[${i}]`, entry);
+    list.addSubnet(cidr.address, cidr.prefix, cidr.family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return (address) => {
+    const plain = plainAddress(address);
+    return list.check(plain, plain.includes(':') ? 'ipv6' : 'ipv4');
+  };
+}

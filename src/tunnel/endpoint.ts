@@ -1,0 +1,163 @@
+// What every tunnel shares, whatever carries it: its counters, and its side on the bus, a raw CAN socket on the far
+// end of its pair in the bus namespace. Frames from the network reach the bus through that socket (and can-gw takes
+// them to every member but this one); the bus's frames come back through it, once each, to go out.
+import type { CanFrame } from '../can/frame.js';
+import type { WireProblemCause } from '../cannelloni/codec.js';
+import type { CanSocketPort } from '../kernel/port.js';
+import type { Logger } from '../log.js';
+
+/** Why frames or packets were not carried; each is counted apart. */
+export type DropCause =
+  | WireProblemCause
+  /** A datagram or connection from an address the tunnel does not take. */
+  | 'not-allowed'
+  /** An FD frame for a classic bus (cannelloni drops those too, with a warning). */
+  | 'fd-on-classic'
+  /** Error frames stay on their bus, as cannelloni keeps them. */
+  | 'error-frame'
+  /** The bus side refused a frame (its interface down or gone). */
+  | 'bus-refused'
+  /** A TCP peer that did not read fast enough, disconnected rather than buffered without end. */
+  | 'slow-peer'
+  /** Bus frames with nobody to send them to (no client connected, the server not reached yet). */
+  | 'not-connected'
+  /** A TCP server at its limit of clients. */
+  | 'too-many-clients'
+  /** The network refused a packet (no route, a full socket buffer). */
+  | 'send-failed';
+
+export interface TunnelCounters {
+  /** Frames from the network put on the bus. */
+  framesIn: number;
+  /** Frames of the bus sent out (once per frame, however many peers got it). */
+  framesOut: number;
+  /** Bytes received and sent on the network (cannelloni's format, headers included). */
+  bytesIn: number;
+  bytesOut: number;
+  /** UDP datagrams (TCP: 0). */
+  packetsIn: number;
+  packetsOut: number;
+  /** UDP: sequence numbers skipped (packets lost or late) and packets that came after a later one. */
+  sequenceGaps: number;
+  reordered: number;
+  /** TCP: connections made and ended. */
+  connects: number;
+  disconnects: number;
+  dropped: Partial<Record<DropCause, number>>;
+}
+
+export function newCounters(): TunnelCounters {
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, sequenceGaps: 0, reordered: 0, connects: 0, disconnects: 0, dropped: {} };
+}
+
+export function countDrop(counters: TunnelCounters, cause: DropCause, n = 1): void {
+  counters.dropped[cause] = (counters.dropped[cause] ?? 0) + n;
+}
+
+/** Warnings that could come with every frame are logged once a minute at most, with how many since. */
+export class RateLimitedLog {
+  readonly #log: Logger;
+  readonly #last = new Map<string, { at: number; suppressed: number }>();
+  readonly #intervalMs: number;
+
+  constructor(log: Logger, intervalMs = 60_000) {
+    this.#log = log;
+    this.#intervalMs = intervalMs;
+  }
+
+  warn(key: string, message: string, fields: Readonly<Record<string, string | number | boolean | undefined>>): void {
+    const now = Date.now();
+    const last = this.#last.get(key);
+    if (last !== undefined && now - last.at < this.#intervalMs) {
+      last.suppressed += 1;
+      return;
+    }
+    this.#last.set(key, { at: now, suppressed: 0 });
+    this.#log.warn(message, { ...fields, ...(last === undefined || last.suppressed === 0 ? {} : { suppressed: last.suppressed }) });
+  }
+}
+
+/** The bus side of a tunnel: what it may put on the bus, and the socket it goes through. */
+export class BusSide {
+  readonly #fd: boolean;
+  readonly #counters: TunnelCounters;
+  readonly #warnings: RateLimitedLog;
+  readonly #fields: Readonly<Record<string, string>>;
+  #socket: CanSocketPort | undefined;
+
+  constructor(options: { readonly fd: boolean; readonly counters: TunnelCounters; readonly warnings: RateLimitedLog; readonly fields: Readonly<Record<string, string>> }) {
+    this.#fd = options.fd;
+    this.#counters = options.counters;
+    this.#warnings = options.warnings;
+    this.#fields = options.fields;
+  }
+
+  get attached(): boolean {
+    return this.#socket !== undefined;
+  }
+
+  /** Takes the socket to the bus (a new one after the pair was made again); frames from the bus go to `onFrames`. */
+  attach(socket: CanSocketPort, onFrames: (frames: CanFrame[]) => void): void {
+    this.#socket?.close();
+    this.#socket = socket;
+    socket.listen(
+      (frames) => {
+        // Error frames are the local controller's business: cannelloni does not forward them either.
+        const carried = frames.filter((frame) => !frame.error);
+        if (carried.length !== frames.length) countDrop(this.#counters, 'error-frame', frames.length - carried.length);
+        if (carried.length > 0) onFrames(carried);
+      },
+      (error) => {
+        // The pair went away (the bus was repaired or removed): the host attaches a new socket when it is back.
+        this.#warnings.warn('bus-side', 'a tunnel lost its interface on the bus; it is attached again once the bus is wired', { ...this.#fields, error: error.message });
+        if (this.#socket === socket) this.detach();
+      },
+    );
+  }
+
+  detach(): void {
+    this.#socket?.close();
+    this.#socket = undefined;
+  }
+
+  /** Puts frames from the network on the bus; returns those that went, for peers to share. */
+  put(frames: readonly CanFrame[]): CanFrame[] {
+    const sent: CanFrame[] = [];
+    for (const frame of frames) {
+      if (frame.error) {
+        countDrop(this.#counters, 'error-frame');
+        continue;
+      }
+      if (frame.kind === 'fd' && !this.#fd) {
+        countDrop(this.#counters, 'fd-on-classic');
+        this.#warnings.warn('fd-on-classic', 'an FD frame came through a tunnel of a classic bus: dropped (create the bus with fd=true to carry FD frames)', { ...this.#fields, id: frame.id.toString(16) });
+        continue;
+      }
+      const socket = this.#socket;
+      if (socket === undefined) {
+        countDrop(this.#counters, 'bus-refused');
+        continue;
+      }
+      try {
+        socket.send(frame);
+        sent.push(frame);
+      } catch (error) {
+        countDrop(this.#counters, 'bus-refused');
+        this.#warnings.warn('bus-refused', 'the bus refused a frame from a tunnel', { ...this.#fields, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    this.#counters.framesIn += sent.length;
+    return sent;
+  }
+}
+
+/** A tunnel's network side, started and stopped by the host. */
+export interface TunnelCarrier {
+  /** Binds, listens or starts connecting; rejects when the address cannot be had (in use, not on this host). */
+  start(): Promise<void>;
+  /** Frames of the bus to send out. */
+  send(frames: readonly CanFrame[]): void;
+  /** Peers connected now (TCP), or undefined where there are none to count (UDP). */
+  peers(): readonly string[] | undefined;
+  close(): void;
+}

@@ -1,0 +1,154 @@
+// A UDP tunnel, as cannelloni runs one: frames of the bus gathered into datagrams of the format version 2, each sent
+// when the next frame would not fit in the MTU or when the oldest frame waiting has waited the timeout; datagrams
+// from the peer (or from the `allow` entries) decoded onto the bus. Sequence numbers of arriving datagrams are
+// followed to count losses and reordering, which UDP does not prevent.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import type { CanFrame } from '../can/frame.js';
+import { decodePacket, encodedSize, encodePacket, PACKET_HEADER_SIZE } from '../cannelloni/codec.js';
+import { DEFAULT_TUNNEL_MTU, DEFAULT_TUNNEL_TIMEOUT_US, parseAddress, type Tunnel } from '../bus/tunnel.js';
+import { allowCheck, plainAddress, type AddressCheck } from './allow.js';
+import { countDrop, type BusSide, type RateLimitedLog, type TunnelCarrier, type TunnelCounters } from './endpoint.js';
+
+/** Room asked of the kernel for datagrams not read yet: bursts are lost in the default buffer (cannelloni issue 72). */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export class UdpCarrier implements TunnelCarrier {
+  readonly #tunnel: Tunnel;
+  readonly #bus: BusSide;
+  readonly #counters: TunnelCounters;
+  readonly #warnings: RateLimitedLog;
+  readonly #fields: Readonly<Record<string, string>>;
+  readonly #allowed: AddressCheck | undefined;
+  readonly #payload: number;
+  readonly #timeoutUs: number;
+  #socket: Socket | undefined;
+  #peer: { address: string; port: number } | undefined;
+  #pending: CanFrame[] = [];
+  #pendingBytes = PACKET_HEADER_SIZE;
+  #timer: NodeJS.Timeout | undefined;
+  #sequence = 0;
+  #lastSequence: number | undefined;
+
+  constructor(tunnel: Tunnel, bus: BusSide, counters: TunnelCounters, warnings: RateLimitedLog, fields: Readonly<Record<string, string>>) {
+    this.#tunnel = tunnel;
+    this.#bus = bus;
+    this.#counters = counters;
+    this.#warnings = warnings;
+    this.#fields = fields;
+    this.#allowed = allowCheck(tunnel.allow);
+    const listen = parseAddress('listen', tunnel.listen ?? '', { literal: true });
+    // What fits in one datagram on a link of this MTU: IP and UDP headers come off.
+    this.#payload = (tunnel.mtu ?? DEFAULT_TUNNEL_MTU) - (listen.family === 6 ? 40 : 20) - 8;
+    this.#timeoutUs = tunnel.timeoutUs ?? DEFAULT_TUNNEL_TIMEOUT_US;
+  }
+
+  async start(): Promise<void> {
+    const listen = parseAddress('listen', this.#tunnel.listen ?? '', { literal: true });
+    const peer = parseAddress('peer', this.#tunnel.peer ?? '', { literal: false });
+    const resolved = peer.family === undefined ? await lookup(peer.host, { family: listen.family === 6 ? 0 : 4 }) : { address: peer.host };
+    this.#peer = { address: resolved.address, port: peer.port };
+    const socket = createSocket({ type: listen.family === 6 ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: listen.host, port: listen.port, exclusive: true }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    try {
+      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+    } catch {
+      // Capped by net.core.rmem_max: the default is what there is.
+    }
+    socket.on('message', (message, remote) => {
+      this.#receive(message, remote);
+    });
+    socket.on('error', (error) => {
+      this.#warnings.warn('udp-error', 'a UDP tunnel socket failed', { ...this.#fields, error: error.message });
+    });
+    this.#socket = socket;
+  }
+
+  peers(): undefined {
+    return undefined;
+  }
+
+  #receive(message: Buffer, remote: RemoteInfo): void {
+    const address = plainAddress(remote.address);
+    if (this.#allowed === undefined ? address !== this.#peer?.address : !this.#allowed(address)) {
+      countDrop(this.#counters, 'not-allowed');
+      this.#warnings.warn('not-allowed', 'a datagram from an address the tunnel does not take: dropped', { ...this.#fields, from: `${address}:${remote.port}` });
+      return;
+    }
+    this.#counters.packetsIn += 1;
+    this.#counters.bytesIn += message.length;
+    const decoded = decodePacket(message);
+    if (decoded.problem !== undefined) {
+      countDrop(this.#counters, decoded.problem.cause);
+      this.#warnings.warn(`wire-${decoded.problem.cause}`, 'a malformed datagram came through a tunnel', { ...this.#fields, from: `${address}:${remote.port}`, problem: decoded.problem.message });
+      if (decoded.frames.length === 0) return;
+    }
+    this.#followSequence(decoded.sequence);
+    this.#bus.put(decoded.frames);
+  }
+
+  /** Counts packets skipped (lost, or overtaken and late) and packets arriving after later ones. */
+  #followSequence(sequence: number): void {
+    const last = this.#lastSequence;
+    if (last === undefined) {
+      this.#lastSequence = sequence;
+      return;
+    }
+    const ahead = (sequence - last - 1) & 0xff;
+    if (ahead < 128) {
+      this.#counters.sequenceGaps += ahead;
+      this.#lastSequence = sequence;
+    } else {
+      this.#counters.reordered += 1;
+    }
+  }
+
+  send(frames: readonly CanFrame[]): void {
+    if (this.#socket === undefined) return;
+    for (const frame of frames) {
+      const size = encodedSize(frame);
+      if (this.#pendingBytes + size > this.#payload) this.#flush();
+      this.#pending.push(frame);
+      this.#pendingBytes += size;
+    }
+    if (this.#timeoutUs === 0) this.#flush();
+    else if (this.#pending.length > 0) this.#timer ??= setTimeout(() => { this.#flush(); }, Math.max(1, Math.round(this.#timeoutUs / 1000)));
+  }
+
+  #flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const frames = this.#pending;
+    const socket = this.#socket;
+    const peer = this.#peer;
+    if (frames.length === 0 || socket === undefined || peer === undefined) return;
+    this.#pending = [];
+    this.#pendingBytes = PACKET_HEADER_SIZE;
+    const packet = encodePacket(this.#sequence, frames);
+    this.#sequence = (this.#sequence + 1) & 0xff;
+    this.#counters.packetsOut += 1;
+    this.#counters.framesOut += frames.length;
+    this.#counters.bytesOut += packet.length;
+    socket.send(packet, peer.port, peer.address, (error) => {
+      if (error === null) return;
+      countDrop(this.#counters, 'send-failed');
+      this.#warnings.warn('send-failed', 'a UDP tunnel could not send a datagram', { ...this.#fields, error: error.message });
+    });
+  }
+
+  close(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = [];
+    this.#socket?.close();
+    this.#socket = undefined;
+  }
+}

@@ -1,0 +1,109 @@
+// Raw CAN sockets on the fake kernel's links: a frame sent goes through the frame simulator (the links' rules and
+// vxcan peers, as the kernel would forward it) and reaches every socket open on a link it arrives at, on a later
+// turn of the event loop, in order. Sockets that did not ask for FD frames get none, as CAN_RAW without
+// CAN_RAW_FD_FRAMES; a socket whose interface is gone fails to send with ENODEV, one whose interface is down with
+// ENETDOWN.
+import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_ERR_FLAG, CAN_RTR_FLAG, CAN_SFF_MASK, CANFD_BRS, CANFD_ESI, CANFD_FDF, type CanFrame } from '../../src/can/frame.js';
+import { Errno } from '../../src/netlink/errno.js';
+import { KernelError, type CanSocketOptions, type CanSocketPort, type NetnsTarget } from '../../src/kernel/index.js';
+import type { FakeKernel, FakeLink } from './fake-kernel.js';
+import { transmit, type SimFrame } from './frame-sim.js';
+
+export function toSimFrame(frame: CanFrame): SimFrame {
+  let canId = frame.id;
+  if (frame.extended) canId |= CAN_EFF_FLAG;
+  if (frame.error) canId |= CAN_ERR_FLAG;
+  if (frame.kind === 'classic' && frame.rtr) canId |= CAN_RTR_FLAG;
+  const data = new Uint8Array(frame.kind === 'fd' ? 64 : 8);
+  data.set(frame.data);
+  const flags = frame.kind === 'fd' ? (frame.brs ? CANFD_BRS : 0) | (frame.esi ? CANFD_ESI : 0) | CANFD_FDF : 0;
+  return { canId: canId >>> 0, fd: frame.kind === 'fd', len: frame.data.length, data, flags };
+}
+
+export function fromSimFrame(sim: SimFrame): CanFrame {
+  const extended = (sim.canId & CAN_EFF_FLAG) !== 0;
+  const error = (sim.canId & CAN_ERR_FLAG) !== 0;
+  const id = sim.canId & (extended || error ? CAN_EFF_MASK : CAN_SFF_MASK);
+  if (sim.fd) return { kind: 'fd', id, extended, error, brs: (sim.flags & CANFD_BRS) !== 0, esi: (sim.flags & CANFD_ESI) !== 0, data: sim.data.slice(0, sim.len) };
+  const rtr = (sim.canId & CAN_RTR_FLAG) !== 0;
+  return { kind: 'classic', id, extended, error, rtr, len8Dlc: undefined, data: rtr ? new Uint8Array(sim.len) : sim.data.slice(0, sim.len) };
+}
+
+export class FakeCanSocket implements CanSocketPort {
+  readonly ifname: string;
+  readonly netns: NetnsTarget;
+  readonly link: FakeLink;
+  readonly #kernel: FakeKernel;
+  readonly #fd: boolean;
+  readonly #queue: CanFrame[] = [];
+  #waiters: Array<() => void> = [];
+  #listener: ((frames: CanFrame[]) => void) | undefined;
+  #closed = false;
+
+  constructor(kernel: FakeKernel, link: FakeLink, options: CanSocketOptions) {
+    this.#kernel = kernel;
+    this.link = link;
+    this.ifname = link.name;
+    this.netns = link.netns.target;
+    this.#fd = options.fd === true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  send(frame: CanFrame): void {
+    const what = `sending a frame on ${this.ifname} in netns ${this.netns.label}`;
+    if (this.#closed) throw KernelError.fromErrno(what, Errno.EBADF);
+    if (this.link.netns.links.get(this.link.name) !== this.link || !this.link.netns.alive) throw KernelError.fromErrno(what, Errno.ENODEV);
+    if (!this.link.up) throw KernelError.fromErrno(what, Errno.ENETDOWN);
+    if (frame.kind === 'fd' && (!this.#fd || this.link.mtu < 72)) throw KernelError.fromErrno(what, Errno.EINVAL);
+    const receptions = transmit(this.#kernel, this.netns, this.ifname, toSimFrame(frame));
+    setImmediate(() => {
+      for (const reception of receptions) for (const socket of this.#kernel.sockets) socket.deliver(reception.link, reception.frame);
+    });
+  }
+
+  /** A frame arriving at a link: taken if it is this socket's. */
+  deliver(link: FakeLink, frame: SimFrame): void {
+    if (this.#closed || link !== this.link || (frame.fd && !this.#fd)) return;
+    const decoded = fromSimFrame(frame);
+    if (this.#listener !== undefined) {
+      this.#listener([decoded]);
+      return;
+    }
+    this.#queue.push(decoded);
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  async receive(timeoutMs: number): Promise<CanFrame | undefined> {
+    if (this.#queue.length === 0 && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.#queue.shift();
+  }
+
+  async receiveAll(quietMs: number): Promise<CanFrame[]> {
+    const frames: CanFrame[] = [];
+    for (let frame = await this.receive(quietMs); frame !== undefined; frame = await this.receive(quietMs)) frames.push(frame);
+    return frames;
+  }
+
+  listen(onFrames: (frames: CanFrame[]) => void, _onError: (error: Error) => void): void {
+    this.#listener = onFrames;
+    const waiting = this.#queue.splice(0);
+    if (waiting.length > 0) setImmediate(() => { onFrames(waiting); });
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#kernel.sockets.delete(this);
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
