@@ -40,7 +40,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/reconcile/**/*.ts', 'src/state/**/*.ts', 'src/service/**/*.ts'],
+    files: ['src/reconcile/**/*.ts', 'src/state/**/*.ts', 'src/service/**/*.ts', 'src/tunnel/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -12,7 +12,7 @@ import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import { CantainerError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { checkTunnel, defaultTunnelName, TUNNEL_TRANSPORTS, type Tunnel, type TunnelTransport } from '../bus/tunnel.js';
-import type { TunnelCounters } from '../tunnel/endpoint.js';
+import type { TunnelCounters } from '../tunnel/counters.js';
 import type { TunnelHost, TunnelView } from '../tunnel/host.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';

@@ -7,7 +7,7 @@ import { dirname, isAbsolute } from 'node:path';
 import { InvalidValueError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BusService } from '../service/buses.js';
-import type { TunnelCounters } from '../tunnel/endpoint.js';
+import type { TunnelCounters } from '../tunnel/counters.js';
 import type { TunnelHost, TunnelView } from '../tunnel/host.js';
 import { CONTENT_TYPE, Counter, formatMetrics, Histogram, type MetricFamily, type Sample } from '../metrics/exposition.js';
 

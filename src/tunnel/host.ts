@@ -6,7 +6,9 @@ import { busNamespace } from '../bus/plan.js';
 import { tunnelPortName, type Tunnel } from '../bus/tunnel.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { Logger } from '../log.js';
-import { BusSide, newCounters, RateLimitedLog, type TunnelCarrier, type TunnelCounters } from './endpoint.js';
+import { BusSide, type TunnelCarrier } from './bus-side.js';
+import { newCounters, type TunnelCounters } from './counters.js';
+import { RateLimitedLog } from './warnings.js';
 import { TcpClientCarrier, TcpServerCarrier } from './tcp.js';
 import { UdpCarrier } from './udp.js';
 

@@ -7,7 +7,9 @@ import type { CanFrame } from '../can/frame.js';
 import { encodeFrames, StreamDecoder, TCP_HANDSHAKE } from '../cannelloni/codec.js';
 import { parseAddress, type Tunnel } from '../bus/tunnel.js';
 import { allowCheck, plainAddress, type AddressCheck } from './allow.js';
-import { countDrop, type BusSide, type DropCause, type RateLimitedLog, type TunnelCarrier, type TunnelCounters } from './endpoint.js';
+import type { BusSide, TunnelCarrier } from './bus-side.js';
+import { countDrop, type DropCause, type TunnelCounters } from './counters.js';
+import type { RateLimitedLog } from './warnings.js';
 
 /** Bytes a peer may leave unread before it counts as too slow. */
 export const MAX_UNSENT_BYTES = 256 * 1024;

@@ -8,7 +8,9 @@ import type { CanFrame } from '../can/frame.js';
 import { decodePacket, encodedSize, encodePacket, PACKET_HEADER_SIZE } from '../cannelloni/codec.js';
 import { DEFAULT_TUNNEL_MTU, DEFAULT_TUNNEL_TIMEOUT_US, parseAddress, type Tunnel } from '../bus/tunnel.js';
 import { allowCheck, plainAddress, type AddressCheck } from './allow.js';
-import { countDrop, type BusSide, type RateLimitedLog, type TunnelCarrier, type TunnelCounters } from './endpoint.js';
+import type { BusSide, TunnelCarrier } from './bus-side.js';
+import { countDrop, type TunnelCounters } from './counters.js';
+import type { RateLimitedLog } from './warnings.js';
 
 /** Room asked of the kernel for datagrams not read yet: bursts are lost in the default buffer (cannelloni issue 72). */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;

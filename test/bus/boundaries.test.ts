@@ -8,7 +8,7 @@ const root = join(import.meta.dirname, '..', '..', '..', 'src');
 const FRONT_DOOR_WORDS = /docker|libnetwork|endpoint|sandbox|netavark|podman|\bcni\b|kubernetes/iu;
 
 describe('core boundaries', () => {
-  for (const folder of ['bus', 'reconcile', 'state', 'service']) {
+  for (const folder of ['bus', 'reconcile', 'state', 'service', 'tunnel', 'cannelloni']) {
     it(`src/${folder} names no front door`, () => {
       const files = readdirSync(join(root, folder)).filter((name) => name.endsWith('.ts'));
       assert.ok(files.length > 0);

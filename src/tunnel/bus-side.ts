@@ -1,81 +1,10 @@
-// What every tunnel shares, whatever carries it: its counters, and its side on the bus, a raw CAN socket on the far
-// end of its pair in the bus namespace. Frames from the network reach the bus through that socket (and can-gw takes
-// them to every member but this one); the bus's frames come back through it, once each, to go out.
+// A tunnel's side on the bus: a raw CAN socket on the far end of its pair in the bus namespace. Frames from the
+// network reach the bus through that socket (and can-gw takes them to every member but this one); the bus's frames
+// come back through it, once each, to go out. Also what every carrier (UDP, TCP server, TCP client) offers.
 import type { CanFrame } from '../can/frame.js';
-import type { WireProblemCause } from '../cannelloni/codec.js';
 import type { CanSocketPort } from '../kernel/port.js';
-import type { Logger } from '../log.js';
-
-/** Why frames or packets were not carried; each is counted apart. */
-export type DropCause =
-  | WireProblemCause
-  /** A datagram or connection from an address the tunnel does not take. */
-  | 'not-allowed'
-  /** An FD frame for a classic bus (cannelloni drops those too, with a warning). */
-  | 'fd-on-classic'
-  /** Error frames stay on their bus, as cannelloni keeps them. */
-  | 'error-frame'
-  /** The bus side refused a frame (its interface down or gone). */
-  | 'bus-refused'
-  /** A TCP peer that did not read fast enough, disconnected rather than buffered without end. */
-  | 'slow-peer'
-  /** Bus frames with nobody to send them to (no client connected, the server not reached yet). */
-  | 'not-connected'
-  /** A TCP server at its limit of clients. */
-  | 'too-many-clients'
-  /** The network refused a packet (no route, a full socket buffer). */
-  | 'send-failed';
-
-export interface TunnelCounters {
-  /** Frames from the network put on the bus. */
-  framesIn: number;
-  /** Frames of the bus sent out (once per frame, however many peers got it). */
-  framesOut: number;
-  /** Bytes received and sent on the network (cannelloni's format, headers included). */
-  bytesIn: number;
-  bytesOut: number;
-  /** UDP datagrams (TCP: 0). */
-  packetsIn: number;
-  packetsOut: number;
-  /** UDP: sequence numbers skipped (packets lost or late) and packets that came after a later one. */
-  sequenceGaps: number;
-  reordered: number;
-  /** TCP: connections made and ended. */
-  connects: number;
-  disconnects: number;
-  dropped: Partial<Record<DropCause, number>>;
-}
-
-export function newCounters(): TunnelCounters {
-  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, sequenceGaps: 0, reordered: 0, connects: 0, disconnects: 0, dropped: {} };
-}
-
-export function countDrop(counters: TunnelCounters, cause: DropCause, n = 1): void {
-  counters.dropped[cause] = (counters.dropped[cause] ?? 0) + n;
-}
-
-/** Warnings that could come with every frame are logged once a minute at most, with how many since. */
-export class RateLimitedLog {
-  readonly #log: Logger;
-  readonly #last = new Map<string, { at: number; suppressed: number }>();
-  readonly #intervalMs: number;
-
-  constructor(log: Logger, intervalMs = 60_000) {
-    this.#log = log;
-    this.#intervalMs = intervalMs;
-  }
-
-  warn(key: string, message: string, fields: Readonly<Record<string, string | number | boolean | undefined>>): void {
-    const now = Date.now();
-    const last = this.#last.get(key);
-    if (last !== undefined && now - last.at < this.#intervalMs) {
-      last.suppressed += 1;
-      return;
-    }
-    this.#last.set(key, { at: now, suppressed: 0 });
-    this.#log.warn(message, { ...fields, ...(last === undefined || last.suppressed === 0 ? {} : { suppressed: last.suppressed }) });
-  }
-}
+import { countDrop, type TunnelCounters } from './counters.js';
+import type { RateLimitedLog } from './warnings.js';
 
 /** The bus side of a tunnel: what it may put on the bus, and the socket it goes through. */
 export class BusSide {

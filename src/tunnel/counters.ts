@@ -1,0 +1,50 @@
+// What a tunnel counts: frames, bytes and datagrams each way, and what it dropped, by cause.
+import type { WireProblemCause } from '../cannelloni/codec.js';
+
+/** Why frames or packets were not carried; each is counted apart. */
+export type DropCause =
+  | WireProblemCause
+  /** A datagram or connection from an address the tunnel does not take. */
+  | 'not-allowed'
+  /** An FD frame for a classic bus (cannelloni drops those too, with a warning). */
+  | 'fd-on-classic'
+  /** Error frames stay on their bus, as cannelloni keeps them. */
+  | 'error-frame'
+  /** The bus side refused a frame (its interface down or gone). */
+  | 'bus-refused'
+  /** A TCP peer that did not read fast enough, disconnected rather than buffered without end. */
+  | 'slow-peer'
+  /** Bus frames with nobody to send them to (no client connected, the server not reached yet). */
+  | 'not-connected'
+  /** A TCP server at its limit of clients. */
+  | 'too-many-clients'
+  /** The network refused a packet (no route, a full socket buffer). */
+  | 'send-failed';
+
+export interface TunnelCounters {
+  /** Frames from the network put on the bus. */
+  framesIn: number;
+  /** Frames of the bus sent out (once per frame, however many peers got it). */
+  framesOut: number;
+  /** Bytes received and sent on the network (cannelloni's format, headers included). */
+  bytesIn: number;
+  bytesOut: number;
+  /** UDP datagrams (TCP: 0). */
+  packetsIn: number;
+  packetsOut: number;
+  /** UDP: sequence numbers skipped (packets lost or late) and packets that came after a later one. */
+  sequenceGaps: number;
+  reordered: number;
+  /** TCP: connections made and ended. */
+  connects: number;
+  disconnects: number;
+  dropped: Partial<Record<DropCause, number>>;
+}
+
+export function newCounters(): TunnelCounters {
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, sequenceGaps: 0, reordered: 0, connects: 0, disconnects: 0, dropped: {} };
+}
+
+export function countDrop(counters: TunnelCounters, cause: DropCause, n = 1): void {
+  counters.dropped[cause] = (counters.dropped[cause] ?? 0) + n;
+}
