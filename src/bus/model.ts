@@ -4,7 +4,7 @@ import { InvalidValueError } from '../errors.js';
 import { checkInterfaceName } from '../netlink/link.js';
 import { parseIdFilter, type IdSelection } from '../can/idset.js';
 import { checkUplink, type Uplink } from './uplink.js';
-import { checkTunnel, type Tunnel } from './tunnel.js';
+import { checkTunnel, listenKey, type Tunnel } from './tunnel.js';
 
 export interface Bus {
   /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
@@ -82,10 +82,14 @@ export function checkBus(bus: Bus): void {
     uplinks.add(uplink.interface);
   }
   const tunnels = new Set<string>();
+  const listening = new Set<string>();
   for (const [i, tunnel] of (bus.tunnels ?? []).entries()) {
     checkTunnel(tunnel, `bus.tunnels[${i}]`);
     if (tunnels.has(tunnel.name)) throw new InvalidValueError(`bus.tunnels[${i}].name`, tunnel.name, 'a name no other tunnel of the bus has');
     tunnels.add(tunnel.name);
+    const key = listenKey(tunnel);
+    if (key !== undefined && listening.has(key)) throw new InvalidValueError(`bus.tunnels[${i}].listen`, tunnel.listen, 'an address and port no other tunnel of the bus listens on');
+    if (key !== undefined) listening.add(key);
   }
 }
 

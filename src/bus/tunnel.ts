@@ -146,3 +146,57 @@ export function tunnelEndName(busId: string, name: string): string {
 export function tunnelPortName(busId: string, name: string): string {
   return `tx${hash(busId, name)}`;
 }
+
+export const TUNNEL_WORDS_SYNTAX = '--udp --listen ADDR:PORT --peer ADDR:PORT [--timeout-us N] [--mtu N] | --tcp-server ADDR:PORT | --tcp-client HOST:PORT, then [--allow CIDR]... [--name NAME]';
+
+/**
+ * A tunnel written as the words `cantainer tunnel add` takes after the bus (a network option in compose):
+ * `--tcp-server 0.0.0.0:20000 --allow 10.0.0.0/8`. Named `name` unless the words say --name.
+ */
+export function tunnelFromWords(field: string, text: string, name?: string): Tunnel {
+  const words = text.trim().split(/\s+/u).filter((word) => word !== '');
+  const values: Record<string, string> = {};
+  const allow: string[] = [];
+  let udp = false;
+  const fail = (at?: string): never => {
+    throw new InvalidValueError(field, text, `${TUNNEL_WORDS_SYNTAX}${at === undefined ? '' : ` (at ${JSON.stringify(at)})`}`);
+  };
+  for (let i = 0; i < words.length; i++) {
+    const flag = words[i] ?? '';
+    if (flag === '--udp') {
+      udp = true;
+      continue;
+    }
+    const value = words[i + 1];
+    if (!['--listen', '--peer', '--timeout-us', '--mtu', '--tcp-server', '--tcp-client', '--allow', '--name'].includes(flag)) fail(flag);
+    if (value === undefined || value.startsWith('--')) fail(flag);
+    i += 1;
+    if (flag === '--allow') allow.push(value ?? '');
+    else if (values[flag] !== undefined) fail(flag);
+    else values[flag] = value ?? '';
+  }
+  const modes = [udp, values['--tcp-server'] !== undefined, values['--tcp-client'] !== undefined].filter(Boolean).length;
+  if (modes !== 1) fail();
+  const integer = (flag: string): number | undefined => {
+    const value = values[flag];
+    if (value === undefined) return undefined;
+    if (!/^\d{1,8}$/u.test(value)) fail(flag);
+    return Number(value);
+  };
+  if (!udp && ['--listen', '--peer', '--timeout-us', '--mtu'].some((flag) => values[flag] !== undefined)) fail(['--listen', '--peer', '--timeout-us', '--mtu'].find((flag) => values[flag] !== undefined));
+  const transport: TunnelTransport = udp ? 'udp' : values['--tcp-server'] !== undefined ? 'tcp-server' : 'tcp-client';
+  const listen = udp ? values['--listen'] : values['--tcp-server'];
+  const peer = udp ? values['--peer'] : values['--tcp-client'];
+  const timeoutUs = integer('--timeout-us');
+  const mtu = integer('--mtu');
+  const draft = { transport, ...(listen === undefined ? {} : { listen }), ...(peer === undefined ? {} : { peer }), ...(timeoutUs === undefined ? {} : { timeoutUs }), ...(mtu === undefined ? {} : { mtu }), allow };
+  try {
+    checkTunnel({ name: 'tunnel', ...draft });
+    const tunnel = { name: values['--name'] ?? name ?? defaultTunnelName(draft), ...draft };
+    checkTunnel(tunnel);
+    return tunnel;
+  } catch (error) {
+    if (error instanceof InvalidValueError) throw new InvalidValueError(`${field}: ${error.field}`, error.value, error.message.replace(/^.*; allowed: /u, ''));
+    throw error;
+  }
+}

@@ -117,8 +117,8 @@ export function tunnelFamilies(views: readonly TunnelView[]): MetricFamily[] {
     { name: 'cantainer_tunnel_bytes_total', help: 'Bytes a tunnel received and sent on the network, in cannelloni format.', type: 'counter', samples: each(both((c) => c.bytesIn, (c) => c.bytesOut)) },
     { name: 'cantainer_tunnel_packets_total', help: 'UDP datagrams a tunnel received and sent.', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? both((c) => c.packetsIn, (c) => c.packetsOut)(view) : [])) },
     { name: 'cantainer_tunnel_dropped_total', help: 'Frames, datagrams or connections a tunnel dropped, by cause.', type: 'counter', samples: each((view) => Object.entries(view.counters.dropped).map(([cause, value]) => ({ labels: { cause }, value }))) },
-    { name: 'cantainer_tunnel_sequence_gaps_total', help: 'UDP: datagrams missing from the sequence numbers received (lost, or late).', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? [{ value: view.counters.sequenceGaps }] : [])) },
-    { name: 'cantainer_tunnel_reordered_total', help: 'UDP: datagrams that arrived after a later one.', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? [{ value: view.counters.reordered }] : [])) },
+    { name: 'cantainer_tunnel_packets_lost_total', help: 'UDP: datagrams missing from the sequence numbers received: lost (one that comes late is taken off again).', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? [{ value: view.counters.packetsLost }] : [])) },
+    { name: 'cantainer_tunnel_reordered_total', help: 'UDP: datagrams that came late, after a later one.', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? [{ value: view.counters.reordered }] : [])) },
     { name: 'cantainer_tunnel_connects_total', help: 'TCP connections a tunnel made or accepted.', type: 'counter', samples: each((view) => (view.tunnel.transport === 'udp' ? [] : [{ value: view.counters.connects }])) },
   ];
 }

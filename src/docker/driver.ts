@@ -81,6 +81,7 @@ const createNetwork: Handler = async (body, context, request) => {
       fd: options.fd,
       members: existing?.members ?? members,
       ...(options.uplinks.length === 0 ? {} : { uplinks: options.uplinks }),
+      ...(options.tunnels.length === 0 ? {} : { tunnels: options.tunnels }),
       annotations: { [NOTE.origin]: 'docker', [NOTE.prefix]: options.prefix },
     },
     { gateways },

@@ -6,6 +6,7 @@ import { InvalidValueError } from '../errors.js';
 import { gatewayFromWords } from '../bus/gateway-spec.js';
 import { parseIdList } from '../bus/model.js';
 import { uplinkFromWords, type Uplink } from '../bus/uplink.js';
+import { tunnelFromWords, type Tunnel } from '../bus/tunnel.js';
 
 export interface NetworkOptions {
   readonly fd: boolean;
@@ -19,6 +20,8 @@ export interface NetworkOptions {
   readonly gateways: ReadonlyArray<{ readonly option: string; readonly words: string }>;
   /** CAN interfaces of the host joined to the bus (`uplink` and `uplink.<any>`). */
   readonly uplinks: readonly Uplink[];
+  /** CAN over IP (`tunnel` and `tunnel.<name>`): the words after the bus of `cantainer tunnel add`. */
+  readonly tunnels: readonly Tunnel[];
 }
 
 /** Stands for the network's own name while checking a gateway option (Docker names contain no spaces). */
@@ -67,6 +70,7 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
   const noEffect: string[] = [];
   const gateways: Array<{ option: string; words: string }> = [];
   const uplinks: Uplink[] = [];
+  const tunnels: Tunnel[] = [];
   const set = <T>(current: { value: T; key: string } | undefined, key: string, value: T): { value: T; key: string } => {
     if (current !== undefined && current.value !== value) {
       throw new InvalidValueError(field(key), value, `the same value as "${current.key}" (${JSON.stringify(current.value)}), which names the same setting`);
@@ -107,6 +111,9 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
       case 'uplink':
         uplinks.push(uplinkFromWords(field(key), raw));
         break;
+      case 'tunnel':
+        tunnels.push(tunnelFromWords(field(key), raw));
+        break;
       case 'com.docker.network.driver.mtu':
         throw new InvalidValueError(field(key), raw, 'no MTU option: CAN links have MTU 16, or 72 with fd=true');
       default:
@@ -115,12 +122,16 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
           uplinks.push(uplinkFromWords(field(key), raw));
           break;
         }
+        if (key.startsWith('tunnel.') && key.length > 'tunnel.'.length) {
+          tunnels.push(tunnelFromWords(field(key), raw, key.slice('tunnel.'.length)));
+          break;
+        }
         if (key.startsWith('gateway.') && key.length > 'gateway.'.length) {
           gatewayFromWords(field(key), THIS_NETWORK, raw);
           gateways.push({ option: key, words: raw });
           break;
         }
-        throw new InvalidValueError(field(key), raw, 'an option of: fd, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)');
+        throw new InvalidValueError(field(key), raw, 'an option of: fd, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME, tunnel, tunnel.NAME (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)');
     }
   }
   if (vxcanId !== undefined && vxcanDev === undefined) vxcanDev = 'vcan';
@@ -132,6 +143,7 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
     noEffect,
     gateways,
     uplinks,
+    tunnels,
   };
 }
 

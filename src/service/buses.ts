@@ -337,16 +337,22 @@ export class BusService {
     return this.#queue.run(found.id, () => {
       const stored = this.#buses.get(found.id);
       if (stored === undefined) throw new UnknownBusError(busName, 'name');
-      const key = listenKey(tunnel);
-      for (const other of this.#buses.values()) {
-        const taken = (other.tunnels ?? []).find((t) => (other.id !== stored.id || t.name !== tunnel.name) && key !== undefined && listenKey(t) === key);
-        if (taken !== undefined) throw new BusConflictError(`tunnel ${taken.name} of bus ${other.name} listens on ${tunnel.transport === 'udp' ? 'UDP' : 'TCP'} ${tunnel.listen ?? ''} already`, 'one tunnel per address and port: choose another port, or remove that tunnel (cantainer tunnel rm)');
-      }
+      this.#checkTunnelListen(stored.id, tunnel);
       const bus = this.#prune(stored);
       const next = { ...bus, tunnels: [...(bus.tunnels ?? []).filter((t) => t.name !== tunnel.name), tunnel] };
       this.#commit(bus, next);
       return next;
     });
+  }
+
+  /** No two tunnels of this host listen on the same transport, address and port (the same tunnel again is fine). */
+  #checkTunnelListen(busId: string, tunnel: Tunnel): void {
+    const key = listenKey(tunnel);
+    if (key === undefined) return;
+    for (const other of this.#buses.values()) {
+      const taken = (other.tunnels ?? []).find((t) => (other.id !== busId || t.name !== tunnel.name) && listenKey(t) === key);
+      if (taken !== undefined) throw new BusConflictError(`tunnel ${taken.name} of bus ${other.name} listens on ${tunnel.transport === 'udp' ? 'UDP' : 'TCP'} ${tunnel.listen ?? ''} already`, 'one tunnel per address and port: choose another port, or remove that tunnel (cantainer tunnel rm)');
+    }
   }
 
   /** Removes a tunnel from a bus with its pair; false if the bus had none of that name. */
@@ -516,6 +522,7 @@ export class BusService {
       const existing = stored === undefined ? undefined : this.#prune(stored);
       const next = existing ?? bus;
       if (existing === undefined) for (const uplink of bus.uplinks ?? []) this.#checkUplinkInterface(bus, uplink);
+      if (existing === undefined) for (const tunnel of bus.tunnels ?? []) this.#checkTunnelListen(bus.id, tunnel);
       let gateways = this.#gateways.filter((gateway) => gateway.declaredBy !== bus.id);
       for (const gateway of declared) gateways = this.#withGateway(gateways, gateway);
       this.#changeTopology(new Map(this.#buses).set(next.id, next), gateways, [next.name, ...names]);

@@ -32,8 +32,8 @@ export interface TunnelCounters {
   /** UDP datagrams (TCP: 0). */
   packetsIn: number;
   packetsOut: number;
-  /** UDP: sequence numbers skipped (packets lost or late) and packets that came after a later one. */
-  sequenceGaps: number;
+  /** UDP: datagrams missing from the sequence numbers (lost; taken off again if one comes late), and those that came late. */
+  packetsLost: number;
   reordered: number;
   /** TCP: connections made and ended. */
   connects: number;
@@ -42,7 +42,7 @@ export interface TunnelCounters {
 }
 
 export function newCounters(): TunnelCounters {
-  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, sequenceGaps: 0, reordered: 0, connects: 0, disconnects: 0, dropped: {} };
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, packetsLost: 0, reordered: 0, connects: 0, disconnects: 0, dropped: {} };
 }
 
 export function countDrop(counters: TunnelCounters, cause: DropCause, n = 1): void {

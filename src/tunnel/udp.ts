@@ -1,7 +1,7 @@
 // A UDP tunnel, as cannelloni runs one: frames of the bus gathered into datagrams of the format version 2, each sent
 // when the next frame would not fit in the MTU or when the oldest frame waiting has waited the timeout; datagrams
 // from the peer (or from the `allow` entries) decoded onto the bus. Sequence numbers of arriving datagrams are
-// followed to count losses and reordering, which UDP does not prevent.
+// followed to count losses and late datagrams, which UDP does not prevent.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import type { CanFrame } from '../can/frame.js';
@@ -31,6 +31,8 @@ export class UdpCarrier implements TunnelCarrier {
   #timer: NodeJS.Timeout | undefined;
   #sequence = 0;
   #lastSequence: number | undefined;
+  /** Sequence numbers skipped and not seen since: a datagram that comes late is taken off the losses. */
+  readonly #skipped = new Set<number>();
 
   constructor(tunnel: Tunnel, bus: BusSide, counters: TunnelCounters, warnings: RateLimitedLog, fields: Readonly<Record<string, string>>) {
     this.#tunnel = tunnel;
@@ -95,20 +97,28 @@ export class UdpCarrier implements TunnelCarrier {
     this.#bus.put(decoded.frames);
   }
 
-  /** Counts packets skipped (lost, or overtaken and late) and packets arriving after later ones. */
+  /**
+   * Follows sequence numbers: those skipped are lost until they come late (then they count as reordered instead);
+   * a number from behind that was never skipped is a duplicate or a restarted peer, and the count starts again there.
+   */
   #followSequence(sequence: number): void {
     const last = this.#lastSequence;
-    if (last === undefined) {
-      this.#lastSequence = sequence;
-      return;
-    }
+    this.#lastSequence = sequence;
+    if (last === undefined) return;
     const ahead = (sequence - last - 1) & 0xff;
     if (ahead < 128) {
-      this.#counters.sequenceGaps += ahead;
-      this.#lastSequence = sequence;
-    } else {
-      this.#counters.reordered += 1;
+      for (let k = 1; k <= ahead; k++) this.#skipped.add((last + k) & 0xff);
+      this.#skipped.delete(sequence);
+      this.#counters.packetsLost += ahead;
+      return;
     }
+    if (this.#skipped.delete(sequence)) {
+      this.#counters.packetsLost -= 1;
+      this.#counters.reordered += 1;
+      this.#lastSequence = last;
+      return;
+    }
+    this.#skipped.clear();
   }
 
   send(frames: readonly CanFrame[]): void {

@@ -85,7 +85,7 @@ describe('cantainer tunnel, through the control socket', () => {
     assert.match(metrics, /^cantainer_tunnel_up\{bus="powertrain",tunnel="to-a",transport="udp"\} 1$/mu);
     assert.match(metrics, /^cantainer_tunnel_frames_total\{bus="powertrain",tunnel="to-a",direction="in"\} 3$/mu);
     assert.match(metrics, /^cantainer_tunnel_frames_total\{bus="powertrain",tunnel="to-a",direction="out"\} 0$/mu);
-    assert.match(metrics, /^cantainer_tunnel_sequence_gaps_total\{bus="powertrain",tunnel="to-a"\} 0$/mu);
+    assert.match(metrics, /^cantainer_tunnel_packets_lost_total\{bus="powertrain",tunnel="to-a"\} 0$/mu);
 
     assert.deepEqual(await run(a.control, 'tunnel', 'rm', 'powertrain', `udp-${portA}`), { code: 0, out: `tunnel udp-${portA} on powertrain removed\n`, err: '' });
     assert.equal((await run(a.control, 'tunnel', 'ls')).out, 'BUS  NAME  TRANSPORT  ADDRESS  STATE  PEERS  IN  OUT  DROPPED  NOTE\n');

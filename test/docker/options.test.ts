@@ -9,17 +9,17 @@ function refuses(fn: () => unknown, field: string, message: RegExp): void {
 
 describe('network options', () => {
   it('defaults to a classic bus with prefix "can" and no host interface', () => {
-    assert.deepEqual(parseNetworkOptions({}), { fd: false, prefix: 'can', noEffect: [], gateways: [], uplinks: [] });
+    assert.deepEqual(parseNetworkOptions({}), { fd: false, prefix: 'can', noEffect: [], gateways: [], uplinks: [], tunnels: [] });
   });
 
   it('reads fd, host_if and prefix', () => {
-    assert.deepEqual(parseNetworkOptions({ fd: 'true', host_if: 'dcan0', prefix: 'ecu' }), { fd: true, hostInterface: 'dcan0', prefix: 'ecu', noEffect: [], gateways: [], uplinks: [] });
+    assert.deepEqual(parseNetworkOptions({ fd: 'true', host_if: 'dcan0', prefix: 'ecu' }), { fd: true, hostInterface: 'dcan0', prefix: 'ecu', noEffect: [], gateways: [], uplinks: [], tunnels: [] });
   });
 
   it("accepts dockercan's, docker-vxcan's and RemotiveBus's option names", () => {
-    assert.deepEqual(parseNetworkOptions({ canfd: 'true', host_if: 'dcan0', centralised: 'true' }), { fd: true, hostInterface: 'dcan0', prefix: 'can', noEffect: ['centralised'], gateways: [], uplinks: [] });
-    assert.deepEqual(parseNetworkOptions({ 'vxcan.dev': 'vcan', 'vxcan.id': '3', 'vxcan.peer': 'vxcan' }), { fd: false, hostInterface: 'vcan3', prefix: 'vxcan', noEffect: [], gateways: [], uplinks: [] });
-    assert.deepEqual(parseNetworkOptions({ device: 'ecu', host_device: 'rbus0' }), { fd: false, hostInterface: 'rbus0', prefix: 'ecu', noEffect: [], gateways: [], uplinks: [] });
+    assert.deepEqual(parseNetworkOptions({ canfd: 'true', host_if: 'dcan0', centralised: 'true' }), { fd: true, hostInterface: 'dcan0', prefix: 'can', noEffect: ['centralised'], gateways: [], uplinks: [], tunnels: [] });
+    assert.deepEqual(parseNetworkOptions({ 'vxcan.dev': 'vcan', 'vxcan.id': '3', 'vxcan.peer': 'vxcan' }), { fd: false, hostInterface: 'vcan3', prefix: 'vxcan', noEffect: [], gateways: [], uplinks: [], tunnels: [] });
+    assert.deepEqual(parseNetworkOptions({ device: 'ecu', host_device: 'rbus0' }), { fd: false, hostInterface: 'rbus0', prefix: 'ecu', noEffect: [], gateways: [], uplinks: [], tunnels: [] });
   });
 
   it('refuses unknown keys, naming the key, the value and the options there are', () => {
@@ -60,6 +60,18 @@ describe('network options', () => {
     ]);
     refuses(() => parseNetworkOptions({ uplink: 'can0 --direction up' }), 'network option "uplink": uplink.direction', /"up" is not valid; allowed: both, in, out/u);
     refuses(() => parseNetworkOptions({ uplink: '--accept 1' }), 'network option "uplink"', /IFACE \[--direction/u);
+  });
+
+  it('reads tunnel options: the flags of `cantainer tunnel add`, named by the key after "tunnel."', () => {
+    assert.deepEqual(parseNetworkOptions({ tunnel: '--udp --listen 10.0.0.1:20000 --peer 10.0.0.2:20000 --timeout-us 500', 'tunnel.remote': '--tcp-server 0.0.0.0:20001 --allow 10.0.0.0/8 --allow 192.168.1.7', 'tunnel.up': '--tcp-client lab-host:20002 --name uplink-host' }).tunnels, [
+      { name: 'udp-20000', transport: 'udp', listen: '10.0.0.1:20000', peer: '10.0.0.2:20000', timeoutUs: 500, allow: [] },
+      { name: 'remote', transport: 'tcp-server', listen: '0.0.0.0:20001', allow: ['10.0.0.0/8', '192.168.1.7'] },
+      { name: 'uplink-host', transport: 'tcp-client', peer: 'lab-host:20002', allow: [] },
+    ]);
+    refuses(() => parseNetworkOptions({ tunnel: '--udp --listen 20000 --peer 10.0.0.2:20000' }), 'network option "tunnel": tunnel.listen', /"20000" is not valid; allowed: ADDR:PORT with an IP address/u);
+    refuses(() => parseNetworkOptions({ tunnel: '--tcp-server 0.0.0.0:1 --udp' }), 'network option "tunnel"', /--udp --listen ADDR:PORT/u);
+    refuses(() => parseNetworkOptions({ tunnel: '--tcp-client h:1 --bogus 2' }), 'network option "tunnel"', /\(at "--bogus"\)/u);
+    refuses(() => parseNetworkOptions({ 'tunnel.a': '--tcp-server 0.0.0.0:1 --mtu 1500' }), 'network option "tunnel.a"', /\(at "--mtu"\)/u);
   });
 
   it("explains Docker's MTU option instead of ignoring it, and ignores Docker's other keys", () => {

@@ -35,14 +35,16 @@ export interface RunningDaemon {
 }
 
 /** Starts `cantainer daemon` from this checkout and waits until it serves (its log says so). */
-export async function startCantainerDaemon(args: string[] = [], logPath = '/run/cantainer-daemon.log'): Promise<RunningDaemon> {
+export async function startCantainerDaemon(args: string[] = [], logPath = '/run/cantainer-daemon.log', wrapper: readonly string[] = []): Promise<RunningDaemon> {
   const { spawn } = await import('node:child_process');
   const { openSync, existsSync, readFileSync } = await import('node:fs');
   // A killed daemon leaves its socket file: wait for the new one's "serving" line instead.
   const serving = (): number => (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('"msg":"serving the Docker network plugin"').length - 1 : 0);
   const before = serving();
   const out = openSync(logPath, 'a');
-  const child = spawn(process.execPath, ['bin/cantainer', 'daemon', '--log-level', 'debug', ...args], { stdio: ['ignore', out, out] });
+  // A wrapper that execs its command (nsenter --net=...) keeps the pid, so the stop and kill below reach the daemon.
+  const command = [...wrapper, process.execPath, 'bin/cantainer', 'daemon', '--log-level', 'debug', ...args];
+  const child = spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', out, out] });
   await waitFor('the daemon to serve', () => serving() > before || child.exitCode !== null, 30_000);
   if (child.exitCode !== null) throw new Error(`cantainer daemon exited with ${child.exitCode}: ${sh(`tail -20 ${logPath}`)}`);
   return { logPath, stop: () => stopChild(child, 'SIGTERM'), kill: () => stopChild(child, 'SIGKILL') };
