@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { InvalidValueError } from '../../src/errors.js';
 import { parseEndpointOptions, parseNetworkOptions } from '../../src/docker/options.js';
 
@@ -72,6 +74,16 @@ describe('network options', () => {
     refuses(() => parseNetworkOptions({ tunnel: '--tcp-server 0.0.0.0:1 --udp' }), 'network option "tunnel"', /--udp --listen ADDR:PORT/u);
     refuses(() => parseNetworkOptions({ tunnel: '--tcp-client h:1 --bogus 2' }), 'network option "tunnel"', /\(at "--bogus"\)/u);
     refuses(() => parseNetworkOptions({ 'tunnel.a': '--tcp-server 0.0.0.0:1 --mtu 1500' }), 'network option "tunnel.a"', /\(at "--mtu"\)/u);
+  });
+
+  it('reads the tunnel options of examples/remote as compose passes them', () => {
+    const compose = readFileSync(fileURLToPath(new URL('../../../examples/remote/compose.yaml', import.meta.url)), 'utf8');
+    const options = Object.fromEntries([...compose.matchAll(/^ {6}(tunnel\.[a-z]+): "(.*)"$/gmu)].map(([, key, value]) => [key, (value ?? '').replace(/\$\{TUNNEL_ADDR[^}]*\}/gu, '192.168.1.10')]));
+    assert.deepEqual(Object.keys(options), ['tunnel.students', 'tunnel.bench']);
+    assert.deepEqual(parseNetworkOptions(options).tunnels.map((tunnel) => [tunnel.name, tunnel.transport, tunnel.listen]), [
+      ['students', 'tcp-server', '192.168.1.10:20000'],
+      ['bench', 'udp', '192.168.1.10:20001'],
+    ]);
   });
 
   it("explains Docker's MTU option instead of ignoring it, and ignores Docker's other keys", () => {
