@@ -69,15 +69,24 @@ const engine = systemKernel({ netnsDir: '/run/cantainer-bench/containers' });
  * for all containers here; the ends' names are unique). Without it the daemon would, rightly, drop members whose
  * end is never taken.
  */
-export function engineTakes(joined: PluginAnswer): void {
+export function engineTakes(joined: PluginAnswer, into?: { readonly path: string; readonly name: string }): void {
   const name = (joined.body.InterfaceName as { SrcName?: unknown } | undefined)?.SrcName;
   if (typeof name !== 'string') throw new Error(`Join answered no interface: ${JSON.stringify(joined.body)}`);
-  if (!engine.namespaces.exists('containers')) engine.namespaces.create('containers');
+  if (into === undefined && !engine.namespaces.exists('containers')) engine.namespaces.create('containers');
+  const target = into === undefined ? engine.owned('containers') : { label: into.name, path: into.path };
   const host = engine.route(CURRENT_NETNS);
   try {
-    host.moveLink(name, engine.owned('containers'));
+    host.moveLink(name, target, into?.name);
   } finally {
     host.close();
+  }
+  if (into === undefined) return;
+  // As the engine does in a container: the interface under its name, up.
+  const there = engine.route(target);
+  try {
+    there.setLinkUp(into.name, true);
+  } finally {
+    there.close();
   }
 }
 
@@ -87,12 +96,12 @@ export function newId(): string {
 }
 
 /** CreateEndpoint and Join as Docker sends them, then the engine's move of the end; returns the endpoint id. */
-export async function joinMember(plugin: string, network: string): Promise<string> {
+export async function joinMember(plugin: string, network: string, into?: { readonly path: string; readonly name: string }): Promise<string> {
   const endpoint = newId();
   const created = await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(network, endpoint));
   if (created.status !== 200) throw new Error(`CreateEndpoint: ${JSON.stringify(created.body)}`);
   const joined = await post(plugin, '/NetworkDriver.Join', d.join(network, endpoint));
   if (joined.status !== 200) throw new Error(`Join: ${JSON.stringify(joined.body)}`);
-  engineTakes(joined);
+  engineTakes(joined, into);
   return endpoint;
 }

@@ -7,9 +7,10 @@ import { measureDaemon } from './daemon.js';
 import { measureDataPlane } from './dataplane.js';
 import { measureProfiles } from './profiles.js';
 import { measureCompose } from './compose.js';
+import { measureTunnel } from './tunnel.js';
 
 // The slowest and the one that depends on a whole container engine last.
-export const SECTIONS = ['join', 'dataplane', 'daemon', 'profile', 'compose'] as const;
+export const SECTIONS = ['join', 'dataplane', 'tunnel', 'daemon', 'profile', 'compose'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const log = (line: string): void => {
@@ -58,6 +59,9 @@ async function runSection(section: Section, quick: boolean): Promise<void> {
       break;
     case 'dataplane':
       emit(section, await measureDataPlane(quick ? [2, 10] : [2, 10, 50], quick ? 2000 : 20_000, quick ? 1 : 3, log));
+      break;
+    case 'tunnel':
+      emit(section, await measureTunnel(quick ? 2000 : 20_000, quick ? 1 : 3, log));
       break;
     case 'compose':
       emit(section, await measureCompose(20, quick ? 1 : 3, log));

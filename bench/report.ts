@@ -4,11 +4,13 @@ import type { DaemonResult } from './daemon.js';
 import type { DataPlaneResult } from './dataplane.js';
 import type { JoinResult } from './join.js';
 import type { ProfileResult } from './profiles.js';
+import type { TunnelResult } from './tunnel.js';
 
 export interface BenchResults {
   readonly machine?: { kernel: string; cpus: number; cpuModel: string; memoryMiB: number; node: string; canGwMaxHops: number };
   readonly join?: readonly JoinResult[];
   readonly dataplane?: readonly DataPlaneResult[];
+  readonly tunnel?: readonly TunnelResult[];
   readonly compose?: ComposeResult;
   readonly daemon?: DaemonResult;
   readonly profile?: readonly ProfileResult[];
@@ -93,9 +95,25 @@ function dataplaneSection(rows: readonly DataPlaneResult[]): string {
   ].join('\n');
 }
 
+function tunnelSection(rows: readonly TunnelResult[]): string {
+  const drops = (r: TunnelResult): string => {
+    const dropped = (r.counters.dropped ?? {}) as Record<string, number>;
+    const causes = Object.entries(dropped).filter(([, n]) => n > 0);
+    return causes.length === 0 ? '0' : causes.map(([cause, n]) => `${n} ${cause}`).join(', ');
+  };
+  const lines = rows.map((r) => [r.transport.toUpperCase(), r.fd ? 'FD (64 bytes)' : 'classic (8 bytes)', ...pathCells(r.ours), percent(r.ours.fps / r.baseline.fps), drops(r), r.baseline.fps.toFixed(0), `${r.baseline.latencyUs.p50.toFixed(0)} / ${r.baseline.latencyUs.p99.toFixed(0)}`]);
+  return [
+    '## 3. Tunnels (CAN over IP)',
+    '',
+    "Two cantainer daemons on this machine, each with a bus of one ECU, joined by a tunnel on loopback (UDP with the default 1000 µs flush timeout, or TCP); the same floods and paced frames as the data plane section, from the ECU on one bus to the ECU on the other. Baseline: the same frames through one plain can-gw rule between two vxcan pairs. Drops as the receiving tunnel counted them.",
+    '',
+    table(['Transport', 'Frames', 'fps', 'lost', 'dup', 'out of order', 'latency p50 / p99 (µs)', 'of baseline fps', 'tunnel drops', 'baseline fps', 'baseline latency'], lines),
+  ].join('\n');
+}
+
 function composeSection(c: ComposeResult): string {
   return [
-    '## 3. `docker compose up` of 20 ECUs',
+    '## 4. `docker compose up` of 20 ECUs',
     '',
     `${c.services} services on one cantainer network (docker-compose ${c.composeVersion}, Docker Engine ${c.dockerVersion}), \`up -d\` from nothing to all running, median of ${c.rounds}; the same services on a bridge network as the baseline. Time inside the daemon: the union of its plugin requests' intervals during \`up\` (requests overlap), from its request log.`,
     '',
@@ -119,7 +137,7 @@ function composeSection(c: ComposeResult): string {
 
 function daemonSection(d: DaemonResult): string {
   return [
-    '## 4. The daemon: cold start and memory',
+    '## 5. The daemon: cold start and memory',
     '',
     `From spawning \`cantainer daemon\` to its first answered request (Plugin.Activate), median of ${d.rounds}, against a bare Node.js HTTP server on a unix socket answering the same request. Resident memory (VmRSS) one second after start, and after 100 members joined one bus.`,
     '',
@@ -165,6 +183,7 @@ export function renderReport(results: BenchResults, facts: RunFacts, analysis: s
   ];
   if (results.join) parts.push('', joinSection(results.join));
   if (results.dataplane) parts.push('', dataplaneSection(results.dataplane));
+  if (results.tunnel) parts.push('', tunnelSection(results.tunnel));
   if (results.compose) parts.push('', composeSection(results.compose));
   if (results.daemon) parts.push('', daemonSection(results.daemon));
   if (results.profile) parts.push('', profileSection(results.profile));

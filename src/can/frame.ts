@@ -95,7 +95,8 @@ function checkId(id: number, extended: boolean, error: boolean): void {
   }
 }
 
-function rawCanId(frame: CanFrame): number {
+/** The frame's can_id as the kernel and the wire carry it: the id with its EFF, ERR and RTR flag bits. */
+export function rawCanId(frame: CanFrame): number {
   let raw = frame.id;
   if (frame.extended) raw |= CAN_EFF_FLAG;
   if (frame.error) raw |= CAN_ERR_FLAG;

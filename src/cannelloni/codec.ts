@@ -7,7 +7,7 @@
 //
 // Decoding never trusts a count or a length: it stops at the first frame that does not fit or breaks a limit, keeps
 // the complete frames before it (as cannelloni does) and names the problem, so the caller counts and drops it.
-import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_ERR_FLAG, CAN_MAX_DLEN, CAN_RTR_FLAG, CAN_SFF_MASK, CANFD_BRS, CANFD_ESI, CANFD_FDF, CANFD_MAX_DLEN, type CanFrame } from '../can/frame.js';
+import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_ERR_FLAG, CAN_MAX_DLEN, CAN_RTR_FLAG, CAN_SFF_MASK, CANFD_BRS, CANFD_ESI, CANFD_FDF, CANFD_MAX_DLEN, rawCanId, type CanFrame } from '../can/frame.js';
 
 export const CANNELLONI_VERSION = 2;
 export const OP_DATA = 0;
@@ -35,17 +35,9 @@ export function encodedSize(frame: CanFrame): number {
   return 4 + 1 + (frame.kind === 'fd' ? 1 : 0) + data;
 }
 
-function rawId(frame: CanFrame): number {
-  let raw = frame.id;
-  if (frame.extended) raw |= CAN_EFF_FLAG;
-  if (frame.error) raw |= CAN_ERR_FLAG;
-  if (frame.kind === 'classic' && frame.rtr) raw |= CAN_RTR_FLAG;
-  return raw >>> 0;
-}
-
 /** Writes one frame at `offset` (the caller made room: `encodedSize`) and returns the offset after it. */
 export function writeFrame(frame: CanFrame, out: Buffer, offset: number): number {
-  let at = out.writeUInt32BE(rawId(frame), offset);
+  let at = out.writeUInt32BE(rawCanId(frame), offset);
   if (frame.kind === 'fd') {
     at = out.writeUInt8(FD_LENGTH_FLAG | frame.data.length, at);
     // The flags byte as a socket reads it: the kernel sets CANFD_FDF on every FD frame, and cannelloni sends it on.

@@ -10,7 +10,7 @@ import { MONITOR } from '../bus/plan.js';
 import { DEFAULT_CONTROL_SOCKET, type BusEntry, type GatewayEntry } from '../control/api.js';
 import { KernelError, systemKernel, type CanSocketPort } from '../kernel/index.js';
 import { Errno } from '../netlink/errno.js';
-import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath, followDaemon } from './client.js';
+import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, followDaemon, listCommand } from './client.js';
 import { table, type CliIo } from './output.js';
 
 
@@ -84,19 +84,13 @@ function dumpFilters(texts: readonly string[]): IdFilter[] | undefined {
 }
 
 export function registerBusCommands(program: Command, io: CliIo, status: { code: number }): void {
-  program
-    .command('ls')
-    .description('list the buses: name, network id, FD, members, gateways, uplinks, frames carried and dropped')
-    .option('--json', 'print the list as JSON')
-    .option(...CONTROL_SOCKET_OPTION)
-    .action(async (options: { json?: boolean; controlSocket?: string }) => {
-      const { buses } = await callDaemon<{ buses: BusEntry[] }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.List');
-      if (options.json === true) {
-        io.out(`${JSON.stringify(buses, null, 2)}\n`);
-        return;
-      }
-      io.out(table(['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED'], buses.map((b) => [b.name, b.id.slice(0, 12), b.fd ? 'yes' : 'no', String(b.members), String(b.gateways), String(b.uplinks), String(b.frames), String(b.dropped)])));
-    });
+  listCommand<BusEntry>(program, io, {
+    description: 'list the buses: name, network id, FD, members, gateways, uplinks, frames carried and dropped',
+    method: 'Bus.List',
+    key: 'buses',
+    head: ['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED'],
+    row: (b) => [b.name, b.id.slice(0, 12), b.fd ? 'yes' : 'no', String(b.members), String(b.gateways), String(b.uplinks), String(b.frames), String(b.dropped)],
+  });
 
   program
     .command('inspect')

@@ -2,7 +2,9 @@
 // when the daemon cannot be reached, and the daemon's own error (with its code) when it refuses.
 import { request } from 'node:http';
 import { CantainerError } from '../errors.js';
+import type { Command } from 'commander';
 import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
+import { table } from './output.js';
 
 export const CONTROL_SOCKET_ENV = 'CANTAINER_CONTROL_SOCKET';
 
@@ -106,4 +108,26 @@ export function followDaemon(socketPath: string, method: string, onValue: (value
     req.end('{}');
   });
   return { done, stop: () => { stopRequest(); } };
+}
+
+/**
+ * A listing command (`ls`): asks the daemon for `method`, prints the list under `key` as a table, or as JSON with
+ * --json.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T types the caller's rows against the entries it lists
+export function listCommand<T>(
+  parent: Command,
+  io: { readonly out: (text: string) => void },
+  spec: { readonly name?: string; readonly description: string; readonly method: string; readonly key: string; readonly head: readonly string[]; readonly row: (entry: T) => string[] },
+): Command {
+  return parent
+    .command(spec.name ?? 'ls')
+    .description(spec.description)
+    .option('--json', 'print the list as JSON')
+    .option(...CONTROL_SOCKET_OPTION)
+    .action(async (options: { json?: boolean; controlSocket?: string }) => {
+      const answer = await callDaemon<Record<string, T[]>>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), spec.method);
+      const list = answer[spec.key] ?? [];
+      io.out(options.json === true ? `${JSON.stringify(list, null, 2)}\n` : table(spec.head, list.map(spec.row)));
+    });
 }

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { gatewayWords } from '../bus/gateway-spec.js';
 import { DEFAULT_CONTROL_SOCKET, type GatewayEntry } from '../control/api.js';
-import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
-import { table, type CliIo } from './output.js';
+import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
+import type { CliIo } from './output.js';
 
 
 interface AddOptions {
@@ -72,17 +72,11 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
       io.out(`gateway ${source} -> ${destination} removed\n`);
     });
 
-  gateway
-    .command('ls')
-    .description('list the gateways: direction, state (wired, waiting for a bus, refused), filters and edits')
-    .option('--json', 'print the list as JSON')
-    .option(...CONTROL_SOCKET_OPTION)
-    .action(async (options: { json?: boolean; controlSocket?: string }) => {
-      const answer = await callDaemon<{ gateways: GatewayEntry[] }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.List');
-      if (options.json === true) {
-        io.out(`${JSON.stringify(answer.gateways, null, 2)}\n`);
-        return;
-      }
-      io.out(table(['GATEWAY', 'STATE', 'SETTINGS', 'DECLARED BY'], answer.gateways.map((entry) => [arrow(entry), status(entry), settings(entry), entry.declaredBy ?? '-'])));
-    });
+  listCommand<GatewayEntry>(gateway, io, {
+    description: 'list the gateways: direction, state (wired, waiting for a bus, refused), filters and edits',
+    method: 'Gateway.List',
+    key: 'gateways',
+    head: ['GATEWAY', 'STATE', 'SETTINGS', 'DECLARED BY'],
+    row: (entry) => [arrow(entry), status(entry), settings(entry), entry.declaredBy ?? '-'],
+  });
 }

@@ -2,8 +2,8 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_CONTROL_SOCKET, type TunnelEntry } from '../control/api.js';
 import { InvalidValueError } from '../errors.js';
-import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
-import { table, type CliIo } from './output.js';
+import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
+import type { CliIo } from './output.js';
 
 interface AddOptions {
   udp?: boolean;
@@ -107,22 +107,11 @@ export function registerTunnelCommands(program: Command, io: CliIo): void {
       io.out(`tunnel ${name} on ${bus} removed\n`);
     });
 
-  tunnel
-    .command('ls')
-    .description('list the tunnels: bus, name, transport, addresses, state, peers connected, frames in and out, drops by cause')
-    .option('--json', 'print the list as JSON, with every counter')
-    .option(...CONTROL_SOCKET_OPTION)
-    .action(async (options: { json?: boolean; controlSocket?: string }) => {
-      const answer = await callDaemon<{ tunnels: TunnelEntry[] }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Tunnel.List');
-      if (options.json === true) {
-        io.out(`${JSON.stringify(answer.tunnels, null, 2)}\n`);
-        return;
-      }
-      io.out(
-        table(
-          ['BUS', 'NAME', 'TRANSPORT', 'ADDRESS', 'STATE', 'PEERS', 'IN', 'OUT', 'DROPPED', 'NOTE'],
-          answer.tunnels.map((entry) => [entry.bus, entry.name, entry.transport, address(entry), entry.state, entry.peers === undefined ? '-' : String(entry.peers.length), String(entry.counters?.framesIn ?? 0), String(entry.counters?.framesOut ?? 0), dropped(entry), entry.detail ?? '']),
-        ),
-      );
-    });
+  listCommand<TunnelEntry>(tunnel, io, {
+    description: 'list the tunnels: bus, name, transport, addresses, state, peers connected, frames in and out, drops by cause (--json: every counter)',
+    method: 'Tunnel.List',
+    key: 'tunnels',
+    head: ['BUS', 'NAME', 'TRANSPORT', 'ADDRESS', 'STATE', 'PEERS', 'IN', 'OUT', 'DROPPED', 'NOTE'],
+    row: (entry) => [entry.bus, entry.name, entry.transport, address(entry), entry.state, entry.peers === undefined ? '-' : String(entry.peers.length), String(entry.counters?.framesIn ?? 0), String(entry.counters?.framesOut ?? 0), dropped(entry), entry.detail ?? ''],
+  });
 }

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
 import type { UplinkDirection } from '../bus/uplink.js';
-import { callDaemon, collect, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
-import { table, type CliIo } from './output.js';
+import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
+import type { CliIo } from './output.js';
 
 
 interface UplinkEntry {
@@ -60,17 +60,11 @@ export function registerUplinkCommands(program: Command, io: CliIo): void {
       io.out(`uplink ${iface} on ${bus} removed\n`);
     });
 
-  uplink
-    .command('ls')
-    .description('list the uplinks: bus, interface, direction, state (up, or down while the interface is missing), filters')
-    .option('--json', 'print the list as JSON')
-    .option(...CONTROL_SOCKET_OPTION)
-    .action(async (options: { json?: boolean; controlSocket?: string }) => {
-      const answer = await callDaemon<{ uplinks: UplinkEntry[] }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Uplink.List');
-      if (options.json === true) {
-        io.out(`${JSON.stringify(answer.uplinks, null, 2)}\n`);
-        return;
-      }
-      io.out(table(['BUS', 'INTERFACE', 'DIRECTION', 'STATE', 'FILTERS', 'NOTE'], answer.uplinks.map((entry) => [entry.bus, entry.interface, entry.direction, entry.state, filters(entry), entry.detail ?? ''])));
-    });
+  listCommand<UplinkEntry>(uplink, io, {
+    description: 'list the uplinks: bus, interface, direction, state (up, or down while the interface is missing), filters',
+    method: 'Uplink.List',
+    key: 'uplinks',
+    head: ['BUS', 'INTERFACE', 'DIRECTION', 'STATE', 'FILTERS', 'NOTE'],
+    row: (entry) => [entry.bus, entry.interface, entry.direction, entry.state, filters(entry), entry.detail ?? ''],
+  });
 }

@@ -3,7 +3,7 @@
 import { decodeFrame, encodeFrame, type CanFrame } from '../can/frame.js';
 import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
-import { AF_CAN, bind, close, ifNameToIndex, MSG_DONTWAIT, recv, send, setsockopt, setsockoptInt, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, watchReadable } from './libc.js';
+import { AF_CAN, bind, close, ifNameToIndex, MSG_DONTWAIT, recv, send, setsockopt, setsockoptInt, SO_RCVBUFFORCE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, SOL_SOCKET, watchReadable } from './libc.js';
 import { inNetns, withNetnsFile } from './netns.js';
 import { CURRENT_NETNS, type CanSocketOptions, type CanSocketPort, type NetnsTarget } from './port.js';
 
@@ -59,6 +59,7 @@ export class CanSocket implements CanSocketPort {
       if (options.loopback === false) setsockoptInt(fd, SOL_CAN_RAW, CAN_RAW_LOOPBACK, 0, what);
       if (options.receiveOwnMessages === true) setsockoptInt(fd, SOL_CAN_RAW, CAN_RAW_RECV_OWN_MSGS, 1, what);
       if (options.filters !== undefined) setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, encodeFilters(options.filters), what);
+      if (options.receiveBufferBytes !== undefined) setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, options.receiveBufferBytes, what);
       const address = Buffer.alloc(24);
       address.writeUInt16LE(AF_CAN, 0);
       address.writeInt32LE(index, 4);

@@ -28,6 +28,8 @@ export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
+/** SO_RCVBUF without the net.core.rmem_max cap (CAP_NET_ADMIN). */
+export const SO_RCVBUFFORCE = 33;
 export const MSG_DONTWAIT = 0x40;
 export const CLONE_NEWNET = 0x40000000;
 export const MS_BIND = 0x1000;

@@ -99,6 +99,11 @@ export interface CanSocketOptions {
   readonly receiveOwnMessages?: boolean;
   /** Local loopback of sent frames to other sockets on this host (default on, as on a real controller). */
   readonly loopback?: boolean;
+  /**
+   * Room for frames not read yet, in bytes (the kernel counts about 1 KiB per frame). The default (about 200 frames)
+   * is lost in a burst by a reader that is also busy with other work.
+   */
+  readonly receiveBufferBytes?: number;
 }
 
 /** What the bus core needs from the kernel. */

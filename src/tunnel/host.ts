@@ -40,6 +40,9 @@ interface Running {
 
 const keyOf = (busId: string, name: string): string => `${busId}\0${name}`;
 
+/** Frames of the bus waiting for the tunnel: a few thousand, so that a burst waits rather than being lost. */
+const BUS_SIDE_BUFFER_BYTES = 8 * 1024 * 1024;
+
 export class TunnelHost {
   readonly #kernel: KernelPort;
   readonly #log: Logger;
@@ -109,7 +112,7 @@ export class TunnelHost {
     const carrier = running.carrier;
     if (carrier === undefined) return;
     try {
-      const socket = this.#kernel.canSocket(tunnelPortName(bus.id, running.tunnel.name), { netns: this.#kernel.owned(busNamespace(bus.id)), fd: bus.fd });
+      const socket = this.#kernel.canSocket(tunnelPortName(bus.id, running.tunnel.name), { netns: this.#kernel.owned(busNamespace(bus.id)), fd: bus.fd, receiveBufferBytes: BUS_SIDE_BUFFER_BYTES });
       running.side.attach(socket, (frames) => {
         carrier.send(frames);
       });

@@ -78,7 +78,7 @@ describe('network options', () => {
 
   it('reads the tunnel options of examples/remote as compose passes them', () => {
     const compose = readFileSync(fileURLToPath(new URL('../../../examples/remote/compose.yaml', import.meta.url)), 'utf8');
-    const options = Object.fromEntries([...compose.matchAll(/^ {6}(tunnel\.[a-z]+): "(.*)"$/gmu)].map(([, key, value]) => [key, (value ?? '').replace(/\$\{TUNNEL_ADDR[^}]*\}/gu, '192.168.1.10')]));
+    const options: Record<string, string> = Object.fromEntries([...compose.matchAll(/^ {6}(tunnel\.[a-z]+): "(.*)"$/gmu)].map(([, key, value]): [string, string] => [key ?? '', (value ?? '').replace(/\$\{TUNNEL_ADDR[^}]*\}/gu, '192.168.1.10')]));
     assert.deepEqual(Object.keys(options), ['tunnel.students', 'tunnel.bench']);
     assert.deepEqual(parseNetworkOptions(options).tunnels.map((tunnel) => [tunnel.name, tunnel.transport, tunnel.listen]), [
       ['students', 'tcp-server', '192.168.1.10:20000'],

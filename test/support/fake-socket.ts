@@ -3,21 +3,17 @@
 // turn of the event loop, in order. Sockets that did not ask for FD frames get none, as CAN_RAW without
 // CAN_RAW_FD_FRAMES; a socket whose interface is gone fails to send with ENODEV, one whose interface is down with
 // ENETDOWN.
-import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_ERR_FLAG, CAN_RTR_FLAG, CAN_SFF_MASK, CANFD_BRS, CANFD_ESI, CANFD_FDF, type CanFrame } from '../../src/can/frame.js';
+import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_ERR_FLAG, CAN_RTR_FLAG, CAN_SFF_MASK, CANFD_BRS, CANFD_ESI, CANFD_FDF, rawCanId, type CanFrame } from '../../src/can/frame.js';
 import { Errno } from '../../src/netlink/errno.js';
 import { KernelError, type CanSocketOptions, type CanSocketPort, type NetnsTarget } from '../../src/kernel/index.js';
 import type { FakeKernel, FakeLink } from './fake-kernel.js';
 import { transmit, type SimFrame } from './frame-sim.js';
 
 export function toSimFrame(frame: CanFrame): SimFrame {
-  let canId = frame.id;
-  if (frame.extended) canId |= CAN_EFF_FLAG;
-  if (frame.error) canId |= CAN_ERR_FLAG;
-  if (frame.kind === 'classic' && frame.rtr) canId |= CAN_RTR_FLAG;
   const data = new Uint8Array(frame.kind === 'fd' ? 64 : 8);
   data.set(frame.data);
   const flags = frame.kind === 'fd' ? (frame.brs ? CANFD_BRS : 0) | (frame.esi ? CANFD_ESI : 0) | CANFD_FDF : 0;
-  return { canId: canId >>> 0, fd: frame.kind === 'fd', len: frame.data.length, data, flags };
+  return { canId: rawCanId(frame), fd: frame.kind === 'fd', len: frame.data.length, data, flags };
 }
 
 export function fromSimFrame(sim: SimFrame): CanFrame {

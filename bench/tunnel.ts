@@ -1,0 +1,87 @@
+// Section: CAN over IP. Two cantainer daemons on this machine, each with a bus of one ECU, joined by a tunnel on
+// loopback (UDP, then TCP), carry the same floods and paced frames as the data plane section; the baseline is the
+// same frames through one plain can-gw rule between two vxcan pairs (what the kernel does without any network).
+import { rmSync } from 'node:fs';
+import { dockerRequests as d, post } from '../test/support/plugin-client.js';
+import { figures, handMade, namespace, type PathFigures } from './dataplane.js';
+import { joinMember, newId, startDaemonProcess, type DaemonProcess } from './daemon-process.js';
+
+export interface TunnelResult {
+  readonly transport: 'udp' | 'tcp';
+  readonly fd: boolean;
+  readonly ours: PathFigures;
+  readonly baseline: PathFigures;
+  /** What the receiving tunnel counted: frames in, datagrams (UDP) and drops by cause. */
+  readonly counters: Readonly<Record<string, unknown>>;
+}
+
+interface Side {
+  readonly daemon: DaemonProcess;
+  readonly network: string;
+  readonly ecu: string;
+}
+
+async function tunnels(side: Side): Promise<Array<{ state: string; detail?: string; peers?: string[]; counters: Record<string, unknown> }>> {
+  const answer = await post(side.daemon.control, '/Tunnel.List', {});
+  return (answer.body as { tunnels: Array<{ state: string; detail?: string; peers?: string[]; counters: Record<string, unknown> }> }).tunnels;
+}
+
+async function side(name: string, fd: boolean, tunnel: string): Promise<Side> {
+  const daemon = await startDaemonProcess(`/run/cantainer-bench/tunnel-${name}`);
+  const network = newId();
+  const created = await post(daemon.plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(network, { fd: String(fd), 'tunnel.bench': tunnel }));
+  if (created.status !== 200) throw new Error(`CreateNetwork: ${JSON.stringify(created.body)}`);
+  const ecu = namespace(`tun-${name}${fd ? '-fd' : ''}`);
+  await joinMember(daemon.plugin, network, { path: ecu, name: 'can0' });
+  return { daemon, network, ecu };
+}
+
+async function ready(sides: readonly Side[], transport: 'udp' | 'tcp'): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const all = await Promise.all(sides.map(tunnels));
+    if (all.every((list) => list[0]?.state === 'up' && list[0].detail === undefined && (transport === 'udp' || list[0].peers?.length === 1))) return;
+    if (Date.now() > deadline) throw new Error(`tunnels not ready: ${JSON.stringify(all)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function measureTunnel(frames: number, rounds: number, log: (line: string) => void): Promise<TunnelResult[]> {
+  const results: TunnelResult[] = [];
+  for (const transport of ['udp', 'tcp'] as const) {
+    for (const fd of [false, true]) {
+      const [a, b] =
+        transport === 'udp'
+          ? [await side('a', fd, '--udp --listen 127.0.0.1:21000 --peer 127.0.0.1:21001'), await side('b', fd, '--udp --listen 127.0.0.1:21001 --peer 127.0.0.1:21000')]
+          : [await side('a', fd, '--tcp-server 127.0.0.1:21002'), await side('b', fd, '--tcp-client 127.0.0.1:21002')];
+      try {
+        await ready([a, b], transport);
+        const ours: PathFigures[] = [];
+        const baseline: PathFigures[] = [];
+        const hand = handMade(fd);
+        for (let round = 0; round < rounds; round++) {
+          baseline.push(await figures(hand.sender, hand.receiver, fd, frames));
+          ours.push(await figures(a.ecu, b.ecu, fd, frames));
+        }
+        hand.remove();
+        const pick = (all: PathFigures[]): PathFigures => {
+          const sorted = [...all].sort((x, y) => x.fps - y.fps);
+          const chosen = sorted[Math.floor(sorted.length / 2)];
+          if (chosen === undefined) throw new Error('no rounds');
+          return { ...chosen, lost: all.reduce((sum, f) => sum + f.lost, 0), duplicates: all.reduce((sum, f) => sum + f.duplicates, 0), outOfOrder: all.reduce((sum, f) => sum + f.outOfOrder, 0), sent: all.reduce((sum, f) => sum + f.sent, 0), received: all.reduce((sum, f) => sum + f.received, 0) };
+        };
+        const counters = (await tunnels(b))[0]?.counters ?? {};
+        const result: TunnelResult = { transport, fd, ours: pick(ours), baseline: pick(baseline), counters };
+        log(`tunnel ${transport} ${fd ? 'FD' : 'classic'}: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent}, duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)}); ${JSON.stringify(counters)}`);
+        results.push(result);
+      } finally {
+        for (const s of [a, b]) {
+          await post(s.daemon.plugin, '/NetworkDriver.DeleteNetwork', d.network(s.network)).catch(() => undefined);
+          await s.daemon.stop();
+          rmSync(s.daemon.dir, { recursive: true, force: true });
+        }
+      }
+    }
+  }
+  return results;
+}
