@@ -8,10 +8,8 @@ import { measureDataPlane } from './dataplane.js';
 import { measureProfiles } from './profiles.js';
 import { measureCompose } from './compose.js';
 import { measureTunnel } from './tunnel.js';
+import { SECTIONS, type Section } from './sections.js';
 
-// The slowest and the one that depends on a whole container engine last.
-export const SECTIONS = ['join', 'dataplane', 'tunnel', 'daemon', 'profile', 'compose'] as const;
-export type Section = (typeof SECTIONS)[number];
 
 const log = (line: string): void => {
   console.log(`bench: ${line}`);

@@ -97,15 +97,16 @@ function dataplaneSection(rows: readonly DataPlaneResult[]): string {
 
 function tunnelSection(rows: readonly TunnelResult[]): string {
   const drops = (r: TunnelResult): string => {
-    const dropped = (r.counters.dropped ?? {}) as Record<string, number>;
-    const causes = Object.entries(dropped).filter(([, n]) => n > 0);
+    const dropped = { ...((r.senderCounters?.dropped ?? {}) as Record<string, number>), ...((r.counters.dropped ?? {}) as Record<string, number>) };
+    const lost = Number(r.counters.packetsLost ?? 0);
+    const causes = [...Object.entries(dropped), ...(lost > 0 ? [['datagrams lost', lost] as const] : [])].filter(([, n]) => n > 0);
     return causes.length === 0 ? '0' : causes.map(([cause, n]) => `${n} ${cause}`).join(', ');
   };
   const lines = rows.map((r) => [r.transport.toUpperCase(), r.fd ? 'FD (64 bytes)' : 'classic (8 bytes)', ...pathCells(r.ours), percent(r.ours.fps / r.baseline.fps), drops(r), r.baseline.fps.toFixed(0), `${r.baseline.latencyUs.p50.toFixed(0)} / ${r.baseline.latencyUs.p99.toFixed(0)}`]);
   return [
     '## 3. Tunnels (CAN over IP)',
     '',
-    "Two cantainer daemons on this machine, each with a bus of one ECU, joined by a tunnel on loopback (UDP with the default 1000 µs flush timeout, or TCP); the same floods and paced frames as the data plane section, from the ECU on one bus to the ECU on the other. Baseline: the same frames through one plain can-gw rule between two vxcan pairs. Drops as the receiving tunnel counted them.",
+    "Two cantainer daemons on this machine, each with a bus of one ECU, joined by a tunnel on loopback (UDP with the default 1000 µs flush timeout, or TCP); the same floods and paced frames as the data plane section, from the ECU on one bus to the ECU on the other. Baseline: the same frames through one plain can-gw rule between two vxcan pairs. Drops as the two tunnels counted them (datagrams lost: gaps in the UDP sequence numbers at the receiver).",
     '',
     table(['Transport', 'Frames', 'fps', 'lost', 'dup', 'out of order', 'latency p50 / p99 (µs)', 'of baseline fps', 'tunnel drops', 'baseline fps', 'baseline latency'], lines),
   ].join('\n');

@@ -1,5 +1,5 @@
 // `npm run bench [-- SECTION...] [--quick]`: boots the lab VM, runs the benchmark sections inside it (join,
-// dataplane, compose, daemon, profile; all by default) and writes BENCHMARKS.md. Sections not run keep their last
+// dataplane, tunnel, daemon, profile, compose; all by default) and writes BENCHMARKS.md. Sections not run keep their last
 // results (read back from the report's raw JSON), so one section can be measured again alone.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,11 +9,12 @@ import { chooseAccelerator } from '../lab/accel.js';
 import { ensureArtefacts, missingHostTools } from '../lab/artefacts.js';
 import { runInLab } from '../lab/vm.js';
 import { parseResults, renderReport, type BenchResults } from './report.js';
+import { SECTIONS } from './sections.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guestDir = join(root, 'lab', 'guest');
 const REPORT = join(root, 'BENCHMARKS.md');
-const SECTIONS = ['join', 'dataplane', 'compose', 'daemon', 'profile'];
+
 
 const HELP = `usage: npm run bench [-- SECTION...] [--quick] [--timeout SECONDS]
 
@@ -51,7 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error('bench: BENCHMARKS.md written again from its raw results');
     return 0;
   }
-  const unknown = argv.filter((arg, i) => !SECTIONS.includes(arg) && arg !== '--quick' && arg !== '--timeout' && argv[i - 1] !== '--timeout');
+  const unknown = argv.filter((arg, i) => !(SECTIONS as readonly string[]).includes(arg) && arg !== '--quick' && arg !== '--timeout' && argv[i - 1] !== '--timeout');
   if (unknown.length > 0) {
     process.stderr.write(`bench: unknown argument ${unknown.join(' ')}\n${HELP}`);
     return 2;

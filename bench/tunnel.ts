@@ -13,6 +13,8 @@ export interface TunnelResult {
   readonly baseline: PathFigures;
   /** What the receiving tunnel counted: frames in, datagrams (UDP) and drops by cause. */
   readonly counters: Readonly<Record<string, unknown>>;
+  /** What the sending tunnel counted (a TCP server counts the clients it disconnected as slow). */
+  readonly senderCounters?: Readonly<Record<string, unknown>>;
 }
 
 interface Side {
@@ -71,8 +73,9 @@ export async function measureTunnel(frames: number, rounds: number, log: (line: 
           return { ...chosen, lost: all.reduce((sum, f) => sum + f.lost, 0), duplicates: all.reduce((sum, f) => sum + f.duplicates, 0), outOfOrder: all.reduce((sum, f) => sum + f.outOfOrder, 0), sent: all.reduce((sum, f) => sum + f.sent, 0), received: all.reduce((sum, f) => sum + f.received, 0) };
         };
         const counters = (await tunnels(b))[0]?.counters ?? {};
-        const result: TunnelResult = { transport, fd, ours: pick(ours), baseline: pick(baseline), counters };
-        log(`tunnel ${transport} ${fd ? 'FD' : 'classic'}: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent}, duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)}); ${JSON.stringify(counters)}`);
+        const senderCounters = (await tunnels(a))[0]?.counters ?? {};
+        const result: TunnelResult = { transport, fd, ours: pick(ours), baseline: pick(baseline), counters, senderCounters };
+        log(`tunnel ${transport} ${fd ? 'FD' : 'classic'}: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent}, duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)}); receiver ${JSON.stringify(counters)}; sender ${JSON.stringify(senderCounters)}`);
         results.push(result);
       } finally {
         for (const s of [a, b]) {

@@ -40,8 +40,11 @@ interface Running {
 
 const keyOf = (busId: string, name: string): string => `${busId}\0${name}`;
 
-/** Frames of the bus waiting for the tunnel: a few thousand, so that a burst waits rather than being lost. */
-const BUS_SIDE_BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * Room for frames of the bus waiting for the tunnel (the kernel counts about 1 KiB per FD frame): tens of thousands,
+ * so that a burst faster than the tunnel waits rather than being lost. Kernel memory, taken only while frames wait.
+ */
+const BUS_SIDE_BUFFER_BYTES = 32 * 1024 * 1024;
 
 export class TunnelHost {
   readonly #kernel: KernelPort;

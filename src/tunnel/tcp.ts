@@ -12,7 +12,7 @@ import { countDrop, type DropCause, type TunnelCounters } from './counters.js';
 import type { RateLimitedLog } from './warnings.js';
 
 /** Bytes a peer may leave unread before it counts as too slow. */
-export const MAX_UNSENT_BYTES = 256 * 1024;
+export const MAX_UNSENT_BYTES = 1024 * 1024;
 /** Clients one server takes at once. */
 export const MAX_CLIENTS = 64;
 /** How long a new connection has to send its handshake. */
