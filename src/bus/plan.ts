@@ -139,9 +139,9 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
   const uplinkEnds: VxcanPlan[] = uplinks.map(({ uplink }) => ({ kind: 'vxcan', name: uplinkEndName(bus.id, uplink.interface), mtu, uplinkOf: uplink.interface, end: { name: uplinkHostEndName(bus.id, uplink.interface), up: true } }));
   const tunnels: VxcanPlan[] = (bus.tunnels ?? []).map((tunnel) => ({ kind: 'vxcan', name: tunnelEndName(bus.id, tunnel.name), mtu, tunnelOf: tunnel.name, end: { name: tunnelPortName(bus.id, tunnel.name), busNamespace: busNamespace(bus.id), up: true } }));
   const pairs = [...ends, ...gateways, ...uplinkEnds, ...tunnels];
-  if (new Set(pairs.flatMap((end) => (end.end.busNamespace === busNamespace(bus.id) ? [end.name, end.end.name] : [end.name]))).size !== pairs.length + tunnels.length) {
-    throw new Error(`bus ${bus.name}: two member, gateway, uplink or tunnel ids hash to the same interface name`);
-  }
+  // Every pair's near end is in the bus namespace, and a tunnel's far end too: no two may share a name.
+  const names = [...pairs.map((pair) => pair.name), ...tunnels.map((pair) => pair.end.name)];
+  if (new Set(names).size !== names.length) throw new Error(`bus ${bus.name}: two member, gateway, uplink or tunnel ids hash to the same interface name`);
   const busKinds = bus.fd ? [false, true] : [false];
   const participants: Participant[] = [
     ...bus.members.map((member, i): Participant => ({

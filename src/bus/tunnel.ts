@@ -26,11 +26,11 @@ export interface Tunnel {
 
 export const DEFAULT_TUNNEL_TIMEOUT_US = 1000;
 export const DEFAULT_TUNNEL_MTU = 1500;
-/** cannelloni's port, and so what users expect when they name none. */
-export const CANNELLONI_PORT = 20000;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/u;
+/** `HOST:PORT` or `[IPV6]:PORT`: the host bracketed (1) or plain (2), the port (3). */
+const ADDRESS = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/u;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/u;
 
 export interface NetAddress {
@@ -58,7 +58,7 @@ export function ipFamily(text: string): 4 | 6 | undefined {
 /** Parses `ADDR:PORT`, `[IPV6]:PORT` or (unless `literal`) `HOST:PORT`. */
 export function parseAddress(field: string, text: string, options: { literal: boolean }): NetAddress {
   const allowed = options.literal ? 'ADDR:PORT with an IP address (0.0.0.0 or [::] for every address, said explicitly), port 1..65535' : 'HOST:PORT or [IPV6]:PORT, port 1..65535';
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/u.exec(text);
+  const match = ADDRESS.exec(text);
   if (match === null) throw new InvalidValueError(field, text, allowed);
   const [, bracketed, plain, portText] = match;
   const host = bracketed ?? plain ?? '';
@@ -68,10 +68,6 @@ export function parseAddress(field: string, text: string, options: { literal: bo
   if (bracketed !== undefined && family !== 6) throw new InvalidValueError(field, text, allowed);
   if (family === undefined && (options.literal || !HOSTNAME.test(host))) throw new InvalidValueError(field, text, allowed);
   return { host, port, family };
-}
-
-export function formatAddress(address: Pick<NetAddress, 'host' | 'port'>): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
 export interface Cidr {
@@ -117,11 +113,16 @@ export function checkTunnel(tunnel: Tunnel, field = 'tunnel'): void {
   tunnel.allow.forEach((text, i) => parseCidr(`${field}.allow[${i}]`, text));
 }
 
-/** The name a tunnel gets when none is given: its transport and port (and host, for a client). */
+/**
+ * The name a tunnel gets when none is given: its transport and port (and host, for a client). Just the transport
+ * when the address is missing or bad: checking the tunnel then says what is wrong with it.
+ */
 export function defaultTunnelName(tunnel: Pick<Tunnel, 'transport' | 'listen' | 'peer'>): string {
   const address = tunnel.transport === 'tcp-client' ? tunnel.peer : tunnel.listen;
-  if (address === undefined) return tunnel.transport;
-  const { host, port } = parseAddress('tunnel', address, { literal: tunnel.transport !== 'tcp-client' });
+  const match = address === undefined ? null : ADDRESS.exec(address);
+  if (match === null) return tunnel.transport;
+  const host = match[1] ?? match[2] ?? '';
+  const port = Number(match[3]);
   const name = tunnel.transport === 'tcp-client' ? `tcp-client-${host}-${port}` : `${tunnel.transport}-${port}`;
   return name.replace(/[^A-Za-z0-9_.-]/gu, '.').slice(0, 64);
 }
@@ -191,7 +192,6 @@ export function tunnelFromWords(field: string, text: string, name?: string): Tun
   const mtu = integer('--mtu');
   const draft = { transport, ...(listen === undefined ? {} : { listen }), ...(peer === undefined ? {} : { peer }), ...(timeoutUs === undefined ? {} : { timeoutUs }), ...(mtu === undefined ? {} : { mtu }), allow };
   try {
-    checkTunnel({ name: 'tunnel', ...draft });
     const tunnel = { name: values['--name'] ?? name ?? defaultTunnelName(draft), ...draft };
     checkTunnel(tunnel);
     return tunnel;

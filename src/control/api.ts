@@ -175,8 +175,6 @@ export function tunnelOf(body: Readonly<Record<string, unknown>>): Tunnel {
     ...(mtu === undefined ? {} : { mtu }),
     allow: strings(body, 'allow') ?? [],
   };
-  // The name is checked with the rest; derived from the address only once that is known to be sound.
-  checkTunnel({ name: 'tunnel', ...draft });
   const tunnel = { name: optionalText(body, 'name') ?? defaultTunnelName(draft), ...draft };
   checkTunnel(tunnel);
   return tunnel;

@@ -313,10 +313,7 @@ export class BusService {
   addUplink(busName: string, input: Uplink): Promise<UplinkView> {
     const uplink = normaliseUplink(input);
     checkUplink(uplink);
-    const found = this.byName(busName);
-    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
-    return this.#queue.run(found.id, () => {
-      const stored = this.#buses.get(found.id);
+    return this.#onNamedBus(busName, (stored) => {
       if (stored === undefined) throw new UnknownBusError(busName, 'name');
       this.#checkUplinkInterface(stored, uplink);
       const bus = this.#prune(stored);
@@ -332,10 +329,7 @@ export class BusService {
    */
   addTunnel(busName: string, tunnel: Tunnel): Promise<Bus> {
     checkTunnel(tunnel);
-    const found = this.byName(busName);
-    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
-    return this.#queue.run(found.id, () => {
-      const stored = this.#buses.get(found.id);
+    return this.#onNamedBus(busName, (stored) => {
       if (stored === undefined) throw new UnknownBusError(busName, 'name');
       this.#checkTunnelListen(stored.id, tunnel);
       const bus = this.#prune(stored);
@@ -343,6 +337,16 @@ export class BusService {
       this.#commit(bus, next);
       return next;
     });
+  }
+
+  /**
+   * Runs `task` under the lock of the bus named `busName`, with that bus as stored once the lock is held (undefined
+   * if it was removed meanwhile); an unknown name is refused at once.
+   */
+  #onNamedBus<T>(busName: string, task: (stored: Bus | undefined) => T): Promise<T> {
+    const found = this.byName(busName);
+    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
+    return this.#queue.run(found.id, () => task(this.#buses.get(found.id)));
   }
 
   /** No two tunnels of this host listen on the same transport, address and port (the same tunnel again is fine). */
@@ -357,10 +361,7 @@ export class BusService {
 
   /** Removes a tunnel from a bus with its pair; false if the bus had none of that name. */
   removeTunnel(busName: string, name: string): Promise<boolean> {
-    const found = this.byName(busName);
-    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
-    return this.#queue.run(found.id, () => {
-      const stored = this.#buses.get(found.id);
+    return this.#onNamedBus(busName, (stored) => {
       if (stored?.tunnels?.some((tunnel) => tunnel.name === name) !== true) return false;
       const bus = this.#prune(stored);
       const tunnels = (bus.tunnels ?? []).filter((tunnel) => tunnel.name !== name);
@@ -372,10 +373,7 @@ export class BusService {
 
   /** Detaches an interface from a bus: the rules and the pair go, the interface stays. False if it had no uplink. */
   removeUplink(busName: string, iface: string): Promise<boolean> {
-    const found = this.byName(busName);
-    if (found === undefined) return Promise.reject(new UnknownBusError(busName, 'name'));
-    return this.#queue.run(found.id, () => {
-      const stored = this.#buses.get(found.id);
+    return this.#onNamedBus(busName, (stored) => {
       if (stored?.uplinks?.some((uplink) => uplink.interface === iface) !== true) return false;
       const bus = this.#prune(stored);
       this.#commit(bus, { ...bus, uplinks: (bus.uplinks ?? []).filter((uplink) => uplink.interface !== iface) });

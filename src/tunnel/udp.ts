@@ -6,7 +6,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import type { CanFrame } from '../can/frame.js';
 import { decodePacket, encodedSize, encodePacket, PACKET_HEADER_SIZE } from '../cannelloni/codec.js';
-import { DEFAULT_TUNNEL_MTU, DEFAULT_TUNNEL_TIMEOUT_US, parseAddress, type Tunnel } from '../bus/tunnel.js';
+import { DEFAULT_TUNNEL_MTU, DEFAULT_TUNNEL_TIMEOUT_US, parseAddress, type NetAddress, type Tunnel } from '../bus/tunnel.js';
 import { allowCheck, plainAddress, type AddressCheck } from './allow.js';
 import type { BusSide, TunnelCarrier } from './bus-side.js';
 import { countDrop, type TunnelCounters } from './counters.js';
@@ -22,6 +22,7 @@ export class UdpCarrier implements TunnelCarrier {
   readonly #warnings: RateLimitedLog;
   readonly #fields: Readonly<Record<string, string>>;
   readonly #allowed: AddressCheck | undefined;
+  readonly #listen: NetAddress;
   readonly #payload: number;
   readonly #timeoutUs: number;
   #socket: Socket | undefined;
@@ -41,14 +42,14 @@ export class UdpCarrier implements TunnelCarrier {
     this.#warnings = warnings;
     this.#fields = fields;
     this.#allowed = allowCheck(tunnel.allow);
-    const listen = parseAddress('listen', tunnel.listen ?? '', { literal: true });
+    this.#listen = parseAddress('listen', tunnel.listen ?? '', { literal: true });
     // What fits in one datagram on a link of this MTU: IP and UDP headers come off.
-    this.#payload = (tunnel.mtu ?? DEFAULT_TUNNEL_MTU) - (listen.family === 6 ? 40 : 20) - 8;
+    this.#payload = (tunnel.mtu ?? DEFAULT_TUNNEL_MTU) - (this.#listen.family === 6 ? 40 : 20) - 8;
     this.#timeoutUs = tunnel.timeoutUs ?? DEFAULT_TUNNEL_TIMEOUT_US;
   }
 
   async start(): Promise<void> {
-    const listen = parseAddress('listen', this.#tunnel.listen ?? '', { literal: true });
+    const listen = this.#listen;
     const peer = parseAddress('peer', this.#tunnel.peer ?? '', { literal: false });
     const resolved = peer.family === undefined ? await lookup(peer.host, { family: listen.family === 6 ? 0 : 4 }) : { address: peer.host };
     this.#peer = { address: resolved.address, port: peer.port };
