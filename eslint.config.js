@@ -36,7 +36,7 @@ export default tseslint.config(
     // The bus model is desired state as data: pure, and below everything that acts on it.
     files: ['src/bus/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '!node:crypto', '!node:buffer'], message: 'The bus model is pure: no I/O modules.' }, { group: ['../kernel/*', '../reconcile/*', '../state/*', '../service/*', '../cli/*', '../docker/*', '../cni/*', '../control/*'], message: 'The bus model imports only codecs and errors.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '!node:crypto', '!node:buffer'], message: 'The bus model is pure: no I/O modules.' }, { group: ['../kernel/*', '../reconcile/*', '../state/*', '../service/*', '../cli/*', '../docker/*', '../cni/*', '../netavark/*', '../control/*'], message: 'The bus model imports only codecs and errors.' }] }],
     },
   },
   {
@@ -46,7 +46,7 @@ export default tseslint.config(
         'error',
         {
           paths: sideEffectModules.map((name) => ({ name, message: 'Only src/kernel/ may make syscalls or spawn processes.' })),
-          patterns: [{ group: ['../cli/*', '../docker/*', '../cni/*', '../control/*', '../daemon/*'], message: 'The core never imports a front door.' }],
+          patterns: [{ group: ['../cli/*', '../docker/*', '../cni/*', '../netavark/*', '../control/*', '../daemon/*'], message: 'The core never imports a front door.' }],
         },
       ],
     },

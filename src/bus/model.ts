@@ -18,8 +18,19 @@ export interface Bus {
   readonly uplinks?: readonly Uplink[];
   /** CAN over IP to other hosts: each a member of the bus whose frames the daemon carries. */
   readonly tunnels?: readonly Tunnel[];
+  /**
+   * Made by its first member's arrival rather than by a request of its own, and gone when nothing is left on it
+   * (no member, uplink or tunnel): front doors with no step that creates or removes a network attach members by
+   * bus name alone.
+   */
+  readonly transient?: boolean;
   /** Opaque strings a front door keeps with the bus (its own options); the core never reads them. */
   readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** Whether a transient bus has nothing left on it and goes. */
+export function unused(bus: Bus): boolean {
+  return bus.transient === true && bus.members.length === 0 && (bus.uplinks ?? []).length === 0 && (bus.tunnels ?? []).length === 0;
 }
 
 export interface Member {
@@ -42,7 +53,10 @@ export interface Member {
 export interface MemberEnd {
   /** The interface's name when it is created. */
   readonly name: string;
-  /** The namespace file it is created in; absent for the daemon's own namespace. */
+  /**
+   * The namespace file it is created in; absent for the daemon's own namespace. A member whose namespace file is
+   * gone (its container ended, the host rebooted) is dropped: the pair died with the namespace.
+   */
   readonly netns?: string;
   /** Bring it up when created, for ends nobody else (such as a container engine) brings up. */
   readonly up?: boolean;
@@ -61,6 +75,7 @@ export function checkBus(bus: Bus): void {
   if (typeof bus.id !== 'string' || !ID_PATTERN.test(bus.id)) throw new InvalidValueError('bus.id', bus.id, ID_ALLOWED);
   if (typeof bus.name !== 'string' || bus.name.length === 0 || bus.name.length > 256) throw new InvalidValueError('bus.name', bus.name, '1..256 characters');
   if (typeof bus.fd !== 'boolean') throw new InvalidValueError('bus.fd', bus.fd, 'true or false');
+  if (bus.transient !== undefined && typeof bus.transient !== 'boolean') throw new InvalidValueError('bus.transient', bus.transient, 'true or false');
   const ids = new Set<string>();
   const ends = new Set<string>();
   for (const [i, member] of bus.members.entries()) {

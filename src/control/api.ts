@@ -2,6 +2,8 @@
 // Docker's plugin socket). POST /<Object>.<Verb> with a JSON body, a JSON answer, `{"Err": ...}` on failure: the
 // same transport as the plugin protocol. Handlers parse and check, then call the bus service; nothing else.
 import { InvalidValueError } from '../errors.js';
+import { optionalInteger, optionalText, strings, text } from './body.js';
+import { MEMBER_ENDPOINTS } from './members.js';
 import { STREAM, type JsonHandler, type JsonStream } from '../daemon/http.js';
 import { describeGateway, type Gateway } from '../bus/gateway.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
@@ -15,7 +17,7 @@ import { checkTunnel, defaultTunnelName, TUNNEL_TRANSPORTS, type Tunnel, type Tu
 import type { TunnelCounters } from '../tunnel/counters.js';
 import type { TunnelHost, TunnelView } from '../tunnel/host.js';
 
-export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
+export { DEFAULT_CONTROL_SOCKET } from './client.js';
 
 export interface ControlContext {
   readonly buses: BusService;
@@ -52,25 +54,8 @@ export type GatewayEntry = Omit<Gateway, 'declaredBy'> & {
   readonly detail?: string;
 };
 
-function text(body: Readonly<Record<string, unknown>>, key: string): string {
-  const value = body[key];
-  if (typeof value !== 'string' || value.length === 0) throw new InvalidValueError(key, value, key === 'interface' ? 'the name of an interface' : key === 'name' ? 'the name of a tunnel' : 'the name of a bus');
-  return value;
-}
 
-function strings(body: Readonly<Record<string, unknown>>, key: string): string[] | undefined {
-  const value = body[key];
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string')) throw new InvalidValueError(key, value, 'a list of strings');
-  return value;
-}
 
-function optionalText(body: Readonly<Record<string, unknown>>, key: string): string | undefined {
-  const value = body[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new InvalidValueError(key, value, 'a string');
-  return value;
-}
 
 /** The flags of a gateway in a request body (the command line's flags, by their long names). */
 export function gatewayFlagsOf(body: Readonly<Record<string, unknown>>): GatewayFlags {
@@ -152,12 +137,6 @@ function tunnelHost(context: ControlContext): TunnelHost {
   return context.tunnels;
 }
 
-function optionalInteger(body: Readonly<Record<string, unknown>>, key: string): number | undefined {
-  const value = body[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new InvalidValueError(key, value, 'an integer');
-  return value;
-}
 
 /** A tunnel from a request body (the command line's flags by their long names). */
 export function tunnelOf(body: Readonly<Record<string, unknown>>): Tunnel {
@@ -312,4 +291,5 @@ export const CONTROL_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
   '/Events.Stream': streamEvents,
   '/Bus.Repair': repairBus,
   '/Daemon.Status': daemonStatus,
+  ...MEMBER_ENDPOINTS,
 };

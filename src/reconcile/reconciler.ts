@@ -28,6 +28,8 @@ export interface MemberPresence {
   readonly hostEnd: boolean;
   /** The end is still in the namespace it was created in, paired with the host end (never moved away). */
   readonly endInPlace: boolean;
+  /** The namespace file the end was created in no longer opens (for ends created in a namespace file). */
+  readonly namespaceGone?: boolean;
 }
 
 /** A rule as found in a bus namespace: its links by name, and how many frames it handled, dropped, deleted. */
@@ -232,30 +234,34 @@ export class Reconciler {
         for (const link of route.listLinks()) hostEnds.set(link.name, link);
       });
     }
-    const places = new Map<string | undefined, Map<string, Link>>();
-    const linksAt = (member: VxcanPlan): Map<string, Link> => {
+    const places = new Map<string | undefined, Map<string, Link> | undefined>();
+    /** The links where the member's end was created; undefined when that namespace is gone, and the end with it. */
+    const linksAt = (member: VxcanPlan): Map<string, Link> | undefined => {
       const place = this.#placeOf(member);
-      let links = places.get(place.path);
-      if (links === undefined) {
+      if (places.has(place.path)) return places.get(place.path);
+      let links: Map<string, Link> | undefined;
+      try {
+        const route = this.#kernel.route(place);
         try {
-          const route = this.#kernel.route(place);
-          try {
-            links = new Map(route.listLinks().map((link) => [link.name, link]));
-          } finally {
-            route.close();
-          }
-        } catch {
-          links = new Map(); // the namespace is gone, and the end with it
+          links = new Map(route.listLinks().map((link) => [link.name, link]));
+        } finally {
+          route.close();
         }
-        places.set(place.path, links);
+      } catch {
+        links = undefined;
       }
+      places.set(place.path, links);
       return links;
     };
     return members.map((member) => {
       const host = hostEnds.get(member.name);
-      if (host?.kind !== 'vxcan') return { memberId: member.memberId, hostEnd: false, endInPlace: false };
+      if (host?.kind !== 'vxcan') {
+        // A pair made into a namespace file: whether that namespace is still there tells a member to rewire from a gone one.
+        const gone = member.end.netns !== undefined && member.end.busNamespace === undefined && linksAt(member) === undefined;
+        return { memberId: member.memberId, hostEnd: false, endInPlace: false, ...(gone ? { namespaceGone: true } : {}) };
+      }
       if (options.ends !== true) return { memberId: member.memberId, hostEnd: true, endInPlace: false };
-      const end = linksAt(member).get(member.end.name);
+      const end = linksAt(member)?.get(member.end.name);
       return { memberId: member.memberId, hostEnd: true, endInPlace: end?.kind === 'vxcan' && end.peerIndex === host.index };
     });
   }

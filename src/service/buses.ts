@@ -5,7 +5,7 @@
 import { CantainerError, InvalidValueError } from '../errors.js';
 import { CURRENT_NETNS, type KernelPort, type NetnsTarget } from '../kernel/port.js';
 import type { Logger } from '../log.js';
-import { checkBus, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
+import { checkBus, unused, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
 import { checkGateway, describeGateway, findCycle, gatewayKey, gatewayPorts, gatewayStatus, normaliseGateway, type Gateway, type GatewayPort, type GatewayStatus } from '../bus/gateway.js';
 import { busMtu, busNamespace, hostEndName, MONITOR, type BusAttachments } from '../bus/plan.js';
 import { checkUplink, normaliseUplink, uplinkHostEndName, type Uplink, type UplinkPort } from '../bus/uplink.js';
@@ -74,6 +74,20 @@ export interface GatewayView {
   readonly gateway: Gateway;
   readonly status: GatewayStatus;
 }
+
+/** Where a member attaches by bus name (front doors that have no step of their own to create a bus). */
+export interface AttachTarget {
+  readonly bus: string;
+  /** The frames the member needs: a bus made now takes it, an existing bus must match; absent, the bus as it is (classic when made now). */
+  readonly fd?: boolean;
+  /** Make a transient bus when none has that name; otherwise an unknown name is refused. */
+  readonly create?: boolean;
+  /** The front door's notes, kept with a bus made now. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** Ids of transient buses: the name after this prefix (ids of other buses are the front door's own). */
+export const TRANSIENT_ID_PREFIX = 'named:';
 
 /** How long a member's end handed to an engine may wait to be taken before it counts as an orphan. */
 export const DEFAULT_TAKEOVER_GRACE_MS = 600_000;
@@ -148,7 +162,11 @@ export class BusService {
     for (const stored of [...this.#buses.values()]) {
       try {
         const bus = this.#prune(stored, { unmoved: true });
-        if (bus !== stored) {
+        // A transient bus whose members all went while the daemon was away goes with them.
+        if (unused(bus)) {
+          this.#buses.delete(bus.id);
+          pruned = true;
+        } else if (bus !== stored) {
           this.#buses.set(bus.id, bus);
           pruned = true;
         }
@@ -192,6 +210,7 @@ export class BusService {
         this.#commit(bus, bus);
         return stored.members.length - bus.members.length;
       });
+      await this.#retireIfUnused(id);
     }
     return dropped;
   }
@@ -239,6 +258,24 @@ export class BusService {
     } catch {
       return undefined; // the namespace is gone, or not readable: nothing to name
     }
+  }
+
+  /**
+   * What is wrong with a member now, in words: its bus or itself unknown, its end not where it was made, or its
+   * bus drifted from the plan. Empty when all holds. Changes nothing.
+   */
+  memberProblems(busName: string, memberId: string): string[] {
+    const bus = this.#namedOnce(busName);
+    if (bus === undefined) return [`no bus named ${busName}`];
+    const member = bus.members.find((m) => m.id === memberId);
+    if (member === undefined) return [`bus ${busName} has no member ${memberId}`];
+    const problems: string[] = [];
+    const where = this.#reconciler.presence({ ...bus, members: [member] }, { ends: true })[0];
+    if (where?.namespaceGone === true) problems.push(`the namespace ${member.end.netns ?? ''} is gone`);
+    else if (where?.hostEnd !== true) problems.push(`the bus end of ${member.end.name} is missing`);
+    else if (!where.endInPlace && member.end.handover !== true) problems.push(`${member.end.name} is not in ${member.end.netns ?? 'the daemon\'s namespace'}, or not paired with its bus end`);
+    for (const change of this.check(bus.id)) problems.push(`bus ${bus.name} needs: ${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`);
+    return problems;
   }
 
   /** Makes the kernel match a bus's plan again now (what a restart would do); returns the changes made. */
@@ -360,25 +397,29 @@ export class BusService {
   }
 
   /** Removes a tunnel from a bus with its pair; false if the bus had none of that name. */
-  removeTunnel(busName: string, name: string): Promise<boolean> {
-    return this.#onNamedBus(busName, (stored) => {
-      if (stored?.tunnels?.some((tunnel) => tunnel.name === name) !== true) return false;
+  async removeTunnel(busName: string, name: string): Promise<boolean> {
+    const removed = await this.#onNamedBus(busName, (stored) => {
+      if (stored?.tunnels?.some((tunnel) => tunnel.name === name) !== true) return undefined;
       const bus = this.#prune(stored);
       const tunnels = (bus.tunnels ?? []).filter((tunnel) => tunnel.name !== name);
       const { tunnels: _dropped, ...rest } = bus;
       this.#commit(bus, tunnels.length === 0 ? rest : { ...rest, tunnels });
-      return true;
+      return bus.id;
     });
+    if (removed !== undefined) await this.#retireIfUnused(removed);
+    return removed !== undefined;
   }
 
   /** Detaches an interface from a bus: the rules and the pair go, the interface stays. False if it had no uplink. */
-  removeUplink(busName: string, iface: string): Promise<boolean> {
-    return this.#onNamedBus(busName, (stored) => {
-      if (stored?.uplinks?.some((uplink) => uplink.interface === iface) !== true) return false;
+  async removeUplink(busName: string, iface: string): Promise<boolean> {
+    const removed = await this.#onNamedBus(busName, (stored) => {
+      if (stored?.uplinks?.some((uplink) => uplink.interface === iface) !== true) return undefined;
       const bus = this.#prune(stored);
       this.#commit(bus, { ...bus, uplinks: (bus.uplinks ?? []).filter((uplink) => uplink.interface !== iface) });
-      return true;
+      return bus.id;
     });
+    if (removed !== undefined) await this.#retireIfUnused(removed);
+    return removed !== undefined;
   }
 
   /**
@@ -566,6 +607,77 @@ export class BusService {
     });
   }
 
+  /**
+   * Adds a member to the bus of that name (or replaces the one with its id), making the bus first when none has
+   * that name and `target.create` is set: such a bus is transient, and goes when nothing is left on it.
+   */
+  async attachMember(target: AttachTarget, member: Member): Promise<{ readonly bus: Bus; readonly created: boolean }> {
+    const found = this.#namedOnce(target.bus);
+    if (found !== undefined) {
+      const attached = await this.#queue.run(found.id, () => {
+        const stored = this.#buses.get(found.id);
+        return stored === undefined ? undefined : this.#attachTo(stored, target, member);
+      });
+      if (attached !== undefined) return { bus: attached, created: false };
+    }
+    // No bus of that name (or it went meanwhile): made under the topology key, so that two first members make one.
+    return this.#topology([target.bus], () => {
+      const stored = this.#namedOnce(target.bus);
+      if (stored !== undefined) return { bus: this.#attachTo(stored, target, member), created: false };
+      if (target.create !== true) throw new UnknownBusError(target.bus, 'name');
+      const bus: Bus = { id: `${TRANSIENT_ID_PREFIX}${target.bus}`, name: target.bus, fd: target.fd ?? false, transient: true, members: [], ...(target.annotations === undefined ? {} : { annotations: { ...target.annotations } }) };
+      if (this.#buses.has(bus.id)) throw new BusConflictError(`a bus with id ${bus.id} exists already, named ${this.#buses.get(bus.id)?.name ?? ''}`, 'give this bus another name');
+      const next = withMember(bus, { ...member, since: member.since ?? this.#now().toISOString() });
+      this.#changeTopology(new Map(this.#buses).set(next.id, next), this.#gateways, [next.name]);
+      return { bus: next, created: true };
+    });
+  }
+
+  /** The bus of that name; refused when several have it (members attach by name, so it must say which). */
+  #namedOnce(name: string): Bus | undefined {
+    const found = [...this.#buses.values()].filter((bus) => bus.name === name);
+    if (found.length > 1) throw new BusConflictError(`${found.length} buses are named ${name} (ids ${found.map((bus) => bus.id).join(', ')})`, 'remove or rename all but one');
+    return found[0];
+  }
+
+  /** Adds the member to a bus found by name (its queue key held), checking the frames it asks for. */
+  #attachTo(stored: Bus, target: AttachTarget, member: Member): Bus {
+    if (target.fd !== undefined && target.fd !== stored.fd) {
+      throw new BusConflictError(`bus ${stored.name} carries ${stored.fd ? 'CAN FD' : 'classic CAN'} frames, and this member asks for ${target.fd ? 'CAN FD' : 'classic CAN'}`, `leave fd out to take the bus as it is, or set it to ${String(stored.fd)}`);
+    }
+    const bus = this.#prune(stored);
+    const current = bus.members.find((m) => m.id === member.id);
+    const same = current !== undefined && JSON.stringify({ ...current, since: undefined }) === JSON.stringify({ ...member, since: undefined });
+    const next = same ? bus : withMember(bus, { ...member, since: member.since ?? this.#now().toISOString() });
+    this.#commit(bus, next, { trustRules: true });
+    return next;
+  }
+
+  /**
+   * Removes a member from the bus of that name; a transient bus left with nothing on it goes too. Unknown buses
+   * and members are no error (false): leaving twice is leaving.
+   */
+  async detachMember(busName: string, memberId: string): Promise<{ readonly removed: boolean; readonly busRemoved: boolean }> {
+    const found = this.#namedOnce(busName);
+    if (found === undefined) return { removed: false, busRemoved: false };
+    const removed = await this.removeMember(found.id, memberId);
+    return { removed, busRemoved: await this.#retireIfUnused(found.id) };
+  }
+
+  /** Removes a transient bus with nothing left on it (true if it went). Hand-made gateways naming it wait for it. */
+  async #retireIfUnused(id: string): Promise<boolean> {
+    const bus = this.#buses.get(id);
+    if (bus === undefined || !unused(bus)) return false;
+    return this.#topology([bus.name], () => {
+      const current = this.#buses.get(id);
+      if (current === undefined || !unused(current)) return false;
+      const buses = new Map(this.#buses);
+      buses.delete(id);
+      this.#changeTopology(buses, this.#gateways, [current.name]);
+      return true;
+    });
+  }
+
   /** Removes a member and its wiring; false if the bus or the member was unknown. */
   removeMember(busId: string, memberId: string): Promise<boolean> {
     return this.#queue.run(busId, () => {
@@ -580,21 +692,24 @@ export class BusService {
   /**
    * Drops handed-over members whose pair is gone: their container's namespace died and took the pair along (a
    * stopped container whose membership was never ended, a reboot). They cannot be rewired: the engine gives a
-   * restarted container a new member. With `unmoved`, also drops those whose end is still where it was made
-   * longer than the grace period after joining: orphans of a request cut short (a crash, an engine that gave up).
+   * restarted container a new member. Drops members made in a namespace file that is gone too, for the same
+   * reason. With `unmoved`, also drops handed-over members whose end is still where it was made longer than the
+   * grace period after joining: orphans of a request cut short (a crash, an engine that gave up).
    */
   #prune(bus: Bus, options: { unmoved?: boolean } = {}): Bus {
-    if (!bus.members.some((member) => member.end.handover === true)) return bus;
+    if (!bus.members.some((member) => member.end.handover === true || member.end.netns !== undefined)) return bus;
     const presence = new Map(this.#reconciler.presence(bus, { ends: options.unmoved === true }).map((p) => [p.memberId, p]));
     const overdue = (member: Member): boolean => member.since === undefined || this.#now().getTime() - Date.parse(member.since) > this.#graceMs;
     const dropped = bus.members.filter((member) => {
       const where = presence.get(member.id);
+      if (where?.namespaceGone === true) return true;
       return member.end.handover === true && (where?.hostEnd !== true || (options.unmoved === true && where.endInPlace && overdue(member)));
     });
     if (dropped.length === 0) return bus;
     for (const member of dropped) {
       const where = presence.get(member.id);
-      this.#log.warn(where?.hostEnd === true ? 'member dropped: its end was never taken over' : 'member dropped: its interface is gone with its container', { bus: bus.name, member: member.id });
+      const why = where?.namespaceGone === true ? `its namespace ${member.end.netns ?? ''} is gone` : where?.hostEnd === true ? 'its end was never taken over' : 'its interface is gone with its container';
+      this.#log.warn(`member dropped: ${why}`, { bus: bus.name, member: member.id });
     }
     return { ...bus, members: bus.members.filter((member) => !dropped.includes(member)) };
   }

@@ -109,6 +109,7 @@ function parseBus(value: Json, field: string): Bus {
     id: string(raw.id, `${field}.id`),
     name: string(raw.name, `${field}.name`),
     fd: boolean(raw.fd, `${field}.fd`),
+    ...(raw.transient === undefined ? {} : { transient: boolean(raw.transient, `${field}.transient`) }),
     members: array(raw.members, `${field}.members`).map((member, i) => parseMember(member, `${field}.members[${i}]`)),
     ...(raw.uplinks === undefined ? {} : { uplinks: array(raw.uplinks, `${field}.uplinks`).map((uplink, i) => parseUplink(uplink, `${field}.uplinks[${i}]`)) }),
     ...(raw.tunnels === undefined ? {} : { tunnels: array(raw.tunnels, `${field}.tunnels`).map((tunnel, i) => parseTunnel(tunnel, `${field}.tunnels[${i}]`)) }),

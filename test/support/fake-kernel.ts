@@ -155,6 +155,11 @@ export class FakeKernel implements KernelPort {
     throw KernelError.fromErrno(description(), fault.errno);
   }
 
+  /** The links of a foreign namespace but its loopback, by path ([] when it is gone). */
+  linksIn(path: string): FakeLink[] {
+    return [...(this.#byPath.get(path)?.links.values() ?? [])].filter((link) => link.kind !== 'loopback');
+  }
+
   /** The link of that name in a namespace (for the frame simulator). */
   linkAt(target: NetnsTarget, name: string): FakeLink | undefined {
     return this.resolve(target).links.get(name);

@@ -1,0 +1,148 @@
+// The CNI plugin: each verb of the specification asked of the cantainer daemon over its control socket, so that a
+// container of a CNI runtime (Podman 4, containerd, CRI-O, Multus) joins the same buses, with the same state and
+// reconciler, as Docker's. The plugin only parses, checks and translates; it never touches the kernel itself.
+import { CantainerError } from '../errors.js';
+import { callDaemon, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/client.js';
+import type { AttachAnswer, MemberEntry } from '../control/members.js';
+import { addResult, attachmentMemberId, CNI_ERROR, CniError, LATEST_VERSION, parseEnvironment, parseNetworkConfig, SUPPORTED_VERSIONS, type CniEnvironment, type NetworkConfig } from './spec.js';
+
+/** Asks the daemon: method and body in, the answer out (a CantainerError when it refuses or cannot be reached). */
+export type DaemonCall = (socketPath: string, method: string, body: object) => Promise<Record<string, unknown>>;
+
+/** What one call prints on stdout and exits with. */
+export interface CniOutcome {
+  readonly stdout: string;
+  readonly exitCode: number;
+}
+
+/** Member annotations that say which attachment a member is. */
+export const ATTACHMENT = { origin: 'origin', container: 'cni.container', ifname: 'cni.ifname', network: 'cni.network' } as const;
+
+/** CNI_ARGS keys this plugin reads; others are refused unless IgnoreUnknown is set (as the conventions ask). */
+const ARG_KEYS = new Set(['send', 'receive', 'IgnoreUnknown']);
+
+function checkArgs(args: Readonly<Record<string, string>>): void {
+  const ignore = ['1', 'true'].includes((args.IgnoreUnknown ?? '').toLowerCase());
+  for (const key of Object.keys(args)) {
+    if (ARG_KEYS.has(key) || ignore || key.startsWith('K8S_')) continue;
+    throw new CniError(CNI_ERROR.unsupportedField, `CNI_ARGS: unsupported key ${JSON.stringify(key)} (value ${JSON.stringify(args[key])}); this plugin reads send and receive (IgnoreUnknown=1 lets others through)`);
+  }
+}
+
+function socketOf(config: NetworkConfig, env: Readonly<Record<string, string | undefined>>): string {
+  return config.controlSocket ?? env[CONTROL_SOCKET_ENV] ?? DEFAULT_CONTROL_SOCKET;
+}
+
+/** The daemon's errors in CNI terms: unreachable is "try again later" and says how to start it. */
+function fromDaemon(error: unknown, socket: string, unreachableCode: number = CNI_ERROR.tryAgainLater): CniError {
+  if (error instanceof CantainerError && error.code === 'ENODAEMON') {
+    return new CniError(unreachableCode, `${error.message}: start it (systemctl start cantainer, or cantainer daemon), or name its socket with "controlSocket" in the network configuration`, `socket ${socket}`);
+  }
+  if (error instanceof CantainerError) return new CniError(error.code === 'EINVALIDVALUE' ? CNI_ERROR.invalidConfig : CNI_ERROR.refused, error.message, error.code);
+  return new CniError(CNI_ERROR.io, error instanceof Error ? error.message : String(error));
+}
+
+async function ask(call: DaemonCall, socket: string, method: string, body: object, unreachableCode?: number): Promise<Record<string, unknown>> {
+  try {
+    return await call(socket, method, body);
+  } catch (error) {
+    throw fromDaemon(error, socket, unreachableCode);
+  }
+}
+
+async function add(env: CniEnvironment, config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
+  const containerId = env.containerId ?? '';
+  const ifname = env.ifname ?? '';
+  const netns = env.netns ?? '';
+  const answer = (await ask(call, socket, 'Member.Attach', {
+    bus: config.bus,
+    create: true,
+    ...(config.fd === undefined ? {} : { fd: config.fd }),
+    member: attachmentMemberId(containerId, ifname),
+    netns,
+    interface: ifname,
+    ...(config.send === undefined ? {} : { send: config.send }),
+    ...(config.receive === undefined ? {} : { receive: config.receive }),
+    annotations: { [ATTACHMENT.origin]: 'cni', [ATTACHMENT.container]: containerId, [ATTACHMENT.ifname]: ifname, [ATTACHMENT.network]: config.name },
+    busAnnotations: { [ATTACHMENT.origin]: 'cni' },
+  })) as unknown as AttachAnswer;
+  return JSON.stringify(addResult(config.cniVersion, config.prevResult, { name: ifname, netns, mtu: answer.mtu }));
+}
+
+async function del(env: CniEnvironment, config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
+  await ask(call, socket, 'Member.Detach', { bus: config.bus, member: attachmentMemberId(env.containerId ?? '', env.ifname ?? '') });
+  return '';
+}
+
+async function check(env: CniEnvironment, config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
+  const ifname = env.ifname ?? '';
+  const listed = Array.isArray(config.prevResult?.interfaces) && (config.prevResult.interfaces as unknown[]).some((entry) => typeof entry === 'object' && entry !== null && (entry as { name?: unknown }).name === ifname);
+  if (config.prevResult !== undefined && !listed) throw new CniError(CNI_ERROR.drift, `prevResult lists no interface ${ifname}: it is not what ADD returned`);
+  const answer = await ask(call, socket, 'Member.Check', { bus: config.bus, member: attachmentMemberId(env.containerId ?? '', ifname) });
+  const problems = Array.isArray(answer.problems) ? (answer.problems as string[]) : [];
+  if (problems.length > 0) throw new CniError(CNI_ERROR.drift, `${ifname} of container ${env.containerId ?? ''} on bus ${config.bus}: ${problems.join('; ')}`);
+  return '';
+}
+
+async function status(config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
+  await ask(call, socket, 'Daemon.Status', {}, CNI_ERROR.notAvailable);
+  return '';
+}
+
+/** Removes this network's attachments the runtime no longer has. */
+async function gc(config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
+  const valid = new Set((config.validAttachments ?? []).map((a) => attachmentMemberId(a.containerId, a.ifname)));
+  const answer = await ask(call, socket, 'Member.List', { bus: config.bus, annotation: ATTACHMENT.container });
+  const members = Array.isArray(answer.members) ? (answer.members as MemberEntry[]) : [];
+  for (const member of members) {
+    if (member.annotations[ATTACHMENT.network] !== config.name || valid.has(member.id)) continue;
+    await ask(call, socket, 'Member.Detach', { bus: config.bus, member: member.id });
+  }
+  return '';
+}
+
+function version(stdin: string): string {
+  let asked: unknown;
+  try {
+    asked = (JSON.parse(stdin === '' ? '{}' : stdin) as { cniVersion?: unknown }).cniVersion;
+  } catch {
+    asked = undefined;
+  }
+  const cniVersion = typeof asked === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(asked) ? asked : LATEST_VERSION;
+  return JSON.stringify({ cniVersion, supportedVersions: SUPPORTED_VERSIONS });
+}
+
+/** Runs one call of the plugin: never throws; errors come back as the specification's JSON with a non-zero exit. */
+export async function runCni(env: Readonly<Record<string, string | undefined>>, stdin: string, call: DaemonCall = callDaemon): Promise<CniOutcome> {
+  let cniVersion = LATEST_VERSION;
+  try {
+    const environment = parseEnvironment(env);
+    if (environment.command === 'VERSION') return { stdout: `${version(stdin)}\n`, exitCode: 0 };
+    checkArgs(environment.args);
+    const config = parseNetworkConfig(stdin, environment.args);
+    cniVersion = config.cniVersion;
+    const socket = socketOf(config, env);
+    let out: string;
+    switch (environment.command) {
+      case 'ADD':
+        out = await add(environment, config, socket, call);
+        break;
+      case 'DEL':
+        out = await del(environment, config, socket, call);
+        break;
+      case 'CHECK':
+        out = await check(environment, config, socket, call);
+        break;
+      case 'STATUS':
+        out = await status(config, socket, call);
+        break;
+      case 'GC':
+        out = await gc(config, socket, call);
+        break;
+    }
+    return { stdout: out === '' ? '' : `${out}\n`, exitCode: 0 };
+  } catch (error) {
+    const failure = error instanceof CniError ? error : new CniError(CNI_ERROR.io, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+    return { stdout: `${JSON.stringify({ cniVersion, code: failure.code, msg: failure.message, ...(failure.details === undefined ? {} : { details: failure.details }) })}\n`, exitCode: 1 };
+  }
+}

@@ -1,0 +1,106 @@
+// The client side of the daemon's control socket, for every front door that asks the daemon (the commands, the
+// CNI and netavark plugins): one JSON request, one JSON answer, a clear error when the daemon cannot be reached,
+// and the daemon's own error (with its code) when it refuses. Kept light: plugins load it on every call.
+import { request } from 'node:http';
+import { CantainerError } from '../errors.js';
+
+export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
+
+export const CONTROL_SOCKET_ENV = 'CANTAINER_CONTROL_SOCKET';
+
+/** Where the commands find the daemon: --control-socket, else $CANTAINER_CONTROL_SOCKET, else the default. */
+export function controlSocketPath(flag: string | undefined, fallback: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return flag ?? env[CONTROL_SOCKET_ENV] ?? fallback;
+}
+
+function unreachable(path: string, code: string): CantainerError {
+  const hint =
+    code === 'EACCES'
+      ? 'the control socket is root only: run the command as root'
+      : 'start the daemon (systemctl start cantainer, or cantainer daemon), or name its socket with --control-socket';
+  return new CantainerError('ENODAEMON', `cannot reach the cantainer daemon at ${path} (${code})`, { hint });
+}
+
+export async function callDaemon<T extends object>(socketPath: string, method: string, body: object = {}, timeoutMs = 60_000): Promise<T> {
+  const payload = JSON.stringify(body);
+  return new Promise<T>((resolve, reject) => {
+    const req = request(
+      { socketPath, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }, timeout: timeoutMs },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let answer: unknown;
+          try {
+            answer = JSON.parse(text);
+          } catch {
+            reject(new CantainerError('EDAEMON', `the daemon answered ${method} with something that is not JSON: ${text.slice(0, 200)}`));
+            return;
+          }
+          const record = (typeof answer === 'object' && answer !== null ? answer : {}) as { Err?: unknown; Code?: unknown };
+          if (response.statusCode !== 200) {
+            // The daemon's message carries its hint already.
+            reject(new CantainerError(typeof record.Code === 'string' ? record.Code : 'EDAEMON', typeof record.Err === 'string' ? record.Err : `the daemon answered ${response.statusCode ?? '?'}`));
+            return;
+          }
+          resolve(answer as T);
+        });
+      },
+    );
+    req.on('timeout', () => {
+      req.destroy(new CantainerError('ETIMEDOUT', `the daemon did not answer ${method} within ${timeoutMs / 1000} s`, { hint: 'its log says what it is doing: journalctl -u cantainer' }));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      reject(error instanceof CantainerError ? error : unreachable(socketPath, error.code ?? error.message));
+    });
+    req.end(payload);
+  });
+}
+
+/**
+ * Follows a stream of the daemon (newline-delimited JSON) and calls `onValue` with each object until `onValue`
+ * returns false, the daemon ends the stream, or `stop` is called. Resolves when it is over.
+ */
+export function followDaemon(socketPath: string, method: string, onValue: (value: Record<string, unknown>) => boolean): { done: Promise<void>; stop: () => void } {
+  let stopRequest: () => void = () => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    const req = request({ socketPath, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': 2 } }, (response) => {
+      if (response.statusCode !== 200) {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          reject(new CantainerError('EDAEMON', `the daemon answered ${method} with ${response.statusCode ?? '?'}: ${text.slice(0, 200)}`));
+        });
+        return;
+      }
+      let pending = '';
+      response.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('utf8');
+        for (let at = pending.indexOf('\n'); at >= 0; at = pending.indexOf('\n')) {
+          const line = pending.slice(0, at);
+          pending = pending.slice(at + 1);
+          if (line.trim() === '') continue;
+          if (!onValue(JSON.parse(line) as Record<string, unknown>)) {
+            req.destroy();
+            resolve();
+            return;
+          }
+        }
+      });
+      response.on('end', resolve);
+      response.on('close', resolve);
+    });
+    stopRequest = () => {
+      req.destroy();
+      resolve();
+    };
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      reject(error instanceof CantainerError ? error : unreachable(socketPath, error.code ?? error.message));
+    });
+    req.end('{}');
+  });
+  return { done, stop: () => { stopRequest(); } };
+}
+

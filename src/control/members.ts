@@ -1,0 +1,91 @@
+// Members by bus name over the control socket: what the plugins of engines without a network step of their own
+// (CNI, netavark) ask of the daemon. Attach makes the member's end straight in a namespace file (the container's)
+// under the name asked for; the bus is made on first use when asked, and goes when nothing is left on it.
+import { InvalidValueError } from '../errors.js';
+import type { Member } from '../bus/model.js';
+import { busMtu } from '../bus/plan.js';
+import type { ControlHandler } from './api.js';
+import { annotationsOf, optionalText, strings, text } from './body.js';
+
+/** What Member.Attach answers. */
+export interface AttachAnswer {
+  readonly bus: string;
+  readonly id: string;
+  readonly fd: boolean;
+  readonly mtu: number;
+  /** The bus was made by this attach. */
+  readonly created: boolean;
+  readonly member: string;
+  readonly interface: string;
+  readonly netns: string;
+}
+
+/** A member as Member.List shows it. */
+export interface MemberEntry {
+  readonly id: string;
+  readonly interface: string;
+  readonly netns?: string;
+  readonly since?: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+function optionalBoolean(body: Readonly<Record<string, unknown>>, key: string): boolean | undefined {
+  const value = body[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new InvalidValueError(key, value, 'true or false');
+  return value;
+}
+
+const attachMember: ControlHandler = async (body, context) => {
+  const busName = text(body, 'bus');
+  const netns = text(body, 'netns');
+  if (!netns.startsWith('/')) throw new InvalidValueError('netns', netns, 'the absolute path of a network namespace file (/run/netns/NAME, /proc/PID/ns/net)');
+  const fd = optionalBoolean(body, 'fd');
+  const send = strings(body, 'send');
+  const receive = strings(body, 'receive');
+  const annotations = annotationsOf(body, 'annotations');
+  const busAnnotations = annotationsOf(body, 'busAnnotations');
+  const member: Member = {
+    id: text(body, 'member'),
+    end: { name: text(body, 'interface'), netns, up: true },
+    ...(send === undefined ? {} : { send }),
+    ...(receive === undefined ? {} : { receive }),
+    ...(annotations === undefined ? {} : { annotations }),
+  };
+  const { bus, created } = await context.buses.attachMember(
+    { bus: busName, create: optionalBoolean(body, 'create') === true, ...(fd === undefined ? {} : { fd }), ...(busAnnotations === undefined ? {} : { annotations: busAnnotations }) },
+    member,
+  );
+  const answer: AttachAnswer = { bus: bus.name, id: bus.id, fd: bus.fd, mtu: busMtu(bus), created, member: member.id, interface: member.end.name, netns };
+  return answer;
+};
+
+const detachMember: ControlHandler = async (body, context) => {
+  const result = await context.buses.detachMember(text(body, 'bus'), text(body, 'member'));
+  return result;
+};
+
+const checkMember: ControlHandler = (body, context) => ({ problems: context.buses.memberProblems(text(body, 'bus'), text(body, 'member')) });
+
+const listMembers: ControlHandler = (body, context) => {
+  const name = text(body, 'bus');
+  const annotation = optionalText(body, 'annotation');
+  const bus = context.buses.list().find((candidate) => candidate.name === name);
+  const members: MemberEntry[] = (bus?.members ?? [])
+    .filter((member) => annotation === undefined || member.annotations?.[annotation] !== undefined)
+    .map((member) => ({
+      id: member.id,
+      interface: member.end.name,
+      ...(member.end.netns === undefined ? {} : { netns: member.end.netns }),
+      ...(member.since === undefined ? {} : { since: member.since }),
+      annotations: member.annotations ?? {},
+    }));
+  return { members };
+};
+
+export const MEMBER_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
+  '/Member.Attach': attachMember,
+  '/Member.Detach': detachMember,
+  '/Member.Check': checkMember,
+  '/Member.List': listMembers,
+};
