@@ -74,18 +74,14 @@ export function parseEnvironment(env: Readonly<Record<string, string | undefined
   if (!(COMMANDS as readonly (string | undefined)[]).includes(command)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_COMMAND: ${describeValue(command)} is not valid; allowed: ${COMMANDS.join(', ')}`);
   const verb = command as CniCommand;
   const attachment = verb === 'ADD' || verb === 'DEL' || verb === 'CHECK';
-  const containerId = attachment ? required(env, 'CNI_CONTAINERID', 'the container id') : env.CNI_CONTAINERID;
-  const netns = verb === 'ADD' || verb === 'CHECK' ? required(env, 'CNI_NETNS', 'the path of the container network namespace') : env.CNI_NETNS === '' ? undefined : env.CNI_NETNS;
-  const ifname = attachment ? required(env, 'CNI_IFNAME', 'the name of the interface to create in the container') : env.CNI_IFNAME;
-  if (ifname !== undefined && attachment && !IFNAME.test(ifname)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_IFNAME: ${JSON.stringify(ifname)} is not valid; allowed: an interface name of 1..15 characters without spaces, / or :`);
+  // Runtimes fill the rest with placeholders for the calls that take none (libcni sends VERSION with "dummy").
+  if (!attachment) return { command: verb, args: verb === 'VERSION' ? {} : parseCniArgs(env.CNI_ARGS) };
+  const containerId = required(env, 'CNI_CONTAINERID', 'the container id');
+  const netns = verb === 'DEL' ? (env.CNI_NETNS === '' ? undefined : env.CNI_NETNS) : required(env, 'CNI_NETNS', 'the path of the container network namespace');
+  const ifname = required(env, 'CNI_IFNAME', 'the name of the interface to create in the container');
+  if (!IFNAME.test(ifname)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_IFNAME: ${JSON.stringify(ifname)} is not valid; allowed: an interface name of 1..15 characters without spaces, / or :`);
   if (netns !== undefined && !netns.startsWith('/')) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_NETNS: ${JSON.stringify(netns)} is not valid; allowed: an absolute path (/run/netns/NAME, /proc/PID/ns/net)`);
-  return {
-    command: verb,
-    ...(containerId === undefined ? {} : { containerId }),
-    ...(netns === undefined ? {} : { netns }),
-    ...(ifname === undefined ? {} : { ifname }),
-    args: parseCniArgs(env.CNI_ARGS),
-  };
+  return { command: verb, containerId, ...(netns === undefined ? {} : { netns }), ifname, args: parseCniArgs(env.CNI_ARGS) };
 }
 
 /** The network configuration of one call, as this plugin reads it. */
