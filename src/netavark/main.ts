@@ -1,0 +1,18 @@
+// The netavark plugin's process (bin/cantainer-netavark, installed as `cantainer` in a netavark_plugin_dirs directory).
+import { runNetavark } from './plugin.js';
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function netavarkMain(argv: readonly string[]): Promise<number> {
+  const command = argv[0];
+  // info and an unknown command read nothing: netavark gives info no stdin.
+  const stdin = command === 'create' || command === 'setup' || command === 'teardown' ? await readStdin() : '';
+  const outcome = await runNetavark(argv, stdin);
+  process.stdout.write(outcome.stdout);
+  return outcome.exitCode;
+}
