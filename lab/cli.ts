@@ -1,9 +1,11 @@
-// `node dist/lab/cli.js run [--timeout S] -- <shell command>`: runs a command in the lab guest and exits with its status.
+// `node dist/lab/cli.js run [--timeout S] [--root trixie] -- <shell command>`: runs a command in the lab guest and exits
+// with its status; with --root trixie, on the Debian trixie root of lab/roots.ts instead of this machine's.
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { runInLab } from './vm.js';
 import { chooseAccelerator } from './accel.js';
+import { ensureTrixieRoot } from './roots.js';
 
 const guestDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lab', 'guest');
 
@@ -20,6 +22,15 @@ async function main(argv: string[]): Promise<number> {
     timeoutS = Number(rest[1]);
     rest.splice(0, 2);
   }
+  let root: string | undefined;
+  if (rest[0] === '--root') {
+    if (rest[1] !== 'trixie') {
+      console.error(`lab: --root ${rest[1] ?? ''}: the only other root is trixie`);
+      return 2;
+    }
+    root = ensureTrixieRoot((line) => { console.error(line); }).path;
+    rest.splice(0, 2);
+  }
   if (rest[0] === '--') rest.shift();
   const artefacts = ensureArtefacts(guestDir, (line) => { console.error(line); });
   const accel = await chooseAccelerator(artefacts, guestDir, (line) => { console.error(line); });
@@ -27,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
     script: rest.join(' '),
     timeoutMs: timeoutS * 1000,
     accel,
+    ...(root === undefined ? {} : { root }),
     onConsole: (text) => process.stderr.write(text),
   });
   console.error(`lab: status ${result.status}, boot ${result.bootMs} ms, total ${result.totalMs} ms${result.timedOut ? ' (timed out)' : ''}`);

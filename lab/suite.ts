@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { chooseAccelerator } from './accel.js';
 import { ensureEngine, MATRIX_SUITES } from './engines.js';
+import { ensureTrixieRoot } from './roots.js';
 import { runInLab, type Accelerator } from './vm.js';
 import type { LabArtefacts } from './artefacts.js';
 
@@ -66,7 +67,8 @@ export async function runLabSuite(): Promise<number> {
   }
   const ok = result.status === 0 && tests !== undefined && tests > 0;
   const matrix = process.env.CANTAINER_LAB_MATRIX === '0' ? true : await runEngineMatrix(artefacts, accel);
-  return ok && matrix ? 0 : 1;
+  const trixie = process.env.CANTAINER_LAB_TRIXIE === '0' ? true : await runTrixieSuite(artefacts, accel);
+  return ok && matrix && trixie ? 0 : 1;
 }
 
 /** Files of the Docker end-to-end suite run again on each newer engine. */
@@ -98,6 +100,31 @@ async function runEngineMatrix(artefacts: LabArtefacts, accel: Accelerator): Pro
     ok &&= engineOk;
   }
   return ok;
+}
+
+/** The tests that need a newer userland (Podman 5, netavark), in a VM booted on a Debian trixie root. */
+async function runTrixieSuite(artefacts: LabArtefacts, accel: Accelerator): Promise<boolean> {
+  const dir = join(projectRoot, 'dist', 'test', 'lab', 'trixie');
+  const files = readdirSync(dir).filter((name) => name.endsWith('.test.js')).sort().map((name) => relative(projectRoot, join(dir, name)));
+  const root = ensureTrixieRoot((line) => {
+    console.log(line);
+  });
+  const versions = Object.entries(root.versions).map(([name, version]) => `${name} ${version}`).join(', ');
+  console.log(`lab root trixie (${versions}): ${files.length} test files`);
+  const started = Date.now();
+  const result = await runInLab(artefacts, guestDir, {
+    script: `exec node --test --test-concurrency=1 --test-reporter=spec ${files.join(' ')}`,
+    cwd: projectRoot,
+    env: { CANTAINER_IN_LAB: '1' },
+    timeoutMs: SUITE_TIMEOUT_MS,
+    accel,
+    root: root.path,
+    onConsole: (text) => process.stdout.write(text),
+  });
+  const tests = summaryNumber(result.output, 'tests');
+  const failed = summaryNumber(result.output, 'fail');
+  console.log(`lab root trixie: ${tests ?? 0} tests, ${failed ?? '?'} failed; whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`);
+  return result.status === 0 && tests !== undefined && tests > 0;
 }
 
 process.exitCode = await runLabSuite();

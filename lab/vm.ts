@@ -21,6 +21,11 @@ export interface LabRunOptions {
   readonly accel: Accelerator;
   readonly memoryMb?: number;
   readonly cpus?: number;
+  /**
+   * Another root filesystem for the guest (lab/roots.ts) instead of this machine's, which is then shared beside it
+   * at /host: the checkout is bound at its own path and this machine's node is on the PATH, so tests run as usual.
+   */
+  readonly root?: string;
   /** Receives the guest console (kernel messages and the script's output) as it arrives. */
   readonly onConsole?: (text: string) => void;
 }
@@ -47,10 +52,12 @@ function shellQuote(value: string): string {
 
 function jobScript(options: LabRunOptions): string {
   const exports = Object.entries(options.env ?? {}).map(([key, value]) => `export ${key}=${shellQuote(value)}`);
-  return ['set -u', ...exports, `cd ${shellQuote(options.cwd ?? process.cwd())} || exit 125`, options.script, ''].join('\n');
+  const cwd = shellQuote(options.cwd ?? process.cwd());
+  const host = options.root === undefined ? [] : [`mkdir -p ${cwd} /usr/local/bin && mount --bind /host${cwd} ${cwd} && ln -sf /host${process.execPath} /usr/local/bin/node || exit 125`];
+  return ['set -u', ...exports, ...host, `cd ${cwd} || exit 125`, options.script, ''].join('\n');
 }
 
-export function qemuArguments(artefacts: LabArtefacts, jobDir: string, options: Pick<LabRunOptions, 'accel' | 'memoryMb' | 'cpus'>): string[] {
+export function qemuArguments(artefacts: LabArtefacts, jobDir: string, options: Pick<LabRunOptions, 'accel' | 'memoryMb' | 'cpus' | 'root'>): string[] {
   const accel = options.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
   const share = (path: string, tag: string, readonly: boolean): string[] => [
     '-virtfs',
@@ -64,7 +71,8 @@ export function qemuArguments(artefacts: LabArtefacts, jobDir: string, options: 
     '-kernel', artefacts.vmlinuz,
     '-initrd', artefacts.initrd,
     '-append', 'console=ttyS0 quiet loglevel=3 panic=-1',
-    ...share('/', 'hostroot', true),
+    ...share(options.root ?? '/', 'hostroot', true),
+    ...(options.root === undefined ? [] : share('/', 'host', true)),
     ...share(artefacts.modulesDir, 'modules', true),
     ...share(jobDir, 'job', false),
   ];

@@ -17,6 +17,9 @@ mount -t 9p -o "$opts,ro" hostroot /lower || { echo "lab-init: cannot mount the 
 mount -t tmpfs -o mode=0755 upper /upper
 mkdir -p /upper/data /upper/work
 mount -t overlay -o lowerdir=/lower,upperdir=/upper/data,workdir=/upper/work overlay /newroot
+# With another root for the guest (lab/roots.ts), this machine's root is shared beside it.
+mkdir -p /newroot/host
+mount -t 9p -o "$opts,ro" host /newroot/host 2>/dev/null || rmdir /newroot/host
 mkdir -p "/newroot/lib/modules/$kver"
 mount -t 9p -o "$opts,ro" modules "/newroot/lib/modules/$kver"
 mount -t proc proc /newroot/proc

@@ -75,6 +75,14 @@ export interface GatewayView {
   readonly status: GatewayStatus;
 }
 
+/** `bus` with the members, uplinks and tunnels of `twin` added (those it has already stay as they are). */
+function absorb(bus: Bus, twin: Bus): Bus {
+  const members = [...bus.members, ...twin.members.filter((member) => !bus.members.some((m) => m.id === member.id))];
+  const uplinks = [...(bus.uplinks ?? []), ...(twin.uplinks ?? []).filter((uplink) => !(bus.uplinks ?? []).some((u) => u.interface === uplink.interface))];
+  const tunnels = [...(bus.tunnels ?? []), ...(twin.tunnels ?? []).filter((tunnel) => !(bus.tunnels ?? []).some((t) => t.name === tunnel.name))];
+  return { ...bus, members, ...(uplinks.length === 0 ? {} : { uplinks }), ...(tunnels.length === 0 ? {} : { tunnels }) };
+}
+
 /** Where a member attaches by bus name (front doors that have no step of their own to create a bus). */
 export interface AttachTarget {
   readonly bus: string;
@@ -525,9 +533,17 @@ export class BusService {
     return this.#topology(names, () => {
       const stored = this.#buses.get(id);
       if (stored === undefined) throw new UnknownBusError(id);
-      const bus = { ...stored, name };
+      // A transient bus of that name (made by members of another front door) becomes part of this one.
+      const twin = [...this.#buses.values()].find((other) => other.id !== id && other.name === name && other.transient === true);
+      const bus = twin === undefined ? { ...stored, name } : absorb({ ...stored, name }, twin);
       checkBus(bus);
       const buses = new Map(this.#buses).set(id, bus);
+      if (twin !== undefined) {
+        buses.delete(twin.id);
+        // Its pairs go first: their ends in the members' namespaces carry the names the new pairs take.
+        this.#reconciler.remove(twin.id);
+        this.#log.info('a transient bus of the same name joined this bus', { bus: name, members: twin.members.length });
+      }
       let gateways: Gateway[];
       if (redeclared === undefined) {
         gateways = this.#gateways.map((gateway) =>

@@ -3,13 +3,14 @@
 // the same bus shared with Docker's front door. Containers' namespaces are namespaces of the fake kernel.
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryLogger } from '../../src/log.js';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { runCni } from '../../src/cni/plugin.js';
-import { attachmentMemberId, SUPPORTED_VERSIONS } from '../../src/cni/spec.js';
+import { attachmentMemberId, parseNetworkConfig, SUPPORTED_VERSIONS } from '../../src/cni/spec.js';
 import { busNamespace } from '../../src/bus/plan.js';
 import { FakeKernel } from '../support/fake-kernel.js';
 import { countAt, simFrame, transmit } from '../support/frame-sim.js';
@@ -228,6 +229,24 @@ describe('the CNI plugin', () => {
     assert.equal(daemon!.service.get(NET)!.members.length, 1);
   });
 
+  it('hands its bus to a Docker network created later with the same name: one bus, the container still on it', async () => {
+    container('ecu1');
+    container('ecu2');
+    await cni('ADD', conf(), attach('ecu1'));
+    await cni('ADD', conf(), attach('ecu2'));
+    const created = await post(join(dir, 'plugin.sock'), '/NetworkDriver.CreateNetwork', d.createNetwork(NET, {}));
+    assert.equal(created.status, 200);
+    await waitFor('the transient bus to join the network', () => daemon!.service.list().length === 1 && daemon!.service.get(NET)?.name === 'powertrain');
+    assert.deepEqual(daemon!.service.get(NET)!.members.map((m) => m.annotations?.['cni.container']), ['ecu1', 'ecu2']);
+    assert.equal(kernel.namespaces.exists(busNamespace('named:powertrain')), false);
+    const heard = countAt(transmit(kernel, { label: 'ecu1', path: '/run/netns/ecu1' }, 'can0', simFrame(0x55, 'aa')));
+    assert.equal(heard['ecu2/can0'], 1);
+    // The last CNI member leaving leaves Docker's bus in place.
+    await cni('DEL', conf(), attach('ecu1'));
+    await cni('DEL', conf(), attach('ecu2'));
+    assert.deepEqual(daemon!.service.list().map((bus) => bus.id), [NET]);
+  });
+
   it('keeps its members over a daemon restart, and drops those whose namespace went meanwhile (and then the bus)', async () => {
     container('ecu1');
     container('ecu2');
@@ -245,5 +264,24 @@ describe('the CNI plugin', () => {
     assert.equal(await daemon!.service.sweepOrphans(), 1);
     assert.equal(daemon!.service.byName('powertrain'), undefined);
     assert.equal(kernel.namespaces.exists(busNamespace(id)), false);
+  });
+
+  it('reads the configurations of examples/podman and examples/kubernetes as a runtime hands them over', () => {
+    const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
+    const read = (plugin: Record<string, unknown>, list: { cniVersion: string; name: string }): ReturnType<typeof parseNetworkConfig> =>
+      parseNetworkConfig(JSON.stringify({ ...plugin, cniVersion: list.cniVersion, name: list.name }), {});
+    const podman = readdirSync(join(examples, 'podman')).filter((file) => file.endsWith('.conflist')).sort();
+    const parsed = podman.map((file) => {
+      const list = JSON.parse(readFileSync(join(examples, 'podman', file), 'utf8')) as { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> };
+      return read(list.plugins[0]!, list);
+    });
+    assert.deepEqual(parsed.map((config) => [config.name, config.bus, config.fd]), [['body', 'body', true], ['powertrain', 'powertrain', undefined]]);
+    // The NetworkAttachmentDefinition's spec.config: the JSON block under "config: |".
+    const yaml = readFileSync(join(examples, 'kubernetes', 'powertrain.yaml'), 'utf8');
+    const block = /config: \|\n((?: {4}.*\n)+)/u.exec(yaml)?.[1] ?? '';
+    const nad = JSON.parse(block) as { cniVersion: string; name: string };
+    assert.deepEqual(read(nad as unknown as Record<string, unknown>, nad), { cniVersion: '1.0.0', name: 'powertrain', bus: 'powertrain', fd: false });
+    const cniArgs = /"cni-args": (\{[^}]*\})/u.exec(yaml)?.[1] ?? '';
+    assert.deepEqual(read({ ...nad, args: { cni: JSON.parse(cniArgs) as unknown } }, nad).send, ['7E8/7F8']);
   });
 });

@@ -1,0 +1,123 @@
+// Podman 5 with netavark (Debian trixie's podman 5.4 and netavark 1.14, in the lab booted on a trixie root): the
+// netavark plugin installed as `cantainer` in a netavark_plugin_dirs directory. `podman network create -d
+// cantainer`, containers on one bus and on two, exact frames, the plugin's errors in podman's messages, and after
+// `podman network rm` nothing left.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { classicFrame, fdFrame, type CanFrame } from '../../../src/can/frame.js';
+import { formatCansend } from '../../../src/can/text.js';
+import { systemKernel, type CanSocketPort } from '../../../src/kernel/index.js';
+import { sh, startCantainerDaemon, type RunningDaemon } from '../helpers.js';
+
+const DIR = '/run/cantainer-podman5';
+const PLUGINS = '/usr/local/lib/netavark-plugins';
+const PODMAN = ['--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+const kernel = systemKernel();
+
+function podman(args: string[], timeoutMs = 120_000): string {
+  return execFileSync('podman', [...PODMAN, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function podmanFails(args: string[]): string {
+  try {
+    podman(args);
+  } catch (error) {
+    return String((error as { stderr?: unknown }).stderr ?? error);
+  }
+  assert.fail(`podman ${args.join(' ')} succeeded`);
+}
+
+function podSocket(container: string, ifname: string): CanSocketPort {
+  const pid = podman(['inspect', '-f', '{{.State.Pid}}', container]).trim();
+  return kernel.canSocket(ifname, { netns: { label: `${container}/${ifname}`, path: `/proc/${pid}/ns/net` }, fd: true });
+}
+
+async function exchange(sender: CanSocketPort, listeners: Record<string, CanSocketPort>, frames: readonly CanFrame[]): Promise<Record<string, string[]>> {
+  try {
+    for (const frame of frames) sender.send(frame);
+    const got = await Promise.all(Object.entries(listeners).map(async ([name, socket]) => [name, (await socket.receiveAll(1000)).map(formatCansend)] as const));
+    return Object.fromEntries(got);
+  } finally {
+    sender.close();
+    for (const socket of Object.values(listeners)) socket.close();
+  }
+}
+
+const run = (name: string, networks: string[]): string => podman(['run', '-d', '--name', name, ...networks.flatMap((network) => ['--network', network]), 'lab/busybox', 'sleep', '3600']);
+const busNames = (): string[] => (JSON.parse(sh('node bin/cantainer ls --json')) as Array<{ name: string }>).map((bus) => bus.name).sort();
+const interfaces = (container: string): string[] => podman(['exec', container, 'cat', '/proc/net/dev']).split('\n').slice(2).map((line) => line.split(':')[0]?.trim() ?? '').filter((name) => name !== '' && name !== 'lo').sort();
+
+describe('Podman 5 containers on cantainer buses through the netavark plugin', () => {
+  let daemon: RunningDaemon | undefined;
+  const start = async (): Promise<void> => {
+    daemon = await startCantainerDaemon(['--state-dir', `${DIR}/state`, '--netns-dir', `${DIR}/netns`], `${DIR}.log`);
+  };
+
+  before(async () => {
+    mkdirSync(DIR, { recursive: true });
+    mkdirSync(PLUGINS, { recursive: true });
+    mkdirSync('/etc/containers', { recursive: true });
+    writeFileSync('/etc/containers/containers.conf', `[network]\nnetavark_plugin_dirs = ["${PLUGINS}"]\n`);
+    rmSync(join(PLUGINS, 'cantainer'), { force: true });
+    symlinkSync(join(process.cwd(), 'bin', 'cantainer-netavark'), join(PLUGINS, 'cantainer'));
+    await start();
+    sh(`root=$(mktemp -d) && mkdir -p $root/bin $root/proc $root/sys $root/dev $root/etc $root/tmp && cp /bin/busybox $root/bin/ && for a in sh sleep cat; do ln -s busybox $root/bin/$a; done && tar -C $root -c . | podman ${PODMAN.join(' ')} import - lab/busybox >/dev/null && rm -rf $root`, 180_000);
+    sh(`podman --version >&2; netavark --version >&2`);
+  });
+  after(async () => {
+    sh(`podman ${PODMAN.join(' ')} rm -f -t 0 -a >/dev/null 2>&1; podman ${PODMAN.join(' ')} network rm -f powertrain body powertrain-fd >/dev/null 2>&1; true`, 120_000);
+    await daemon?.stop();
+  });
+
+  it('creates networks with the driver cantainer, and refuses subnets and unknown options with the reason', () => {
+    podman(['network', 'create', '-d', 'cantainer', 'powertrain']);
+    podman(['network', 'create', '-d', 'cantainer', '-o', 'fd=true', 'body']);
+    podman(['network', 'create', '-d', 'cantainer', '-o', 'bus=powertrain', '-o', 'fd=true', 'powertrain-fd']);
+    const listed = podman(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']).split('\n').filter((line) => line.endsWith(' cantainer')).sort();
+    assert.deepEqual(listed, ['body cantainer', 'powertrain cantainer', 'powertrain-fd cantainer']);
+    assert.match(podmanFails(['network', 'create', '-d', 'cantainer', '--subnet', '10.9.0.0/24', 'bad']), /a CAN bus has no IP addresses: create it without --subnet/u);
+    assert.match(podmanFails(['network', 'create', '-d', 'cantainer', '-o', 'bitrate=500000', 'bad']), /network option "bitrate" \(value "500000"\) is not supported; allowed: bus, fd/u);
+    // No bus yet: buses come with their first container.
+    assert.deepEqual(busNames(), []);
+  });
+
+  it('puts containers on buses: can0, can1 in network order; every frame once, in order, only on its bus', async () => {
+    run('p1', ['powertrain']);
+    run('p2', ['powertrain']);
+    run('p3', ['powertrain', 'body']);
+    run('p4', ['body:interface_name=obd0']);
+    assert.deepEqual(interfaces('p3'), ['can0', 'can1']);
+    assert.deepEqual(interfaces('p4'), ['obd0']);
+    assert.deepEqual(busNames(), ['body', 'powertrain']);
+    const classic = Array.from({ length: 100 }, (_, i) => classicFrame({ id: 0x300 + i, data: [i] }));
+    const sent = classic.map(formatCansend);
+    const p3Body = interfaces('p3').includes('can1') ? 'can1' : 'can0';
+    assert.deepEqual(await exchange(podSocket('p1', 'can0'), { p2: podSocket('p2', 'can0'), p3: podSocket('p3', 'can0'), 'p3 body': podSocket('p3', p3Body), p4: podSocket('p4', 'obd0') }, classic), { p2: sent, p3: sent, 'p3 body': [], p4: [] });
+    const fd = [fdFrame({ id: 0x18daf110, data: Array.from({ length: 64 }, (_, i) => 255 - i) })];
+    assert.deepEqual(await exchange(podSocket('p4', 'obd0'), { p3: podSocket('p3', 'can1'), p1: podSocket('p1', 'can0') }, fd), { p3: fd.map(formatCansend), p1: [] });
+  });
+
+  it("brings the plugin's errors into podman run's message, and makes nothing", async () => {
+    assert.match(podmanFails(['run', '--rm', '--network', 'powertrain-fd', 'lab/busybox', 'true']), /bus powertrain carries classic CAN frames, and this member asks for CAN FD/u);
+    await daemon?.stop();
+    daemon = undefined;
+    assert.match(podmanFails(['run', '--rm', '--network', 'body', 'lab/busybox', 'true']), /cannot reach the cantainer daemon at \/run\/cantainer\/control\.sock .*start it/u);
+    await start();
+    const body = JSON.parse(sh('node bin/cantainer inspect body --json')) as { members: unknown[] };
+    assert.equal(body.members.length, 2);
+  });
+
+  it('stopping and removing the containers and the networks leaves nothing', () => {
+    podman(['stop', '-t', '0', 'p1']);
+    const powertrain = JSON.parse(sh('node bin/cantainer inspect powertrain --json')) as { members: unknown[] };
+    assert.equal(powertrain.members.length, 2);
+    podman(['rm', '-f', '-t', '0', 'p1', 'p2', 'p3', 'p4']);
+    podman(['network', 'rm', 'powertrain', 'body', 'powertrain-fd']);
+    assert.deepEqual(busNames(), []);
+    assert.deepEqual(readdirSync(`${DIR}/netns`), []);
+    assert.deepEqual((JSON.parse(readFileSync(`${DIR}/state/state.json`, 'utf8')) as { buses: unknown[] }).buses, []);
+  });
+});
