@@ -613,14 +613,19 @@ export class BusService {
     return this.#queue.run(busId, () => {
       const stored = this.#buses.get(busId);
       if (stored === undefined) throw new UnknownBusError(busId);
-      const bus = this.#prune(stored);
-      const current = bus.members.find((m) => m.id === member.id);
-      const same = current !== undefined && JSON.stringify({ ...current, since: undefined }) === JSON.stringify({ ...member, since: undefined });
-      const next = same ? bus : withMember(bus, { ...member, since: member.since ?? this.#now().toISOString() });
-      // Joins and leaves are the hot path: the rules are taken from the last apply (see verify for the rest).
-      this.#commit(bus, next, { trustRules: true });
-      return next;
+      return this.#join(stored, member);
     });
+  }
+
+  /** Adds or replaces a member of a stored bus (its key held); the same member again changes nothing. */
+  #join(stored: Bus, member: Member): Bus {
+    const bus = this.#prune(stored);
+    const current = bus.members.find((m) => m.id === member.id);
+    const same = current !== undefined && JSON.stringify({ ...current, since: undefined }) === JSON.stringify({ ...member, since: undefined });
+    const next = same ? bus : withMember(bus, { ...member, since: member.since ?? this.#now().toISOString() });
+    // Joins and leaves are the hot path: the rules are taken from the last apply (see verify for the rest).
+    this.#commit(bus, next, { trustRules: true });
+    return next;
   }
 
   /**
@@ -661,12 +666,7 @@ export class BusService {
     if (target.fd !== undefined && target.fd !== stored.fd) {
       throw new BusConflictError(`bus ${stored.name} carries ${stored.fd ? 'CAN FD' : 'classic CAN'} frames, and this member asks for ${target.fd ? 'CAN FD' : 'classic CAN'}`, `leave fd out to take the bus as it is, or set it to ${String(stored.fd)}`);
     }
-    const bus = this.#prune(stored);
-    const current = bus.members.find((m) => m.id === member.id);
-    const same = current !== undefined && JSON.stringify({ ...current, since: undefined }) === JSON.stringify({ ...member, since: undefined });
-    const next = same ? bus : withMember(bus, { ...member, since: member.since ?? this.#now().toISOString() });
-    this.#commit(bus, next, { trustRules: true });
-    return next;
+    return this.#join(stored, member);
   }
 
   /**

@@ -1,6 +1,8 @@
 // Helpers for the real-kernel suite, which runs as root inside the lab VM (see lab/suite.ts).
 import { execFileSync } from 'node:child_process';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
+import type { CanFrame } from '../../src/can/frame.js';
+import { formatCansend } from '../../src/can/text.js';
 import { stopChild } from '../support/child.js';
 
 if (process.env.CANTAINER_IN_LAB !== '1') {
@@ -61,4 +63,38 @@ export function containerSocket(container: string, ifname: string, fd = true): C
 /** Sends frames (cansend syntax) from inside a container with can-utils' cansend, in one docker exec. */
 export function cansend(container: string, ifname: string, frames: string[]): void {
   sh(`docker exec ${container} sh -c '${frames.map((frame) => `cansend ${ifname} ${frame}`).join(' && ')}'`, 60_000);
+}
+
+/** Podman with fixed global flags: runs it, expects it to fail, and opens CAN sockets in its containers. */
+export function podmanWith(flags: readonly string[]): {
+  readonly run: (args: string[], timeoutMs?: number) => string;
+  readonly fails: (args: string[]) => string;
+  readonly socket: (container: string, ifname: string) => CanSocketPort;
+} {
+  const run = (args: string[], timeoutMs = 120_000): string => execFileSync('podman', [...flags, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const fails = (args: string[]): string => {
+    try {
+      run(args);
+    } catch (error) {
+      return String((error as { stderr?: unknown }).stderr ?? error);
+    }
+    throw new Error(`podman ${args.join(' ')} succeeded`);
+  };
+  const socket = (container: string, ifname: string): CanSocketPort => {
+    const pid = run(['inspect', '-f', '{{.State.Pid}}', container]).trim();
+    return hostKernel.canSocket(ifname, { netns: { label: `${container}/${ifname}`, path: `/proc/${pid}/ns/net` }, fd: true });
+  };
+  return { run, fails, socket };
+}
+
+/** Sends frames from one socket; returns what each listener received (within 1 s of quiet), in order; closes them all. */
+export async function exchangeFrames(sender: CanSocketPort, listeners: Readonly<Record<string, CanSocketPort>>, frames: readonly CanFrame[]): Promise<Record<string, string[]>> {
+  try {
+    for (const frame of frames) sender.send(frame);
+    const got = await Promise.all(Object.entries(listeners).map(async ([name, socket]) => [name, (await socket.receiveAll(1000)).map(formatCansend)] as const));
+    return Object.fromEntries(got);
+  } finally {
+    sender.close();
+    for (const socket of Object.values(listeners)) socket.close();
+  }
 }

@@ -5,54 +5,20 @@
 // Docker container and a Podman container on the bus `powertrain`, still talking after the daemon restarts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
+import { classicFrame, fdFrame } from '../../src/can/frame.js';
 import { formatCansend } from '../../src/can/text.js';
-import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import { containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, type RunningDaemon } from './helpers.js';
+import { containerSocket, ensureDockerWithImages, exchangeFrames as exchange, podmanWith, sh, startCantainerDaemon, type RunningDaemon } from './helpers.js';
 
 const DIR = '/run/cantainer-podman';
 const CONTROL = `${DIR}/control.sock`;
 const NET_D = '/etc/cni/net.d';
 const PODMAN = ['--root', `${DIR}/root`, '--runroot', `${DIR}/runroot`, '--storage-driver', 'vfs', '--network-backend', 'cni', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-const kernel = systemKernel();
-
-/** Runs podman; returns its output, or throws with its message (standard error) when it fails. */
-function podman(args: string[], timeoutMs = 120_000): string {
-  return execFileSync('podman', [...PODMAN, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function podmanFails(args: string[]): string {
-  try {
-    podman(args);
-  } catch (error) {
-    return String((error as { stderr?: unknown }).stderr ?? error);
-  }
-  assert.fail(`podman ${args.join(' ')} succeeded`);
-}
+const { run: podman, fails: podmanFails, socket: podSocket } = podmanWith(PODMAN);
 
 function conflist(name: string, plugin: Record<string, unknown>): void {
   writeFileSync(join(NET_D, `${name}.conflist`), JSON.stringify({ cniVersion: '1.0.0', name, plugins: [{ type: 'cantainer', controlSocket: CONTROL, ...plugin }] }));
-}
-
-/** A raw CAN socket on an interface of a Podman container. */
-function podSocket(container: string, ifname: string): CanSocketPort {
-  const pid = podman(['inspect', '-f', '{{.State.Pid}}', container]).trim();
-  return kernel.canSocket(ifname, { netns: { label: `${container}/${ifname}`, path: `/proc/${pid}/ns/net` }, fd: true });
-}
-
-/** Sends frames from one socket; returns what each listener received, in order. */
-async function exchange(sender: CanSocketPort, listeners: Record<string, CanSocketPort>, frames: readonly CanFrame[]): Promise<Record<string, string[]>> {
-  try {
-    for (const frame of frames) sender.send(frame);
-    const got = await Promise.all(Object.entries(listeners).map(async ([name, socket]) => [name, (await socket.receiveAll(1000)).map(formatCansend)] as const));
-    return Object.fromEntries(got);
-  } finally {
-    sender.close();
-    for (const socket of Object.values(listeners)) socket.close();
-  }
 }
 
 const run = (name: string, networks: string[]): string => podman(['run', '-d', '--name', name, ...networks.flatMap((network) => ['--network', network]), 'lab/canutils', 'sleep', '3600']);

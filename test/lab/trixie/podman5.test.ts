@@ -4,47 +4,16 @@
 // `podman network rm` nothing left.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { classicFrame, fdFrame, type CanFrame } from '../../../src/can/frame.js';
+import { classicFrame, fdFrame } from '../../../src/can/frame.js';
 import { formatCansend } from '../../../src/can/text.js';
-import { systemKernel, type CanSocketPort } from '../../../src/kernel/index.js';
-import { sh, startCantainerDaemon, type RunningDaemon } from '../helpers.js';
+import { exchangeFrames as exchange, podmanWith, sh, startCantainerDaemon, type RunningDaemon } from '../helpers.js';
 
 const DIR = '/run/cantainer-podman5';
 const PLUGINS = '/usr/local/lib/netavark-plugins';
 const PODMAN = ['--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-const kernel = systemKernel();
-
-function podman(args: string[], timeoutMs = 120_000): string {
-  return execFileSync('podman', [...PODMAN, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function podmanFails(args: string[]): string {
-  try {
-    podman(args);
-  } catch (error) {
-    return String((error as { stderr?: unknown }).stderr ?? error);
-  }
-  assert.fail(`podman ${args.join(' ')} succeeded`);
-}
-
-function podSocket(container: string, ifname: string): CanSocketPort {
-  const pid = podman(['inspect', '-f', '{{.State.Pid}}', container]).trim();
-  return kernel.canSocket(ifname, { netns: { label: `${container}/${ifname}`, path: `/proc/${pid}/ns/net` }, fd: true });
-}
-
-async function exchange(sender: CanSocketPort, listeners: Record<string, CanSocketPort>, frames: readonly CanFrame[]): Promise<Record<string, string[]>> {
-  try {
-    for (const frame of frames) sender.send(frame);
-    const got = await Promise.all(Object.entries(listeners).map(async ([name, socket]) => [name, (await socket.receiveAll(1000)).map(formatCansend)] as const));
-    return Object.fromEntries(got);
-  } finally {
-    sender.close();
-    for (const socket of Object.values(listeners)) socket.close();
-  }
-}
+const { run: podman, fails: podmanFails, socket: podSocket } = podmanWith(PODMAN);
 
 const run = (name: string, networks: string[]): string => podman(['run', '-d', '--name', name, ...networks.flatMap((network) => ['--network', network]), 'lab/busybox', 'sleep', '3600']);
 const busNames = (): string[] => (JSON.parse(sh('node bin/cantainer ls --json')) as Array<{ name: string }>).map((bus) => bus.name).sort();
