@@ -11,7 +11,7 @@ import type { LabArtefacts } from './artefacts.js';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guestDir = join(projectRoot, 'lab', 'guest');
-// The crash test (50 compose cycles, about 25 min under TCG) is most of it.
+// The whole suite takes about half an hour under TCG; the crash test (16 compose cycles, 8 min) is the largest part.
 const SUITE_TIMEOUT_MS = 50 * 60_000;
 
 function summaryNumber(output: string, key: string): number | undefined {

@@ -95,6 +95,17 @@ describe('the CNI plugin on the real kernel', () => {
     assert.deepEqual(await exchange(['cni-c', 'can1'], [['cni-a', 'can1'], ['cni-a', 'can0'], ['cni-b', 'can0']], fdFrames), { 'cni-a/can1': fdFrames.map(formatCansend), 'cni-a/can0': [], 'cni-b/can0': [] });
   });
 
+  it('the commands work on these buses: a gateway from powertrain to body carries frames one way', async () => {
+    const cantainer = (args: string): string => sh(`node bin/cantainer ${args} --control-socket ${CONTROL}`, 60_000);
+    assert.equal(cantainer('gateway add powertrain body --accept 7DF'), 'gateway powertrain -> body: wired\n');
+    const request = [classicFrame({ id: 0x7df, data: [2, 1, 0x0d] }), classicFrame({ id: 0x100, data: [1] })];
+    assert.deepEqual(await exchange(['cni-b', 'can0'], [['cni-c', 'can1'], ['cni-a', 'can1'], ['cni-a', 'can0']], request), { 'cni-c/can1': [formatCansend(request[0]!)], 'cni-a/can1': [formatCansend(request[0]!)], 'cni-a/can0': request.map(formatCansend) });
+    assert.deepEqual(await exchange(['cni-a', 'can1'], [['cni-b', 'can0']], [classicFrame({ id: 0x7df, data: [0] })]), { 'cni-b/can0': [] });
+    const listed = (JSON.parse(cantainer('ls --json')) as Array<{ name: string; members: number; gateways: number }>).map((bus) => [bus.name, bus.members, bus.gateways]);
+    assert.deepEqual(listed.sort(), [['body', 2, 1], ['powertrain', 3, 1]]);
+    cantainer('gateway rm powertrain body');
+  });
+
   it('ADD again answers the same and changes nothing; CHECK passes, then reports an interface deleted by hand', () => {
     const again = cni('ADD', network('powertrain'), attachment('cni-a'));
     assert.equal(again.code, 0);

@@ -15,7 +15,7 @@ import { containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, wait
 const STATE_DIR = '/run/cantainer-survival/state';
 const LOG = '/run/cantainer-survival.log';
 const kernel = systemKernel();
-const CYCLES = Number(process.env.CANTAINER_CHAOS_CYCLES ?? '30');
+const CYCLES = Number(process.env.CANTAINER_CHAOS_CYCLES ?? '16');
 
 function state(): Bus[] {
   return existsSync(`${STATE_DIR}/state.json`) ? (JSON.parse(readFileSync(`${STATE_DIR}/state.json`, 'utf8')) as { buses: Bus[] }).buses : [];

@@ -34,7 +34,7 @@ describe('Podman 5 containers on cantainer buses through the netavark plugin', (
     symlinkSync(join(process.cwd(), 'bin', 'cantainer-netavark'), join(PLUGINS, 'cantainer'));
     await start();
     sh(`root=$(mktemp -d) && mkdir -p $root/bin $root/proc $root/sys $root/dev $root/etc $root/tmp && cp /bin/busybox $root/bin/ && for a in sh sleep cat; do ln -s busybox $root/bin/$a; done && tar -C $root -c . | podman ${PODMAN.join(' ')} import - lab/busybox >/dev/null && rm -rf $root`, 180_000);
-    sh(`podman --version >&2; netavark --version >&2`);
+    sh('podman --version >&2; /usr/lib/podman/netavark --version >&2 || true');
   });
   after(async () => {
     sh(`podman ${PODMAN.join(' ')} rm -f -t 0 -a >/dev/null 2>&1; podman ${PODMAN.join(' ')} network rm -f powertrain body powertrain-fd >/dev/null 2>&1; true`, 120_000);
