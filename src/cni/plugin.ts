@@ -2,7 +2,7 @@
 // container of a CNI runtime (Podman 4, containerd, CRI-O, Multus) joins the same buses, with the same state and
 // reconciler, as Docker's. The plugin only parses, checks and translates; it never touches the kernel itself.
 import { CantainerError } from '../errors.js';
-import { callDaemon, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/client.js';
+import { callDaemon, CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/client.js';
 import type { AttachAnswer, MemberEntry } from '../control/members.js';
 import { addResult, attachmentMemberId, CNI_ERROR, CniError, LATEST_VERSION, parseEnvironment, parseNetworkConfig, SUPPORTED_VERSIONS, type CniEnvironment, type NetworkConfig } from './spec.js';
 
@@ -50,6 +50,13 @@ async function ask(call: DaemonCall, socket: string, method: string, body: objec
   }
 }
 
+/** What people call the container: the pod (Kubernetes runtimes say which in CNI_ARGS), else the id's first 12 characters. */
+function containerLabel(containerId: string, args: Readonly<Record<string, string>>): string {
+  const pod = args.K8S_POD_NAME;
+  if (pod !== undefined && pod !== '') return args.K8S_POD_NAMESPACE === undefined ? pod : `${args.K8S_POD_NAMESPACE}/${pod}`;
+  return containerId.slice(0, 12);
+}
+
 async function add(env: CniEnvironment, config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
   const containerId = env.containerId ?? '';
   const ifname = env.ifname ?? '';
@@ -63,7 +70,7 @@ async function add(env: CniEnvironment, config: NetworkConfig, socket: string, c
     interface: ifname,
     ...(config.send === undefined ? {} : { send: config.send }),
     ...(config.receive === undefined ? {} : { receive: config.receive }),
-    annotations: { [ATTACHMENT.origin]: 'cni', [ATTACHMENT.container]: containerId, [ATTACHMENT.ifname]: ifname, [ATTACHMENT.network]: config.name },
+    annotations: { [ATTACHMENT.origin]: 'cni', [ATTACHMENT.container]: containerId, [ATTACHMENT.ifname]: ifname, [ATTACHMENT.network]: config.name, [CONTAINER_ANNOTATION]: containerLabel(containerId, env.args) },
     busAnnotations: { [ATTACHMENT.origin]: 'cni' },
   })) as unknown as AttachAnswer;
   return JSON.stringify(addResult(config.cniVersion, config.prevResult, { name: ifname, netns, mtu: answer.mtu }));

@@ -18,6 +18,7 @@ import type { TunnelCounters } from '../tunnel/counters.js';
 import type { TunnelHost, TunnelView } from '../tunnel/host.js';
 
 export { DEFAULT_CONTROL_SOCKET } from './client.js';
+import { CONTAINER_ANNOTATION } from './client.js';
 
 export interface ControlContext {
   readonly buses: BusService;
@@ -222,11 +223,14 @@ const inspectBus: ControlHandler = async (body, context) => {
   const members = bus.members.map((member) => {
     const found = containers.get(member.id);
     const iface = found?.netnsPath === undefined ? undefined : context.buses.memberInterface(bus.id, member.id, { label: found.container, path: found.netnsPath });
+    // Members attached into a namespace file (CNI, netavark) carry their container's name and keep their interface's.
+    const container = found?.container.replace(/^\//u, '') ?? member.annotations?.[CONTAINER_ANNOTATION];
     return {
       id: member.id,
       hostEnd: hostEndName(member.id),
-      ...(found === undefined ? {} : { container: found.container.replace(/^\//u, '') }),
-      ...(iface === undefined ? (member.end.netns === undefined && member.end.handover !== true ? { interface: member.end.name } : {}) : { interface: iface }),
+      ...(container === undefined ? {} : { container }),
+      ...(iface === undefined ? (member.end.handover !== true ? { interface: member.end.name } : {}) : { interface: iface }),
+      ...(member.end.netns === undefined ? {} : { netns: member.end.netns }),
       ...(member.send === undefined ? {} : { send: member.send }),
       ...(member.receive === undefined ? {} : { receive: member.receive }),
     };

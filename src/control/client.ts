@@ -8,6 +8,9 @@ export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
 
 export const CONTROL_SOCKET_ENV = 'CANTAINER_CONTROL_SOCKET';
 
+/** The member annotation with the name people know a member's container by (set by the plugins that attach by name). */
+export const CONTAINER_ANNOTATION = 'container';
+
 /** Where the commands find the daemon: --control-socket, else $CANTAINER_CONTROL_SOCKET, else the default. */
 export function controlSocketPath(flag: string | undefined, fallback: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
   return flag ?? env[CONTROL_SOCKET_ENV] ?? fallback;

@@ -3,7 +3,7 @@
 // says what this is. Like the CNI plugin, it only parses, checks and translates: one daemon, one state per host.
 import { createHash } from 'node:crypto';
 import { CantainerError, describeValue } from '../errors.js';
-import { callDaemon, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/client.js';
+import { callDaemon, CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/client.js';
 import { packageVersion } from '../version.js';
 
 /** Asks the daemon: method and body in, the answer out (a CantainerError when it refuses or cannot be reached). */
@@ -126,7 +126,7 @@ export async function runNetavark(argv: readonly string[], stdin: string, env: R
           member: a.member,
           netns,
           interface: a.ifname,
-          annotations: { [NOTE.origin]: 'netavark', [NOTE.container]: a.containerId, [NOTE.name]: a.containerName, [NOTE.network]: a.network },
+          annotations: { [NOTE.origin]: 'netavark', [NOTE.container]: a.containerId, [NOTE.name]: a.containerName, [NOTE.network]: a.network, [CONTAINER_ANNOTATION]: a.containerName === '' ? a.containerId.slice(0, 12) : a.containerName },
           busAnnotations: { [NOTE.origin]: 'netavark' },
         });
         return { stdout: `${JSON.stringify({ interfaces: { [a.ifname]: { mac_address: '', subnets: [] } } })}\n`, exitCode: 0 };

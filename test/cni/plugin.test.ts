@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { memoryLogger } from '../../src/log.js';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { runCni } from '../../src/cni/plugin.js';
+import { callDaemon } from '../../src/control/client.js';
 import { attachmentMemberId, parseNetworkConfig, SUPPORTED_VERSIONS } from '../../src/cni/spec.js';
 import { busNamespace } from '../../src/bus/plan.js';
 import { FakeKernel } from '../support/fake-kernel.js';
@@ -75,6 +76,8 @@ describe('the CNI plugin', () => {
     const heard = countAt(transmit(kernel, { label: 'ecu1', path: '/run/netns/ecu1' }, 'can0', simFrame(0x123, 'cafe')));
     assert.equal(heard['ecu2/can0'], 1);
     assert.equal(heard['ecu1/can0'], undefined);
+    const inspected = await callDaemon<{ members: Array<Record<string, unknown>> }>(control, 'Bus.Inspect', { bus: 'powertrain' });
+    assert.deepEqual(inspected.members.map((m) => [m.container, m.interface, m.netns]), [['ecu1', 'can0', '/run/netns/ecu1'], ['ecu2', 'can0', '/run/netns/ecu2']]);
     // The same ADD again changes nothing and answers the same.
     assert.deepEqual(await cni('ADD', conf(), attach('ecu1')), first);
     assert.equal(daemon!.service.byName('powertrain')!.members.length, 2);
@@ -190,9 +193,9 @@ describe('the CNI plugin', () => {
 
   it('takes per-container filters from CNI_ARGS, cni-args and runtimeConfig, strongest last', async () => {
     container('ecu1');
-    await cni('ADD', conf({ send: ['100'] }), { ...attach('ecu1'), CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=x;colour=red;send=200,300;receive=7E8' });
+    await cni('ADD', conf({ send: ['100'] }), { ...attach('ecu1'), CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=garage;K8S_POD_NAME=engine;colour=red;send=200,300;receive=7E8' });
     let member = daemon!.service.byName('powertrain')!.members[0]!;
-    assert.deepEqual([member.send, member.receive], [['200', '300'], ['7E8']]);
+    assert.deepEqual([member.send, member.receive, member.annotations?.container], [['200', '300'], ['7E8'], 'garage/engine']);
     await cni('ADD', conf({ args: { cni: { send: ['400'] } }, runtimeConfig: { receive: ['7DF'] } }), { ...attach('ecu1'), CNI_ARGS: 'send=200' });
     member = daemon!.service.byName('powertrain')!.members[0]!;
     assert.deepEqual([member.send, member.receive], [['400'], ['7DF']]);

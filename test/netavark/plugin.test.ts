@@ -88,7 +88,7 @@ describe('the netavark plugin', () => {
     assert.deepEqual(Object.entries(heard).filter(([at]) => !at.startsWith('cbus-')), [['p2/can0', 1]]);
     const member = daemon!.service.byName('powertrain')!.members[0]!;
     assert.equal(member.id, containerMemberId('p1-id', 'can0'));
-    assert.deepEqual(member.annotations, { origin: 'netavark', 'netavark.container': 'p1-id', 'netavark.name': 'p1', 'netavark.network': 'powertrain' });
+    assert.deepEqual(member.annotations, { origin: 'netavark', 'netavark.container': 'p1-id', 'netavark.name': 'p1', 'netavark.network': 'powertrain', container: 'p1' });
     const id = daemon!.service.byName('powertrain')!.id;
     for (const [container, net, ifname] of [['p1', powertrain, 'eth0'], ['p2', powertrain, 'eth0'], ['p2', body, 'eth1'], ['p3', body, 'vcan7']] as const) {
       assert.deepEqual(await call(['teardown', `/run/netns/${container}`], exec(container, net, ifname)), { stdout: '', exitCode: 0 });
