@@ -150,18 +150,69 @@ export function tunnelPortName(busId: string, name: string): string {
 
 export const TUNNEL_WORDS_SYNTAX = '--udp --listen ADDR:PORT --peer ADDR:PORT [--timeout-us N] [--mtu N] | --tcp-server ADDR:PORT | --tcp-client HOST:PORT, then [--allow CIDR]... [--name NAME]';
 
+/** A tunnel's flags as `cantainer tunnel add` takes them (numbers still as written). */
+export interface TunnelFlags {
+  readonly udp?: boolean;
+  readonly listen?: string;
+  readonly peer?: string;
+  readonly timeoutUs?: string;
+  readonly mtu?: string;
+  readonly tcpServer?: string;
+  readonly tcpClient?: string;
+  readonly allow?: readonly string[];
+  readonly name?: string;
+}
+
+/**
+ * A tunnel from its flags: exactly one of --udp (with --listen and --peer), --tcp-server and --tcp-client, and only
+ * the flags of that mode. The command line and the network option both read tunnels through this.
+ */
+export function tunnelFromFlags(flags: TunnelFlags, field = (flag: string): string => flag): Tunnel {
+  const modes = [flags.udp === true ? '--udp' : undefined, flags.tcpServer === undefined ? undefined : '--tcp-server', flags.tcpClient === undefined ? undefined : '--tcp-client'].filter((mode) => mode !== undefined);
+  if (modes.length !== 1) throw new InvalidValueError(field('mode'), modes.join(' '), 'exactly one of --udp (with --listen and --peer), --tcp-server ADDR:PORT, --tcp-client ADDR:PORT');
+  if (flags.udp !== true) {
+    for (const [flag, value] of [['--listen', flags.listen], ['--peer', flags.peer], ['--timeout-us', flags.timeoutUs], ['--mtu', flags.mtu]] as const) {
+      if (value !== undefined) throw new InvalidValueError(field(flag), value, `nothing with ${modes[0] ?? ''}: it goes with --udp`);
+    }
+  }
+  const integer = (flag: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    if (!/^\d{1,8}$/u.test(text)) throw new InvalidValueError(field(flag), text, 'a whole number');
+    return Number(text);
+  };
+  let draft: Omit<Tunnel, 'name'>;
+  if (flags.tcpServer !== undefined) draft = { transport: 'tcp-server', listen: flags.tcpServer, allow: [...(flags.allow ?? [])] };
+  else if (flags.tcpClient !== undefined) draft = { transport: 'tcp-client', peer: flags.tcpClient, allow: [...(flags.allow ?? [])] };
+  else {
+    if (flags.listen === undefined) throw new InvalidValueError(field('--listen'), undefined, 'ADDR:PORT where this side receives (an address of this host; 0.0.0.0 for all, said explicitly)');
+    if (flags.peer === undefined) throw new InvalidValueError(field('--peer'), undefined, 'ADDR:PORT of the far side');
+    const timeoutUs = integer('--timeout-us', flags.timeoutUs);
+    const mtu = integer('--mtu', flags.mtu);
+    draft = { transport: 'udp', listen: flags.listen, peer: flags.peer, ...(timeoutUs === undefined ? {} : { timeoutUs }), ...(mtu === undefined ? {} : { mtu }), allow: [...(flags.allow ?? [])] };
+  }
+  const tunnel = { name: flags.name ?? defaultTunnelName(draft), ...draft };
+  try {
+    checkTunnel(tunnel);
+  } catch (error) {
+    if (error instanceof InvalidValueError) throw new InvalidValueError(field(error.field), error.value, error.message.replace(/^.*; allowed: /u, ''));
+    throw error;
+  }
+  return tunnel;
+}
+
 /**
  * A tunnel written as the words `cantainer tunnel add` takes after the bus (a network option in compose):
- * `--tcp-server 0.0.0.0:20000 --allow 10.0.0.0/8`. Named `name` unless the words say --name.
+ * `--udp --listen 0.0.0.0:20000 --peer 192.168.1.20:20000`, `--tcp-server ...`. `name` is the default name.
  */
 export function tunnelFromWords(field: string, text: string, name?: string): Tunnel {
   const words = text.trim().split(/\s+/u).filter((word) => word !== '');
-  const values: Record<string, string> = {};
+  const flags: Record<string, string> = {};
   const allow: string[] = [];
   let udp = false;
-  const fail = (at?: string): never => {
-    throw new InvalidValueError(field, text, `${TUNNEL_WORDS_SYNTAX}${at === undefined ? '' : ` (at ${JSON.stringify(at)})`}`);
+  const fail = (at: string): never => {
+    throw new InvalidValueError(field, text, `${TUNNEL_WORDS_SYNTAX} (at ${JSON.stringify(at)})`);
   };
+  const KEYS: Readonly<Record<string, keyof TunnelFlags>> = { '--listen': 'listen', '--peer': 'peer', '--timeout-us': 'timeoutUs', '--mtu': 'mtu', '--tcp-server': 'tcpServer', '--tcp-client': 'tcpClient', '--name': 'name' };
   for (let i = 0; i < words.length; i++) {
     const flag = words[i] ?? '';
     if (flag === '--udp') {
@@ -169,34 +220,12 @@ export function tunnelFromWords(field: string, text: string, name?: string): Tun
       continue;
     }
     const value = words[i + 1];
-    if (!['--listen', '--peer', '--timeout-us', '--mtu', '--tcp-server', '--tcp-client', '--allow', '--name'].includes(flag)) fail(flag);
-    if (value === undefined || value.startsWith('--')) fail(flag);
+    const key = KEYS[flag];
+    if ((key === undefined && flag !== '--allow') || value === undefined || value.startsWith('--')) return fail(flag);
     i += 1;
-    if (flag === '--allow') allow.push(value ?? '');
-    else if (values[flag] !== undefined) fail(flag);
-    else values[flag] = value ?? '';
+    if (key === undefined) allow.push(value);
+    else if (flags[key] !== undefined) fail(flag);
+    else flags[key] = value;
   }
-  const modes = [udp, values['--tcp-server'] !== undefined, values['--tcp-client'] !== undefined].filter(Boolean).length;
-  if (modes !== 1) fail();
-  const integer = (flag: string): number | undefined => {
-    const value = values[flag];
-    if (value === undefined) return undefined;
-    if (!/^\d{1,8}$/u.test(value)) fail(flag);
-    return Number(value);
-  };
-  if (!udp && ['--listen', '--peer', '--timeout-us', '--mtu'].some((flag) => values[flag] !== undefined)) fail(['--listen', '--peer', '--timeout-us', '--mtu'].find((flag) => values[flag] !== undefined));
-  const transport: TunnelTransport = udp ? 'udp' : values['--tcp-server'] !== undefined ? 'tcp-server' : 'tcp-client';
-  const listen = udp ? values['--listen'] : values['--tcp-server'];
-  const peer = udp ? values['--peer'] : values['--tcp-client'];
-  const timeoutUs = integer('--timeout-us');
-  const mtu = integer('--mtu');
-  const draft = { transport, ...(listen === undefined ? {} : { listen }), ...(peer === undefined ? {} : { peer }), ...(timeoutUs === undefined ? {} : { timeoutUs }), ...(mtu === undefined ? {} : { mtu }), allow };
-  try {
-    const tunnel = { name: values['--name'] ?? name ?? defaultTunnelName(draft), ...draft };
-    checkTunnel(tunnel);
-    return tunnel;
-  } catch (error) {
-    if (error instanceof InvalidValueError) throw new InvalidValueError(`${field}: ${error.field}`, error.value, error.message.replace(/^.*; allowed: /u, ''));
-    throw error;
-  }
+  return tunnelFromFlags({ ...flags, ...(udp ? { udp } : {}), allow, ...(flags.name === undefined && name !== undefined ? { name } : {}) }, (flag) => `${field}: ${flag}`);
 }

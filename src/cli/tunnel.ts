@@ -1,7 +1,7 @@
 // `cantainer tunnel add|rm|ls`: CAN over IP in cannelloni's format, each tunnel a member of a bus run by the daemon.
 import { Option, type Command } from 'commander';
 import { DEFAULT_CONTROL_SOCKET, type TunnelEntry } from '../control/api.js';
-import { InvalidValueError } from '../errors.js';
+import { tunnelFromFlags } from '../bus/tunnel.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
 import type { CliIo } from './output.js';
 
@@ -19,33 +19,9 @@ interface AddOptions {
   controlSocket?: string;
 }
 
-function integer(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/u.test(text)) throw new InvalidValueError(flag, text, 'a whole number');
-  return Number(text);
-}
-
 /** The request for `tunnel add`: exactly one of --udp, --tcp-server, --tcp-client, with the flags that go with it. */
 export function tunnelRequest(bus: string, options: AddOptions): Record<string, unknown> {
-  const modes = [options.udp === true ? '--udp' : undefined, options.tcpServer === undefined ? undefined : '--tcp-server', options.tcpClient === undefined ? undefined : '--tcp-client'].filter((mode) => mode !== undefined);
-  if (modes.length !== 1) throw new InvalidValueError('mode', modes.join(' '), 'exactly one of --udp (with --listen and --peer), --tcp-server ADDR:PORT, --tcp-client ADDR:PORT');
-  const only = (flag: string, value: unknown, mode: string): void => {
-    if (value !== undefined) throw new InvalidValueError(flag, value, `nothing with ${modes[0] ?? ''}: it goes with ${mode}`);
-  };
-  if (options.udp !== true) {
-    only('--listen', options.listen, '--udp');
-    only('--peer', options.peer, '--udp');
-    only('--timeout-us', options.timeoutUs, '--udp');
-    only('--mtu', options.mtu, '--udp');
-  }
-  const common = { bus, ...(options.name === undefined ? {} : { name: options.name }), allow: options.allow ?? [] };
-  if (options.tcpServer !== undefined) return { ...common, transport: 'tcp-server', listen: options.tcpServer };
-  if (options.tcpClient !== undefined) return { ...common, transport: 'tcp-client', peer: options.tcpClient };
-  if (options.listen === undefined) throw new InvalidValueError('--listen', undefined, 'ADDR:PORT where this side receives (an address of this host; 0.0.0.0 for all, said explicitly)');
-  if (options.peer === undefined) throw new InvalidValueError('--peer', undefined, 'ADDR:PORT of the far side');
-  const timeoutUs = integer('--timeout-us', options.timeoutUs);
-  const mtu = integer('--mtu', options.mtu);
-  return { ...common, transport: 'udp', listen: options.listen, peer: options.peer, ...(timeoutUs === undefined ? {} : { timeoutUs }), ...(mtu === undefined ? {} : { mtu }) };
+  return { bus, ...tunnelFromFlags(options) };
 }
 
 function address(entry: TunnelEntry): string {

@@ -71,9 +71,10 @@ describe('network options', () => {
       { name: 'uplink-host', transport: 'tcp-client', peer: 'lab-host:20002', allow: [] },
     ]);
     refuses(() => parseNetworkOptions({ tunnel: '--udp --listen 20000 --peer 10.0.0.2:20000' }), 'network option "tunnel": tunnel.listen', /"20000" is not valid; allowed: ADDR:PORT with an IP address/u);
-    refuses(() => parseNetworkOptions({ tunnel: '--tcp-server 0.0.0.0:1 --udp' }), 'network option "tunnel"', /--udp --listen ADDR:PORT/u);
+    refuses(() => parseNetworkOptions({ tunnel: '--tcp-server 0.0.0.0:1 --udp' }), 'network option "tunnel": mode', /"--udp --tcp-server" is not valid; allowed: exactly one of --udp \(with --listen and --peer\), --tcp-server/u);
     refuses(() => parseNetworkOptions({ tunnel: '--tcp-client h:1 --bogus 2' }), 'network option "tunnel"', /\(at "--bogus"\)/u);
-    refuses(() => parseNetworkOptions({ 'tunnel.a': '--tcp-server 0.0.0.0:1 --mtu 1500' }), 'network option "tunnel.a"', /\(at "--mtu"\)/u);
+    refuses(() => parseNetworkOptions({ 'tunnel.a': '--tcp-server 0.0.0.0:1 --mtu 1500' }), 'network option "tunnel.a": --mtu', /"1500" is not valid; allowed: nothing with --tcp-server: it goes with --udp/u);
+    refuses(() => parseNetworkOptions({ tunnel: '--udp --listen 10.0.0.1:1 --peer 10.0.0.2:1 --mtu big' }), 'network option "tunnel": --mtu', /"big" is not valid; allowed: a whole number/u);
   });
 
   it('reads the tunnel options of examples/remote as compose passes them', () => {
