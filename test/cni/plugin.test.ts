@@ -83,6 +83,20 @@ describe('the CNI plugin', () => {
     assert.equal(daemon!.service.byName('powertrain')!.members.length, 2);
   });
 
+  it('takes 12 ADDs at once, as a runtime starting many containers sends them: one bus, every container on it', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `ecu${i}`);
+    for (const name of names) container(name);
+    const outcomes = await Promise.all(names.map((name) => cni('ADD', conf(), attach(name))));
+    assert.deepEqual(outcomes.map((outcome) => outcome.exitCode), names.map(() => 0));
+    assert.deepEqual(daemon!.service.list().map((bus) => [bus.name, bus.members.length]), [['powertrain', 12]]);
+    const heard = countAt(transmit(kernel, { label: 'ecu0', path: '/run/netns/ecu0' }, 'can0', simFrame(0x10, '00')));
+    assert.deepEqual(Object.keys(heard).filter((at) => at.endsWith('/can0')).sort(), names.slice(1).map((name) => `${name}/can0`).sort());
+    assert.ok(Object.entries(heard).every(([, n]) => n === 1));
+    const dels = await Promise.all(names.map((name) => cni('DEL', conf(), attach(name))));
+    assert.deepEqual(dels.map((outcome) => outcome.exitCode), names.map(() => 0));
+    assert.deepEqual(daemon!.service.list(), []);
+  });
+
   it('puts one container on two buses under the names it asks for, FD where the network says so', async () => {
     container('gw');
     assert.equal((await cni('ADD', conf(), attach('gw', 'can0'))).exitCode, 0);
