@@ -44,7 +44,9 @@ async function transfer(from: string, to: string, fd: boolean): Promise<string> 
   const link = fd ? ' -L 72:64:0' : '';
   const receiver = execInBackground(to, `isotprecv -s 7E8 -d 7E0${link} can0`);
   await listening(to);
-  sh(`echo '${PDU}' | docker exec -i ${from} isotpsend -s 7E0 -d 7E8${link} can0`, 60_000);
+  // The PDU is written to a file in the container first: piped through `docker exec -i`, stdin was once cut after
+  // 8 KiB under load (isotpsend then sent 2731 bytes).
+  sh(`docker exec ${from} sh -c "echo '${PDU}' > /tmp/pdu && isotpsend -s 7E0 -d 7E8${link} can0 < /tmp/pdu"`, 60_000);
   return (await receiver.output).trim();
 }
 
