@@ -2,12 +2,9 @@
 // container of a CNI runtime (Podman 4, containerd, CRI-O, Multus) joins the same buses, with the same state and
 // reconciler, as Docker's. The plugin only parses, checks and translates; it never touches the kernel itself.
 import { CantainerError } from '../errors.js';
-import { callDaemon, CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/client.js';
+import { callDaemon, CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET, START_DAEMON, type DaemonCall } from '../control/client.js';
 import type { AttachAnswer, MemberEntry } from '../control/members.js';
 import { addResult, attachmentMemberId, CNI_ERROR, CniError, LATEST_VERSION, parseEnvironment, parseNetworkConfig, SUPPORTED_VERSIONS, type CniEnvironment, type NetworkConfig } from './spec.js';
-
-/** Asks the daemon: method and body in, the answer out (a CantainerError when it refuses or cannot be reached). */
-export type DaemonCall = (socketPath: string, method: string, body: object) => Promise<Record<string, unknown>>;
 
 /** What one call prints on stdout and exits with. */
 export interface CniOutcome {
@@ -36,7 +33,7 @@ function socketOf(config: NetworkConfig, env: Readonly<Record<string, string | u
 /** The daemon's errors in CNI terms: unreachable is "try again later" and says how to start it. */
 function fromDaemon(error: unknown, socket: string, unreachableCode: number = CNI_ERROR.tryAgainLater): CniError {
   if (error instanceof CantainerError && error.code === 'ENODAEMON') {
-    return new CniError(unreachableCode, `${error.message}: start it (systemctl start cantainer, or cantainer daemon), or name its socket with "controlSocket" in the network configuration`, `socket ${socket}`);
+    return new CniError(unreachableCode, `${error.message}: start it (${START_DAEMON}), or name its socket with "controlSocket" in the network configuration`, `socket ${socket}`);
   }
   if (error instanceof CantainerError) return new CniError(error.code === 'EINVALIDVALUE' ? CNI_ERROR.invalidConfig : CNI_ERROR.refused, error.message, error.code);
   return new CniError(CNI_ERROR.io, error instanceof Error ? error.message : String(error));
@@ -91,7 +88,7 @@ async function check(env: CniEnvironment, config: NetworkConfig, socket: string,
   return '';
 }
 
-async function status(config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
+async function status(socket: string, call: DaemonCall): Promise<string> {
   await ask(call, socket, 'Daemon.Status', {}, CNI_ERROR.notAvailable);
   return '';
 }
@@ -141,7 +138,7 @@ export async function runCni(env: Readonly<Record<string, string | undefined>>, 
         out = await check(environment, config, socket, call);
         break;
       case 'STATUS':
-        out = await status(config, socket, call);
+        out = await status(socket, call);
         break;
       case 'GC':
         out = await gc(config, socket, call);

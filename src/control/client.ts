@@ -16,11 +16,25 @@ export function controlSocketPath(flag: string | undefined, fallback: string, en
   return flag ?? env[CONTROL_SOCKET_ENV] ?? fallback;
 }
 
+/** How to start the daemon, for every message that finds it down. */
+export const START_DAEMON = 'systemctl start cantainer, or cantainer daemon';
+
+/** Asks the daemon: method and body in, the answer out (a CantainerError when it refuses or cannot be reached). */
+export type DaemonCall = (socketPath: string, method: string, body: object) => Promise<Record<string, unknown>>;
+
+/** All of standard input (nothing from a terminal, so that a call by hand does not wait): what the plugins are given. */
+export async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 function unreachable(path: string, code: string): CantainerError {
   const hint =
     code === 'EACCES'
       ? 'the control socket is root only: run the command as root'
-      : 'start the daemon (systemctl start cantainer, or cantainer daemon), or name its socket with --control-socket';
+      : `start the daemon (${START_DAEMON}), or name its socket with --control-socket`;
   return new CantainerError('ENODAEMON', `cannot reach the cantainer daemon at ${path} (${code})`, { hint });
 }
 

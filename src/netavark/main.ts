@@ -1,12 +1,6 @@
 // The netavark plugin's process (bin/cantainer-netavark, installed as `cantainer` in a netavark_plugin_dirs directory).
+import { readStdin } from '../control/client.js';
 import { runNetavark } from './plugin.js';
-
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export async function netavarkMain(argv: readonly string[]): Promise<number> {
   const command = argv[0];

@@ -3,11 +3,8 @@
 // says what this is. Like the CNI plugin, it only parses, checks and translates: one daemon, one state per host.
 import { createHash } from 'node:crypto';
 import { CantainerError, describeValue } from '../errors.js';
-import { callDaemon, CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/client.js';
+import { callDaemon, CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET, START_DAEMON, type DaemonCall } from '../control/client.js';
 import { packageVersion } from '../version.js';
-
-/** Asks the daemon: method and body in, the answer out (a CantainerError when it refuses or cannot be reached). */
-export type DaemonCall = (socketPath: string, method: string, body: object) => Promise<Record<string, unknown>>;
 
 export interface NetavarkOutcome {
   readonly stdout: string;
@@ -103,7 +100,7 @@ function attachment(stdin: string, netns: string | undefined): Attachment {
 }
 
 function message(error: unknown, socket: string): string {
-  if (error instanceof CantainerError && error.code === 'ENODAEMON') return `${error.message}: start it (systemctl start cantainer, or cantainer daemon), or name its socket with $${CONTROL_SOCKET_ENV} (socket ${socket})`;
+  if (error instanceof CantainerError && error.code === 'ENODAEMON') return `${error.message}: start it (${START_DAEMON}), or name its socket with $${CONTROL_SOCKET_ENV} (socket ${socket})`;
   return error instanceof Error ? error.message : String(error);
 }
 
