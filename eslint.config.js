@@ -11,8 +11,18 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'lab/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'lab/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
     },
     rules: {
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
@@ -23,20 +33,52 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/kernel/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: sideEffectModules.map((name) => ({ name, message: 'Only src/kernel/ may make syscalls or spawn processes.' })) }],
+      'no-restricted-imports': [
+        'error',
+        { paths: sideEffectModules.map((name) => ({ name, message: 'Only src/kernel/ may make syscalls or spawn processes.' })) },
+      ],
     },
   },
   {
     files: ['src/netlink/**/*.ts', 'src/can/**/*.ts', 'src/cannelloni/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '!node:buffer'], message: 'Codecs are pure: no I/O modules.' }, { group: ['../kernel/*', '../cli/*'], message: 'Codecs import nothing above them.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', '!node:buffer'], message: 'Codecs are pure: no I/O modules.' },
+            { group: ['../kernel/*', '../cli/*'], message: 'Codecs import nothing above them.' },
+          ],
+        },
+      ],
     },
   },
   {
     // The bus model is desired state as data: pure, and below everything that acts on it.
     files: ['src/bus/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '!node:crypto', '!node:buffer'], message: 'The bus model is pure: no I/O modules.' }, { group: ['../kernel/*', '../reconcile/*', '../state/*', '../service/*', '../cli/*', '../docker/*', '../cni/*', '../netavark/*', '../control/*'], message: 'The bus model imports only codecs and errors.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', '!node:crypto', '!node:buffer'], message: 'The bus model is pure: no I/O modules.' },
+            {
+              group: [
+                '../kernel/*',
+                '../reconcile/*',
+                '../state/*',
+                '../service/*',
+                '../cli/*',
+                '../docker/*',
+                '../cni/*',
+                '../netavark/*',
+                '../control/*',
+              ],
+              message: 'The bus model imports only codecs and errors.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -46,7 +88,12 @@ export default tseslint.config(
         'error',
         {
           paths: sideEffectModules.map((name) => ({ name, message: 'Only src/kernel/ may make syscalls or spawn processes.' })),
-          patterns: [{ group: ['../cli/*', '../docker/*', '../cni/*', '../netavark/*', '../control/*', '../daemon/*'], message: 'The core never imports a front door.' }],
+          patterns: [
+            {
+              group: ['../cli/*', '../docker/*', '../cni/*', '../netavark/*', '../control/*', '../daemon/*'],
+              message: 'The core never imports a front door.',
+            },
+          ],
         },
       ],
     },

@@ -29,15 +29,23 @@ const PLUGIN = '/run/docker/plugins/cantainer.sock';
 
 function composeFile(services: number, driver: 'cantainer' | 'bridge'): string {
   const lines = ['version: "2.4"', 'services:'];
-  for (let i = 1; i <= services; i++) lines.push(`  ecu${i}:`, '    image: lab/canutils', '    command: ["sleep", "3600"]', '    networks: [bus]');
+  for (let i = 1; i <= services; i++)
+    lines.push(`  ecu${i}:`, '    image: lab/canutils', '    command: ["sleep", "3600"]', '    networks: [bus]');
   lines.push('networks:', '  bus:', `    driver: ${driver}`);
   return `${lines.join('\n')}\n`;
 }
 
 function compose(file: string, ...args: string[]): void {
   // Under emulation twenty containers at once can keep the engine busy past docker-compose's 60 s HTTP timeout.
-  const run = spawnSync('docker-compose', ['-p', 'benchecus', '-f', file, ...args], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, COMPOSE_HTTP_TIMEOUT: '600' } });
-  if (run.status !== 0) throw new Error(`docker-compose ${args.join(' ')}: exit ${run.status ?? run.signal ?? '?'}: ${run.stderr.split('\n').slice(-8).join('\n')}`);
+  const run = spawnSync('docker-compose', ['-p', 'benchecus', '-f', file, ...args], {
+    encoding: 'utf8',
+    timeout: 900_000,
+    env: { ...process.env, COMPOSE_HTTP_TIMEOUT: '600' },
+  });
+  if (run.status !== 0)
+    throw new Error(
+      `docker-compose ${args.join(' ')}: exit ${run.status ?? run.signal ?? '?'}: ${run.stderr.split('\n').slice(-8).join('\n')}`,
+    );
 }
 
 interface Request {
@@ -77,9 +85,25 @@ export async function measureCompose(services: number, rounds: number, log: (lin
   const logFile = join(DIR, 'daemon.log');
   rmSync(logFile, { force: true });
   const out = openSync(logFile, 'a');
-  const daemon = spawn(process.execPath, ['bin/cantainer', 'daemon', '--log-level', 'info', '--state-dir', join(DIR, 'state'), '--control-socket', join(DIR, 'control.sock'), '--netns-dir', join(DIR, 'netns')], { stdio: ['ignore', out, out] });
+  const daemon = spawn(
+    process.execPath,
+    [
+      'bin/cantainer',
+      'daemon',
+      '--log-level',
+      'info',
+      '--state-dir',
+      join(DIR, 'state'),
+      '--control-socket',
+      join(DIR, 'control.sock'),
+      '--netns-dir',
+      join(DIR, 'netns'),
+    ],
+    { stdio: ['ignore', out, out] },
+  );
   try {
-    for (let i = 0; i < 300 && !readFileSync(logFile, 'utf8').includes('serving the Docker network plugin'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 300 && !readFileSync(logFile, 'utf8').includes('serving the Docker network plugin'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     const files = { cantainer: join(DIR, 'cantainer.yaml'), bridge: join(DIR, 'bridge.yaml') };
     writeFileSync(files.cantainer, composeFile(services, 'cantainer'));
     writeFileSync(files.bridge, composeFile(services, 'bridge'));
@@ -89,14 +113,19 @@ export async function measureCompose(services: number, rounds: number, log: (lin
     let seen: Request[] = [];
     const retried: string[] = [];
     for (let round = 0; round < rounds; round++) {
-      for (const [kind, file] of [['bridge', files.bridge], ['cantainer', files.cantainer]] as const) {
+      for (const [kind, file] of [
+        ['bridge', files.bridge],
+        ['cantainer', files.cantainer],
+      ] as const) {
         let from = Date.now();
         try {
           compose(file, 'up', '-d');
         } catch (error) {
           // Docker under emulation sometimes fails a container's start (its network hook times out): the round
           // is run again from nothing, and the failure reported.
-          retried.push(`${kind} round ${round + 1}: ${error instanceof Error ? error.message.split('\n').find((line) => line.startsWith('ERROR')) ?? error.message : String(error)}`);
+          retried.push(
+            `${kind} round ${round + 1}: ${error instanceof Error ? (error.message.split('\n').find((line) => line.startsWith('ERROR')) ?? error.message) : String(error)}`,
+          );
           compose(file, 'down', '--timeout', '1');
           from = Date.now();
           compose(file, 'up', '-d');
@@ -128,12 +157,16 @@ export async function measureCompose(services: number, rounds: number, log: (lin
       daemonSeconds,
       daemonShare: daemonSeconds / upSeconds,
       requests: seen.length,
-      methods: [...methods.entries()].map(([method, entry]) => ({ method, count: entry.count, totalSeconds: Math.round(entry.totalSeconds * 1000) / 1000 })).sort((a, b) => b.totalSeconds - a.totalSeconds),
+      methods: [...methods.entries()]
+        .map(([method, entry]) => ({ method, count: entry.count, totalSeconds: Math.round(entry.totalSeconds * 1000) / 1000 }))
+        .sort((a, b) => b.totalSeconds - a.totalSeconds),
       retried,
       composeVersion: execFileSync('docker-compose', ['version', '--short'], { encoding: 'utf8' }).trim(),
       dockerVersion: execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim(),
     };
-    log(`compose up of ${services} ECUs: ${upSeconds.toFixed(1)} s (bridge ${result.bridgeUpSeconds.toFixed(1)} s), inside the daemon ${daemonSeconds.toFixed(2)} s (${(100 * result.daemonShare).toFixed(1)}%), ${seen.length} requests`);
+    log(
+      `compose up of ${services} ECUs: ${upSeconds.toFixed(1)} s (bridge ${result.bridgeUpSeconds.toFixed(1)} s), inside the daemon ${daemonSeconds.toFixed(2)} s (${(100 * result.daemonShare).toFixed(1)}%), ${seen.length} requests`,
+    );
     return result;
   } finally {
     daemon.kill('SIGTERM');

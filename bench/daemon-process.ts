@@ -41,14 +41,34 @@ export async function firstAnswer(socket: string, started: number, timeoutMs = 6
 }
 
 /** Starts `cantainer daemon` with its sockets, state and namespaces under `dir`; resolves once it answers. */
-export async function startDaemonProcess(dir: string, options: { fresh?: boolean; metricsListen?: string; profileDir?: string } = {}): Promise<DaemonProcess & { coldStartMs: number }> {
+export async function startDaemonProcess(
+  dir: string,
+  options: { fresh?: boolean; metricsListen?: string; profileDir?: string } = {},
+): Promise<DaemonProcess & { coldStartMs: number }> {
   if (options.fresh !== false) rmSync(join(dir, 'state'), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const paths = { dir, plugin: join(dir, 'plugin.sock'), control: join(dir, 'control.sock'), netnsDir: join(dir, 'netns') };
   const started = performance.now();
   const child = spawn(
     process.execPath,
-    [...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir]), 'bin/cantainer', 'daemon', '--log-level', 'warn', '--socket', paths.plugin, '--control-socket', paths.control, '--state-dir', join(dir, 'state'), '--netns-dir', paths.netnsDir, '--docker-socket', join(dir, 'no-docker.sock'), ...(options.metricsListen === undefined ? [] : ['--metrics-listen', options.metricsListen])],
+    [
+      ...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir]),
+      'bin/cantainer',
+      'daemon',
+      '--log-level',
+      'warn',
+      '--socket',
+      paths.plugin,
+      '--control-socket',
+      paths.control,
+      '--state-dir',
+      join(dir, 'state'),
+      '--netns-dir',
+      paths.netnsDir,
+      '--docker-socket',
+      join(dir, 'no-docker.sock'),
+      ...(options.metricsListen === undefined ? [] : ['--metrics-listen', options.metricsListen]),
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const coldStartMs = await firstAnswer(paths.plugin, started);
@@ -60,7 +80,6 @@ export async function startDaemonProcess(dir: string, options: { fresh?: boolean
     stop: () => stopChild(child, 'SIGTERM'),
   };
 }
-
 
 const engine = systemKernel({ netnsDir: '/run/cantainer-bench/containers' });
 
@@ -96,7 +115,11 @@ export function newId(): string {
 }
 
 /** CreateEndpoint and Join as Docker sends them, then the engine's move of the end; returns the endpoint id. */
-export async function joinMember(plugin: string, network: string, into?: { readonly path: string; readonly name: string }): Promise<string> {
+export async function joinMember(
+  plugin: string,
+  network: string,
+  into?: { readonly path: string; readonly name: string },
+): Promise<string> {
   const endpoint = newId();
   const created = await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(network, endpoint));
   if (created.status !== 200) throw new Error(`CreateEndpoint: ${JSON.stringify(created.body)}`);

@@ -67,7 +67,17 @@ export async function measureDaemon(rounds: number, log: (line: string) => void)
   const restartWith100Ms = again.coldStartMs;
   await post(again.plugin, '/NetworkDriver.DeleteNetwork', d.network(network));
   await again.stop();
-  const result: DaemonResult = { rounds, coldStartMs: median(ours), baselineColdStartMs: median(bare), restartWith100Ms, rssIdleBytes: median(idleRss), rss100Bytes: rss100, baselineRssBytes: median(bareRss) };
-  log(`daemon: cold start ${result.coldStartMs.toFixed(0)} ms (bare node ${result.baselineColdStartMs.toFixed(0)} ms), restart with 100 members ${restartWith100Ms.toFixed(0)} ms, RSS idle ${(result.rssIdleBytes / 2 ** 20).toFixed(1)} MiB, with 100 members ${(rss100 / 2 ** 20).toFixed(1)} MiB (bare node ${(result.baselineRssBytes / 2 ** 20).toFixed(1)} MiB)`);
+  const result: DaemonResult = {
+    rounds,
+    coldStartMs: median(ours),
+    baselineColdStartMs: median(bare),
+    restartWith100Ms,
+    rssIdleBytes: median(idleRss),
+    rss100Bytes: rss100,
+    baselineRssBytes: median(bareRss),
+  };
+  log(
+    `daemon: cold start ${result.coldStartMs.toFixed(0)} ms (bare node ${result.baselineColdStartMs.toFixed(0)} ms), restart with 100 members ${restartWith100Ms.toFixed(0)} ms, RSS idle ${(result.rssIdleBytes / 2 ** 20).toFixed(1)} MiB, with 100 members ${(rss100 / 2 ** 20).toFixed(1)} MiB (bare node ${(result.baselineRssBytes / 2 ** 20).toFixed(1)} MiB)`,
+  );
   return result;
 }

@@ -81,7 +81,6 @@ async function until(what: string, condition: () => boolean, timeoutMs = 20_000,
   }
 }
 
-
 /** The counter cangen -D i writes into the data (little endian). */
 function counter(data: Uint8Array): number {
   let value = 0;
@@ -104,7 +103,9 @@ async function received(receiver: string, send: () => Promise<void> | void): Pro
   const before = listeners(receiver);
   const rx = candump(receiver, rxFile);
   await until('candump to listen', () => listeners(receiver) > before).catch((error: unknown) => {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}: candump exit ${rx.exitCode ?? 'none'} ${existsSync(`${rxFile}.err`) ? readFileSync(`${rxFile}.err`, 'utf8') : ''}`);
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}: candump exit ${rx.exitCode ?? 'none'} ${existsSync(`${rxFile}.err`) ? readFileSync(`${rxFile}.err`, 'utf8') : ''}`,
+    );
   });
   await send();
   // Done when the receiver's file stops growing.
@@ -127,7 +128,11 @@ async function received(receiver: string, send: () => Promise<void> | void): Pro
 /** A flood of `count` frames as fast as cangen sends them (it waits when the socket's buffer is full). */
 function flood(sender: string, fd: boolean, count: number): void {
   const length = fd ? ['-f', '-L', '64'] : ['-L', '8'];
-  const made = spawnSync('nsenter', [`--net=${sender}`, 'cangen', 'can0', '-g', '0', '-p', '100', '-n', String(count), '-I', '123', '-D', 'i', ...length], { encoding: 'utf8', timeout: 600_000 });
+  const made = spawnSync(
+    'nsenter',
+    [`--net=${sender}`, 'cangen', 'can0', '-g', '0', '-p', '100', '-n', String(count), '-I', '123', '-D', 'i', ...length],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
   if (made.status !== 0) throw new Error(`cangen: ${made.stderr}`);
 }
 
@@ -173,7 +178,15 @@ export async function figures(sender: string, receiver: string, fd: boolean, fra
     const at = sentAt.get(arrival.seq);
     return at === undefined ? [] : [(arrival.timeMs - at) * 1000];
   });
-  return { fps: last > first ? ((got.length - 1) * 1000) / (last - first) : 0, sent: frames, received: got.length, lost: frames - unique, duplicates: seqs.length - unique, outOfOrder, latencyUs: spread(latencies) };
+  return {
+    fps: last > first ? ((got.length - 1) * 1000) / (last - first) : 0,
+    sent: frames,
+    received: got.length,
+    lost: frames - unique,
+    duplicates: seqs.length - unique,
+    outOfOrder,
+    latencyUs: spread(latencies),
+  };
 }
 
 /** The hand-made baseline: two namespaces, a vxcan pair from each into a third, one can-gw rule from one to the other. */
@@ -184,7 +197,10 @@ export function handMade(fd: boolean): { sender: string; receiver: string; remov
   if (!buses.namespaces.exists(gw)) buses.namespaces.create(gw);
   const route = buses.route(buses.owned(gw));
   try {
-    for (const [near, far] of [['a', sender], ['b', receiver]] as const) {
+    for (const [near, far] of [
+      ['a', sender],
+      ['b', receiver],
+    ] as const) {
       if (route.findLink(near) !== undefined) continue;
       route.createVxcanPair({ name: near, mtu, peer: { name: 'can0', netns: { label: far, path: far }, mtu } });
       route.setLinkUp(near, true);
@@ -209,11 +225,19 @@ export function handMade(fd: boolean): { sender: string; receiver: string; remov
   };
 }
 
-export async function measureDataPlane(sizes: readonly number[], frames: number, rounds: number, log: (line: string) => void): Promise<DataPlaneResult[]> {
+export async function measureDataPlane(
+  sizes: readonly number[],
+  frames: number,
+  rounds: number,
+  log: (line: string) => void,
+): Promise<DataPlaneResult[]> {
   const results: DataPlaneResult[] = [];
   for (const fd of [false, true]) {
     for (const members of sizes) {
-      const list: Member[] = Array.from({ length: members }, (_, i) => ({ id: `dp${members}${fd ? 'f' : 'c'}-${i}`, end: { name: 'can0', netns: namespace(`e${members}${fd ? 'f' : 'c'}${i}`), up: true } }));
+      const list: Member[] = Array.from({ length: members }, (_, i) => ({
+        id: `dp${members}${fd ? 'f' : 'c'}-${i}`,
+        end: { name: 'can0', netns: namespace(`e${members}${fd ? 'f' : 'c'}${i}`), up: true },
+      }));
       const bus: Bus = { id: `dp${members}${fd ? 'fd' : ''}`, name: `dp${members}`, fd, members: list };
       reconciler.apply(bus);
       const [sender, receiver] = [list[0]?.end.netns ?? '', list[1]?.end.netns ?? ''];
@@ -236,10 +260,19 @@ export async function measureDataPlane(sizes: readonly number[], frames: number,
         const fps = median(all.map((f) => f.fps));
         const chosen = all.find((f) => f.fps === fps) ?? all[0];
         if (chosen === undefined) throw new Error('no rounds');
-        return { ...chosen, lost: all.reduce((sum, f) => sum + f.lost, 0), duplicates: all.reduce((sum, f) => sum + f.duplicates, 0), outOfOrder: all.reduce((sum, f) => sum + f.outOfOrder, 0), sent: all.reduce((sum, f) => sum + f.sent, 0), received: all.reduce((sum, f) => sum + f.received, 0) };
+        return {
+          ...chosen,
+          lost: all.reduce((sum, f) => sum + f.lost, 0),
+          duplicates: all.reduce((sum, f) => sum + f.duplicates, 0),
+          outOfOrder: all.reduce((sum, f) => sum + f.outOfOrder, 0),
+          sent: all.reduce((sum, f) => sum + f.sent, 0),
+          received: all.reduce((sum, f) => sum + f.received, 0),
+        };
       };
       const result: DataPlaneResult = { members, fd, perFrame, ours: pick(ours), baseline: pick(baseline) };
-      log(`data plane ${fd ? 'FD' : 'classic'} ${members} members: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent} (baseline ${result.baseline.lost}), duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)})`);
+      log(
+        `data plane ${fd ? 'FD' : 'classic'} ${members} members: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent} (baseline ${result.baseline.lost}), duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)})`,
+      );
       results.push(result);
     }
   }

@@ -10,7 +10,6 @@ import { measureCompose } from './compose.js';
 import { measureTunnel } from './tunnel.js';
 import { SECTIONS, type Section } from './sections.js';
 
-
 const log = (line: string): void => {
   console.log(`bench: ${line}`);
 };
@@ -22,7 +21,14 @@ function emit(section: string, value: unknown): void {
 function machine(): object {
   const model = cpus()[0]?.model ?? 'unknown';
   const maxHops = readFileSync('/sys/module/can_gw/parameters/max_hops', 'utf8').trim();
-  return { kernel: release(), cpus: cpus().length, cpuModel: model, memoryMiB: Math.round(totalmem() / 2 ** 20), node: process.version, canGwMaxHops: Number(maxHops) };
+  return {
+    kernel: release(),
+    cpus: cpus().length,
+    cpuModel: model,
+    memoryMiB: Math.round(totalmem() / 2 ** 20),
+    node: process.version,
+    canGwMaxHops: Number(maxHops),
+  };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -50,7 +56,21 @@ async function main(argv: readonly string[]): Promise<number> {
 async function runSection(section: Section, quick: boolean): Promise<void> {
   switch (section) {
     case 'join':
-      emit(section, await measureJoin(quick ? [1, 10] : [1, 10, 50, 100], (members) => (quick ? { ours: 3, baseline: 2 } : members <= 10 ? { ours: 20, baseline: 10 } : members <= 50 ? { ours: 15, baseline: 5 } : { ours: 10, baseline: 3 }), log));
+      emit(
+        section,
+        await measureJoin(
+          quick ? [1, 10] : [1, 10, 50, 100],
+          (members) =>
+            quick
+              ? { ours: 3, baseline: 2 }
+              : members <= 10
+                ? { ours: 20, baseline: 10 }
+                : members <= 50
+                  ? { ours: 15, baseline: 5 }
+                  : { ours: 10, baseline: 3 },
+          log,
+        ),
+      );
       break;
     case 'daemon':
       emit(section, await measureDaemon(quick ? 1 : 5, log));

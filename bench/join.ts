@@ -24,8 +24,10 @@ export interface JoinResult {
 export function cangwArguments(rule: RulePlan): string[] {
   return [
     '-A',
-    '-s', rule.source,
-    '-d', rule.destination,
+    '-s',
+    rule.source,
+    '-d',
+    rule.destination,
     ...(rule.echo === true ? ['-e'] : []),
     ...(rule.allowToIncomingInterface === true ? ['-i'] : []),
     ...(rule.sourceTimestamp === true ? ['-t'] : []),
@@ -42,7 +44,10 @@ async function leaveOne(plugin: string, network: string, endpoint: string): Prom
 
 /** The baseline's bus: the same plan, its first n-1 members wired (untimed, by the reconciler) in a namespace `ip netns` knows. */
 function baselineBus(busId: string, members: number, fd: boolean): Bus {
-  const list: Member[] = Array.from({ length: members }, (_, i) => ({ id: `${busId}-${i}`, end: { name: `bx${busId.slice(-3)}${i}`, up: false } }));
+  const list: Member[] = Array.from({ length: members }, (_, i) => ({
+    id: `${busId}-${i}`,
+    end: { name: `bx${busId.slice(-3)}${i}`, up: false },
+  }));
   return { id: busId, name: busId, fd, members: list };
 }
 
@@ -68,7 +73,11 @@ function baselineJoin(before: Bus, after: Bus): { run: () => void; spawns: numbe
   };
 }
 
-export async function measureJoin(sizes: readonly number[], samples: (members: number) => { ours: number; baseline: number }, log: (line: string) => void): Promise<JoinResult[]> {
+export async function measureJoin(
+  sizes: readonly number[],
+  samples: (members: number) => { ours: number; baseline: number },
+  log: (line: string) => void,
+): Promise<JoinResult[]> {
   const results: JoinResult[] = [];
   const daemon = await startDaemonProcess('/run/cantainer-bench/join');
   // The baseline's namespaces where `ip netns exec` finds them.
@@ -117,12 +126,17 @@ export async function measureJoin(sizes: readonly number[], samples: (members: n
       // The baseline made exactly what cantainer plans: nothing to change once the member is in the plan.
       join.run();
       const drift = reconciler.check(after);
-      if (drift.length > 0) throw new Error(`the baseline's join differs from cantainer's plan: ${drift.map((c) => `${c.action} ${c.object} ${c.name}`).join('; ')}`);
+      if (drift.length > 0)
+        throw new Error(
+          `the baseline's join differs from cantainer's plan: ${drift.map((c) => `${c.action} ${c.object} ${c.name}`).join('; ')}`,
+        );
       reconciler.remove(busId);
       if (kernel.namespaces.exists(busNamespace(busId))) throw new Error('the baseline namespace is still there');
 
       const result: JoinResult = { members, ours: spread(ours), baseline: spread(baseline), rules: join.rules, spawns: join.spawns };
-      log(`join at ${members} members: ours p50 ${result.ours.p50.toFixed(1)} ms p99 ${result.ours.p99.toFixed(1)} ms; baseline p50 ${result.baseline.p50.toFixed(1)} ms (${join.spawns} spawns); ${(result.baseline.p50 / result.ours.p50).toFixed(1)}x`);
+      log(
+        `join at ${members} members: ours p50 ${result.ours.p50.toFixed(1)} ms p99 ${result.ours.p99.toFixed(1)} ms; baseline p50 ${result.baseline.p50.toFixed(1)} ms (${join.spawns} spawns); ${(result.baseline.p50 / result.ours.p50).toFixed(1)}x`,
+      );
       results.push(result);
     }
   } finally {

@@ -51,7 +51,11 @@ export function summariseProfile(profile: CpuProfile): { busyMs: number; functio
   };
   const root = profile.nodes[0];
   if (root !== undefined) walk(root.id, new Set());
-  const functions = [...totalByKey.entries()].map(([key, totalMs]) => ({ function: key, selfMs: Math.round((selfByKey.get(key) ?? 0) * 10) / 10, totalMs: Math.round(totalMs * 10) / 10 }));
+  const functions = [...totalByKey.entries()].map(([key, totalMs]) => ({
+    function: key,
+    selfMs: Math.round((selfByKey.get(key) ?? 0) * 10) / 10,
+    totalMs: Math.round(totalMs * 10) / 10,
+  }));
   functions.sort((a, b) => b.totalMs - a.totalMs);
   return { busyMs: Math.round(busyMs), functions };
 }

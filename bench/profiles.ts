@@ -42,7 +42,12 @@ async function profiled(what: string, task: (plugin: string) => Promise<number>,
 async function profiledJoins(top: number): Promise<ProfileResult> {
   const dir = join(DIR, 'in-process');
   rmSync(dir, { recursive: true, force: true });
-  const daemon = await startDaemon({ kernel: systemKernel({ netnsDir: join(dir, 'netns') }), socketPath: join(dir, 'plugin.sock'), stateDir: join(dir, 'state'), log: createLogger('error', () => undefined) });
+  const daemon = await startDaemon({
+    kernel: systemKernel({ netnsDir: join(dir, 'netns') }),
+    socketPath: join(dir, 'plugin.sock'),
+    stateDir: join(dir, 'state'),
+    log: createLogger('error', () => undefined),
+  });
   const plugin = daemon.server.socketPath;
   const network = newId();
   await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(network));
@@ -60,7 +65,12 @@ async function profiledJoins(top: number): Promise<ProfileResult> {
   await post(plugin, '/NetworkDriver.DeleteNetwork', d.network(network));
   await daemon.close();
   const summary = summariseProfile(profile as unknown as CpuProfile);
-  return { what: '10 joins on a bus of 49 members (daemon and client in one process)', wallMs: Math.round(wallMs), busyMs: summary.busyMs, functions: summary.functions.slice(0, top) };
+  return {
+    what: '10 joins on a bus of 49 members (daemon and client in one process)',
+    wallMs: Math.round(wallMs),
+    busyMs: summary.busyMs,
+    functions: summary.functions.slice(0, top),
+  };
 }
 
 export async function measureProfiles(top: number, log: (line: string) => void): Promise<ProfileResult[]> {

@@ -49,9 +49,24 @@ export const JOIN_TARGET = { members: 50, ratio: 100 };
 export const DATAPLANE_TARGET = 0.9;
 
 function joinSection(join: readonly JoinResult[]): string {
-  const rows = join.map((r) => [String(r.members), ms(r.ours.p50), ms(r.ours.p99), String(r.ours.samples), ms(r.baseline.p50), ms(r.baseline.p99), String(r.baseline.samples), `${r.spawns} (${r.rules} rules)`, ratio(r.baseline.p50 / r.ours.p50)]);
+  const rows = join.map((r) => [
+    String(r.members),
+    ms(r.ours.p50),
+    ms(r.ours.p99),
+    String(r.ours.samples),
+    ms(r.baseline.p50),
+    ms(r.baseline.p99),
+    String(r.baseline.samples),
+    `${r.spawns} (${r.rules} rules)`,
+    ratio(r.baseline.p50 / r.ours.p50),
+  ]);
   const at = join.find((r) => r.members === JOIN_TARGET.members);
-  const verdict = at === undefined ? 'not measured' : at.baseline.p50 / at.ours.p50 >= JOIN_TARGET.ratio ? `**met**: ${ratio(at.baseline.p50 / at.ours.p50)}` : `**missed**: ${ratio(at.baseline.p50 / at.ours.p50)}`;
+  const verdict =
+    at === undefined
+      ? 'not measured'
+      : at.baseline.p50 / at.ours.p50 >= JOIN_TARGET.ratio
+        ? `**met**: ${ratio(at.baseline.p50 / at.ours.p50)}`
+        : `**missed**: ${ratio(at.baseline.p50 / at.ours.p50)}`;
   return [
     '## 1. Join latency',
     '',
@@ -64,7 +79,13 @@ function joinSection(join: readonly JoinResult[]): string {
 }
 
 function pathCells(f: DataPlaneResult['ours']): string[] {
-  return [f.fps.toFixed(0), `${f.lost}/${f.sent}`, String(f.duplicates), String(f.outOfOrder), `${f.latencyUs.p50.toFixed(0)} / ${f.latencyUs.p99.toFixed(0)}`];
+  return [
+    f.fps.toFixed(0),
+    `${f.lost}/${f.sent}`,
+    String(f.duplicates),
+    String(f.outOfOrder),
+    `${f.latencyUs.p50.toFixed(0)} / ${f.latencyUs.p99.toFixed(0)}`,
+  ];
 }
 
 function dataplaneSection(rows: readonly DataPlaneResult[]): string {
@@ -87,9 +108,28 @@ function dataplaneSection(rows: readonly DataPlaneResult[]): string {
     '## 2. Data plane',
     '',
     "One member floods the bus (can-utils' `cangen -g 0`, a counter in the data) and another member's `candump` receives; frames per second from its first to its last arrival; lost, duplicated and out-of-order frames from the counter. Latency: 1000 frames at 1 ms intervals, from just before the send call (CLOCK_REALTIME) to the kernel's receive timestamp at the receiver's socket (the same clock), in µs. Baseline: a hand-made vxcan pair from each of two namespaces into a third and one can-gw rule between them (`cangw -A -s a -d b -i`). Every frame on the bus also reaches each other member and the monitor; the baseline delivers to one receiver only." +
-      (counted ? " The kernel's work per frame, from the bus's can-gw counters: frames forwarded (one per delivery) and frames the hop limit stopped (those echoed in the monitor meet its rules again): this is where a sender's time goes as the bus grows." : ''),
+      (counted
+        ? " The kernel's work per frame, from the bus's can-gw counters: frames forwarded (one per delivery) and frames the hop limit stopped (those echoed in the monitor meet its rules again): this is where a sender's time goes as the bus grows."
+        : ''),
     '',
-    table(['Frames', 'Members', 'fps', 'lost', 'dup', 'out of order', 'latency p50 / p99 (µs)', 'of baseline fps', 'deliveries/s (of baseline)', ...(counted ? ['kernel per frame: forwarded / stopped'] : []), 'baseline fps', 'baseline lost', 'baseline latency'], lines),
+    table(
+      [
+        'Frames',
+        'Members',
+        'fps',
+        'lost',
+        'dup',
+        'out of order',
+        'latency p50 / p99 (µs)',
+        'of baseline fps',
+        'deliveries/s (of baseline)',
+        ...(counted ? ['kernel per frame: forwarded / stopped'] : []),
+        'baseline fps',
+        'baseline lost',
+        'baseline latency',
+      ],
+      lines,
+    ),
     '',
     `Target: at least ${percent(DATAPLANE_TARGET)} of the baseline's throughput with zero loss, exactly once: ${short.length === 0 && lossy.length === 0 ? '**met** in every row' : `**missed** in ${[...new Set([...short, ...lossy])].map((r) => `${r.fd ? 'FD' : 'classic'} ${r.members}`).join(', ')}`}.`,
   ].join('\n');
@@ -97,18 +137,44 @@ function dataplaneSection(rows: readonly DataPlaneResult[]): string {
 
 function tunnelSection(rows: readonly TunnelResult[]): string {
   const drops = (r: TunnelResult): string => {
-    const dropped = { ...((r.senderCounters?.dropped ?? {}) as Record<string, number>), ...((r.counters.dropped ?? {}) as Record<string, number>) };
+    const dropped = {
+      ...((r.senderCounters?.dropped ?? {}) as Record<string, number>),
+      ...((r.counters.dropped ?? {}) as Record<string, number>),
+    };
     const lost = Number(r.counters.packetsLost ?? 0);
     const causes = [...Object.entries(dropped), ...(lost > 0 ? [['datagrams lost', lost] as const] : [])].filter(([, n]) => n > 0);
     return causes.length === 0 ? '0' : causes.map(([cause, n]) => `${n} ${cause}`).join(', ');
   };
-  const lines = rows.map((r) => [r.transport.toUpperCase(), r.fd ? 'FD (64 bytes)' : 'classic (8 bytes)', ...pathCells(r.ours), percent(r.ours.fps / r.baseline.fps), drops(r), r.baseline.fps.toFixed(0), `${r.baseline.latencyUs.p50.toFixed(0)} / ${r.baseline.latencyUs.p99.toFixed(0)}`]);
+  const lines = rows.map((r) => [
+    r.transport.toUpperCase(),
+    r.fd ? 'FD (64 bytes)' : 'classic (8 bytes)',
+    ...pathCells(r.ours),
+    percent(r.ours.fps / r.baseline.fps),
+    drops(r),
+    r.baseline.fps.toFixed(0),
+    `${r.baseline.latencyUs.p50.toFixed(0)} / ${r.baseline.latencyUs.p99.toFixed(0)}`,
+  ]);
   return [
     '## 3. Tunnels (CAN over IP)',
     '',
-    "Two cantainer daemons on this machine, each with a bus of one ECU, joined by a tunnel on loopback (UDP with the default 1000 µs flush timeout, or TCP); the same floods and paced frames as the data plane section, from the ECU on one bus to the ECU on the other. Baseline: the same frames through one plain can-gw rule between two vxcan pairs. Drops as the two tunnels counted them (datagrams lost: gaps in the UDP sequence numbers at the receiver).",
+    'Two cantainer daemons on this machine, each with a bus of one ECU, joined by a tunnel on loopback (UDP with the default 1000 µs flush timeout, or TCP); the same floods and paced frames as the data plane section, from the ECU on one bus to the ECU on the other. Baseline: the same frames through one plain can-gw rule between two vxcan pairs. Drops as the two tunnels counted them (datagrams lost: gaps in the UDP sequence numbers at the receiver).',
     '',
-    table(['Transport', 'Frames', 'fps', 'lost', 'dup', 'out of order', 'latency p50 / p99 (µs)', 'of baseline fps', 'tunnel drops', 'baseline fps', 'baseline latency'], lines),
+    table(
+      [
+        'Transport',
+        'Frames',
+        'fps',
+        'lost',
+        'dup',
+        'out of order',
+        'latency p50 / p99 (µs)',
+        'of baseline fps',
+        'tunnel drops',
+        'baseline fps',
+        'baseline latency',
+      ],
+      lines,
+    ),
   ].join('\n');
 }
 
@@ -124,7 +190,10 @@ function composeSection(c: ComposeResult): string {
         ['`up -d` on a cantainer bus', c.upSeconds.toFixed(1)],
         ['`up -d` on a bridge network', c.bridgeUpSeconds.toFixed(1)],
         ['ratio', ratio(c.upSeconds / c.bridgeUpSeconds)],
-        [`inside the cantainer daemon (${c.requests} requests)`, `${c.daemonSeconds.toFixed(2)} (${(100 * c.daemonShare).toFixed(1)}% of \`up\`)`],
+        [
+          `inside the cantainer daemon (${c.requests} requests)`,
+          `${c.daemonSeconds.toFixed(2)} (${(100 * c.daemonShare).toFixed(1)}% of \`up\`)`,
+        ],
       ],
     ),
     '',
@@ -145,7 +214,12 @@ function daemonSection(d: DaemonResult): string {
     table(
       ['', 'cantainer', 'bare Node.js', 'ratio'],
       [
-        ['cold start to first answer', `${ms(d.coldStartMs)} ms`, `${ms(d.baselineColdStartMs)} ms`, ratio(d.coldStartMs / d.baselineColdStartMs)],
+        [
+          'cold start to first answer',
+          `${ms(d.coldStartMs)} ms`,
+          `${ms(d.baselineColdStartMs)} ms`,
+          ratio(d.coldStartMs / d.baselineColdStartMs),
+        ],
         ['restart with a bus of 100 members in the state', `${ms(d.restartWith100Ms)} ms`, '', ''],
         ['resident memory, idle', mib(d.rssIdleBytes), mib(d.baselineRssBytes), ratio(d.rssIdleBytes / d.baselineRssBytes)],
         ['resident memory, 100 members', mib(d.rss100Bytes), '', ''],
@@ -159,7 +233,15 @@ function profileSection(profiles: readonly ProfileResult[]): string {
     '## Where the time goes',
     '',
     'V8 CPU profiles of the daemon (sampled; inclusive and self time per function, the busiest 30).',
-    ...profiles.flatMap((p) => ['', `### ${p.what}: ${p.busyMs} ms busy in ${p.wallMs} ms`, '', table(['inclusive ms', 'self ms', 'function'], p.functions.map((f) => [f.totalMs.toFixed(1), f.selfMs.toFixed(1), `\`${f.function}\``]))]),
+    ...profiles.flatMap((p) => [
+      '',
+      `### ${p.what}: ${p.busyMs} ms busy in ${p.wallMs} ms`,
+      '',
+      table(
+        ['inclusive ms', 'self ms', 'function'],
+        p.functions.map((f) => [f.totalMs.toFixed(1), f.selfMs.toFixed(1), `\`${f.function}\``]),
+      ),
+    ]),
   ].join('\n');
 }
 
@@ -174,7 +256,10 @@ export function renderReport(results: BenchResults, facts: RunFacts, analysis: s
       ['Machine', ''],
       [
         ['host CPU', facts.hostCpu],
-        ['lab VM', `${m?.cpus ?? '?'} vCPU (${facts.accel.toUpperCase()}${facts.accel === 'tcg' ? ', emulated: expect times 10-30x a native host' : ''}), ${m?.memoryMiB ?? '?'} MiB`],
+        [
+          'lab VM',
+          `${m?.cpus ?? '?'} vCPU (${facts.accel.toUpperCase()}${facts.accel === 'tcg' ? ', emulated: expect times 10-30x a native host' : ''}), ${m?.memoryMiB ?? '?'} MiB`,
+        ],
         ['kernel', `${m?.kernel ?? '?'} (Debian), can-gw max_hops ${m?.canGwMaxHops ?? '?'}`],
         ['Node.js', m?.node ?? '?'],
       ],

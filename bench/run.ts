@@ -15,7 +15,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guestDir = join(root, 'lab', 'guest');
 const REPORT = join(root, 'BENCHMARKS.md');
 
-
 const HELP = `usage: npm run bench [-- SECTION...] [--quick] [--timeout SECONDS]
 
 Runs the benchmarks in the lab VM and writes BENCHMARKS.md. Sections: ${SECTIONS.join(', ')} (all by default).
@@ -37,8 +36,12 @@ function writeReport(results: BenchResults, accel: string, totalSeconds: number,
   const hostCpu = /^model name\s*:\s*(.+)$/mu.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
   const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
   const old = existsSync(REPORT) ? /\(commit ([0-9a-f]+); (\d+) min\)/u.exec(readFileSync(REPORT, 'utf8')) : null;
-  const facts = commit === 'unchanged' && old !== null ? { commit: old[1] ?? head, totalSeconds: Number(old[2]) * 60 } : { commit: head, totalSeconds };
-  const lab = commit === 'unchanged' ? (/\((TCG|KVM)[,)]/u.exec(existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : '')?.[1]?.toLowerCase() ?? accel) : accel;
+  const facts =
+    commit === 'unchanged' && old !== null ? { commit: old[1] ?? head, totalSeconds: Number(old[2]) * 60 } : { commit: head, totalSeconds };
+  const lab =
+    commit === 'unchanged'
+      ? (/\((TCG|KVM)[,)]/u.exec(existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : '')?.[1]?.toLowerCase() ?? accel)
+      : accel;
   writeFileSync(REPORT, renderReport(results, { date: new Date().toISOString().slice(0, 10), hostCpu, accel: lab, ...facts }, analysis));
 }
 
@@ -52,7 +55,9 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error('bench: BENCHMARKS.md written again from its raw results');
     return 0;
   }
-  const unknown = argv.filter((arg, i) => !(SECTIONS as readonly string[]).includes(arg) && arg !== '--quick' && arg !== '--timeout' && argv[i - 1] !== '--timeout');
+  const unknown = argv.filter(
+    (arg, i) => !(SECTIONS as readonly string[]).includes(arg) && arg !== '--quick' && arg !== '--timeout' && argv[i - 1] !== '--timeout',
+  );
   if (unknown.length > 0) {
     process.stderr.write(`bench: unknown argument ${unknown.join(' ')}\n${HELP}`);
     return 2;
@@ -87,13 +92,22 @@ async function main(argv: readonly string[]): Promise<number> {
     },
   });
   const measured = parseResults(result.output);
-  if (result.status !== 0) process.stderr.write(`${result.output.slice(-4000)}\nbench: the guest failed (status ${result.status ?? 'none'}${result.timedOut ? ', timed out' : ''}); the sections it finished are written\n`);
+  if (result.status !== 0)
+    process.stderr.write(
+      `${result.output.slice(-4000)}\nbench: the guest failed (status ${result.status ?? 'none'}${result.timedOut ? ', timed out' : ''}); the sections it finished are written\n`,
+    );
   if (quick) {
     process.stdout.write(`${JSON.stringify(measured, null, 1)}\n`);
     return 0;
   }
   writeReport({ ...previous(), ...measured }, accel, (Date.now() - started) / 1000);
-  console.error(`bench: BENCHMARKS.md written with ${Object.keys(measured).filter((key) => key !== 'machine').join(', ') || 'no section'} (${Math.round((Date.now() - started) / 1000)} s)`);
+  console.error(
+    `bench: BENCHMARKS.md written with ${
+      Object.keys(measured)
+        .filter((key) => key !== 'machine')
+        .join(', ') || 'no section'
+    } (${Math.round((Date.now() - started) / 1000)} s)`,
+  );
   return result.status === 0 ? 0 : 1;
 }
 

@@ -23,15 +23,22 @@ interface Side {
   readonly ecu: string;
 }
 
-async function tunnels(side: Side): Promise<Array<{ state: string; detail?: string; peers?: string[]; counters: Record<string, unknown> }>> {
+async function tunnels(
+  side: Side,
+): Promise<Array<{ state: string; detail?: string; peers?: string[]; counters: Record<string, unknown> }>> {
   const answer = await post(side.daemon.control, '/Tunnel.List', {});
-  return (answer.body as { tunnels: Array<{ state: string; detail?: string; peers?: string[]; counters: Record<string, unknown> }> }).tunnels;
+  return (answer.body as { tunnels: Array<{ state: string; detail?: string; peers?: string[]; counters: Record<string, unknown> }> })
+    .tunnels;
 }
 
 async function side(name: string, fd: boolean, tunnel: string): Promise<Side> {
   const daemon = await startDaemonProcess(`/run/cantainer-bench/tunnel-${name}`);
   const network = newId();
-  const created = await post(daemon.plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(network, { fd: String(fd), 'tunnel.bench': tunnel }));
+  const created = await post(
+    daemon.plugin,
+    '/NetworkDriver.CreateNetwork',
+    d.createNetwork(network, { fd: String(fd), 'tunnel.bench': tunnel }),
+  );
   if (created.status !== 200) throw new Error(`CreateNetwork: ${JSON.stringify(created.body)}`);
   const ecu = namespace(`tun-${name}${fd ? '-fd' : ''}`);
   await joinMember(daemon.plugin, network, { path: ecu, name: 'can0' });
@@ -42,7 +49,10 @@ async function ready(sides: readonly Side[], transport: 'udp' | 'tcp'): Promise<
   const deadline = Date.now() + 30_000;
   for (;;) {
     const all = await Promise.all(sides.map(tunnels));
-    if (all.every((list) => list[0]?.state === 'up' && list[0].detail === undefined && (transport === 'udp' || list[0].peers?.length === 1))) return;
+    if (
+      all.every((list) => list[0]?.state === 'up' && list[0].detail === undefined && (transport === 'udp' || list[0].peers?.length === 1))
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`tunnels not ready: ${JSON.stringify(all)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -54,7 +64,10 @@ export async function measureTunnel(frames: number, rounds: number, log: (line: 
     for (const fd of [false, true]) {
       const [a, b] =
         transport === 'udp'
-          ? [await side('a', fd, '--udp --listen 127.0.0.1:21000 --peer 127.0.0.1:21001'), await side('b', fd, '--udp --listen 127.0.0.1:21001 --peer 127.0.0.1:21000')]
+          ? [
+              await side('a', fd, '--udp --listen 127.0.0.1:21000 --peer 127.0.0.1:21001'),
+              await side('b', fd, '--udp --listen 127.0.0.1:21001 --peer 127.0.0.1:21000'),
+            ]
           : [await side('a', fd, '--tcp-server 127.0.0.1:21002'), await side('b', fd, '--tcp-client 127.0.0.1:21002')];
       try {
         await ready([a, b], transport);
@@ -70,12 +83,21 @@ export async function measureTunnel(frames: number, rounds: number, log: (line: 
           const sorted = [...all].sort((x, y) => x.fps - y.fps);
           const chosen = sorted[Math.floor(sorted.length / 2)];
           if (chosen === undefined) throw new Error('no rounds');
-          return { ...chosen, lost: all.reduce((sum, f) => sum + f.lost, 0), duplicates: all.reduce((sum, f) => sum + f.duplicates, 0), outOfOrder: all.reduce((sum, f) => sum + f.outOfOrder, 0), sent: all.reduce((sum, f) => sum + f.sent, 0), received: all.reduce((sum, f) => sum + f.received, 0) };
+          return {
+            ...chosen,
+            lost: all.reduce((sum, f) => sum + f.lost, 0),
+            duplicates: all.reduce((sum, f) => sum + f.duplicates, 0),
+            outOfOrder: all.reduce((sum, f) => sum + f.outOfOrder, 0),
+            sent: all.reduce((sum, f) => sum + f.sent, 0),
+            received: all.reduce((sum, f) => sum + f.received, 0),
+          };
         };
         const counters = (await tunnels(b))[0]?.counters ?? {};
         const senderCounters = (await tunnels(a))[0]?.counters ?? {};
         const result: TunnelResult = { transport, fd, ours: pick(ours), baseline: pick(baseline), counters, senderCounters };
-        log(`tunnel ${transport} ${fd ? 'FD' : 'classic'}: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent}, duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)}); receiver ${JSON.stringify(counters)}; sender ${JSON.stringify(senderCounters)}`);
+        log(
+          `tunnel ${transport} ${fd ? 'FD' : 'classic'}: ${result.ours.fps.toFixed(0)} fps vs ${result.baseline.fps.toFixed(0)} (${((100 * result.ours.fps) / result.baseline.fps).toFixed(0)}%), lost ${result.ours.lost}/${result.ours.sent}, duplicates ${result.ours.duplicates}, out of order ${result.ours.outOfOrder}; latency p50 ${result.ours.latencyUs.p50.toFixed(0)} us p99 ${result.ours.latencyUs.p99.toFixed(0)} us (baseline ${result.baseline.latencyUs.p50.toFixed(0)}/${result.baseline.latencyUs.p99.toFixed(0)}); receiver ${JSON.stringify(counters)}; sender ${JSON.stringify(senderCounters)}`,
+        );
         results.push(result);
       } finally {
         for (const s of [a, b]) {

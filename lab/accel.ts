@@ -41,7 +41,9 @@ export async function chooseAccelerator(artefacts: LabArtefacts, guestDir: strin
   log(`lab: probing KVM with a ${PROBE_TIMEOUT_MS / 1000} s test boot`);
   const probe = await runInLab(artefacts, guestDir, { script: 'true', timeoutMs: PROBE_TIMEOUT_MS, accel: 'kvm', memoryMb: 512, cpus: 1 });
   const works = probe.status === 0;
-  log(`lab: KVM ${works ? `works (probe ${probe.totalMs} ms)` : `does not work here (${probe.timedOut ? 'no answer' : 'QEMU failed'}); using TCG`}`);
+  log(
+    `lab: KVM ${works ? `works (probe ${probe.totalMs} ms)` : `does not work here (${probe.timedOut ? 'no answer' : 'QEMU failed'}); using TCG`}`,
+  );
   writeFileSync(verdictFile, `${JSON.stringify({ bootId: id, works })}\n`);
   return works ? 'kvm' : 'tcg';
 }

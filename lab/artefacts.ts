@@ -2,7 +2,18 @@
 // registry once and cached outside the repository, so that later runs need no network.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 
@@ -26,7 +37,12 @@ export class LabUnavailableError extends Error {}
 
 function run(command: string, args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): string {
   try {
-    return execFileSync(command, args, { cwd: options.cwd, encoding: 'utf8', timeout: options.timeoutMs ?? 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync(command, args, {
+      cwd: options.cwd,
+      encoding: 'utf8',
+      timeout: options.timeoutMs ?? 120_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (error) {
     const detail = error instanceof Error && 'stderr' in error ? String(error.stderr).trim() : String(error);
     throw new LabUnavailableError(`lab: \`${command} ${args.join(' ')}\` failed: ${detail}`);
@@ -133,7 +149,11 @@ function buildInitrd(kernel: CachedKernel, initScript: string, target: string): 
     });
     writeFileSync(join(staging, 'init'), initScript, { mode: 0o755 });
     const list = run('find', ['.', '-mindepth', '1'], { cwd: staging });
-    const archive = execFileSync('cpio', ['-o', '-H', 'newc', '-R', '0:0', '--quiet'], { cwd: staging, input: list, maxBuffer: 256 * 1024 * 1024 });
+    const archive = execFileSync('cpio', ['-o', '-H', 'newc', '-R', '0:0', '--quiet'], {
+      cwd: staging,
+      input: list,
+      maxBuffer: 256 * 1024 * 1024,
+    });
     writeFileSync(`${target}.part`, archive);
     renameSync(`${target}.part`, target);
   } finally {

@@ -28,12 +28,18 @@ async function main(argv: string[]): Promise<number> {
       console.error(`lab: --root ${rest[1] ?? ''}: the only other root is trixie`);
       return 2;
     }
-    root = ensureTrixieRoot((line) => { console.error(line); }).path;
+    root = ensureTrixieRoot((line) => {
+      console.error(line);
+    }).path;
     rest.splice(0, 2);
   }
   if (rest[0] === '--') rest.shift();
-  const artefacts = ensureArtefacts(guestDir, (line) => { console.error(line); });
-  const accel = await chooseAccelerator(artefacts, guestDir, (line) => { console.error(line); });
+  const artefacts = ensureArtefacts(guestDir, (line) => {
+    console.error(line);
+  });
+  const accel = await chooseAccelerator(artefacts, guestDir, (line) => {
+    console.error(line);
+  });
   const result = await runInLab(artefacts, guestDir, {
     script: rest.join(' '),
     timeoutMs: timeoutS * 1000,
@@ -41,7 +47,9 @@ async function main(argv: string[]): Promise<number> {
     ...(root === undefined ? {} : { root }),
     onConsole: (text) => process.stderr.write(text),
   });
-  console.error(`lab: status ${result.status}, boot ${result.bootMs} ms, total ${result.totalMs} ms${result.timedOut ? ' (timed out)' : ''}`);
+  console.error(
+    `lab: status ${result.status}, boot ${result.bootMs} ms, total ${result.totalMs} ms${result.timedOut ? ' (timed out)' : ''}`,
+  );
   return result.status ?? 1;
 }
 

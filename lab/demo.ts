@@ -37,7 +37,9 @@ async function main(): Promise<number> {
       process.stdout.write(shown);
     },
   });
-  console.log(`\ndemo: ${result.status === 0 ? 'done' : `failed (status ${result.status ?? 'none'})`} in ${(result.totalMs / 1000).toFixed(0)} s`);
+  console.log(
+    `\ndemo: ${result.status === 0 ? 'done' : `failed (status ${result.status ?? 'none'})`} in ${(result.totalMs / 1000).toFixed(0)} s`,
+  );
   return result.status ?? 1;
 }
 

@@ -21,11 +21,16 @@ const MIRROR = 'http://deb.debian.org/debian';
 
 function apt(args: string[], dir: string, cwd?: string): string {
   const options = [
-    '-o', `Dir::Etc::sourcelist=${join(dir, 'sources.list')}`,
-    '-o', 'Dir::Etc::sourceparts=-',
-    '-o', `Dir::State::Lists=${join(dir, 'lists')}`,
-    '-o', `Dir::Cache=${join(dir, 'cache')}`,
-    '-o', 'APT::Get::List-Cleanup=0',
+    '-o',
+    `Dir::Etc::sourcelist=${join(dir, 'sources.list')}`,
+    '-o',
+    'Dir::Etc::sourceparts=-',
+    '-o',
+    `Dir::State::Lists=${join(dir, 'lists')}`,
+    '-o',
+    `Dir::Cache=${join(dir, 'cache')}`,
+    '-o',
+    'APT::Get::List-Cleanup=0',
     '-q',
   ];
   return execFileSync('apt-get', [...options, ...args], { cwd, encoding: 'utf8', timeout: 900_000, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,7 +53,8 @@ export function ensureEngine(suite: MatrixSuite, log: (line: string) => void = (
   try {
     apt(['download', ...PACKAGES], aptDir, work);
     const debs = readdirSync(work).filter((name) => name.endsWith('.deb'));
-    if (debs.length !== PACKAGES.length) throw new Error(`lab: apt-get download ${PACKAGES.join(' ')} from ${suite} gave ${debs.join(', ') || 'nothing'}`);
+    if (debs.length !== PACKAGES.length)
+      throw new Error(`lab: apt-get download ${PACKAGES.join(' ')} from ${suite} gave ${debs.join(', ') || 'nothing'}`);
     const extracted = join(work, 'root');
     for (const deb of debs) execFileSync('dpkg-deb', ['-x', join(work, deb), extracted], { timeout: 300_000 });
     const version = /docker\.io_([^_]+)_/u.exec(debs.find((name) => name.startsWith('docker.io_')) ?? '')?.[1] ?? 'unknown';

@@ -51,8 +51,12 @@ function parseCaptures(output: string): GoldenCapture[] {
 }
 
 async function main(): Promise<number> {
-  const artefacts = ensureArtefacts(guestDir, (line) => { console.error(line); });
-  const accel = await chooseAccelerator(artefacts, guestDir, (line) => { console.error(line); });
+  const artefacts = ensureArtefacts(guestDir, (line) => {
+    console.error(line);
+  });
+  const accel = await chooseAccelerator(artefacts, guestDir, (line) => {
+    console.error(line);
+  });
   const result = await runInLab(artefacts, guestDir, { script: 'sh lab/golden/capture.sh', cwd: projectRoot, timeoutMs: 300_000, accel });
   if (result.status !== 0) {
     console.error(result.output);
@@ -63,7 +67,12 @@ async function main(): Promise<number> {
   mkdirSync(fixtureDir, { recursive: true });
   const captures = parseCaptures(result.output);
   for (const capture of captures) {
-    const fixture = { ...capture, kernel: artefacts.kernelRelease, regenerate: 'node dist/lab/golden.js (see lab/golden/capture.sh)', ...(versions ? { tools: versions } : {}) };
+    const fixture = {
+      ...capture,
+      kernel: artefacts.kernelRelease,
+      regenerate: 'node dist/lab/golden.js (see lab/golden/capture.sh)',
+      ...(versions ? { tools: versions } : {}),
+    };
     writeFileSync(join(fixtureDir, `${capture.name}.json`), `${JSON.stringify(fixture, null, 2)}\n`);
   }
   console.error(`golden: wrote ${captures.length} fixtures to ${fixtureDir}`);

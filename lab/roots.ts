@@ -15,7 +15,19 @@ export interface GuestRoot {
 
 const MIRROR = 'http://deb.debian.org/debian';
 /** kmod for modprobe; libstdc++6 for this machine's node; the rest for Podman 5 with netavark. */
-const PACKAGES = ['podman', 'netavark', 'aardvark-dns', 'conmon', 'crun', 'catatonit', 'iproute2', 'can-utils', 'kmod', 'libstdc++6', 'busybox-static'];
+const PACKAGES = [
+  'podman',
+  'netavark',
+  'aardvark-dns',
+  'conmon',
+  'crun',
+  'catatonit',
+  'iproute2',
+  'can-utils',
+  'kmod',
+  'libstdc++6',
+  'busybox-static',
+];
 const REPORTED = ['podman', 'netavark', 'crun'];
 
 /** The trixie root with Podman 5 and netavark, made on first use. */
@@ -30,9 +42,17 @@ export function ensureTrixieRoot(log: (line: string) => void = () => undefined):
   mkdirSync(base, { recursive: true });
   const work = join(base, 'making');
   rmSync(work, { recursive: true, force: true });
-  execFileSync('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, 'trixie', work, MIRROR], { timeout: 1_200_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, 'trixie', work, MIRROR], {
+    timeout: 1_200_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const versions = Object.fromEntries(
-    REPORTED.map((name) => [name, execFileSync('dpkg-query', [`--admindir=${join(work, 'var', 'lib', 'dpkg')}`, '-W', '-f=${Version}', name], { encoding: 'utf8' }).trim()]),
+    REPORTED.map((name) => [
+      name,
+      execFileSync('dpkg-query', [`--admindir=${join(work, 'var', 'lib', 'dpkg')}`, '-W', '-f=${Version}', name], {
+        encoding: 'utf8',
+      }).trim(),
+    ]),
   );
   const path = join(base, 'root');
   rmSync(path, { recursive: true, force: true });

@@ -26,7 +26,10 @@ export async function runLabSuite(): Promise<number> {
     return 1;
   }
   const testDir = join(projectRoot, 'dist', 'test', 'lab');
-  const files = readdirSync(testDir).filter((name) => name.endsWith('.test.js')).sort().map((name) => relative(projectRoot, join(testDir, name)));
+  const files = readdirSync(testDir)
+    .filter((name) => name.endsWith('.test.js'))
+    .sort()
+    .map((name) => relative(projectRoot, join(testDir, name)));
   if (files.length === 0) {
     console.error('lab: no real-kernel test files found under dist/test/lab');
     return 1;
@@ -49,7 +52,9 @@ export async function runLabSuite(): Promise<number> {
   let result = await run();
   if (result.bootFailed) {
     // Rare under TCG: a guest that prints nothing and never reaches its first command. One retry.
-    console.log(`lab: the guest did not boot (${(result.totalMs / 1000).toFixed(1)} s); console tail:\n${result.console.split('\n').slice(-20).join('\n')}\nlab: retrying once`);
+    console.log(
+      `lab: the guest did not boot (${(result.totalMs / 1000).toFixed(1)} s); console tail:\n${result.console.split('\n').slice(-20).join('\n')}\nlab: retrying once`,
+    );
     result = await run();
   }
   const tests = summaryNumber(result.output, 'tests');
@@ -58,9 +63,11 @@ export async function runLabSuite(): Promise<number> {
   console.log(
     `lab suite: ${tests ?? 0} tests, ${failed ?? '?'} failed, exit status ${result.status ?? 'none'}; boot ${seconds(result.bootMs)} s, whole run ${seconds(result.totalMs)} s${result.timedOut ? ', TIMED OUT' : ''}`,
   );
-  for (const line of result.output.split('\n').filter((text) => text.includes('measure: '))) console.log(`lab ${line.trim().replace(/^ℹ /u, '')}`);
+  for (const line of result.output.split('\n').filter((text) => text.includes('measure: ')))
+    console.log(`lab ${line.trim().replace(/^ℹ /u, '')}`);
   const e2e = /Docker driver with a real dockerd \((\d+)(?:\.\d+)?ms\)/u.exec(result.output)?.[1];
-  if (e2e !== undefined) console.log(`lab engine bookworm (this machine's docker.io): Docker e2e suite ${(Number(e2e) / 1000).toFixed(0)} s`);
+  if (e2e !== undefined)
+    console.log(`lab engine bookworm (this machine's docker.io): Docker e2e suite ${(Number(e2e) / 1000).toFixed(0)} s`);
   if (result.status === null) {
     console.log('lab: the guest did not finish; last console lines:');
     console.log(result.console.split('\n').slice(-30).join('\n'));
@@ -96,7 +103,9 @@ async function runEngineMatrix(artefacts: LabArtefacts, accel: Accelerator): Pro
     const engineOk = result.status === 0 && tests !== undefined && tests > 0;
     const e2e = /Docker driver with a real dockerd \((\d+)(?:\.\d+)?ms\)/u.exec(result.output)?.[1];
     const suiteTime = e2e === undefined ? '?' : (Number(e2e) / 1000).toFixed(0);
-    console.log(`lab engine ${suite} (docker.io ${engine.version}): ${tests ?? 0} tests, ${failed ?? '?'} failed; Docker e2e suite ${suiteTime} s, whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`);
+    console.log(
+      `lab engine ${suite} (docker.io ${engine.version}): ${tests ?? 0} tests, ${failed ?? '?'} failed; Docker e2e suite ${suiteTime} s, whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`,
+    );
     ok &&= engineOk;
   }
   return ok;
@@ -105,11 +114,16 @@ async function runEngineMatrix(artefacts: LabArtefacts, accel: Accelerator): Pro
 /** The tests that need a newer userland (Podman 5, netavark), in a VM booted on a Debian trixie root. */
 async function runTrixieSuite(artefacts: LabArtefacts, accel: Accelerator): Promise<boolean> {
   const dir = join(projectRoot, 'dist', 'test', 'lab', 'trixie');
-  const files = readdirSync(dir).filter((name) => name.endsWith('.test.js')).sort().map((name) => relative(projectRoot, join(dir, name)));
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.test.js'))
+    .sort()
+    .map((name) => relative(projectRoot, join(dir, name)));
   const root = ensureTrixieRoot((line) => {
     console.log(line);
   });
-  const versions = Object.entries(root.versions).map(([name, version]) => `${name} ${version}`).join(', ');
+  const versions = Object.entries(root.versions)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ');
   console.log(`lab root trixie (${versions}): ${files.length} test files`);
   const started = Date.now();
   const result = await runInLab(artefacts, guestDir, {
@@ -123,7 +137,9 @@ async function runTrixieSuite(artefacts: LabArtefacts, accel: Accelerator): Prom
   });
   const tests = summaryNumber(result.output, 'tests');
   const failed = summaryNumber(result.output, 'fail');
-  console.log(`lab root trixie: ${tests ?? 0} tests, ${failed ?? '?'} failed; whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`);
+  console.log(
+    `lab root trixie: ${tests ?? 0} tests, ${failed ?? '?'} failed; whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`,
+  );
   return result.status === 0 && tests !== undefined && tests > 0;
 }
 

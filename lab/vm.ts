@@ -53,11 +53,20 @@ function shellQuote(value: string): string {
 function jobScript(options: LabRunOptions): string {
   const exports = Object.entries(options.env ?? {}).map(([key, value]) => `export ${key}=${shellQuote(value)}`);
   const cwd = shellQuote(options.cwd ?? process.cwd());
-  const host = options.root === undefined ? [] : [`mkdir -p ${cwd} /usr/local/bin && mount --bind /host${cwd} ${cwd} && ln -sf /host${process.execPath} /usr/local/bin/node || exit 125`];
+  const host =
+    options.root === undefined
+      ? []
+      : [
+          `mkdir -p ${cwd} /usr/local/bin && mount --bind /host${cwd} ${cwd} && ln -sf /host${process.execPath} /usr/local/bin/node || exit 125`,
+        ];
   return ['set -u', ...exports, ...host, `cd ${cwd} || exit 125`, options.script, ''].join('\n');
 }
 
-export function qemuArguments(artefacts: LabArtefacts, jobDir: string, options: Pick<LabRunOptions, 'accel' | 'memoryMb' | 'cpus' | 'root'>): string[] {
+export function qemuArguments(
+  artefacts: LabArtefacts,
+  jobDir: string,
+  options: Pick<LabRunOptions, 'accel' | 'memoryMb' | 'cpus' | 'root'>,
+): string[] {
   const accel = options.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
   const share = (path: string, tag: string, readonly: boolean): string[] => [
     '-virtfs',
@@ -65,12 +74,25 @@ export function qemuArguments(artefacts: LabArtefacts, jobDir: string, options: 
   ];
   return [
     ...accel,
-    '-m', String(options.memoryMb ?? 2048),
-    '-smp', String(options.cpus ?? 2),
-    '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
-    '-kernel', artefacts.vmlinuz,
-    '-initrd', artefacts.initrd,
-    '-append', 'console=ttyS0 quiet loglevel=3 panic=-1',
+    '-m',
+    String(options.memoryMb ?? 2048),
+    '-smp',
+    String(options.cpus ?? 2),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-no-reboot',
+    '-kernel',
+    artefacts.vmlinuz,
+    '-initrd',
+    artefacts.initrd,
+    '-append',
+    'console=ttyS0 quiet loglevel=3 panic=-1',
     ...share(options.root ?? '/', 'hostroot', true),
     ...(options.root === undefined ? [] : share('/', 'host', true)),
     ...share(artefacts.modulesDir, 'modules', true),
@@ -151,7 +173,15 @@ export async function runInLab(artefacts: LabArtefacts, guestDir: string, option
     const status = existsSync(statusFile) ? Number.parseInt(readFileSync(statusFile, 'utf8'), 10) : null;
     const outputFile = join(jobDir, 'output');
     const output = existsSync(outputFile) ? readFileSync(outputFile, 'utf8') : '';
-    return { status: Number.isNaN(status) ? null : status, output, console: consoleText, timedOut, bootFailed: bootMs === undefined, bootMs, totalMs: Date.now() - started };
+    return {
+      status: Number.isNaN(status) ? null : status,
+      output,
+      console: consoleText,
+      timedOut,
+      bootFailed: bootMs === undefined,
+      bootMs,
+      totalMs: Date.now() - started,
+    };
   } finally {
     rmSync(jobDir, { recursive: true, force: true });
   }

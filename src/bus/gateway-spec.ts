@@ -33,7 +33,8 @@ function integer(field: string, text: string, allowed: string, hex = false): num
 }
 
 const XOR_SYNTAX = 'FROM:TO:AT[:INIT]: byte indices (negative count from the end) and an initial value in hex (0:6:7 or 0:6:7:FF)';
-const CRC8_SYNTAX = 'FROM:TO:AT:POLY[:INIT[:FINALXOR]]: byte indices, then the polynomial, initial value and final XOR in hex (0:6:7:1D:FF:FF)';
+const CRC8_SYNTAX =
+  'FROM:TO:AT:POLY[:INIT[:FINALXOR]]: byte indices, then the polynomial, initial value and final XOR in hex (0:6:7:1D:FF:FF)';
 
 function parseXor(text: string): XorChecksumSpec {
   const parts = text.split(':');
@@ -84,7 +85,10 @@ export const GATEWAY_WORDS_SYNTAX = `DST [--both] [--accept ID/MASK]... [--rejec
 
 /** A gateway from `source` written as words: the destination, then the flags of `cantainer gateway add`. */
 export function gatewayFromWords(field: string, source: string, text: string): Gateway {
-  const words = text.trim().split(/\s+/u).filter((word) => word !== '');
+  const words = text
+    .trim()
+    .split(/\s+/u)
+    .filter((word) => word !== '');
   const [destination, ...rest] = words;
   if (destination === undefined || destination.startsWith('-')) throw new InvalidValueError(field, text, GATEWAY_WORDS_SYNTAX);
   const lists: Record<string, string[]> = {};
@@ -109,7 +113,8 @@ export function gatewayFromWords(field: string, source: string, text: string): G
   try {
     return gatewayFromFlags(source, destination, { both, ...lists, ...values });
   } catch (error) {
-    if (error instanceof InvalidValueError) throw new InvalidValueError(`${field}: ${error.field}`, error.value, error.message.replace(/^.*; allowed: /u, ''));
+    if (error instanceof InvalidValueError)
+      throw new InvalidValueError(`${field}: ${error.field}`, error.value, error.message.replace(/^.*; allowed: /u, ''));
     throw error;
   }
 }
@@ -124,6 +129,7 @@ export function gatewayWords(gateway: Gateway): string[] {
   const x = gateway.xorChecksum;
   if (x) words.push('--xor-checksum', `${x.from}:${x.to}:${x.at}:${x.init.toString(16).toUpperCase()}`);
   const c = gateway.crc8Checksum;
-  if (c) words.push('--crc8', `${c.from}:${c.to}:${c.at}:${[c.poly, c.init, c.finalXor].map((n) => n.toString(16).toUpperCase()).join(':')}`);
+  if (c)
+    words.push('--crc8', `${c.from}:${c.to}:${c.at}:${[c.poly, c.init, c.finalXor].map((n) => n.toString(16).toUpperCase()).join(':')}`);
   return words;
 }

@@ -8,7 +8,15 @@ import { shortHash } from './hash.js';
 import { InvalidValueError } from '../errors.js';
 import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_MAX_DLEN, CAN_SFF_MASK, CANFD_MAX_DLEN } from '../can/frame.js';
 import { formatIdFilter, parseIdFilter, selectionFilters, type IdFilter, type IdSelection } from '../can/idset.js';
-import { MOD_FIELDS, MOD_OPERATIONS, type Crc8Checksum, type FrameModification, type ModField, type ModOperation, type XorChecksum } from '../netlink/cangw.js';
+import {
+  MOD_FIELDS,
+  MOD_OPERATIONS,
+  type Crc8Checksum,
+  type FrameModification,
+  type ModField,
+  type ModOperation,
+  type XorChecksum,
+} from '../netlink/cangw.js';
 import type { Bus } from './model.js';
 
 /** One edit of the frames a gateway forwards: `operation` the `field` with `value` (as the user wrote it). */
@@ -80,13 +88,19 @@ function operand(edit: FrameEdit, field: string, fd: boolean): { canId?: number;
     case 'id': {
       const digits = edit.value.replace(/^0x/iu, '');
       const extended = digits.length === 8;
-      const id = parseHexNumber(field, edit.value, extended ? CAN_EFF_MASK : CAN_SFF_MASK, 'an id in hex: up to 3 digits for a standard id (123), 8 for an extended one (18DAF110)');
+      const id = parseHexNumber(
+        field,
+        edit.value,
+        extended ? CAN_EFF_MASK : CAN_SFF_MASK,
+        'an id in hex: up to 3 digits for a standard id (123), 8 for an extended one (18DAF110)',
+      );
       // An extended operand keeps (set, and) the EFF flag; or and xor work on the id bits alone.
       return { canId: extended && (edit.operation === 'set' || edit.operation === 'and') ? (id | CAN_EFF_FLAG) >>> 0 : id };
     }
     case 'len': {
       const max = fd ? CANFD_MAX_DLEN : CAN_MAX_DLEN;
-      if (!/^\d{1,2}$/u.test(edit.value) || Number(edit.value) > max) throw new InvalidValueError(field, edit.value, `a length in decimal, 0..${max}${fd ? '' : ' (64 when both buses are FD)'}`);
+      if (!/^\d{1,2}$/u.test(edit.value) || Number(edit.value) > max)
+        throw new InvalidValueError(field, edit.value, `a length in decimal, 0..${max}${fd ? '' : ' (64 when both buses are FD)'}`);
       return { len: Number(edit.value) };
     }
     case 'data': {
@@ -106,7 +120,10 @@ function operand(edit: FrameEdit, field: string, fd: boolean): { canId?: number;
  * The can-gw modifications of a gateway's edits for classic (`fd` false) or FD rules. On classic rules edits of
  * the FD flags are left out (classic frames have none), and FD-sized data and lengths are cut to classic size.
  */
-export function gatewayModifications(edits: readonly FrameEdit[], fd: boolean): Partial<Record<ModOperation, FrameModification>> | undefined {
+export function gatewayModifications(
+  edits: readonly FrameEdit[],
+  fd: boolean,
+): Partial<Record<ModOperation, FrameModification>> | undefined {
   const result: Partial<Record<ModOperation, FrameModification>> = {};
   for (const operation of MOD_OPERATIONS) {
     const mine = edits.filter((edit) => edit.operation === operation && (fd || edit.field !== 'flags'));
@@ -116,7 +133,13 @@ export function gatewayModifications(edits: readonly FrameEdit[], fd: boolean): 
       // Checked against the gateway's buses already (checkGateway): between FD buses, classic frames get the
       // edits cut to their size, 8 data bytes and a length of at most 8.
       const value = operand(edit, `--${operation} ${edit.field}`, true);
-      const sized = fd ? value : { ...value, ...(value.data === undefined ? {} : { data: value.data.slice(0, CAN_MAX_DLEN) }), ...(value.len === undefined ? {} : { len: Math.min(value.len, CAN_MAX_DLEN) }) };
+      const sized = fd
+        ? value
+        : {
+            ...value,
+            ...(value.data === undefined ? {} : { data: value.data.slice(0, CAN_MAX_DLEN) }),
+            ...(value.len === undefined ? {} : { len: Math.min(value.len, CAN_MAX_DLEN) }),
+          };
       mod = { ...mod, ...sized, fields: [...mod.fields, edit.field] };
     }
     result[operation] = mod;
@@ -126,7 +149,10 @@ export function gatewayModifications(edits: readonly FrameEdit[], fd: boolean): 
 
 /** The ids a gateway lets through. */
 export function gatewaySelection(gateway: Pick<Gateway, 'accept' | 'reject'>): IdSelection {
-  return { accept: gateway.accept.map((text, i) => parseIdFilter(`accept[${i}]`, text)), reject: gateway.reject.map((text, i) => parseIdFilter(`reject[${i}]`, text)) };
+  return {
+    accept: gateway.accept.map((text, i) => parseIdFilter(`accept[${i}]`, text)),
+    reject: gateway.reject.map((text, i) => parseIdFilter(`reject[${i}]`, text)),
+  };
 }
 
 /** The kernel filters of a gateway alone: disjoint, so that a frame is forwarded at most once; none for every frame. */
@@ -145,13 +171,29 @@ export function crc8Table(poly: number): Uint8Array {
   return table;
 }
 
-export function gatewayChecksums(gateway: Pick<Gateway, 'xorChecksum' | 'crc8Checksum'>): { xorChecksum?: XorChecksum; crc8Checksum?: Crc8Checksum } {
-  const indices = (spec: XorChecksumSpec): XorChecksum => ({ fromIndex: spec.from, toIndex: spec.to, resultIndex: spec.at, initialValue: spec.init });
+export function gatewayChecksums(gateway: Pick<Gateway, 'xorChecksum' | 'crc8Checksum'>): {
+  xorChecksum?: XorChecksum;
+  crc8Checksum?: Crc8Checksum;
+} {
+  const indices = (spec: XorChecksumSpec): XorChecksum => ({
+    fromIndex: spec.from,
+    toIndex: spec.to,
+    resultIndex: spec.at,
+    initialValue: spec.init,
+  });
   return {
     ...(gateway.xorChecksum === undefined ? {} : { xorChecksum: indices(gateway.xorChecksum) }),
     ...(gateway.crc8Checksum === undefined
       ? {}
-      : { crc8Checksum: { ...indices(gateway.crc8Checksum), finalXor: gateway.crc8Checksum.finalXor, table: crc8Table(gateway.crc8Checksum.poly), profile: 'unspecified', profileData: new Uint8Array() } }),
+      : {
+          crc8Checksum: {
+            ...indices(gateway.crc8Checksum),
+            finalXor: gateway.crc8Checksum.finalXor,
+            table: crc8Table(gateway.crc8Checksum.poly),
+            profile: 'unspecified',
+            profileData: new Uint8Array(),
+          },
+        }),
   };
 }
 
@@ -161,7 +203,8 @@ function checkChecksum(field: string, spec: XorChecksumSpec, fd: boolean): void 
   const size = fd ? CANFD_MAX_DLEN : CAN_MAX_DLEN;
   for (const key of ['from', 'to', 'at'] as const) {
     const value = spec[key];
-    if (!Number.isInteger(value) || value < -size || value >= size) throw new InvalidValueError(`${field}.${key}`, value, `a byte index ${-size}..${size - 1} (negative counts from the end)`);
+    if (!Number.isInteger(value) || value < -size || value >= size)
+      throw new InvalidValueError(`${field}.${key}`, value, `a byte index ${-size}..${size - 1} (negative counts from the end)`);
   }
   if (!Number.isInteger(spec.init) || spec.init < 0 || spec.init > 0xff) throw new InvalidValueError(`${field}.init`, spec.init, '0..0xff');
 }
@@ -176,21 +219,33 @@ export function checkGateway(gateway: Gateway, fd = true): void {
     const name = gateway[key];
     if (typeof name !== 'string' || name.length === 0 || name.length > 256) throw new InvalidValueError(key, name, NAME_ALLOWED);
   }
-  if (gateway.source === gateway.destination) throw new InvalidValueError('destination', gateway.destination, 'another bus than the source');
+  if (gateway.source === gateway.destination)
+    throw new InvalidValueError('destination', gateway.destination, 'another bus than the source');
   if (typeof gateway.both !== 'boolean') throw new InvalidValueError('both', gateway.both, 'true or false');
   gateway.accept.forEach((text, i) => parseIdFilter(`accept[${i}]`, text));
   gateway.reject.forEach((text, i) => parseIdFilter(`reject[${i}]`, text));
   const seen = new Set<string>();
   for (const edit of gateway.edits) {
-    if (!(MOD_OPERATIONS as readonly string[]).includes(edit.operation)) throw new InvalidValueError('edit', edit.operation, MOD_OPERATIONS.join(', '));
-    if (!(MOD_FIELDS as readonly string[]).includes(edit.field)) throw new InvalidValueError(`--${edit.operation}`, edit.field, MOD_FIELDS.join(', '));
+    if (!(MOD_OPERATIONS as readonly string[]).includes(edit.operation))
+      throw new InvalidValueError('edit', edit.operation, MOD_OPERATIONS.join(', '));
+    if (!(MOD_FIELDS as readonly string[]).includes(edit.field))
+      throw new InvalidValueError(`--${edit.operation}`, edit.field, MOD_FIELDS.join(', '));
     const where = `${edit.operation} ${edit.field}`;
-    if (seen.has(where)) throw new InvalidValueError(`--${edit.operation}`, `${edit.field}=${edit.value}`, `each field once per operation (${edit.field} is given twice)`);
+    if (seen.has(where))
+      throw new InvalidValueError(
+        `--${edit.operation}`,
+        `${edit.field}=${edit.value}`,
+        `each field once per operation (${edit.field} is given twice)`,
+      );
     seen.add(where);
     operand(edit, `--${edit.operation} ${edit.field}`, fd);
   }
   if ((gateway.xorChecksum !== undefined || gateway.crc8Checksum !== undefined) && gateway.edits.length === 0) {
-    throw new InvalidValueError(gateway.xorChecksum ? '--xor-checksum' : '--crc8', 'without an edit', 'a checksum together with an edit (the kernel computes checksums after editing)');
+    throw new InvalidValueError(
+      gateway.xorChecksum ? '--xor-checksum' : '--crc8',
+      'without an edit',
+      'a checksum together with an edit (the kernel computes checksums after editing)',
+    );
   }
   if (gateway.xorChecksum) checkChecksum('--xor-checksum', gateway.xorChecksum, fd);
   if (gateway.crc8Checksum) {
@@ -204,7 +259,8 @@ export function checkGateway(gateway: Gateway, fd = true): void {
 
 /** Normalises filters to candump's spelling, so that equal gateways compare equal. */
 export function normaliseGateway(gateway: Gateway): Gateway {
-  const norm = (list: readonly string[], field: string): string[] => list.map((text, i) => formatIdFilter(parseIdFilter(`${field}[${i}]`, text)));
+  const norm = (list: readonly string[], field: string): string[] =>
+    list.map((text, i) => formatIdFilter(parseIdFilter(`${field}[${i}]`, text)));
   return { ...gateway, accept: norm(gateway.accept, 'accept'), reject: norm(gateway.reject, 'reject') };
 }
 
@@ -253,7 +309,7 @@ function pathBetween(neighbours: ReadonlyMap<string, readonly string[]>, from: s
     const here = queue.shift() as string;
     if (here === to) {
       const path = [to];
-      for (let at = to; at !== from; ) {
+      for (let at = to; at !== from;) {
         at = previous.get(at) as string;
         path.unshift(at);
       }
@@ -307,7 +363,8 @@ export function gatewayStatus(gateway: Gateway, buses: readonly Bus[]): GatewayS
   const destination = find(gateway.destination);
   const missing = [...(source.length === 0 ? [gateway.source] : []), ...(destination.length === 0 ? [gateway.destination] : [])];
   if (missing.length > 0) return { state: 'waiting', missing };
-  if (source.length > 1 || destination.length > 1) return { state: 'refused', reason: `two buses are named ${source.length > 1 ? gateway.source : gateway.destination}` };
+  if (source.length > 1 || destination.length > 1)
+    return { state: 'refused', reason: `two buses are named ${source.length > 1 ? gateway.source : gateway.destination}` };
   const [a, b] = [source[0] as Bus, destination[0] as Bus];
   try {
     checkGateway(gateway, a.fd && b.fd);

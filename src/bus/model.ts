@@ -73,9 +73,11 @@ const ID_ALLOWED = '1..256 printable ASCII characters without spaces';
 
 export function checkBus(bus: Bus): void {
   if (typeof bus.id !== 'string' || !ID_PATTERN.test(bus.id)) throw new InvalidValueError('bus.id', bus.id, ID_ALLOWED);
-  if (typeof bus.name !== 'string' || bus.name.length === 0 || bus.name.length > 256) throw new InvalidValueError('bus.name', bus.name, '1..256 characters');
+  if (typeof bus.name !== 'string' || bus.name.length === 0 || bus.name.length > 256)
+    throw new InvalidValueError('bus.name', bus.name, '1..256 characters');
   if (typeof bus.fd !== 'boolean') throw new InvalidValueError('bus.fd', bus.fd, 'true or false');
-  if (bus.transient !== undefined && typeof bus.transient !== 'boolean') throw new InvalidValueError('bus.transient', bus.transient, 'true or false');
+  if (bus.transient !== undefined && typeof bus.transient !== 'boolean')
+    throw new InvalidValueError('bus.transient', bus.transient, 'true or false');
   const ids = new Set<string>();
   const ends = new Set<string>();
   for (const [i, member] of bus.members.entries()) {
@@ -85,7 +87,8 @@ export function checkBus(bus: Bus): void {
     ids.add(member.id);
     checkInterfaceName(`${field}.end.name`, member.end.name);
     const place = `${member.end.netns ?? ''}\0${member.end.name}`;
-    if (ends.has(place)) throw new InvalidValueError(`${field}.end.name`, member.end.name, 'a name no other member uses in the same namespace');
+    if (ends.has(place))
+      throw new InvalidValueError(`${field}.end.name`, member.end.name, 'a name no other member uses in the same namespace');
     ends.add(place);
     parseIdList(`${field}.send`, member.send);
     parseIdList(`${field}.receive`, member.receive);
@@ -93,17 +96,20 @@ export function checkBus(bus: Bus): void {
   const uplinks = new Set<string>();
   for (const [i, uplink] of (bus.uplinks ?? []).entries()) {
     checkUplink(uplink, `bus.uplinks[${i}]`);
-    if (uplinks.has(uplink.interface)) throw new InvalidValueError(`bus.uplinks[${i}].interface`, uplink.interface, 'an interface not uplinked to the bus already');
+    if (uplinks.has(uplink.interface))
+      throw new InvalidValueError(`bus.uplinks[${i}].interface`, uplink.interface, 'an interface not uplinked to the bus already');
     uplinks.add(uplink.interface);
   }
   const tunnels = new Set<string>();
   const listening = new Set<string>();
   for (const [i, tunnel] of (bus.tunnels ?? []).entries()) {
     checkTunnel(tunnel, `bus.tunnels[${i}]`);
-    if (tunnels.has(tunnel.name)) throw new InvalidValueError(`bus.tunnels[${i}].name`, tunnel.name, 'a name no other tunnel of the bus has');
+    if (tunnels.has(tunnel.name))
+      throw new InvalidValueError(`bus.tunnels[${i}].name`, tunnel.name, 'a name no other tunnel of the bus has');
     tunnels.add(tunnel.name);
     const key = listenKey(tunnel);
-    if (key !== undefined && listening.has(key)) throw new InvalidValueError(`bus.tunnels[${i}].listen`, tunnel.listen, 'an address and port no other tunnel of the bus listens on');
+    if (key !== undefined && listening.has(key))
+      throw new InvalidValueError(`bus.tunnels[${i}].listen`, tunnel.listen, 'an address and port no other tunnel of the bus listens on');
     if (key !== undefined) listening.add(key);
   }
 }

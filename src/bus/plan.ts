@@ -134,14 +134,32 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     name: port.name,
     mtu,
     gatewayKey: port.key,
-    end: { name: port.peer.name, busNamespace: busNamespace(port.peer.namespaceOf), up: true, ...(port.peer.mtu === mtu ? {} : { mtu: port.peer.mtu }) },
+    end: {
+      name: port.peer.name,
+      busNamespace: busNamespace(port.peer.namespaceOf),
+      up: true,
+      ...(port.peer.mtu === mtu ? {} : { mtu: port.peer.mtu }),
+    },
   }));
-  const uplinkEnds: VxcanPlan[] = uplinks.map(({ uplink }) => ({ kind: 'vxcan', name: uplinkEndName(bus.id, uplink.interface), mtu, uplinkOf: uplink.interface, end: { name: uplinkHostEndName(bus.id, uplink.interface), up: true } }));
-  const tunnels: VxcanPlan[] = (bus.tunnels ?? []).map((tunnel) => ({ kind: 'vxcan', name: tunnelEndName(bus.id, tunnel.name), mtu, tunnelOf: tunnel.name, end: { name: tunnelPortName(bus.id, tunnel.name), busNamespace: busNamespace(bus.id), up: true } }));
+  const uplinkEnds: VxcanPlan[] = uplinks.map(({ uplink }) => ({
+    kind: 'vxcan',
+    name: uplinkEndName(bus.id, uplink.interface),
+    mtu,
+    uplinkOf: uplink.interface,
+    end: { name: uplinkHostEndName(bus.id, uplink.interface), up: true },
+  }));
+  const tunnels: VxcanPlan[] = (bus.tunnels ?? []).map((tunnel) => ({
+    kind: 'vxcan',
+    name: tunnelEndName(bus.id, tunnel.name),
+    mtu,
+    tunnelOf: tunnel.name,
+    end: { name: tunnelPortName(bus.id, tunnel.name), busNamespace: busNamespace(bus.id), up: true },
+  }));
   const pairs = [...ends, ...gateways, ...uplinkEnds, ...tunnels];
   // Every pair's near end is in the bus namespace, and a tunnel's far end too: no two may share a name.
   const names = [...pairs.map((pair) => pair.name), ...tunnels.map((pair) => pair.end.name)];
-  if (new Set(names).size !== names.length) throw new Error(`bus ${bus.name}: two member, gateway, uplink or tunnel ids hash to the same interface name`);
+  if (new Set(names).size !== names.length)
+    throw new Error(`bus ${bus.name}: two member, gateway, uplink or tunnel ids hash to the same interface name`);
   const busKinds = bus.fd ? [false, true] : [false];
   const participants: Participant[] = [
     ...bus.members.map((member, i): Participant => ({
@@ -153,8 +171,23 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
       receive: parseIdList(`bus.members[${i}].receive`, member.receive),
     })),
     { name: MONITOR, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL },
-    ...ports.map((port): Participant => ({ name: port.name, sends: port.incoming, receives: port.outgoing !== undefined, kinds: port.fd ? busKinds : [false], send: ALL, receive: port.outgoing?.selection ?? ALL, gateway: port })),
-    ...uplinks.map(({ uplink }): Participant => ({ name: uplinkEndName(bus.id, uplink.interface), sends: uplink.direction !== 'out', receives: uplink.direction !== 'in', kinds: busKinds, send: ALL, receive: ALL })),
+    ...ports.map((port): Participant => ({
+      name: port.name,
+      sends: port.incoming,
+      receives: port.outgoing !== undefined,
+      kinds: port.fd ? busKinds : [false],
+      send: ALL,
+      receive: port.outgoing?.selection ?? ALL,
+      gateway: port,
+    })),
+    ...uplinks.map(({ uplink }): Participant => ({
+      name: uplinkEndName(bus.id, uplink.interface),
+      sends: uplink.direction !== 'out',
+      receives: uplink.direction !== 'in',
+      kinds: busKinds,
+      send: ALL,
+      receive: ALL,
+    })),
     ...tunnels.map((pair): Participant => ({ name: pair.name, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL })),
   ];
   const rules: RulePlan[] = [];
@@ -162,7 +195,16 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     if (!from.sends) continue;
     for (const to of participants) {
       if (to === from || !to.receives) continue;
-      rules.push(...pathRules(from.name, to.name, from.kinds.filter((fd) => to.kinds.includes(fd)), [from.send, to.receive], to.gateway, to.name === MONITOR));
+      rules.push(
+        ...pathRules(
+          from.name,
+          to.name,
+          from.kinds.filter((fd) => to.kinds.includes(fd)),
+          [from.send, to.receive],
+          to.gateway,
+          to.name === MONITOR,
+        ),
+      );
     }
   }
   const hostRules: RulePlan[] = [];
@@ -187,7 +229,14 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
 }
 
 /** The rules of one path for the frames all `selections` let through (one per disjoint filter), edited as a gateway says. */
-function pathRules(source: string, destination: string, kinds: readonly boolean[], selections: readonly IdSelection[], port: GatewayPort | undefined, echo: boolean): RulePlan[] {
+function pathRules(
+  source: string,
+  destination: string,
+  kinds: readonly boolean[],
+  selections: readonly IdSelection[],
+  port: GatewayPort | undefined,
+  echo: boolean,
+): RulePlan[] {
   const flags = echo ? { echo: true, ...RULE_FLAGS } : RULE_FLAGS;
   // Most paths of a bus (member to member, unfiltered) take this short way: a large bus has thousands of them.
   if (port === undefined && selections.every((selection) => selection.accept.length === 0 && selection.reject.length === 0)) {
@@ -199,7 +248,15 @@ function pathRules(source: string, destination: string, kinds: readonly boolean[
     const modifications = port?.outgoing === undefined ? undefined : gatewayModifications(port.outgoing.edits, fd);
     const checksums = modifications === undefined || port?.outgoing === undefined ? {} : gatewayChecksums(port.outgoing);
     for (const filter of filters) {
-      rules.push({ source, destination, ...flags, ...(fd ? { fd: true } : {}), ...(filter === undefined ? {} : { filter }), ...(modifications === undefined ? {} : { modifications }), ...checksums });
+      rules.push({
+        source,
+        destination,
+        ...flags,
+        ...(fd ? { fd: true } : {}),
+        ...(filter === undefined ? {} : { filter }),
+        ...(modifications === undefined ? {} : { modifications }),
+        ...checksums,
+      });
     }
   }
   return rules;

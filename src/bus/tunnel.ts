@@ -57,7 +57,9 @@ export function ipFamily(text: string): 4 | 6 | undefined {
 
 /** Parses `ADDR:PORT`, `[IPV6]:PORT` or (unless `literal`) `HOST:PORT`. */
 export function parseAddress(field: string, text: string, options: { literal: boolean }): NetAddress {
-  const allowed = options.literal ? 'ADDR:PORT with an IP address (0.0.0.0 or [::] for every address, said explicitly), port 1..65535' : 'HOST:PORT or [IPV6]:PORT, port 1..65535';
+  const allowed = options.literal
+    ? 'ADDR:PORT with an IP address (0.0.0.0 or [::] for every address, said explicitly), port 1..65535'
+    : 'HOST:PORT or [IPV6]:PORT, port 1..65535';
   const match = ADDRESS.exec(text);
   if (match === null) throw new InvalidValueError(field, text, allowed);
   const [, bracketed, plain, portText] = match;
@@ -81,7 +83,8 @@ export function parseCidr(field: string, text: string): Cidr {
   const allowed = 'ADDR or ADDR/PREFIX: an IPv4 address with a prefix 0..32, or IPv6 with 0..128';
   const [address = '', prefixText, extra] = text.split('/');
   const family = ipFamily(address);
-  if (family === undefined || extra !== undefined || (prefixText !== undefined && !/^\d{1,3}$/u.test(prefixText))) throw new InvalidValueError(field, text, allowed);
+  if (family === undefined || extra !== undefined || (prefixText !== undefined && !/^\d{1,3}$/u.test(prefixText)))
+    throw new InvalidValueError(field, text, allowed);
   const max = family === 4 ? 32 : 128;
   const prefix = prefixText === undefined ? max : Number(prefixText);
   if (prefix > max) throw new InvalidValueError(field, text, allowed);
@@ -89,13 +92,25 @@ export function parseCidr(field: string, text: string): Cidr {
 }
 
 export function checkTunnel(tunnel: Tunnel, field = 'tunnel'): void {
-  if (typeof tunnel.name !== 'string' || !NAME_PATTERN.test(tunnel.name)) throw new InvalidValueError(`${field}.name`, tunnel.name, '1..64 letters, digits, "_", "." or "-", starting with a letter or digit');
-  if (!(TUNNEL_TRANSPORTS as readonly string[]).includes(tunnel.transport)) throw new InvalidValueError(`${field}.transport`, tunnel.transport, TUNNEL_TRANSPORTS.join(', '));
-  const needs = { udp: { listen: true, peer: true }, 'tcp-server': { listen: true, peer: false }, 'tcp-client': { listen: false, peer: true } }[tunnel.transport];
+  if (typeof tunnel.name !== 'string' || !NAME_PATTERN.test(tunnel.name))
+    throw new InvalidValueError(`${field}.name`, tunnel.name, '1..64 letters, digits, "_", "." or "-", starting with a letter or digit');
+  if (!(TUNNEL_TRANSPORTS as readonly string[]).includes(tunnel.transport))
+    throw new InvalidValueError(`${field}.transport`, tunnel.transport, TUNNEL_TRANSPORTS.join(', '));
+  const needs = {
+    udp: { listen: true, peer: true },
+    'tcp-server': { listen: true, peer: false },
+    'tcp-client': { listen: false, peer: true },
+  }[tunnel.transport];
   for (const key of ['listen', 'peer'] as const) {
     const value = tunnel[key];
-    if (needs[key] && value === undefined) throw new InvalidValueError(`${field}.${key}`, value, `an address: a ${tunnel.transport} tunnel needs ${key === 'listen' ? 'where to listen' : 'where its far end is'}`);
-    if (!needs[key] && value !== undefined) throw new InvalidValueError(`${field}.${key}`, value, `nothing: a ${tunnel.transport} tunnel has no ${key} address`);
+    if (needs[key] && value === undefined)
+      throw new InvalidValueError(
+        `${field}.${key}`,
+        value,
+        `an address: a ${tunnel.transport} tunnel needs ${key === 'listen' ? 'where to listen' : 'where its far end is'}`,
+      );
+    if (!needs[key] && value !== undefined)
+      throw new InvalidValueError(`${field}.${key}`, value, `nothing: a ${tunnel.transport} tunnel has no ${key} address`);
     if (value !== undefined) parseAddress(`${field}.${key}`, value, { literal: key === 'listen' });
   }
   if (tunnel.transport !== 'udp') {
@@ -104,12 +119,17 @@ export function checkTunnel(tunnel: Tunnel, field = 'tunnel'): void {
     }
   }
   if (tunnel.timeoutUs !== undefined && (!Number.isInteger(tunnel.timeoutUs) || tunnel.timeoutUs < 0 || tunnel.timeoutUs > 10_000_000)) {
-    throw new InvalidValueError(`${field}.timeoutUs`, tunnel.timeoutUs, 'an integer 0..10000000 (microseconds; 0 sends every frame at once)');
+    throw new InvalidValueError(
+      `${field}.timeoutUs`,
+      tunnel.timeoutUs,
+      'an integer 0..10000000 (microseconds; 0 sends every frame at once)',
+    );
   }
   if (tunnel.mtu !== undefined && (!Number.isInteger(tunnel.mtu) || tunnel.mtu < 576 || tunnel.mtu > 65535)) {
     throw new InvalidValueError(`${field}.mtu`, tunnel.mtu, 'an integer 576..65535 (the link MTU, IP and UDP headers included)');
   }
-  if (tunnel.transport === 'tcp-client' && tunnel.allow.length > 0) throw new InvalidValueError(`${field}.allow`, tunnel.allow, 'nothing: a tcp-client tunnel takes no one in');
+  if (tunnel.transport === 'tcp-client' && tunnel.allow.length > 0)
+    throw new InvalidValueError(`${field}.allow`, tunnel.allow, 'nothing: a tcp-client tunnel takes no one in');
   tunnel.allow.forEach((text, i) => parseCidr(`${field}.allow[${i}]`, text));
 }
 
@@ -148,7 +168,8 @@ export function tunnelPortName(busId: string, name: string): string {
   return `tx${hash(busId, name)}`;
 }
 
-export const TUNNEL_WORDS_SYNTAX = '--udp --listen ADDR:PORT --peer ADDR:PORT [--timeout-us N] [--mtu N] | --tcp-server ADDR:PORT | --tcp-client HOST:PORT, then [--allow CIDR]... [--name NAME]';
+export const TUNNEL_WORDS_SYNTAX =
+  '--udp --listen ADDR:PORT --peer ADDR:PORT [--timeout-us N] [--mtu N] | --tcp-server ADDR:PORT | --tcp-client HOST:PORT, then [--allow CIDR]... [--name NAME]';
 
 /** A tunnel's flags as `cantainer tunnel add` takes them (numbers still as written). */
 export interface TunnelFlags {
@@ -168,10 +189,24 @@ export interface TunnelFlags {
  * the flags of that mode. The command line and the network option both read tunnels through this.
  */
 export function tunnelFromFlags(flags: TunnelFlags, field = (flag: string): string => flag): Tunnel {
-  const modes = [flags.udp === true ? '--udp' : undefined, flags.tcpServer === undefined ? undefined : '--tcp-server', flags.tcpClient === undefined ? undefined : '--tcp-client'].filter((mode) => mode !== undefined);
-  if (modes.length !== 1) throw new InvalidValueError(field('mode'), modes.join(' '), 'exactly one of --udp (with --listen and --peer), --tcp-server ADDR:PORT, --tcp-client ADDR:PORT');
+  const modes = [
+    flags.udp === true ? '--udp' : undefined,
+    flags.tcpServer === undefined ? undefined : '--tcp-server',
+    flags.tcpClient === undefined ? undefined : '--tcp-client',
+  ].filter((mode) => mode !== undefined);
+  if (modes.length !== 1)
+    throw new InvalidValueError(
+      field('mode'),
+      modes.join(' '),
+      'exactly one of --udp (with --listen and --peer), --tcp-server ADDR:PORT, --tcp-client ADDR:PORT',
+    );
   if (flags.udp !== true) {
-    for (const [flag, value] of [['--listen', flags.listen], ['--peer', flags.peer], ['--timeout-us', flags.timeoutUs], ['--mtu', flags.mtu]] as const) {
+    for (const [flag, value] of [
+      ['--listen', flags.listen],
+      ['--peer', flags.peer],
+      ['--timeout-us', flags.timeoutUs],
+      ['--mtu', flags.mtu],
+    ] as const) {
       if (value !== undefined) throw new InvalidValueError(field(flag), value, `nothing with ${modes[0] ?? ''}: it goes with --udp`);
     }
   }
@@ -184,17 +219,30 @@ export function tunnelFromFlags(flags: TunnelFlags, field = (flag: string): stri
   if (flags.tcpServer !== undefined) draft = { transport: 'tcp-server', listen: flags.tcpServer, allow: [...(flags.allow ?? [])] };
   else if (flags.tcpClient !== undefined) draft = { transport: 'tcp-client', peer: flags.tcpClient, allow: [...(flags.allow ?? [])] };
   else {
-    if (flags.listen === undefined) throw new InvalidValueError(field('--listen'), undefined, 'ADDR:PORT where this side receives (an address of this host; 0.0.0.0 for all, said explicitly)');
+    if (flags.listen === undefined)
+      throw new InvalidValueError(
+        field('--listen'),
+        undefined,
+        'ADDR:PORT where this side receives (an address of this host; 0.0.0.0 for all, said explicitly)',
+      );
     if (flags.peer === undefined) throw new InvalidValueError(field('--peer'), undefined, 'ADDR:PORT of the far side');
     const timeoutUs = integer('--timeout-us', flags.timeoutUs);
     const mtu = integer('--mtu', flags.mtu);
-    draft = { transport: 'udp', listen: flags.listen, peer: flags.peer, ...(timeoutUs === undefined ? {} : { timeoutUs }), ...(mtu === undefined ? {} : { mtu }), allow: [...(flags.allow ?? [])] };
+    draft = {
+      transport: 'udp',
+      listen: flags.listen,
+      peer: flags.peer,
+      ...(timeoutUs === undefined ? {} : { timeoutUs }),
+      ...(mtu === undefined ? {} : { mtu }),
+      allow: [...(flags.allow ?? [])],
+    };
   }
   const tunnel = { name: flags.name ?? defaultTunnelName(draft), ...draft };
   try {
     checkTunnel(tunnel);
   } catch (error) {
-    if (error instanceof InvalidValueError) throw new InvalidValueError(field(error.field), error.value, error.message.replace(/^.*; allowed: /u, ''));
+    if (error instanceof InvalidValueError)
+      throw new InvalidValueError(field(error.field), error.value, error.message.replace(/^.*; allowed: /u, ''));
     throw error;
   }
   return tunnel;
@@ -205,14 +253,25 @@ export function tunnelFromFlags(flags: TunnelFlags, field = (flag: string): stri
  * `--udp --listen 0.0.0.0:20000 --peer 192.168.1.20:20000`, `--tcp-server ...`. `name` is the default name.
  */
 export function tunnelFromWords(field: string, text: string, name?: string): Tunnel {
-  const words = text.trim().split(/\s+/u).filter((word) => word !== '');
+  const words = text
+    .trim()
+    .split(/\s+/u)
+    .filter((word) => word !== '');
   const flags: Record<string, string> = {};
   const allow: string[] = [];
   let udp = false;
   const fail = (at: string): never => {
     throw new InvalidValueError(field, text, `${TUNNEL_WORDS_SYNTAX} (at ${JSON.stringify(at)})`);
   };
-  const KEYS: Readonly<Record<string, keyof TunnelFlags>> = { '--listen': 'listen', '--peer': 'peer', '--timeout-us': 'timeoutUs', '--mtu': 'mtu', '--tcp-server': 'tcpServer', '--tcp-client': 'tcpClient', '--name': 'name' };
+  const KEYS: Readonly<Record<string, keyof TunnelFlags>> = {
+    '--listen': 'listen',
+    '--peer': 'peer',
+    '--timeout-us': 'timeoutUs',
+    '--mtu': 'mtu',
+    '--tcp-server': 'tcpServer',
+    '--tcp-client': 'tcpClient',
+    '--name': 'name',
+  };
   for (let i = 0; i < words.length; i++) {
     const flag = words[i] ?? '';
     if (flag === '--udp') {
@@ -227,5 +286,8 @@ export function tunnelFromWords(field: string, text: string, name?: string): Tun
     else if (flags[key] !== undefined) fail(flag);
     else flags[key] = value;
   }
-  return tunnelFromFlags({ ...flags, ...(udp ? { udp } : {}), allow, ...(flags.name === undefined && name !== undefined ? { name } : {}) }, (flag) => `${field}: ${flag}`);
+  return tunnelFromFlags(
+    { ...flags, ...(udp ? { udp } : {}), allow, ...(flags.name === undefined && name !== undefined ? { name } : {}) },
+    (flag) => `${field}: ${flag}`,
+  );
 }

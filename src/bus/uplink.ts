@@ -23,18 +23,23 @@ export interface Uplink {
 
 export function checkUplink(uplink: Uplink, field = 'uplink'): void {
   checkInterfaceName(`${field}.interface`, uplink.interface);
-  if (!(UPLINK_DIRECTIONS as readonly string[]).includes(uplink.direction)) throw new InvalidValueError(`${field}.direction`, uplink.direction, UPLINK_DIRECTIONS.join(', '));
+  if (!(UPLINK_DIRECTIONS as readonly string[]).includes(uplink.direction))
+    throw new InvalidValueError(`${field}.direction`, uplink.direction, UPLINK_DIRECTIONS.join(', '));
   uplink.accept.forEach((text, i) => parseIdFilter(`${field}.accept[${i}]`, text));
   uplink.reject.forEach((text, i) => parseIdFilter(`${field}.reject[${i}]`, text));
 }
 
 export function normaliseUplink(uplink: Uplink): Uplink {
-  const norm = (list: readonly string[], field: string): string[] => list.map((text, i) => formatIdFilter(parseIdFilter(`${field}[${i}]`, text)));
+  const norm = (list: readonly string[], field: string): string[] =>
+    list.map((text, i) => formatIdFilter(parseIdFilter(`${field}[${i}]`, text)));
   return { ...uplink, accept: norm(uplink.accept, 'accept'), reject: norm(uplink.reject, 'reject') };
 }
 
 export function uplinkSelection(uplink: Uplink): IdSelection {
-  return { accept: uplink.accept.map((text, i) => parseIdFilter(`accept[${i}]`, text)), reject: uplink.reject.map((text, i) => parseIdFilter(`reject[${i}]`, text)) };
+  return {
+    accept: uplink.accept.map((text, i) => parseIdFilter(`accept[${i}]`, text)),
+    reject: uplink.reject.map((text, i) => parseIdFilter(`reject[${i}]`, text)),
+  };
 }
 
 function hash(busId: string, name: string): string {
@@ -64,14 +69,18 @@ export const UPLINK_WORDS_SYNTAX = 'IFACE [--direction both|in|out] [--accept ID
 
 /** An uplink written as words, as `cantainer uplink add` takes them after the bus: `can0 --direction in --accept 123`. */
 export function uplinkFromWords(field: string, text: string): Uplink {
-  const [iface, ...rest] = text.trim().split(/\s+/u).filter((word) => word !== '');
+  const [iface, ...rest] = text
+    .trim()
+    .split(/\s+/u)
+    .filter((word) => word !== '');
   if (iface === undefined || iface.startsWith('-')) throw new InvalidValueError(field, text, UPLINK_WORDS_SYNTAX);
   let direction = 'both';
   const accept: string[] = [];
   const reject: string[] = [];
   for (let i = 0; i < rest.length; i += 2) {
     const [flag, value] = [rest[i], rest[i + 1]];
-    if (value === undefined || value.startsWith('--')) throw new InvalidValueError(field, text, `${UPLINK_WORDS_SYNTAX} (at ${JSON.stringify(flag)})`);
+    if (value === undefined || value.startsWith('--'))
+      throw new InvalidValueError(field, text, `${UPLINK_WORDS_SYNTAX} (at ${JSON.stringify(flag)})`);
     if (flag === '--direction') direction = value;
     else if (flag === '--accept') accept.push(value);
     else if (flag === '--reject') reject.push(value);
@@ -81,7 +90,8 @@ export function uplinkFromWords(field: string, text: string): Uplink {
   try {
     checkUplink(uplink, 'uplink');
   } catch (error) {
-    if (error instanceof InvalidValueError) throw new InvalidValueError(`${field}: ${error.field}`, error.value, error.message.replace(/^.*; allowed: /u, ''));
+    if (error instanceof InvalidValueError)
+      throw new InvalidValueError(`${field}: ${error.field}`, error.value, error.message.replace(/^.*; allowed: /u, ''));
     throw error;
   }
   return normaliseUplink(uplink);

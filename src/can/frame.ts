@@ -74,7 +74,10 @@ export function classicFrame(init: ClassicFrameInit): ClassicFrame {
   checkId(init.id, extended, init.error ?? false);
   const data = Uint8Array.from(init.data ?? []);
   if (data.length > CAN_MAX_DLEN) throw new InvalidValueError('frame.data', data, `0..${CAN_MAX_DLEN} bytes for a classic CAN frame`);
-  if (init.len8Dlc !== undefined && (data.length !== CAN_MAX_DLEN || !Number.isInteger(init.len8Dlc) || init.len8Dlc < 9 || init.len8Dlc > 15)) {
+  if (
+    init.len8Dlc !== undefined &&
+    (data.length !== CAN_MAX_DLEN || !Number.isInteger(init.len8Dlc) || init.len8Dlc < 9 || init.len8Dlc > 15)
+  ) {
     throw new InvalidValueError('frame.len8Dlc', init.len8Dlc, 'an integer 9..15, only on a frame with 8 data bytes');
   }
   return { kind: 'classic', id: init.id, extended, error: init.error ?? false, rtr: init.rtr ?? false, data, len8Dlc: init.len8Dlc };
@@ -84,14 +87,19 @@ export function fdFrame(init: FdFrameInit): FdFrame {
   const extended = init.extended ?? init.id > CAN_SFF_MASK;
   checkId(init.id, extended, init.error ?? false);
   const data = Uint8Array.from(init.data ?? []);
-  if (!CANFD_LENGTHS.includes(data.length)) throw new InvalidValueError('frame.data', data, `a CAN FD length: ${CANFD_LENGTHS.join(', ')} bytes`);
+  if (!CANFD_LENGTHS.includes(data.length))
+    throw new InvalidValueError('frame.data', data, `a CAN FD length: ${CANFD_LENGTHS.join(', ')} bytes`);
   return { kind: 'fd', id: init.id, extended, error: init.error ?? false, brs: init.brs ?? false, esi: init.esi ?? false, data };
 }
 
 function checkId(id: number, extended: boolean, error: boolean): void {
   const max = extended || error ? CAN_EFF_MASK : CAN_SFF_MASK;
   if (!Number.isInteger(id) || id < 0 || id > max) {
-    throw new InvalidValueError('frame.id', id, `an integer 0..0x${max.toString(16)} for ${extended ? 'an extended (29-bit)' : 'a standard (11-bit)'} id`);
+    throw new InvalidValueError(
+      'frame.id',
+      id,
+      `an integer 0..0x${max.toString(16)} for ${extended ? 'an extended (29-bit)' : 'a standard (11-bit)'} id`,
+    );
   }
 }
 

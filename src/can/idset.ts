@@ -91,7 +91,8 @@ export function selectionFilters(selections: readonly IdSelection[]): Array<IdFi
   const rejects = selections.flatMap((selection) => selection.reject);
   if (accepting.length === 0 && rejects.length === 0) return [undefined];
   const [single] = rejects;
-  if (accepting.length === 0 && rejects.length === 1 && single !== undefined) return [{ id: (single.id | CAN_INV_FILTER) >>> 0, mask: single.mask }];
+  if (accepting.length === 0 && rejects.length === 1 && single !== undefined)
+    return [{ id: (single.id | CAN_INV_FILTER) >>> 0, mask: single.mask }];
   let base: Cube[] = [...UNIVERSE];
   for (const selection of accepting) {
     const allowed = union(selection.accept.map(cube));
@@ -125,7 +126,12 @@ export function parseIdFilter(field: string, text: string): IdFilter {
   const limit = extended ? CAN_EFF_MASK : CAN_SFF_MASK;
   const id = Number.parseInt(match[1], 16);
   const mask = match[2] === undefined ? limit : Number.parseInt(match[2], 16);
-  if (id > limit || mask > limit) throw new InvalidValueError(field, text, `${FILTER_SYNTAX}; a ${extended ? 'extended id and mask fit in 29' : 'standard id and mask fit in 11'} bits`);
+  if (id > limit || mask > limit)
+    throw new InvalidValueError(
+      field,
+      text,
+      `${FILTER_SYNTAX}; a ${extended ? 'extended id and mask fit in 29' : 'standard id and mask fit in 11'} bits`,
+    );
   return extended ? { id: (id | CAN_EFF_FLAG) >>> 0, mask: (mask | CAN_EFF_FLAG) >>> 0 } : { id, mask: (mask | CAN_EFF_FLAG) >>> 0 };
 }
 

@@ -7,7 +7,20 @@
 //
 // Decoding never trusts a count or a length: it stops at the first frame that does not fit or breaks a limit, keeps
 // the complete frames before it (as cannelloni does) and names the problem, so the caller counts and drops it.
-import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_ERR_FLAG, CAN_MAX_DLEN, CAN_RTR_FLAG, CAN_SFF_MASK, CANFD_BRS, CANFD_ESI, CANFD_FDF, CANFD_MAX_DLEN, rawCanId, type CanFrame } from '../can/frame.js';
+import {
+  CAN_EFF_FLAG,
+  CAN_EFF_MASK,
+  CAN_ERR_FLAG,
+  CAN_MAX_DLEN,
+  CAN_RTR_FLAG,
+  CAN_SFF_MASK,
+  CANFD_BRS,
+  CANFD_ESI,
+  CANFD_FDF,
+  CANFD_MAX_DLEN,
+  rawCanId,
+  type CanFrame,
+} from '../can/frame.js';
 
 export const CANNELLONI_VERSION = 2;
 export const OP_DATA = 0;
@@ -60,7 +73,8 @@ export function encodeFrames(frames: readonly CanFrame[]): Buffer {
 
 /** One UDP datagram: the header with `sequence` (taken modulo 256) and the frames. */
 export function encodePacket(sequence: number, frames: readonly CanFrame[]): Buffer {
-  if (frames.length > MAX_FRAMES_PER_PACKET) throw new RangeError(`a packet holds at most ${MAX_FRAMES_PER_PACKET} frames, not ${frames.length}`);
+  if (frames.length > MAX_FRAMES_PER_PACKET)
+    throw new RangeError(`a packet holds at most ${MAX_FRAMES_PER_PACKET} frames, not ${frames.length}`);
   const body = encodeFrames(frames);
   const out = Buffer.alloc(PACKET_HEADER_SIZE + body.length);
   out.writeUInt8(CANNELLONI_VERSION, 0);
@@ -89,14 +103,23 @@ export function readFrame(bytes: Uint8Array, offset: number): FrameRead {
   const error = (raw & CAN_ERR_FLAG) !== 0;
   const id = raw & (extended || error ? CAN_EFF_MASK : CAN_SFF_MASK);
   if (fd) {
-    if (length > CANFD_MAX_DLEN) return { problem: { cause: 'length', message: `CAN FD frame 0x${(raw >>> 0).toString(16)} of length ${length}: at most ${CANFD_MAX_DLEN}` } };
+    if (length > CANFD_MAX_DLEN)
+      return {
+        problem: { cause: 'length', message: `CAN FD frame 0x${(raw >>> 0).toString(16)} of length ${length}: at most ${CANFD_MAX_DLEN}` },
+      };
     const size = 6 + length;
     if (available < size) return { need: size };
     const flags = view.readUInt8(offset + 5);
     const data = Uint8Array.from(view.subarray(offset + 6, offset + size));
-    return { frame: { kind: 'fd', id, extended, error, brs: (flags & CANFD_BRS) !== 0, esi: (flags & CANFD_ESI) !== 0, data }, next: offset + size };
+    return {
+      frame: { kind: 'fd', id, extended, error, brs: (flags & CANFD_BRS) !== 0, esi: (flags & CANFD_ESI) !== 0, data },
+      next: offset + size,
+    };
   }
-  if (length > CAN_MAX_DLEN) return { problem: { cause: 'length', message: `classic frame 0x${(raw >>> 0).toString(16)} of length ${length}: at most ${CAN_MAX_DLEN}` } };
+  if (length > CAN_MAX_DLEN)
+    return {
+      problem: { cause: 'length', message: `classic frame 0x${(raw >>> 0).toString(16)} of length ${length}: at most ${CAN_MAX_DLEN}` },
+    };
   const rtr = (raw & CAN_RTR_FLAG) !== 0;
   // A remote request carries its requested length and no data.
   const size = 5 + (rtr ? 0 : length);
@@ -114,20 +137,35 @@ export interface DecodedPacket {
 
 /** Decodes one UDP datagram. Never throws: bad bytes come back as a problem beside the frames read before it. */
 export function decodePacket(bytes: Uint8Array): DecodedPacket {
-  if (bytes.length < PACKET_HEADER_SIZE) return { sequence: 0, frames: [], problem: { cause: 'short-packet', message: `${bytes.length} bytes, shorter than the ${PACKET_HEADER_SIZE}-byte header` } };
+  if (bytes.length < PACKET_HEADER_SIZE)
+    return {
+      sequence: 0,
+      frames: [],
+      problem: { cause: 'short-packet', message: `${bytes.length} bytes, shorter than the ${PACKET_HEADER_SIZE}-byte header` },
+    };
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.readUInt8(0);
   const sequence = view.readUInt8(2);
-  if (version !== CANNELLONI_VERSION) return { sequence, frames: [], problem: { cause: 'version', message: `format version ${version}, expected ${CANNELLONI_VERSION}` } };
+  if (version !== CANNELLONI_VERSION)
+    return { sequence, frames: [], problem: { cause: 'version', message: `format version ${version}, expected ${CANNELLONI_VERSION}` } };
   const opCode = view.readUInt8(1);
-  if (opCode !== OP_DATA) return { sequence, frames: [], problem: { cause: 'op-code', message: `op code ${opCode}, expected ${OP_DATA} (DATA)` } };
+  if (opCode !== OP_DATA)
+    return { sequence, frames: [], problem: { cause: 'op-code', message: `op code ${opCode}, expected ${OP_DATA} (DATA)` } };
   const count = view.readUInt16BE(3);
   const frames: CanFrame[] = [];
   let offset = PACKET_HEADER_SIZE;
   for (let i = 0; i < count; i++) {
     const read = readFrame(bytes, offset);
     if ('problem' in read) return { sequence, frames, problem: read.problem };
-    if ('need' in read) return { sequence, frames, problem: { cause: 'incomplete', message: `frame ${i + 1} of ${count} needs ${read.need} bytes at offset ${offset}, the packet has ${bytes.length - offset}` } };
+    if ('need' in read)
+      return {
+        sequence,
+        frames,
+        problem: {
+          cause: 'incomplete',
+          message: `frame ${i + 1} of ${count} needs ${read.need} bytes at offset ${offset}, the packet has ${bytes.length - offset}`,
+        },
+      };
     frames.push(read.frame);
     offset = read.next;
   }
@@ -156,11 +194,15 @@ export class StreamDecoder {
   /** Takes the next bytes read; returns the frames they complete, and a problem that ends the stream. */
   push(chunk: Uint8Array): { frames: CanFrame[]; problem?: WireProblem } {
     if (this.#failed !== undefined) return { frames: [], problem: this.#failed };
-    let bytes = this.#pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.#pending, chunk]);
+    let bytes =
+      this.#pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.#pending, chunk]);
     if (!this.#handshaken) {
       const seen = Math.min(bytes.length, TCP_HANDSHAKE.length);
       if (!bytes.subarray(0, seen).equals(TCP_HANDSHAKE.subarray(0, seen))) {
-        return this.#fail({ cause: 'handshake', message: `the peer's first bytes ${JSON.stringify(bytes.subarray(0, seen).toString('latin1'))} are not ${JSON.stringify(TCP_HANDSHAKE.toString('ascii'))}` });
+        return this.#fail({
+          cause: 'handshake',
+          message: `the peer's first bytes ${JSON.stringify(bytes.subarray(0, seen).toString('latin1'))} are not ${JSON.stringify(TCP_HANDSHAKE.toString('ascii'))}`,
+        });
       }
       if (seen < TCP_HANDSHAKE.length) {
         this.#pending = Buffer.from(bytes);

@@ -13,7 +13,6 @@ import { Errno } from '../netlink/errno.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, followDaemon, listCommand } from './client.js';
 import { table, type CliIo } from './output.js';
 
-
 interface InspectAnswer {
   readonly name: string;
   readonly id: string;
@@ -21,30 +20,82 @@ interface InspectAnswer {
   readonly namespace: string;
   readonly frames: number;
   readonly dropped: number;
-  readonly members: ReadonlyArray<{ id: string; hostEnd: string; container?: string; interface?: string; send?: string[]; receive?: string[] }>;
+  readonly members: ReadonlyArray<{
+    id: string;
+    hostEnd: string;
+    container?: string;
+    interface?: string;
+    send?: string[];
+    receive?: string[];
+  }>;
   readonly gateways: readonly GatewayEntry[];
   readonly uplinks: ReadonlyArray<{ interface: string; direction: string; state: string; detail?: string }>;
-  readonly rules: ReadonlyArray<{ source: string; destination: string; fd: boolean; filter?: string; edits?: string[]; handled: number; dropped: number; deleted: number }>;
+  readonly rules: ReadonlyArray<{
+    source: string;
+    destination: string;
+    fd: boolean;
+    filter?: string;
+    edits?: string[];
+    handled: number;
+    dropped: number;
+    deleted: number;
+  }>;
   readonly drift: readonly string[];
 }
 
 function inspectText(bus: InspectAnswer): string {
-  const lines = [`bus ${bus.name}  (${bus.fd ? 'CAN FD' : 'classic CAN'}, id ${bus.id})`, `namespace ${bus.namespace}, monitor interface ${MONITOR}`, `frames ${bus.frames}, dropped ${bus.dropped}`, ''];
+  const lines = [
+    `bus ${bus.name}  (${bus.fd ? 'CAN FD' : 'classic CAN'}, id ${bus.id})`,
+    `namespace ${bus.namespace}, monitor interface ${MONITOR}`,
+    `frames ${bus.frames}, dropped ${bus.dropped}`,
+    '',
+  ];
   lines.push(`members (${bus.members.length})`);
-  const filters = (m: InspectAnswer['members'][number]): string => [m.send === undefined ? '' : `send ${m.send.join(',')}`, m.receive === undefined ? '' : `receive ${m.receive.join(',')}`].filter(Boolean).join('; ') || '-';
-  lines.push(table(['CONTAINER', 'INTERFACE', 'HOST END', 'FILTERS', 'MEMBER'], bus.members.map((m) => [m.container ?? '-', m.interface ?? '-', m.hostEnd, filters(m), m.id.slice(0, 12)])).trimEnd(), '');
+  const filters = (m: InspectAnswer['members'][number]): string =>
+    [m.send === undefined ? '' : `send ${m.send.join(',')}`, m.receive === undefined ? '' : `receive ${m.receive.join(',')}`]
+      .filter(Boolean)
+      .join('; ') || '-';
+  lines.push(
+    table(
+      ['CONTAINER', 'INTERFACE', 'HOST END', 'FILTERS', 'MEMBER'],
+      bus.members.map((m) => [m.container ?? '-', m.interface ?? '-', m.hostEnd, filters(m), m.id.slice(0, 12)]),
+    ).trimEnd(),
+    '',
+  );
   lines.push(`gateways (${bus.gateways.length})`);
-  for (const g of bus.gateways) lines.push(`  ${g.source} ${g.both ? '<->' : '->'} ${g.destination}  ${g.state}${g.detail === undefined ? '' : ` (${g.detail})`}`);
+  for (const g of bus.gateways)
+    lines.push(`  ${g.source} ${g.both ? '<->' : '->'} ${g.destination}  ${g.state}${g.detail === undefined ? '' : ` (${g.detail})`}`);
   lines.push('', `uplinks (${bus.uplinks.length})`);
   for (const u of bus.uplinks) lines.push(`  ${u.interface} ${u.direction}  ${u.state}${u.detail === undefined ? '' : ` (${u.detail})`}`);
   lines.push('', `rules (${bus.rules.length})`);
-  lines.push(table(['SOURCE', 'DESTINATION', 'KIND', 'FILTER', 'HANDLED', 'DROPPED', 'DELETED'], bus.rules.map((r) => [r.source, r.destination, r.fd ? 'fd' : 'classic', r.filter ?? '-', String(r.handled), String(r.dropped), String(r.deleted)])).trimEnd());
-  lines.push('', bus.drift.length === 0 ? 'drift: none (the kernel holds exactly the plan)' : `drift (${bus.drift.length}, repaired by the daemon's next change or restart):\n${bus.drift.map((d) => `  ${d}`).join('\n')}`);
+  lines.push(
+    table(
+      ['SOURCE', 'DESTINATION', 'KIND', 'FILTER', 'HANDLED', 'DROPPED', 'DELETED'],
+      bus.rules.map((r) => [
+        r.source,
+        r.destination,
+        r.fd ? 'fd' : 'classic',
+        r.filter ?? '-',
+        String(r.handled),
+        String(r.dropped),
+        String(r.deleted),
+      ]),
+    ).trimEnd(),
+  );
+  lines.push(
+    '',
+    bus.drift.length === 0
+      ? 'drift: none (the kernel holds exactly the plan)'
+      : `drift (${bus.drift.length}, repaired by the daemon's next change or restart):\n${bus.drift.map((d) => `  ${d}`).join('\n')}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
 /** Runs `body` until it ends or Ctrl-C (or SIGTERM) asks it to stop: `run.stopped` turns true then. */
-async function untilInterrupted<T>(body: (run: { readonly stopped: boolean }) => Promise<T>, onStop: () => void = () => undefined): Promise<T> {
+async function untilInterrupted<T>(
+  body: (run: { readonly stopped: boolean }) => Promise<T>,
+  onStop: () => void = () => undefined,
+): Promise<T> {
   const run = { stopped: false };
   const interrupt = (): void => {
     run.stopped = true;
@@ -61,15 +112,25 @@ async function untilInterrupted<T>(body: (run: { readonly stopped: boolean }) =>
 }
 
 /** The bus of that name (from the daemon) and a socket on its monitor, in the bus's namespace. */
-async function openMonitor(name: string, controlSocket: string | undefined, filters?: readonly IdFilter[]): Promise<{ bus: InspectAnswer; socket: CanSocketPort }> {
+async function openMonitor(
+  name: string,
+  controlSocket: string | undefined,
+  filters?: readonly IdFilter[],
+): Promise<{ bus: InspectAnswer; socket: CanSocketPort }> {
   const bus = await callDaemon<InspectAnswer>(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
-  const socket = systemKernel().canSocket(MONITOR, { netns: { label: bus.name, path: bus.namespace }, fd: bus.fd, ...(filters === undefined ? {} : { filters }) });
+  const socket = systemKernel().canSocket(MONITOR, {
+    netns: { label: bus.name, path: bus.namespace },
+    fd: bus.fd,
+    ...(filters === undefined ? {} : { filters }),
+  });
   return { bus, socket };
 }
 
 /** An event as a line people read: time, type, then what it concerns. */
 function eventText(event: Record<string, unknown>): string {
-  const fields = ['bus', 'member', 'gateway', 'interface', 'detail'].flatMap((key) => (typeof event[key] === 'string' ? [`${key}=${(event[key]).includes(' ') ? JSON.stringify(event[key]) : (event[key])}`] : []));
+  const fields = ['bus', 'member', 'gateway', 'interface', 'detail'].flatMap((key) =>
+    typeof event[key] === 'string' ? [`${key}=${event[key].includes(' ') ? JSON.stringify(event[key]) : event[key]}`] : [],
+  );
   return [String(event.time), String(event.type), ...fields].join('  ');
 }
 
@@ -89,17 +150,30 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
     method: 'Bus.List',
     key: 'buses',
     head: ['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED'],
-    row: (b) => [b.name, b.id.slice(0, 12), b.fd ? 'yes' : 'no', String(b.members), String(b.gateways), String(b.uplinks), String(b.frames), String(b.dropped)],
+    row: (b) => [
+      b.name,
+      b.id.slice(0, 12),
+      b.fd ? 'yes' : 'no',
+      String(b.members),
+      String(b.gateways),
+      String(b.uplinks),
+      String(b.frames),
+      String(b.dropped),
+    ],
   });
 
   program
     .command('inspect')
-    .description("one bus in detail: members (container and interface, from Docker's API), gateways, uplinks, every kernel rule with its counters, and drift between the state and the kernel")
+    .description(
+      "one bus in detail: members (container and interface, from Docker's API), gateways, uplinks, every kernel rule with its counters, and drift between the state and the kernel",
+    )
     .argument('<bus>', 'the bus (its network name)')
     .option('--json', 'print it as JSON')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (name: string, options: { json?: boolean; controlSocket?: string }) => {
-      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
+      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', {
+        bus: name,
+      });
       io.out(options.json === true ? `${JSON.stringify(bus, null, 2)}\n` : inspectText(bus));
       if (bus.drift.length > 0) status.code = 3;
     });
@@ -114,7 +188,8 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
       const frames = texts.map((text, i) => parseCansend(`frame ${i + 1}`, text));
       const { bus, socket } = await openMonitor(name, options.controlSocket);
       try {
-        if (!bus.fd && frames.some((frame) => frame.kind === 'fd')) throw new InvalidValueError('frames', texts.join(' '), `classic frames: bus ${bus.name} is not FD`);
+        if (!bus.fd && frames.some((frame) => frame.kind === 'fd'))
+          throw new InvalidValueError('frames', texts.join(' '), `classic frames: bus ${bus.name} is not FD`);
         for (const frame of frames) socket.send(frame);
       } finally {
         socket.close();
@@ -123,13 +198,16 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
 
   program
     .command('events')
-    .description('follow the lifecycle of the buses as it happens: buses created and removed, members joining and leaving, gateways and uplinks added, removed, wired, up and down')
+    .description(
+      'follow the lifecycle of the buses as it happens: buses created and removed, members joining and leaving, gateways and uplinks added, removed, wired, up and down',
+    )
     .option('--json', 'one JSON object per line, for tools')
     .option('--count <n>', 'stop after this many events')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (options: { json?: boolean; count?: string; controlSocket?: string }) => {
       const count = options.count === undefined ? Infinity : Number(options.count);
-      if (count !== Infinity && (!Number.isInteger(count) || count < 1)) throw new InvalidValueError('--count', options.count, 'a whole number of events, 1 or more');
+      if (count !== Infinity && (!Number.isInteger(count) || count < 1))
+        throw new InvalidValueError('--count', options.count, 'a whole number of events, 1 or more');
       let seen = 0;
       const following = followDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Events.Stream', (event) => {
         io.out(options.json === true ? `${JSON.stringify(event)}\n` : `${eventText(event)}\n`);
@@ -150,13 +228,17 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (name: string, file: string, options: { loop?: boolean; speed: string; interface?: string; controlSocket?: string }) => {
       const speed = Number(options.speed);
-      if (!Number.isFinite(speed) || speed < 0) throw new InvalidValueError('--speed', options.speed, 'a number 0 or above (0: as fast as possible)');
-      const entries = parseCandumpLog(readFileSync(file, 'utf8'), file).filter((entry) => options.interface === undefined || entry.iface === options.interface);
+      if (!Number.isFinite(speed) || speed < 0)
+        throw new InvalidValueError('--speed', options.speed, 'a number 0 or above (0: as fast as possible)');
+      const entries = parseCandumpLog(readFileSync(file, 'utf8'), file).filter(
+        (entry) => options.interface === undefined || entry.iface === options.interface,
+      );
       if (entries.length === 0) throw new InvalidValueError(file, options.interface ?? '', 'a log with frames (on that interface)');
       const { bus, socket } = await openMonitor(name, options.controlSocket);
       try {
         const fd = entries.find((entry) => entry.frame.kind === 'fd');
-        if (!bus.fd && fd !== undefined) throw new InvalidValueError(file, formatCansend(fd.frame), `classic frames only: bus ${bus.name} is not FD`);
+        if (!bus.fd && fd !== undefined)
+          throw new InvalidValueError(file, formatCansend(fd.frame), `classic frames only: bus ${bus.name} is not FD`);
         await untilInterrupted(async (run) => {
           do {
             const start = performance.now();
@@ -176,47 +258,58 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
 
   program
     .command('dump')
-    .description("trace a bus live in candump's format (--log: candump -L lines, which canplayer replays), read from its monitor interface; stops on Ctrl-C or after --count frames")
+    .description(
+      "trace a bus live in candump's format (--log: candump -L lines, which canplayer replays), read from its monitor interface; stops on Ctrl-C or after --count frames",
+    )
     .argument('<bus>', 'the bus (its network name)')
-    .option('--filter <id/mask>', 'show only these ids (hex as candump: 123, 100/700, 18DAF110/1FFFFF00); ! before ids to leave out (!7DF); repeatable', collect)
+    .option(
+      '--filter <id/mask>',
+      'show only these ids (hex as candump: 123, 100/700, 18DAF110/1FFFFF00); ! before ids to leave out (!7DF); repeatable',
+      collect,
+    )
     .option('--log', 'write candump -L log lines: (seconds.microseconds) bus frame')
     .option('--count <n>', 'stop after this many frames')
     .option('--timeout <seconds>', 'stop after this many seconds without a frame')
     .option(...CONTROL_SOCKET_OPTION)
-    .action(async (name: string, options: { filter?: string[]; log?: boolean; count?: string; timeout?: string; controlSocket?: string }) => {
-      const count = options.count === undefined ? Infinity : Number(options.count);
-      if (!Number.isInteger(count) && count !== Infinity) throw new InvalidValueError('--count', options.count, 'a whole number of frames');
-      const quietMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
-      if (Number.isNaN(quietMs) || quietMs <= 0) throw new InvalidValueError('--timeout', options.timeout, 'a number of seconds above 0');
-      const filters = dumpFilters(options.filter ?? []);
-      const { bus, socket } = await openMonitor(name, options.controlSocket, filters);
-      try {
-        await untilInterrupted(async (run) => {
-          let seen = 0;
-          let quietSince = Date.now();
-          let extendedSeen = false;
-          while (!run.stopped && seen < count) {
-            let frame;
-            try {
-              frame = await socket.receive(Math.min(200, quietMs));
-            } catch (error) {
-              // The monitor went down (someone took it down; the daemon brings it up again): go on reading.
-              if (!(error instanceof KernelError && error.errno === Errno.ENETDOWN)) throw error;
-              io.err(`cantainer: the monitor of bus ${bus.name} went down; waiting for it to come back\n`);
-              continue;
+    .action(
+      async (name: string, options: { filter?: string[]; log?: boolean; count?: string; timeout?: string; controlSocket?: string }) => {
+        const count = options.count === undefined ? Infinity : Number(options.count);
+        if (!Number.isInteger(count) && count !== Infinity)
+          throw new InvalidValueError('--count', options.count, 'a whole number of frames');
+        const quietMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
+        if (Number.isNaN(quietMs) || quietMs <= 0) throw new InvalidValueError('--timeout', options.timeout, 'a number of seconds above 0');
+        const filters = dumpFilters(options.filter ?? []);
+        const { bus, socket } = await openMonitor(name, options.controlSocket, filters);
+        try {
+          await untilInterrupted(async (run) => {
+            let seen = 0;
+            let quietSince = Date.now();
+            let extendedSeen = false;
+            while (!run.stopped && seen < count) {
+              let frame;
+              try {
+                frame = await socket.receive(Math.min(200, quietMs));
+              } catch (error) {
+                // The monitor went down (someone took it down; the daemon brings it up again): go on reading.
+                if (!(error instanceof KernelError && error.errno === Errno.ENETDOWN)) throw error;
+                io.err(`cantainer: the monitor of bus ${bus.name} went down; waiting for it to come back\n`);
+                continue;
+              }
+              if (frame === undefined) {
+                if (Date.now() - quietSince >= quietMs) break;
+                continue;
+              }
+              quietSince = Date.now();
+              seen += 1;
+              io.out(
+                `${options.log === true ? formatCandumpLog(Date.now(), bus.name, frame) : formatCandump(bus.name, frame, bus.name.length, extendedSeen)}\n`,
+              );
+              extendedSeen ||= frame.extended;
             }
-            if (frame === undefined) {
-              if (Date.now() - quietSince >= quietMs) break;
-              continue;
-            }
-            quietSince = Date.now();
-            seen += 1;
-            io.out(`${options.log === true ? formatCandumpLog(Date.now(), bus.name, frame) : formatCandump(bus.name, frame, bus.name.length, extendedSeen)}\n`);
-            extendedSeen ||= frame.extended;
-          }
-        });
-      } finally {
-        socket.close();
-      }
-    });
+          });
+        } finally {
+          socket.close();
+        }
+      },
+    );
 }

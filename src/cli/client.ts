@@ -6,7 +6,10 @@ import { table } from './output.js';
 export { callDaemon, CONTROL_SOCKET_ENV, controlSocketPath, followDaemon } from '../control/client.js';
 
 /** The option every command that talks to the daemon takes. */
-export const CONTROL_SOCKET_OPTION = ['--control-socket <path>', `the daemon's control socket (default: $${CONTROL_SOCKET_ENV} or ${DEFAULT_CONTROL_SOCKET})`] as const;
+export const CONTROL_SOCKET_OPTION = [
+  '--control-socket <path>',
+  `the daemon's control socket (default: $${CONTROL_SOCKET_ENV} or ${DEFAULT_CONTROL_SOCKET})`,
+] as const;
 
 /** Collects a repeatable option's values. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -19,7 +22,14 @@ export const collect = (value: string, previous: string[] = []): string[] => [..
 export function listCommand<T>(
   parent: Command,
   io: { readonly out: (text: string) => void },
-  spec: { readonly name?: string; readonly description: string; readonly method: string; readonly key: string; readonly head: readonly string[]; readonly row: (entry: T) => string[] },
+  spec: {
+    readonly name?: string;
+    readonly description: string;
+    readonly method: string;
+    readonly key: string;
+    readonly head: readonly string[];
+    readonly row: (entry: T) => string[];
+  },
 ): Command {
   return parent
     .command(spec.name ?? 'ls')

@@ -19,7 +19,14 @@ export interface DaemonCliOptions {
   readonly metricsListen?: string;
 }
 
-export const DAEMON_DEFAULTS = { socket: DEFAULT_PLUGIN_SOCKET, stateDir: DEFAULT_STATE_DIR, logLevel: 'info', netnsDir: '/run/cantainer/netns', controlSocket: DEFAULT_CONTROL_SOCKET, dockerSocket: DEFAULT_DOCKER_SOCKET } as const;
+export const DAEMON_DEFAULTS = {
+  socket: DEFAULT_PLUGIN_SOCKET,
+  stateDir: DEFAULT_STATE_DIR,
+  logLevel: 'info',
+  netnsDir: '/run/cantainer/netns',
+  controlSocket: DEFAULT_CONTROL_SOCKET,
+  dockerSocket: DEFAULT_DOCKER_SOCKET,
+} as const;
 
 /** systemd socket activation (sd_listen_fds): the first inherited fd is 3, when LISTEN_PID names this process. */
 export function inheritedSocket(env: Readonly<Record<string, string | undefined>>, pid: number): number | undefined {
@@ -29,12 +36,14 @@ export function inheritedSocket(env: Readonly<Record<string, string | undefined>
 }
 
 export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string) => void): Promise<number> {
-  if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) throw new InvalidValueError('--log-level', options.logLevel, LOG_LEVELS.join(', '));
+  if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel))
+    throw new InvalidValueError('--log-level', options.logLevel, LOG_LEVELS.join(', '));
   const metricsAddress = options.metricsListen === undefined ? undefined : parseMetricsAddress(options.metricsListen);
   const log = createLogger(options.logLevel as LogLevel, writeLog);
   const kernel = systemKernel({ netnsDir: options.netnsDir });
   const report = kernel.preflight();
-  if (!report.ok) log.error('this kernel lacks CAN modules cantainer needs; requests will fail until fixed', { fix: report.fixes.join('; ') });
+  if (!report.ok)
+    log.error('this kernel lacks CAN modules cantainer needs; requests will fail until fixed', { fix: report.fixes.join('; ') });
   try {
     const loaded = loadRequiredModules(report);
     if (loaded.length > 0) log.info('loaded kernel modules', { modules: loaded.join(',') });
@@ -43,7 +52,16 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
   }
   const listenFd = inheritedSocket(process.env, process.pid);
   if (listenFd !== undefined) log.info('serving a socket inherited from the service manager', { fd: listenFd });
-  const daemon = await startDaemon({ kernel, socketPath: options.socket, controlSocketPath: options.controlSocket, dockerSocketPath: options.dockerSocket, stateDir: options.stateDir, log, ...(metricsAddress === undefined ? {} : { metricsAddress }), ...(listenFd === undefined ? {} : { listenFd }) });
+  const daemon = await startDaemon({
+    kernel,
+    socketPath: options.socket,
+    controlSocketPath: options.controlSocket,
+    dockerSocketPath: options.dockerSocket,
+    stateDir: options.stateDir,
+    log,
+    ...(metricsAddress === undefined ? {} : { metricsAddress }),
+    ...(listenFd === undefined ? {} : { listenFd }),
+  });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

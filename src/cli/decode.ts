@@ -10,7 +10,11 @@ import { decodeAck, decodeMessages, type NetlinkMessage } from '../netlink/messa
 export function parseHex(text: string): Buffer {
   const cleaned = text.replace(/\\x/gu, '').replace(/["'\s:]/gu, '');
   if (cleaned.length === 0 || cleaned.length % 2 !== 0 || !/^[0-9a-fA-F]+$/u.test(cleaned)) {
-    throw new InvalidValueError('hex', text.length > 40 ? `${text.slice(0, 40)}...` : text, 'an even number of hex digits, optionally as \\x escapes');
+    throw new InvalidValueError(
+      'hex',
+      text.length > 40 ? `${text.slice(0, 40)}...` : text,
+      'an even number of hex digits, optionally as \\x escapes',
+    );
   }
   return Buffer.from(cleaned, 'hex');
 }
@@ -18,7 +22,12 @@ export function parseHex(text: string): Buffer {
 const TYPE_NAMES = new Map<number, string>(Object.entries(NlMsgType).map(([name, value]) => [value, name]));
 
 function describeMessage(message: NetlinkMessage): Record<string, unknown> {
-  const header = { type: TYPE_NAMES.get(message.type) ?? message.type, flags: `0x${message.flags.toString(16)}`, seq: message.seq, pid: message.pid };
+  const header = {
+    type: TYPE_NAMES.get(message.type) ?? message.type,
+    flags: `0x${message.flags.toString(16)}`,
+    seq: message.seq,
+    pid: message.pid,
+  };
   try {
     switch (message.type) {
       case NlMsgType.ERROR:

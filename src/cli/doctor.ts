@@ -36,29 +36,66 @@ async function diagnose(options: { controlSocket?: string; socket: string; docke
   const kernel = preflight();
   findings.push(
     kernel.ok
-      ? { check: 'kernel', state: 'ok', detail: `${kernel.kernelRelease}: CAN modules ready, can_gw max_hops ${kernel.maxHops ?? 'unknown until can_gw loads'}` }
+      ? {
+          check: 'kernel',
+          state: 'ok',
+          detail: `${kernel.kernelRelease}: CAN modules ready, can_gw max_hops ${kernel.maxHops ?? 'unknown until can_gw loads'}`,
+        }
       : { check: 'kernel', state: 'fail', detail: `${kernel.kernelRelease}: required CAN modules missing`, fix: kernel.fixes.join('; ') },
   );
   const control = controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET);
   let buses: BusEntry[] | undefined;
   try {
-    const status = await callDaemon<{ version: string; pid: number; buses: number; stateFile?: string; stateProblem?: string }>(control, 'Daemon.Status', {}, 10_000);
-    findings.push({ check: 'daemon', state: 'ok', detail: `cantainer ${status.version}, pid ${status.pid}, ${status.buses} bus${status.buses === 1 ? '' : 'es'}` });
+    const status = await callDaemon<{ version: string; pid: number; buses: number; stateFile?: string; stateProblem?: string }>(
+      control,
+      'Daemon.Status',
+      {},
+      10_000,
+    );
+    findings.push({
+      check: 'daemon',
+      state: 'ok',
+      detail: `cantainer ${status.version}, pid ${status.pid}, ${status.buses} bus${status.buses === 1 ? '' : 'es'}`,
+    });
     findings.push(
       status.stateProblem === undefined
         ? { check: 'state', state: 'ok', detail: `${status.stateFile ?? 'state file'} read at start` }
-        : { check: 'state', state: 'fail', detail: status.stateProblem, fix: 'networks of the unreadable state are not rewired: remove and create them again (docker network rm, docker network create)' },
+        : {
+            check: 'state',
+            state: 'fail',
+            detail: status.stateProblem,
+            fix: 'networks of the unreadable state are not rewired: remove and create them again (docker network rm, docker network create)',
+          },
     );
     buses = (await callDaemon<{ buses: BusEntry[] }>(control, 'Bus.List', {}, 10_000)).buses;
   } catch (error) {
-    findings.push({ check: 'daemon', state: 'fail', detail: error instanceof Error ? error.message : String(error), fix: 'systemctl start cantainer.socket cantainer.service (or run: cantainer daemon)' });
+    findings.push({
+      check: 'daemon',
+      state: 'fail',
+      detail: error instanceof Error ? error.message : String(error),
+      fix: 'systemctl start cantainer.socket cantainer.service (or run: cantainer daemon)',
+    });
   }
   const plugin = existsSync(options.socket) && lstatSync(options.socket).isSocket();
-  findings.push(plugin ? { check: 'plugin socket', state: 'ok', detail: `${options.socket}: Docker finds the driver there` } : { check: 'plugin socket', state: 'fail', detail: `${options.socket} is not there: Docker cannot reach the driver`, fix: 'systemctl start cantainer.socket (or start the daemon with --socket)' });
+  findings.push(
+    plugin
+      ? { check: 'plugin socket', state: 'ok', detail: `${options.socket}: Docker finds the driver there` }
+      : {
+          check: 'plugin socket',
+          state: 'fail',
+          detail: `${options.socket} is not there: Docker cannot reach the driver`,
+          fix: 'systemctl start cantainer.socket (or start the daemon with --socket)',
+        },
+  );
   findings.push(
     (await dockerPing(options.dockerSocket))
       ? { check: 'docker', state: 'ok', detail: `Docker answers on ${options.dockerSocket}` }
-      : { check: 'docker', state: 'warn', detail: `Docker does not answer on ${options.dockerSocket}: buses keep their network ids as names until it does`, fix: 'systemctl start docker (or --docker-socket PATH)' },
+      : {
+          check: 'docker',
+          state: 'warn',
+          detail: `Docker does not answer on ${options.dockerSocket}: buses keep their network ids as names until it does`,
+          fix: 'systemctl start docker (or --docker-socket PATH)',
+        },
   );
   for (const bus of buses ?? []) {
     const inspected = await callDaemon<{ drift: string[] }>(control, 'Bus.Inspect', { bus: bus.id }, 10_000);
@@ -74,7 +111,9 @@ async function diagnose(options: { controlSocket?: string; socket: string; docke
 export function registerDoctorCommands(program: Command, io: CliIo, status: { code: number }): void {
   program
     .command('doctor')
-    .description('check what buses need: the kernel modules, the daemon, its state, the plugin socket, Docker, and drift of every bus; each problem with the command that fixes it (exit status 1 when one fails)')
+    .description(
+      'check what buses need: the kernel modules, the daemon, its state, the plugin socket, Docker, and drift of every bus; each problem with the command that fixes it (exit status 1 when one fails)',
+    )
     .option('--json', 'print the findings as JSON')
     .option('--socket <path>', "Docker's plugin socket of the daemon", DEFAULT_PLUGIN_SOCKET)
     .option('--docker-socket <path>', "Docker's API socket", DEFAULT_DOCKER_SOCKET)
@@ -82,17 +121,29 @@ export function registerDoctorCommands(program: Command, io: CliIo, status: { co
     .action(async (options: { json?: boolean; socket: string; dockerSocket: string; controlSocket?: string }) => {
       const findings = await diagnose(options);
       if (options.json === true) io.out(`${JSON.stringify(findings, null, 2)}\n`);
-      else for (const f of findings) io.out(`${f.state.toUpperCase().padEnd(5)} ${f.check}: ${f.detail}${f.fix === undefined ? '' : `\n      fix: ${f.fix}`}\n`);
+      else
+        for (const f of findings)
+          io.out(`${f.state.toUpperCase().padEnd(5)} ${f.check}: ${f.detail}${f.fix === undefined ? '' : `\n      fix: ${f.fix}`}\n`);
       if (findings.some((f) => f.state === 'fail')) status.code = 1;
     });
 
   program
     .command('repair')
-    .description("make the kernel match a bus's plan now (what the daemon also does at its next change or restart), and say what was changed")
+    .description(
+      "make the kernel match a bus's plan now (what the daemon also does at its next change or restart), and say what was changed",
+    )
     .argument('<bus>', 'the bus (its network name)')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (name: string, options: { controlSocket?: string }) => {
-      const answer = await callDaemon<{ bus: string; changes: string[] }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Repair', { bus: name });
-      io.out(answer.changes.length === 0 ? `bus ${answer.bus}: nothing to repair\n` : `bus ${answer.bus}: ${answer.changes.length} change${answer.changes.length === 1 ? '' : 's'}\n${answer.changes.map((c) => `  ${c}`).join('\n')}\n`);
+      const answer = await callDaemon<{ bus: string; changes: string[] }>(
+        controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET),
+        'Bus.Repair',
+        { bus: name },
+      );
+      io.out(
+        answer.changes.length === 0
+          ? `bus ${answer.bus}: nothing to repair\n`
+          : `bus ${answer.bus}: ${answer.changes.length} change${answer.changes.length === 1 ? '' : 's'}\n${answer.changes.map((c) => `  ${c}`).join('\n')}\n`,
+      );
     });
 }

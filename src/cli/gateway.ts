@@ -5,7 +5,6 @@ import { DEFAULT_CONTROL_SOCKET, type GatewayEntry } from '../control/api.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
 import type { CliIo } from './output.js';
 
-
 interface AddOptions {
   both?: boolean;
   accept?: string[];
@@ -37,28 +36,50 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
   const gateway = program
     .command('gateway')
     .description('forward frames between buses (by their network names): one way or both, only some ids, edited on the way')
-    .addHelpText('after', '\nExamples:\n  cantainer gateway add powertrain body --both\n  cantainer gateway add tester engine --accept 7E0 --accept 7DF\n  cantainer gateway add body dash --accept 3A0/7F0 --set id=123\n  cantainer gateway ls');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  cantainer gateway add powertrain body --both\n  cantainer gateway add tester engine --accept 7E0 --accept 7DF\n  cantainer gateway add body dash --accept 3A0/7F0 --set id=123\n  cantainer gateway ls',
+    );
 
   gateway
     .command('add')
-    .description('forward frames from bus SRC to bus DST; a bus that does not exist yet is waited for. Adding SRC DST again replaces its settings')
+    .description(
+      'forward frames from bus SRC to bus DST; a bus that does not exist yet is waited for. Adding SRC DST again replaces its settings',
+    )
     .argument('<src>', 'the bus frames come from')
     .argument('<dst>', 'the bus frames go to')
     .option('--both', 'forward both ways, with the same filters and edits')
-    .option('--accept <id/mask>', 'forward only these ids (hex as candump: 123, 123/7F0, 8 digits for extended: 18DAF110/1FFFFF00); repeatable', collect)
+    .option(
+      '--accept <id/mask>',
+      'forward only these ids (hex as candump: 123, 123/7F0, 8 digits for extended: 18DAF110/1FFFFF00); repeatable',
+      collect,
+    )
     .option('--reject <id/mask>', 'never forward these ids, even when accepted; repeatable', collect)
-    .option('--set <field=value>', 'set a field of forwarded frames: id=HEX, len=DECIMAL, data=HEXBYTES, flags=HEX (FD); repeatable', collect)
+    .option(
+      '--set <field=value>',
+      'set a field of forwarded frames: id=HEX, len=DECIMAL, data=HEXBYTES, flags=HEX (FD); repeatable',
+      collect,
+    )
     .option('--and <field=value>', 'AND a field with a value; repeatable', collect)
     .option('--or <field=value>', 'OR a field with a value; repeatable', collect)
     .option('--xor <field=value>', 'XOR a field with a value; repeatable', collect)
     .option('--xor-checksum <from:to:at[:init]>', 'after editing, write the XOR of data bytes FROM..TO at byte AT')
-    .option('--crc8 <from:to:at:poly[:init[:xor]]>', 'after editing, write the CRC8 (polynomial POLY, hex) of data bytes FROM..TO at byte AT')
+    .option(
+      '--crc8 <from:to:at:poly[:init[:xor]]>',
+      'after editing, write the CRC8 (polynomial POLY, hex) of data bytes FROM..TO at byte AT',
+    )
     .option('--json', 'print the gateway as JSON')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (source: string, destination: string, options: AddOptions) => {
       const { json, controlSocket, ...flags } = options;
-      const answer = await callDaemon<{ gateway: GatewayEntry }>(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.Add', { source, destination, ...flags });
-      io.out(json === true ? `${JSON.stringify(answer.gateway, null, 2)}\n` : `gateway ${arrow(answer.gateway)}: ${status(answer.gateway)}\n`);
+      const answer = await callDaemon<{ gateway: GatewayEntry }>(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.Add', {
+        source,
+        destination,
+        ...flags,
+      });
+      io.out(
+        json === true ? `${JSON.stringify(answer.gateway, null, 2)}\n` : `gateway ${arrow(answer.gateway)}: ${status(answer.gateway)}\n`,
+      );
     });
 
   gateway

@@ -40,7 +40,9 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
 
   program
     .command('preflight')
-    .description('check this kernel for the CAN modules cantainer needs (vcan, vxcan, can-gw, can-raw; can-isotp optional) and the can-gw hop limit; prints the command that fixes what is missing')
+    .description(
+      'check this kernel for the CAN modules cantainer needs (vcan, vxcan, can-gw, can-raw; can-isotp optional) and the can-gw hop limit; prints the command that fixes what is missing',
+    )
     .option('--json', 'print the report as JSON')
     .action((options: { json?: boolean }) => {
       const report = preflight();
@@ -50,14 +52,19 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
 
   program
     .command('daemon')
-    .description('run the bus service in the foreground: the Docker network plugin socket, the state, the reconciler; stops on SIGTERM or SIGINT and leaves the buses running')
+    .description(
+      'run the bus service in the foreground: the Docker network plugin socket, the state, the reconciler; stops on SIGTERM or SIGINT and leaves the buses running',
+    )
     .option('--socket <path>', 'the Docker plugin socket to serve', DAEMON_DEFAULTS.socket)
     .option('--state-dir <dir>', 'where the desired state is kept', DAEMON_DEFAULTS.stateDir)
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, DAEMON_DEFAULTS.logLevel)
     .option('--netns-dir <dir>', "where the buses' namespaces are pinned", DAEMON_DEFAULTS.netnsDir)
     .option('--control-socket <path>', 'the control socket of the cantainer commands (root only)', DAEMON_DEFAULTS.controlSocket)
     .option('--docker-socket <path>', "Docker's API socket, asked for the names of networks", DAEMON_DEFAULTS.dockerSocket)
-    .option('--metrics-listen <addr>', 'serve Prometheus metrics at /metrics: PORT or :PORT (127.0.0.1 only), HOST:PORT, [IPv6]:PORT, or a unix socket (unix:/PATH); off by default')
+    .option(
+      '--metrics-listen <addr>',
+      'serve Prometheus metrics at /metrics: PORT or :PORT (127.0.0.1 only), HOST:PORT, [IPv6]:PORT, or a unix socket (unix:/PATH); off by default',
+    )
     .action(async (options: DaemonCliOptions) => {
       status.code = await runDaemon(options, (line) => process.stderr.write(line));
     });

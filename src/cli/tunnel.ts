@@ -37,7 +37,9 @@ function dropped(entry: TunnelEntry): string {
 export function registerTunnelCommands(program: Command, io: CliIo): void {
   const tunnel = program
     .command('tunnel')
-    .description('carry a bus to other hosts over IP, in the format of cannelloni 2.x (UDP, or TCP with many clients); each tunnel is a member of its bus, run by the daemon and kept across restarts')
+    .description(
+      'carry a bus to other hosts over IP, in the format of cannelloni 2.x (UDP, or TCP with many clients); each tunnel is a member of its bus, run by the daemon and kept across restarts',
+    )
     .addHelpText(
       'after',
       [
@@ -58,18 +60,29 @@ export function registerTunnelCommands(program: Command, io: CliIo): void {
     .option('--udp', 'UDP datagrams (needs --listen and --peer)')
     .option('--listen <addr:port>', 'UDP: the address and port this side receives on (required; never implied)')
     .option('--peer <addr:port>', 'UDP: where datagrams go; without --allow, the only sender taken')
-    .option('--timeout-us <n>', 'UDP: how long a frame waits for others to fill a datagram, in microseconds (default 1000; 0: send at once)')
+    .option(
+      '--timeout-us <n>',
+      'UDP: how long a frame waits for others to fill a datagram, in microseconds (default 1000; 0: send at once)',
+    )
     .option('--mtu <n>', 'UDP: the link MTU that sizes datagrams (default 1500)')
     .option('--tcp-server <addr:port>', 'TCP: listen here and take many clients, each a member of the bus')
     .option('--tcp-client <host:port>', 'TCP: connect to a server (cannelloni -C s, or another cantainer), reconnecting by itself')
     .option('--allow <cidr>', 'who may connect (TCP server) or send (UDP): ADDR or ADDR/PREFIX; repeatable', collect)
-    .addOption(new Option('--name <name>', 'the tunnel\'s name (default: from its transport and port)'))
+    .addOption(new Option('--name <name>', "the tunnel's name (default: from its transport and port)"))
     .option('--json', 'print the tunnel as JSON')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (bus: string, options: AddOptions) => {
-      const answer = await callDaemon<{ tunnel: TunnelEntry }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Tunnel.Add', tunnelRequest(bus, options));
+      const answer = await callDaemon<{ tunnel: TunnelEntry }>(
+        controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET),
+        'Tunnel.Add',
+        tunnelRequest(bus, options),
+      );
       const entry = answer.tunnel;
-      io.out(options.json === true ? `${JSON.stringify(entry, null, 2)}\n` : `tunnel ${entry.name} on ${entry.bus}: ${entry.transport} ${address(entry)}, ${entry.state}${entry.detail === undefined ? '' : ` (${entry.detail})`}\n`);
+      io.out(
+        options.json === true
+          ? `${JSON.stringify(entry, null, 2)}\n`
+          : `tunnel ${entry.name} on ${entry.bus}: ${entry.transport} ${address(entry)}, ${entry.state}${entry.detail === undefined ? '' : ` (${entry.detail})`}\n`,
+      );
     });
 
   tunnel
@@ -84,10 +97,22 @@ export function registerTunnelCommands(program: Command, io: CliIo): void {
     });
 
   listCommand<TunnelEntry>(tunnel, io, {
-    description: 'list the tunnels: bus, name, transport, addresses, state, peers connected, frames in and out, drops by cause (--json: every counter)',
+    description:
+      'list the tunnels: bus, name, transport, addresses, state, peers connected, frames in and out, drops by cause (--json: every counter)',
     method: 'Tunnel.List',
     key: 'tunnels',
     head: ['BUS', 'NAME', 'TRANSPORT', 'ADDRESS', 'STATE', 'PEERS', 'IN', 'OUT', 'DROPPED', 'NOTE'],
-    row: (entry) => [entry.bus, entry.name, entry.transport, address(entry), entry.state, entry.peers === undefined ? '-' : String(entry.peers.length), String(entry.counters?.framesIn ?? 0), String(entry.counters?.framesOut ?? 0), dropped(entry), entry.detail ?? ''],
+    row: (entry) => [
+      entry.bus,
+      entry.name,
+      entry.transport,
+      address(entry),
+      entry.state,
+      entry.peers === undefined ? '-' : String(entry.peers.length),
+      String(entry.counters?.framesIn ?? 0),
+      String(entry.counters?.framesOut ?? 0),
+      dropped(entry),
+      entry.detail ?? '',
+    ],
   });
 }

@@ -5,7 +5,6 @@ import type { UplinkDirection } from '../bus/uplink.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
 import type { CliIo } from './output.js';
 
-
 interface UplinkEntry {
   readonly bus: string;
   readonly interface: string;
@@ -24,8 +23,13 @@ function filters(entry: UplinkEntry): string {
 export function registerUplinkCommands(program: Command, io: CliIo): void {
   const uplink = program
     .command('uplink')
-    .description("join an existing CAN interface of this host (can0, a USB adapter, vcan0) to a bus; it is never moved or deleted, and is wired again when it comes back after going away")
-    .addHelpText('after', '\nExamples:\n  cantainer uplink add powertrain can0\n  cantainer uplink add body vcan0 --direction in --accept 3A0/7F0\n  cantainer uplink ls');
+    .description(
+      'join an existing CAN interface of this host (can0, a USB adapter, vcan0) to a bus; it is never moved or deleted, and is wired again when it comes back after going away',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  cantainer uplink add powertrain can0\n  cantainer uplink add body vcan0 --direction in --accept 3A0/7F0\n  cantainer uplink ls',
+    );
 
   uplink
     .command('add')
@@ -37,17 +41,31 @@ export function registerUplinkCommands(program: Command, io: CliIo): void {
     .option('--reject <id/mask>', 'these ids never cross; repeatable', collect)
     .option('--json', 'print the uplink as JSON')
     .option(...CONTROL_SOCKET_OPTION)
-    .action(async (bus: string, iface: string, options: { direction: string; accept?: string[]; reject?: string[]; json?: boolean; controlSocket?: string }) => {
-      const answer = await callDaemon<{ uplink: UplinkEntry }>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Uplink.Add', {
-        bus,
-        interface: iface,
-        direction: options.direction,
-        accept: options.accept ?? [],
-        reject: options.reject ?? [],
-      });
-      const entry = answer.uplink;
-      io.out(options.json === true ? `${JSON.stringify(entry, null, 2)}\n` : `uplink ${entry.interface} on ${entry.bus}: ${entry.state}${entry.detail === undefined ? '' : ` (${entry.detail})`}\n`);
-    });
+    .action(
+      async (
+        bus: string,
+        iface: string,
+        options: { direction: string; accept?: string[]; reject?: string[]; json?: boolean; controlSocket?: string },
+      ) => {
+        const answer = await callDaemon<{ uplink: UplinkEntry }>(
+          controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET),
+          'Uplink.Add',
+          {
+            bus,
+            interface: iface,
+            direction: options.direction,
+            accept: options.accept ?? [],
+            reject: options.reject ?? [],
+          },
+        );
+        const entry = answer.uplink;
+        io.out(
+          options.json === true
+            ? `${JSON.stringify(entry, null, 2)}\n`
+            : `uplink ${entry.interface} on ${entry.bus}: ${entry.state}${entry.detail === undefined ? '' : ` (${entry.detail})`}\n`,
+        );
+      },
+    );
 
   uplink
     .command('rm')

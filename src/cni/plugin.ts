@@ -2,9 +2,27 @@
 // container of a CNI runtime (Podman 4, containerd, CRI-O, Multus) joins the same buses, with the same state and
 // reconciler, as Docker's. The plugin only parses, checks and translates; it never touches the kernel itself.
 import { CantainerError } from '../errors.js';
-import { callDaemon, CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET, START_DAEMON, type DaemonCall } from '../control/client.js';
+import {
+  callDaemon,
+  CONTAINER_ANNOTATION,
+  CONTROL_SOCKET_ENV,
+  DEFAULT_CONTROL_SOCKET,
+  START_DAEMON,
+  type DaemonCall,
+} from '../control/client.js';
 import type { AttachAnswer, MemberEntry } from '../control/members.js';
-import { addResult, attachmentMemberId, CNI_ERROR, CniError, LATEST_VERSION, parseEnvironment, parseNetworkConfig, SUPPORTED_VERSIONS, type CniEnvironment, type NetworkConfig } from './spec.js';
+import {
+  addResult,
+  attachmentMemberId,
+  CNI_ERROR,
+  CniError,
+  LATEST_VERSION,
+  parseEnvironment,
+  parseNetworkConfig,
+  SUPPORTED_VERSIONS,
+  type CniEnvironment,
+  type NetworkConfig,
+} from './spec.js';
 
 /** What one call prints on stdout and exits with. */
 export interface CniOutcome {
@@ -22,7 +40,10 @@ function checkArgs(args: Readonly<Record<string, string>>): void {
   const ignore = ['1', 'true'].includes((args.IgnoreUnknown ?? '').toLowerCase());
   for (const key of Object.keys(args)) {
     if (ARG_KEYS.has(key) || ignore || key.startsWith('K8S_')) continue;
-    throw new CniError(CNI_ERROR.unsupportedField, `CNI_ARGS: unsupported key ${JSON.stringify(key)} (value ${JSON.stringify(args[key])}); this plugin reads send and receive (IgnoreUnknown=1 lets others through)`);
+    throw new CniError(
+      CNI_ERROR.unsupportedField,
+      `CNI_ARGS: unsupported key ${JSON.stringify(key)} (value ${JSON.stringify(args[key])}); this plugin reads send and receive (IgnoreUnknown=1 lets others through)`,
+    );
   }
 }
 
@@ -33,13 +54,24 @@ function socketOf(config: NetworkConfig, env: Readonly<Record<string, string | u
 /** The daemon's errors in CNI terms: unreachable is "try again later" and says how to start it. */
 function fromDaemon(error: unknown, socket: string, unreachableCode: number = CNI_ERROR.tryAgainLater): CniError {
   if (error instanceof CantainerError && error.code === 'ENODAEMON') {
-    return new CniError(unreachableCode, `${error.message}: start it (${START_DAEMON}), or name its socket with "controlSocket" in the network configuration`, `socket ${socket}`);
+    return new CniError(
+      unreachableCode,
+      `${error.message}: start it (${START_DAEMON}), or name its socket with "controlSocket" in the network configuration`,
+      `socket ${socket}`,
+    );
   }
-  if (error instanceof CantainerError) return new CniError(error.code === 'EINVALIDVALUE' ? CNI_ERROR.invalidConfig : CNI_ERROR.refused, error.message, error.code);
+  if (error instanceof CantainerError)
+    return new CniError(error.code === 'EINVALIDVALUE' ? CNI_ERROR.invalidConfig : CNI_ERROR.refused, error.message, error.code);
   return new CniError(CNI_ERROR.io, error instanceof Error ? error.message : String(error));
 }
 
-async function ask(call: DaemonCall, socket: string, method: string, body: object, unreachableCode?: number): Promise<Record<string, unknown>> {
+async function ask(
+  call: DaemonCall,
+  socket: string,
+  method: string,
+  body: object,
+  unreachableCode?: number,
+): Promise<Record<string, unknown>> {
   try {
     return await call(socket, method, body);
   } catch (error) {
@@ -67,7 +99,13 @@ async function add(env: CniEnvironment, config: NetworkConfig, socket: string, c
     interface: ifname,
     ...(config.send === undefined ? {} : { send: config.send }),
     ...(config.receive === undefined ? {} : { receive: config.receive }),
-    annotations: { [ATTACHMENT.origin]: 'cni', [ATTACHMENT.container]: containerId, [ATTACHMENT.ifname]: ifname, [ATTACHMENT.network]: config.name, [CONTAINER_ANNOTATION]: containerLabel(containerId, env.args) },
+    annotations: {
+      [ATTACHMENT.origin]: 'cni',
+      [ATTACHMENT.container]: containerId,
+      [ATTACHMENT.ifname]: ifname,
+      [ATTACHMENT.network]: config.name,
+      [CONTAINER_ANNOTATION]: containerLabel(containerId, env.args),
+    },
     busAnnotations: { [ATTACHMENT.origin]: 'cni' },
   })) as unknown as AttachAnswer;
   return JSON.stringify(addResult(config.cniVersion, config.prevResult, { name: ifname, netns, mtu: answer.mtu }));
@@ -80,11 +118,17 @@ async function del(env: CniEnvironment, config: NetworkConfig, socket: string, c
 
 async function check(env: CniEnvironment, config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
   const ifname = env.ifname ?? '';
-  const listed = Array.isArray(config.prevResult?.interfaces) && (config.prevResult.interfaces as unknown[]).some((entry) => typeof entry === 'object' && entry !== null && (entry as { name?: unknown }).name === ifname);
-  if (config.prevResult !== undefined && !listed) throw new CniError(CNI_ERROR.drift, `prevResult lists no interface ${ifname}: it is not what ADD returned`);
+  const listed =
+    Array.isArray(config.prevResult?.interfaces) &&
+    (config.prevResult.interfaces as unknown[]).some(
+      (entry) => typeof entry === 'object' && entry !== null && (entry as { name?: unknown }).name === ifname,
+    );
+  if (config.prevResult !== undefined && !listed)
+    throw new CniError(CNI_ERROR.drift, `prevResult lists no interface ${ifname}: it is not what ADD returned`);
   const answer = await ask(call, socket, 'Member.Check', { bus: config.bus, member: attachmentMemberId(env.containerId ?? '', ifname) });
   const problems = Array.isArray(answer.problems) ? (answer.problems as string[]) : [];
-  if (problems.length > 0) throw new CniError(CNI_ERROR.drift, `${ifname} of container ${env.containerId ?? ''} on bus ${config.bus}: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new CniError(CNI_ERROR.drift, `${ifname} of container ${env.containerId ?? ''} on bus ${config.bus}: ${problems.join('; ')}`);
   return '';
 }
 
@@ -117,7 +161,11 @@ function version(stdin: string): string {
 }
 
 /** Runs one call of the plugin: never throws; errors come back as the specification's JSON with a non-zero exit. */
-export async function runCni(env: Readonly<Record<string, string | undefined>>, stdin: string, call: DaemonCall = callDaemon): Promise<CniOutcome> {
+export async function runCni(
+  env: Readonly<Record<string, string | undefined>>,
+  stdin: string,
+  call: DaemonCall = callDaemon,
+): Promise<CniOutcome> {
   let cniVersion = LATEST_VERSION;
   try {
     const environment = parseEnvironment(env);
@@ -146,7 +194,13 @@ export async function runCni(env: Readonly<Record<string, string | undefined>>, 
     }
     return { stdout: out === '' ? '' : `${out}\n`, exitCode: 0 };
   } catch (error) {
-    const failure = error instanceof CniError ? error : new CniError(CNI_ERROR.io, `internal error: ${error instanceof Error ? error.message : String(error)}`);
-    return { stdout: `${JSON.stringify({ cniVersion, code: failure.code, msg: failure.message, ...(failure.details === undefined ? {} : { details: failure.details }) })}\n`, exitCode: 1 };
+    const failure =
+      error instanceof CniError
+        ? error
+        : new CniError(CNI_ERROR.io, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+    return {
+      stdout: `${JSON.stringify({ cniVersion, code: failure.code, msg: failure.message, ...(failure.details === undefined ? {} : { details: failure.details }) })}\n`,
+      exitCode: 1,
+    };
   }
 }

@@ -52,7 +52,8 @@ const IFNAME = /^[^\s/:]{1,15}$/u;
 
 function required(env: Readonly<Record<string, string | undefined>>, name: string, allowed: string): string {
   const value = env[name];
-  if (value === undefined || value === '') throw new CniError(CNI_ERROR.invalidEnvironment, `${name} is ${value === undefined ? 'not set' : 'empty'}; it must be ${allowed}`);
+  if (value === undefined || value === '')
+    throw new CniError(CNI_ERROR.invalidEnvironment, `${name} is ${value === undefined ? 'not set' : 'empty'}; it must be ${allowed}`);
   return value;
 }
 
@@ -62,7 +63,11 @@ export function parseCniArgs(text: string | undefined): Record<string, string> {
   for (const pair of (text ?? '').split(';')) {
     if (pair === '') continue;
     const at = pair.indexOf('=');
-    if (at <= 0) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_ARGS: ${JSON.stringify(pair)} is not KEY=VALUE; allowed: KEY=VALUE pairs joined by ;`);
+    if (at <= 0)
+      throw new CniError(
+        CNI_ERROR.invalidEnvironment,
+        `CNI_ARGS: ${JSON.stringify(pair)} is not KEY=VALUE; allowed: KEY=VALUE pairs joined by ;`,
+      );
     args[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return args;
@@ -71,16 +76,33 @@ export function parseCniArgs(text: string | undefined): Record<string, string> {
 /** The environment of a call, with what its command requires checked. */
 export function parseEnvironment(env: Readonly<Record<string, string | undefined>>): CniEnvironment {
   const command = env.CNI_COMMAND;
-  if (!(COMMANDS as readonly (string | undefined)[]).includes(command)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_COMMAND: ${describeValue(command)} is not valid; allowed: ${COMMANDS.join(', ')}`);
+  if (!(COMMANDS as readonly (string | undefined)[]).includes(command))
+    throw new CniError(
+      CNI_ERROR.invalidEnvironment,
+      `CNI_COMMAND: ${describeValue(command)} is not valid; allowed: ${COMMANDS.join(', ')}`,
+    );
   const verb = command as CniCommand;
   const attachment = verb === 'ADD' || verb === 'DEL' || verb === 'CHECK';
   // Runtimes fill the rest with placeholders for the calls that take none (libcni sends VERSION with "dummy").
   if (!attachment) return { command: verb, args: verb === 'VERSION' ? {} : parseCniArgs(env.CNI_ARGS) };
   const containerId = required(env, 'CNI_CONTAINERID', 'the container id');
-  const netns = verb === 'DEL' ? (env.CNI_NETNS === '' ? undefined : env.CNI_NETNS) : required(env, 'CNI_NETNS', 'the path of the container network namespace');
+  const netns =
+    verb === 'DEL'
+      ? env.CNI_NETNS === ''
+        ? undefined
+        : env.CNI_NETNS
+      : required(env, 'CNI_NETNS', 'the path of the container network namespace');
   const ifname = required(env, 'CNI_IFNAME', 'the name of the interface to create in the container');
-  if (!IFNAME.test(ifname)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_IFNAME: ${JSON.stringify(ifname)} is not valid; allowed: an interface name of 1..15 characters without spaces, / or :`);
-  if (netns !== undefined && !netns.startsWith('/')) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_NETNS: ${JSON.stringify(netns)} is not valid; allowed: an absolute path (/run/netns/NAME, /proc/PID/ns/net)`);
+  if (!IFNAME.test(ifname))
+    throw new CniError(
+      CNI_ERROR.invalidEnvironment,
+      `CNI_IFNAME: ${JSON.stringify(ifname)} is not valid; allowed: an interface name of 1..15 characters without spaces, / or :`,
+    );
+  if (netns !== undefined && !netns.startsWith('/'))
+    throw new CniError(
+      CNI_ERROR.invalidEnvironment,
+      `CNI_NETNS: ${JSON.stringify(netns)} is not valid; allowed: an absolute path (/run/netns/NAME, /proc/PID/ns/net)`,
+    );
   return { command: verb, containerId, ...(netns === undefined ? {} : { netns }), ifname, args: parseCniArgs(env.CNI_ARGS) };
 }
 
@@ -100,7 +122,19 @@ export interface NetworkConfig {
 }
 
 /** Keys the runtime adds or the specification defines, which this plugin reads or may leave alone. */
-const RUNTIME_KEYS = new Set(['cniVersion', 'cniVersions', 'name', 'type', 'runtimeConfig', 'prevResult', 'args', 'capabilities', 'dns', 'disableCheck', 'disableGC']);
+const RUNTIME_KEYS = new Set([
+  'cniVersion',
+  'cniVersions',
+  'name',
+  'type',
+  'runtimeConfig',
+  'prevResult',
+  'args',
+  'capabilities',
+  'dns',
+  'disableCheck',
+  'disableGC',
+]);
 /** This plugin's own keys. */
 const OWN_KEYS = new Set(['bus', 'fd', 'send', 'receive', 'controlSocket']);
 /** Keys that ask for what a CAN bus has not: refused rather than ignored. */
@@ -118,7 +152,8 @@ function idList(raw: unknown, field: string): string[] | undefined {
   if (raw === undefined) return undefined;
   // CNI_ARGS values cannot hold a list: a comma-separated string is read as one.
   const list = typeof raw === 'string' ? raw.split(',').filter((entry) => entry !== '') : raw;
-  if (!Array.isArray(list) || !list.every((entry): entry is string => typeof entry === 'string')) throw config(field, `${describeValue(raw)} is not valid; allowed: a list of ids as candump filters, ID[/MASK] or !ID[/MASK] in hex`);
+  if (!Array.isArray(list) || !list.every((entry): entry is string => typeof entry === 'string'))
+    throw config(field, `${describeValue(raw)} is not valid; allowed: a list of ids as candump filters, ID[/MASK] or !ID[/MASK] in hex`);
   return list;
 }
 
@@ -137,35 +172,58 @@ export function parseNetworkConfig(text: string, args: Readonly<Record<string, s
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new CniError(CNI_ERROR.decode, `the network configuration on stdin is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new CniError(
+      CNI_ERROR.decode,
+      `the network configuration on stdin is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   const raw = record(parsed);
-  if (raw === undefined) throw new CniError(CNI_ERROR.decode, `the network configuration on stdin is ${describeValue(parsed)}, not an object`);
+  if (raw === undefined)
+    throw new CniError(CNI_ERROR.decode, `the network configuration on stdin is ${describeValue(parsed)}, not an object`);
   const version = raw.cniVersion;
-  if (typeof version !== 'string') throw config('cniVersion', `${describeValue(version)} is not valid; allowed: ${SUPPORTED_VERSIONS.join(', ')}`);
-  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) throw new CniError(CNI_ERROR.incompatibleVersion, `cniVersion ${version} is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`);
+  if (typeof version !== 'string')
+    throw config('cniVersion', `${describeValue(version)} is not valid; allowed: ${SUPPORTED_VERSIONS.join(', ')}`);
+  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version))
+    throw new CniError(
+      CNI_ERROR.incompatibleVersion,
+      `cniVersion ${version} is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`,
+    );
   for (const key of Object.keys(raw)) {
     if (RUNTIME_KEYS.has(key) || OWN_KEYS.has(key) || key.startsWith('cni.dev/')) continue;
     const why = NOT_ON_CAN[key];
-    throw new CniError(CNI_ERROR.unsupportedField, `unsupported field ${JSON.stringify(key)} (value ${describeValue(raw[key])}): ${why ?? `this plugin reads ${[...OWN_KEYS].join(', ')}`}`);
+    throw new CniError(
+      CNI_ERROR.unsupportedField,
+      `unsupported field ${JSON.stringify(key)} (value ${describeValue(raw[key])}): ${why ?? `this plugin reads ${[...OWN_KEYS].join(', ')}`}`,
+    );
   }
   const name = raw.name;
   if (typeof name !== 'string' || name === '') throw config('name', `${describeValue(name)} is not valid; allowed: the network's name`);
   const bus = raw.bus ?? name;
-  if (typeof bus !== 'string' || bus === '' || bus.length > 256) throw config('bus', `${describeValue(bus)} is not valid; allowed: the name of a bus, 1..256 characters`);
-  if (raw.fd !== undefined && typeof raw.fd !== 'boolean') throw config('fd', `${describeValue(raw.fd)} is not valid; allowed: true or false`);
-  if (raw.controlSocket !== undefined && (typeof raw.controlSocket !== 'string' || !raw.controlSocket.startsWith('/'))) throw config('controlSocket', `${describeValue(raw.controlSocket)} is not valid; allowed: the absolute path of the cantainer daemon's control socket`);
+  if (typeof bus !== 'string' || bus === '' || bus.length > 256)
+    throw config('bus', `${describeValue(bus)} is not valid; allowed: the name of a bus, 1..256 characters`);
+  if (raw.fd !== undefined && typeof raw.fd !== 'boolean')
+    throw config('fd', `${describeValue(raw.fd)} is not valid; allowed: true or false`);
+  if (raw.controlSocket !== undefined && (typeof raw.controlSocket !== 'string' || !raw.controlSocket.startsWith('/')))
+    throw config(
+      'controlSocket',
+      `${describeValue(raw.controlSocket)} is not valid; allowed: the absolute path of the cantainer daemon's control socket`,
+    );
   const send = idList(perContainer(raw, args, 'send'), 'send');
   const receive = idList(perContainer(raw, args, 'receive'), 'receive');
   const prevResult = raw.prevResult === undefined ? undefined : record(raw.prevResult);
-  if (raw.prevResult !== undefined && prevResult === undefined) throw config('prevResult', `${describeValue(raw.prevResult)} is not an object`);
+  if (raw.prevResult !== undefined && prevResult === undefined)
+    throw config('prevResult', `${describeValue(raw.prevResult)} is not an object`);
   const valid = raw['cni.dev/valid-attachments'];
   let validAttachments: Array<{ containerId: string; ifname: string }> | undefined;
   if (valid !== undefined) {
     if (!Array.isArray(valid)) throw config('cni.dev/valid-attachments', `${describeValue(valid)} is not a list`);
     validAttachments = valid.map((entry: unknown, i) => {
       const item = record(entry);
-      if (typeof item?.containerID !== 'string' || typeof item.ifname !== 'string') throw config(`cni.dev/valid-attachments[${i}]`, `${describeValue(entry)} is not valid; allowed: {"containerID": ..., "ifname": ...}`);
+      if (typeof item?.containerID !== 'string' || typeof item.ifname !== 'string')
+        throw config(
+          `cni.dev/valid-attachments[${i}]`,
+          `${describeValue(entry)} is not valid; allowed: {"containerID": ..., "ifname": ...}`,
+        );
       return { containerId: item.containerID, ifname: item.ifname };
     });
   }
@@ -188,7 +246,11 @@ export function attachmentMemberId(containerId: string, ifname: string): string 
 }
 
 /** The result of ADD: the runtime's earlier result (chained plugins) with the CAN interface added. */
-export function addResult(cniVersion: string, prevResult: Readonly<Record<string, unknown>> | undefined, iface: { name: string; netns: string; mtu: number }): Record<string, unknown> {
+export function addResult(
+  cniVersion: string,
+  prevResult: Readonly<Record<string, unknown>> | undefined,
+  iface: { name: string; netns: string; mtu: number },
+): Record<string, unknown> {
   const previous = Array.isArray(prevResult?.interfaces) ? (prevResult.interfaces as unknown[]) : [];
   // A MAC of zeros: CAN has none, and Podman 4 refuses an interface without one.
   const ours = { name: iface.name, mac: '00:00:00:00:00:00', ...(cniVersion === '1.1.0' ? { mtu: iface.mtu } : {}), sandbox: iface.netns };

@@ -55,22 +55,29 @@ export type GatewayEntry = Omit<Gateway, 'declaredBy'> & {
   readonly detail?: string;
 };
 
-
-
-
 /** The flags of a gateway in a request body (the command line's flags, by their long names). */
 export function gatewayFlagsOf(body: Readonly<Record<string, unknown>>): GatewayFlags {
   const both = body.both;
   if (both !== undefined && typeof both !== 'boolean') throw new InvalidValueError('both', both, 'true or false');
-  const lists = Object.fromEntries((['accept', 'reject', 'set', 'and', 'or', 'xor'] as const).flatMap((key) => (strings(body, key) === undefined ? [] : [[key, strings(body, key)]])));
+  const lists = Object.fromEntries(
+    (['accept', 'reject', 'set', 'and', 'or', 'xor'] as const).flatMap((key) =>
+      strings(body, key) === undefined ? [] : [[key, strings(body, key)]],
+    ),
+  );
   const xorChecksum = optionalText(body, 'xorChecksum');
   const crc8 = optionalText(body, 'crc8');
-  return { ...(both === undefined ? {} : { both }), ...lists, ...(xorChecksum === undefined ? {} : { xorChecksum }), ...(crc8 === undefined ? {} : { crc8 }) };
+  return {
+    ...(both === undefined ? {} : { both }),
+    ...lists,
+    ...(xorChecksum === undefined ? {} : { xorChecksum }),
+    ...(crc8 === undefined ? {} : { crc8 }),
+  };
 }
 
 export function gatewayEntry(view: GatewayView, buses: BusService): GatewayEntry {
   const { gateway, status } = view;
-  const detail = status.state === 'waiting' ? `waiting for ${status.missing.join(' and ')}` : status.state === 'refused' ? status.reason : undefined;
+  const detail =
+    status.state === 'waiting' ? `waiting for ${status.missing.join(' and ')}` : status.state === 'refused' ? status.reason : undefined;
   return {
     source: gateway.source,
     destination: gateway.destination,
@@ -99,24 +106,35 @@ const removeGateway: ControlHandler = async (body, context) => {
   return { removed: describeGateway({ source, destination, both: false }) };
 };
 
-const listGateways: ControlHandler = (_body, context) => ({ gateways: context.buses.gateways().map((view) => gatewayEntry(view, context.buses)) });
+const listGateways: ControlHandler = (_body, context) => ({
+  gateways: context.buses.gateways().map((view) => gatewayEntry(view, context.buses)),
+});
 
 const addUplink: ControlHandler = async (body, context) => {
   const direction = optionalText(body, 'direction') ?? 'both';
-  if (!(UPLINK_DIRECTIONS as readonly string[]).includes(direction)) throw new InvalidValueError('--direction', direction, UPLINK_DIRECTIONS.join(', '));
-  const view = await context.buses.addUplink(text(body, 'bus'), { interface: text(body, 'interface'), direction: direction as UplinkDirection, accept: strings(body, 'accept') ?? [], reject: strings(body, 'reject') ?? [] });
+  if (!(UPLINK_DIRECTIONS as readonly string[]).includes(direction))
+    throw new InvalidValueError('--direction', direction, UPLINK_DIRECTIONS.join(', '));
+  const view = await context.buses.addUplink(text(body, 'bus'), {
+    interface: text(body, 'interface'),
+    direction: direction as UplinkDirection,
+    accept: strings(body, 'accept') ?? [],
+    reject: strings(body, 'reject') ?? [],
+  });
   return { uplink: { bus: view.bus, ...view.uplink, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) } };
 };
 
 const removeUplink: ControlHandler = async (body, context) => {
   const bus = text(body, 'bus');
   const iface = text(body, 'interface');
-  if (!(await context.buses.removeUplink(bus, iface))) throw new CantainerError('ENOUPLINK', `bus ${bus} has no uplink ${iface}`, { hint: 'cantainer uplink ls lists the uplinks' });
+  if (!(await context.buses.removeUplink(bus, iface)))
+    throw new CantainerError('ENOUPLINK', `bus ${bus} has no uplink ${iface}`, { hint: 'cantainer uplink ls lists the uplinks' });
   return { removed: `${bus} ${iface}` };
 };
 
 const listUplinks: ControlHandler = (_body, context) => ({
-  uplinks: context.buses.uplinks().map((view) => ({ bus: view.bus, ...view.uplink, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) })),
+  uplinks: context.buses
+    .uplinks()
+    .map((view) => ({ bus: view.bus, ...view.uplink, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) })),
 });
 
 /** A tunnel as the API shows it: its settings, its bus, its state and counters. */
@@ -130,19 +148,27 @@ export type TunnelEntry = Tunnel & {
 
 function tunnelEntry(bus: string, tunnel: Tunnel, view: TunnelView | undefined): TunnelEntry {
   if (view === undefined) return { bus, ...tunnel, state: 'stopped', detail: 'not running in this daemon' };
-  return { bus, ...tunnel, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }), ...(view.peers === undefined ? {} : { peers: view.peers }), counters: view.counters };
+  return {
+    bus,
+    ...tunnel,
+    state: view.state,
+    ...(view.detail === undefined ? {} : { detail: view.detail }),
+    ...(view.peers === undefined ? {} : { peers: view.peers }),
+    counters: view.counters,
+  };
 }
 
 function tunnelHost(context: ControlContext): TunnelHost {
-  if (context.tunnels === undefined) throw new CantainerError('ENOTUNNELS', 'this daemon runs no tunnels', { hint: 'tunnels run in `cantainer daemon`' });
+  if (context.tunnels === undefined)
+    throw new CantainerError('ENOTUNNELS', 'this daemon runs no tunnels', { hint: 'tunnels run in `cantainer daemon`' });
   return context.tunnels;
 }
-
 
 /** A tunnel from a request body (the command line's flags by their long names). */
 export function tunnelOf(body: Readonly<Record<string, unknown>>): Tunnel {
   const transport = optionalText(body, 'transport');
-  if (transport === undefined || !(TUNNEL_TRANSPORTS as readonly string[]).includes(transport)) throw new InvalidValueError('transport', transport, TUNNEL_TRANSPORTS.join(', '));
+  if (transport === undefined || !(TUNNEL_TRANSPORTS as readonly string[]).includes(transport))
+    throw new InvalidValueError('transport', transport, TUNNEL_TRANSPORTS.join(', '));
   const listen = optionalText(body, 'listen');
   const peer = optionalText(body, 'peer');
   const timeoutUs = optionalInteger(body, 'timeoutUs');
@@ -173,7 +199,9 @@ const addTunnel: ControlHandler = async (body, context) => {
     if (previous === undefined) await context.buses.removeTunnel(busName, tunnel.name);
     else await context.buses.addTunnel(busName, previous);
     await host.sync(context.buses.list());
-    throw new CantainerError('ETUNNEL', `tunnel ${tunnel.name} of bus ${busName} cannot start: ${view.detail ?? 'unknown reason'}`, { hint: 'is the address one of this host, and the port free? (ss -lunt)' });
+    throw new CantainerError('ETUNNEL', `tunnel ${tunnel.name} of bus ${busName} cannot start: ${view.detail ?? 'unknown reason'}`, {
+      hint: 'is the address one of this host, and the port free? (ss -lunt)',
+    });
   }
   return { tunnel: tunnelEntry(bus.name, tunnel, view) };
 };
@@ -182,13 +210,16 @@ const removeTunnel: ControlHandler = async (body, context) => {
   const host = tunnelHost(context);
   const busName = text(body, 'bus');
   const name = text(body, 'name');
-  if (!(await context.buses.removeTunnel(busName, name))) throw new CantainerError('ENOTUNNEL', `bus ${busName} has no tunnel ${name}`, { hint: 'cantainer tunnel ls lists the tunnels' });
+  if (!(await context.buses.removeTunnel(busName, name)))
+    throw new CantainerError('ENOTUNNEL', `bus ${busName} has no tunnel ${name}`, { hint: 'cantainer tunnel ls lists the tunnels' });
   await host.sync(context.buses.list());
   return { removed: `${busName} ${name}` };
 };
 
 const listTunnels: ControlHandler = (_body, context) => ({
-  tunnels: context.buses.list().flatMap((bus) => (bus.tunnels ?? []).map((tunnel) => tunnelEntry(bus.name, tunnel, context.tunnels?.view(bus.id, tunnel.name)))),
+  tunnels: context.buses
+    .list()
+    .flatMap((bus) => (bus.tunnels ?? []).map((tunnel) => tunnelEntry(bus.name, tunnel, context.tunnels?.view(bus.id, tunnel.name)))),
 });
 
 function knownBus(context: ControlContext, name: string): Bus {
@@ -219,10 +250,16 @@ const listBuses: ControlHandler = (_body, context) => {
 const inspectBus: ControlHandler = async (body, context) => {
   const bus = knownBus(context, text(body, 'bus'));
   const seen = context.buses.observe(bus.id);
-  const containers = context.memberContainers === undefined ? new Map<string, { container: string; netnsPath?: string }>() : await context.memberContainers(bus.id).catch(() => new Map<string, { container: string; netnsPath?: string }>());
+  const containers =
+    context.memberContainers === undefined
+      ? new Map<string, { container: string; netnsPath?: string }>()
+      : await context.memberContainers(bus.id).catch(() => new Map<string, { container: string; netnsPath?: string }>());
   const members = bus.members.map((member) => {
     const found = containers.get(member.id);
-    const iface = found?.netnsPath === undefined ? undefined : context.buses.memberInterface(bus.id, member.id, { label: found.container, path: found.netnsPath });
+    const iface =
+      found?.netnsPath === undefined
+        ? undefined
+        : context.buses.memberInterface(bus.id, member.id, { label: found.container, path: found.netnsPath });
     // Members attached into a namespace file (CNI, netavark) carry their container's name and keep their interface's.
     const container = found?.container.replace(/^\//u, '') ?? member.annotations?.[CONTAINER_ANNOTATION];
     return {
@@ -247,18 +284,30 @@ const inspectBus: ControlHandler = async (body, context) => {
       .gateways()
       .filter((view) => view.gateway.source === bus.name || view.gateway.destination === bus.name)
       .map((view) => gatewayEntry(view, context.buses)),
-    uplinks: context.buses.uplinks().filter((view) => view.bus === bus.name).map((view) => ({ interface: view.uplink.interface, direction: view.uplink.direction, state: view.state, ...(view.detail === undefined ? {} : { detail: view.detail }) })),
+    uplinks: context.buses
+      .uplinks()
+      .filter((view) => view.bus === bus.name)
+      .map((view) => ({
+        interface: view.uplink.interface,
+        direction: view.uplink.direction,
+        state: view.state,
+        ...(view.detail === undefined ? {} : { detail: view.detail }),
+      })),
     rules: seen.rules.map((rule) => ({
       source: rule.source,
       destination: rule.destination,
       fd: rule.fd === true,
-      ...(rule.filter === undefined ? {} : { filter: `${rule.filter.id.toString(16).toUpperCase()}/${rule.filter.mask.toString(16).toUpperCase()}` }),
+      ...(rule.filter === undefined
+        ? {}
+        : { filter: `${rule.filter.id.toString(16).toUpperCase()}/${rule.filter.mask.toString(16).toUpperCase()}` }),
       ...(rule.modifications === undefined ? {} : { edits: Object.keys(rule.modifications) }),
       handled: rule.counters.handled,
       dropped: rule.counters.dropped,
       deleted: rule.counters.deleted,
     })),
-    drift: context.buses.check(bus.id).map((change) => `${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`),
+    drift: context.buses
+      .check(bus.id)
+      .map((change) => `${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`),
   };
 };
 
@@ -271,7 +320,13 @@ const repairBus: ControlHandler = async (body, context) => {
 const daemonStatus: ControlHandler = (_body, context) => ({
   version: packageVersion(),
   pid: process.pid,
-  ...(context.started === undefined ? {} : { startedAt: context.started.at, stateFile: context.started.stateFile, ...(context.started.stateProblem === undefined ? {} : { stateProblem: context.started.stateProblem }) }),
+  ...(context.started === undefined
+    ? {}
+    : {
+        startedAt: context.started.at,
+        stateFile: context.started.stateFile,
+        ...(context.started.stateProblem === undefined ? {} : { stateProblem: context.started.stateProblem }),
+      }),
   buses: context.buses.list().length,
 });
 

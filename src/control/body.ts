@@ -24,7 +24,8 @@ export function text(body: Body, key: string): string {
 export function strings(body: Body, key: string): string[] | undefined {
   const value = body[key];
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string')) throw new InvalidValueError(key, value, 'a list of strings');
+  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string'))
+    throw new InvalidValueError(key, value, 'a list of strings');
   return value;
 }
 
@@ -48,7 +49,12 @@ export function optionalInteger(body: Body, key: string): number | undefined {
 export function annotationsOf(body: Body, key: string): Record<string, string> | undefined {
   const value = body[key];
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((item) => typeof item === 'string')) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    !Object.values(value).every((item) => typeof item === 'string')
+  ) {
     throw new InvalidValueError(key, value, 'an object of strings');
   }
   return { ...(value as Record<string, string>) };

@@ -12,7 +12,11 @@ export const CONTROL_SOCKET_ENV = 'CANTAINER_CONTROL_SOCKET';
 export const CONTAINER_ANNOTATION = 'container';
 
 /** Where the commands find the daemon: --control-socket, else $CANTAINER_CONTROL_SOCKET, else the default. */
-export function controlSocketPath(flag: string | undefined, fallback: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+export function controlSocketPath(
+  flag: string | undefined,
+  fallback: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
   return flag ?? env[CONTROL_SOCKET_ENV] ?? fallback;
 }
 
@@ -42,7 +46,13 @@ export async function callDaemon<T extends object>(socketPath: string, method: s
   const payload = JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
     const req = request(
-      { socketPath, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }, timeout: timeoutMs },
+      {
+        socketPath,
+        path: `/${method}`,
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+        timeout: timeoutMs,
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -58,7 +68,12 @@ export async function callDaemon<T extends object>(socketPath: string, method: s
           const record = (typeof answer === 'object' && answer !== null ? answer : {}) as { Err?: unknown; Code?: unknown };
           if (response.statusCode !== 200) {
             // The daemon's message carries its hint already.
-            reject(new CantainerError(typeof record.Code === 'string' ? record.Code : 'EDAEMON', typeof record.Err === 'string' ? record.Err : `the daemon answered ${response.statusCode ?? '?'}`));
+            reject(
+              new CantainerError(
+                typeof record.Code === 'string' ? record.Code : 'EDAEMON',
+                typeof record.Err === 'string' ? record.Err : `the daemon answered ${response.statusCode ?? '?'}`,
+              ),
+            );
             return;
           }
           resolve(answer as T);
@@ -66,7 +81,11 @@ export async function callDaemon<T extends object>(socketPath: string, method: s
       },
     );
     req.on('timeout', () => {
-      req.destroy(new CantainerError('ETIMEDOUT', `the daemon did not answer ${method} within ${timeoutMs / 1000} s`, { hint: 'its log says what it is doing: journalctl -u cantainer' }));
+      req.destroy(
+        new CantainerError('ETIMEDOUT', `the daemon did not answer ${method} within ${timeoutMs / 1000} s`, {
+          hint: 'its log says what it is doing: journalctl -u cantainer',
+        }),
+      );
     });
     req.on('error', (error: NodeJS.ErrnoException) => {
       reject(error instanceof CantainerError ? error : unreachable(socketPath, error.code ?? error.message));
@@ -79,36 +98,45 @@ export async function callDaemon<T extends object>(socketPath: string, method: s
  * Follows a stream of the daemon (newline-delimited JSON) and calls `onValue` with each object until `onValue`
  * returns false, the daemon ends the stream, or `stop` is called. Resolves when it is over.
  */
-export function followDaemon(socketPath: string, method: string, onValue: (value: Record<string, unknown>) => boolean): { done: Promise<void>; stop: () => void } {
+export function followDaemon(
+  socketPath: string,
+  method: string,
+  onValue: (value: Record<string, unknown>) => boolean,
+): { done: Promise<void>; stop: () => void } {
   let stopRequest: () => void = () => undefined;
   const done = new Promise<void>((resolve, reject) => {
-    const req = request({ socketPath, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': 2 } }, (response) => {
-      if (response.statusCode !== 200) {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          reject(new CantainerError('EDAEMON', `the daemon answered ${method} with ${response.statusCode ?? '?'}: ${text.slice(0, 200)}`));
-        });
-        return;
-      }
-      let pending = '';
-      response.on('data', (chunk: Buffer) => {
-        pending += chunk.toString('utf8');
-        for (let at = pending.indexOf('\n'); at >= 0; at = pending.indexOf('\n')) {
-          const line = pending.slice(0, at);
-          pending = pending.slice(at + 1);
-          if (line.trim() === '') continue;
-          if (!onValue(JSON.parse(line) as Record<string, unknown>)) {
-            req.destroy();
-            resolve();
-            return;
-          }
+    const req = request(
+      { socketPath, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': 2 } },
+      (response) => {
+        if (response.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            reject(
+              new CantainerError('EDAEMON', `the daemon answered ${method} with ${response.statusCode ?? '?'}: ${text.slice(0, 200)}`),
+            );
+          });
+          return;
         }
-      });
-      response.on('end', resolve);
-      response.on('close', resolve);
-    });
+        let pending = '';
+        response.on('data', (chunk: Buffer) => {
+          pending += chunk.toString('utf8');
+          for (let at = pending.indexOf('\n'); at >= 0; at = pending.indexOf('\n')) {
+            const line = pending.slice(0, at);
+            pending = pending.slice(at + 1);
+            if (line.trim() === '') continue;
+            if (!onValue(JSON.parse(line) as Record<string, unknown>)) {
+              req.destroy();
+              resolve();
+              return;
+            }
+          }
+        });
+        response.on('end', resolve);
+        response.on('close', resolve);
+      },
+    );
     stopRequest = () => {
       req.destroy();
       resolve();
@@ -118,6 +146,10 @@ export function followDaemon(socketPath: string, method: string, onValue: (value
     });
     req.end('{}');
   });
-  return { done, stop: () => { stopRequest(); } };
+  return {
+    done,
+    stop: () => {
+      stopRequest();
+    },
+  };
 }
-

@@ -39,7 +39,8 @@ function optionalBoolean(body: Readonly<Record<string, unknown>>, key: string): 
 const attachMember: ControlHandler = async (body, context) => {
   const busName = text(body, 'bus');
   const netns = text(body, 'netns');
-  if (!netns.startsWith('/')) throw new InvalidValueError('netns', netns, 'the absolute path of a network namespace file (/run/netns/NAME, /proc/PID/ns/net)');
+  if (!netns.startsWith('/'))
+    throw new InvalidValueError('netns', netns, 'the absolute path of a network namespace file (/run/netns/NAME, /proc/PID/ns/net)');
   const fd = optionalBoolean(body, 'fd');
   const send = strings(body, 'send');
   const receive = strings(body, 'receive');
@@ -53,10 +54,24 @@ const attachMember: ControlHandler = async (body, context) => {
     ...(annotations === undefined ? {} : { annotations }),
   };
   const { bus, created } = await context.buses.attachMember(
-    { bus: busName, create: optionalBoolean(body, 'create') === true, ...(fd === undefined ? {} : { fd }), ...(busAnnotations === undefined ? {} : { annotations: busAnnotations }) },
+    {
+      bus: busName,
+      create: optionalBoolean(body, 'create') === true,
+      ...(fd === undefined ? {} : { fd }),
+      ...(busAnnotations === undefined ? {} : { annotations: busAnnotations }),
+    },
     member,
   );
-  const answer: AttachAnswer = { bus: bus.name, id: bus.id, fd: bus.fd, mtu: busMtu(bus), created, member: member.id, interface: member.end.name, netns };
+  const answer: AttachAnswer = {
+    bus: bus.name,
+    id: bus.id,
+    fd: bus.fd,
+    mtu: busMtu(bus),
+    created,
+    member: member.id,
+    interface: member.end.name,
+    netns,
+  };
   return answer;
 };
 
@@ -65,7 +80,9 @@ const detachMember: ControlHandler = async (body, context) => {
   return result;
 };
 
-const checkMember: ControlHandler = (body, context) => ({ problems: context.buses.memberProblems(text(body, 'bus'), text(body, 'member')) });
+const checkMember: ControlHandler = (body, context) => ({
+  problems: context.buses.memberProblems(text(body, 'bus'), text(body, 'member')),
+});
 
 const listMembers: ControlHandler = (body, context) => {
   const name = text(body, 'bus');

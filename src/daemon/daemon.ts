@@ -56,7 +56,8 @@ export interface Daemon {
 function logStart(log: Logger, report: StartReport): void {
   if (report.problem) log.error(report.problem.message, { hint: report.problem.hint, code: report.problem.code });
   for (const { bus, changes } of report.repaired) log.warn('bus repaired: the kernel had drifted from the state', { bus, changes });
-  for (const { bus, error } of report.failed) log.error('bus could not be wired; retried at the next start and on its next request', { bus, err: error });
+  for (const { bus, error } of report.failed)
+    log.error('bus could not be wired; retried at the next start and on its next request', { bus, err: error });
   for (const namespace of report.swept) log.info('removed a namespace that belongs to no bus', { namespace });
 }
 
@@ -122,12 +123,31 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
-  const started = { at: new Date().toISOString(), stateFile: join(options.stateDir, STATE_FILE), ...(report.problem === undefined ? {} : { stateProblem: `${report.problem.message}${report.problem.hint === undefined ? '' : ` (${report.problem.hint})`}` }) };
-  const controlContext: ControlContext = { buses: service, tunnels, started, ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }) };
+  const started = {
+    at: new Date().toISOString(),
+    stateFile: join(options.stateDir, STATE_FILE),
+    ...(report.problem === undefined
+      ? {}
+      : { stateProblem: `${report.problem.message}${report.problem.hint === undefined ? '' : ` (${report.problem.hint})`}` }),
+  };
+  const controlContext: ControlContext = {
+    buses: service,
+    tunnels,
+    started,
+    ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }),
+  };
   const control =
     options.controlSocketPath === undefined
       ? undefined
-      : await servePlugin({ socketPath: options.controlSocketPath, handlers: CONTROL_ENDPOINTS, context: controlContext, log, parseBody, errorCodes: true, onRequest: requests.recorder('control') }).catch(async (error: unknown) => {
+      : await servePlugin({
+          socketPath: options.controlSocketPath,
+          handlers: CONTROL_ENDPOINTS,
+          context: controlContext,
+          log,
+          parseBody,
+          errorCodes: true,
+          onRequest: requests.recorder('control'),
+        }).catch(async (error: unknown) => {
           await Promise.all([server.close(), tunnels.close()]);
           throw error;
         });
@@ -135,20 +155,38 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const metrics =
     options.metricsAddress === undefined
       ? undefined
-      : await serveMetrics(options.metricsAddress, () => collectMetrics({ service, requests, version, log, tunnels }), log).catch(async (error: unknown) => {
-          await Promise.all([server.close(), control?.close(), tunnels.close()]);
-          throw error;
-        });
-  log.info('serving the Docker network plugin', { socket: options.socketPath, control: options.controlSocketPath, metrics: metrics === undefined ? undefined : formatMetricsAddress(metrics.address), state: options.stateDir, buses: report.buses });
+      : await serveMetrics(options.metricsAddress, () => collectMetrics({ service, requests, version, log, tunnels }), log).catch(
+          async (error: unknown) => {
+            await Promise.all([server.close(), control?.close(), tunnels.close()]);
+            throw error;
+          },
+        );
+  log.info('serving the Docker network plugin', {
+    socket: options.socketPath,
+    control: options.controlSocketPath,
+    metrics: metrics === undefined ? undefined : formatMetricsAddress(metrics.address),
+    state: options.stateDir,
+    buses: report.buses,
+  });
   void namer?.learnAll();
   const periodic = [
     // Uplink interfaces come and go (adapters unplugged, vcans deleted): their rules follow within a second.
     every(1_000, 'rewiring uplinks', log, async () => {
-      for (const view of await service.watchUplinks()) log.info(view.state === 'up' ? 'uplink up' : 'uplink down', { bus: view.bus, interface: view.uplink.interface, detail: view.detail });
+      for (const view of await service.watchUplinks())
+        log.info(view.state === 'up' ? 'uplink up' : 'uplink down', {
+          bus: view.bus,
+          interface: view.uplink.interface,
+          detail: view.detail,
+        });
     }),
     // Joins trust the rules they made; the whole kernel is read back now and then, and drift put back.
     every(options.verifyEveryMs ?? 30_000, 'verifying the buses against the kernel', log, async () => {
-      for (const { bus, changes } of await service.verify()) log.warn('bus repaired: the kernel had drifted from the state', { bus, changes: changes.length, first: `${changes[0]?.action ?? ''} ${changes[0]?.object ?? ''} ${changes[0]?.name ?? ''}` });
+      for (const { bus, changes } of await service.verify())
+        log.warn('bus repaired: the kernel had drifted from the state', {
+          bus,
+          changes: changes.length,
+          first: `${changes[0]?.action ?? ''} ${changes[0]?.object ?? ''} ${changes[0]?.name ?? ''}`,
+        });
     }),
     // A tunnel whose pair was made again (a repair, a restart of the bus) is attached to the new one; one that could
     // not start (its address was taken) is tried again.

@@ -62,7 +62,8 @@ const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 /** Refuses to start beside a live daemon; removes a stale socket file (a crashed daemon's) but nothing else. */
 async function clearStaleSocket(path: string): Promise<void> {
   if (!existsSync(path)) return;
-  if (!lstatSync(path).isSocket()) throw new CantainerError('ESOCKET', `${path} exists and is not a socket`, { hint: 'remove it, or choose another path with --socket' });
+  if (!lstatSync(path).isSocket())
+    throw new CantainerError('ESOCKET', `${path} exists and is not a socket`, { hint: 'remove it, or choose another path with --socket' });
   const alive = await new Promise<boolean>((resolve) => {
     const probe = createConnection(path);
     probe.once('connect', () => {
@@ -73,7 +74,10 @@ async function clearStaleSocket(path: string): Promise<void> {
       resolve(false);
     });
   });
-  if (alive) throw new CantainerError('ESOCKET', `another daemon is serving ${path}`, { hint: 'stop it first, or choose another path with --socket' });
+  if (alive)
+    throw new CantainerError('ESOCKET', `another daemon is serving ${path}`, {
+      hint: 'stop it first, or choose another path with --socket',
+    });
   unlinkSync(path);
 }
 
@@ -87,7 +91,13 @@ function send(response: ServerResponse, status: number, body: object): void {
  * HTTP statuses of error codes, for clients that tell kinds of failure apart (the CLI). Only with `errorCodes`:
  * Docker's plugin client reads a 404 as "method not implemented", so plugin answers keep 400 and 500.
  */
-const STATUS_OF_CODE: Readonly<Record<string, number>> = { EINVALIDVALUE: 400, ENOBUS: 404, ENOGATEWAY: 404, ENOUPLINK: 404, ECONFLICT: 409 };
+const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+  EINVALIDVALUE: 400,
+  ENOBUS: 404,
+  ENOGATEWAY: 404,
+  ENOUPLINK: 404,
+  ECONFLICT: 409,
+};
 
 function errorAnswer(error: unknown, withCodes: boolean): { status: number; err: string; code?: string } {
   if (error instanceof CantainerError) {
@@ -142,7 +152,14 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
     const finish = (status: number, body: object, err?: string): void => {
       send(response, status, body);
       record(status);
-      const fields = { method, status, ms: Math.round((performance.now() - started) * 100) / 100, network: ids.network, endpoint: ids.endpoint, err };
+      const fields = {
+        method,
+        status,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+        network: ids.network,
+        endpoint: ids.endpoint,
+        err,
+      };
       if (err === undefined) log.info('request', fields);
       else log.warn('request failed', fields);
     };
@@ -192,13 +209,16 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
 
   const requestTimeout = options.requestTimeoutMs ?? 10_000;
   // Node checks request timeouts only every connectionsCheckingInterval (30 s by default).
-  const server: Server = createServer({ requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, requestTimeout / 4)) }, (request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      // Only a broken connection gets here (the handler catches its own errors): log it, keep serving.
-      log.warn('connection failed', { err: error instanceof Error ? error.message : String(error) });
-      if (!response.headersSent) send(response, 500, { Err: 'internal error' });
-    });
-  });
+  const server: Server = createServer(
+    { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, requestTimeout / 4)) },
+    (request, response) => {
+      handle(request, response).catch((error: unknown) => {
+        // Only a broken connection gets here (the handler catches its own errors): log it, keep serving.
+        log.warn('connection failed', { err: error instanceof Error ? error.message : String(error) });
+        if (!response.headersSent) send(response, 500, { Err: 'internal error' });
+      });
+    },
+  );
   server.on('clientError', (_error, socket) => {
     socket.destroy();
   });

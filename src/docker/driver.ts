@@ -59,16 +59,27 @@ const createNetwork: Handler = async (body, context, request) => {
   const req = parseCreateNetwork(body);
   request.network = req.NetworkID;
   const options = parseNetworkOptions(genericOptions(req.Options));
-  if (options.noEffect.length > 0) context.log.info('options accepted for compatibility, with no effect: every bus is exactly-once and has a monitor interface', { network: req.NetworkID, options: options.noEffect.join(',') });
+  if (options.noEffect.length > 0)
+    context.log.info('options accepted for compatibility, with no effect: every bus is exactly-once and has a monitor interface', {
+      network: req.NetworkID,
+      options: options.noEffect.join(','),
+    });
   if (usesAddressPool(req.IPv4Data)) {
-    context.log.warn('this CAN network was given an IPv4 address pool it cannot use; create CAN networks with --ipam-driver null (compose: ipam: {driver: "null"})', { network: req.NetworkID });
+    context.log.warn(
+      'this CAN network was given an IPv4 address pool it cannot use; create CAN networks with --ipam-driver null (compose: ipam: {driver: "null"})',
+      { network: req.NetworkID },
+    );
   }
   const existing = context.buses.get(req.NetworkID);
   const members: Member[] = [];
   if (options.hostInterface !== undefined) {
     const ours = existing?.members.some((member) => member.id === HOST_MEMBER && member.end.name === options.hostInterface) === true;
     if (!ours && context.hostLinkExists(options.hostInterface)) {
-      throw new InvalidValueError('network option "host_if"', options.hostInterface, 'a name no interface on this host has (cantainer creates it, and removes it with the network)');
+      throw new InvalidValueError(
+        'network option "host_if"',
+        options.hostInterface,
+        'a name no interface on this host has (cantainer creates it, and removes it with the network)',
+      );
     }
     members.push({ id: HOST_MEMBER, end: { name: options.hostInterface, up: true } });
   }
@@ -101,7 +112,8 @@ const deleteNetwork: Handler = async (body, context, request) => {
 const createEndpoint: Handler = async (body, context, request) => {
   const req = parseCreateEndpoint(body);
   Object.assign(request, { network: req.NetworkID, endpoint: req.EndpointID });
-  if (req.Interface.MacAddress !== '') throw new InvalidValueError('MacAddress', req.Interface.MacAddress, 'none: CAN interfaces have no MAC address (drop --mac-address)');
+  if (req.Interface.MacAddress !== '')
+    throw new InvalidValueError('MacAddress', req.Interface.MacAddress, 'none: CAN interfaces have no MAC address (drop --mac-address)');
   const options = parseEndpointOptions(req.Options);
   const bus = knownBus(context, req.NetworkID);
   const annotations: Record<string, string> = { [NOTE.prefix]: options.prefix ?? bus.annotations?.[NOTE.prefix] ?? DEFAULT_PREFIX };
@@ -121,10 +133,17 @@ const join: Handler = (body, context, request) => {
   const req = parseJoin(body);
   Object.assign(request, { network: req.NetworkID, endpoint: req.EndpointID });
   const member = memberOf(knownBus(context, req.NetworkID), req.EndpointID);
-  if (member === undefined) throw new CantainerError('ENOMEMBER', `no endpoint ${req.EndpointID} on network ${req.NetworkID}`, { hint: 'Docker creates the endpoint before joining; recreate the container' });
+  if (member === undefined)
+    throw new CantainerError('ENOMEMBER', `no endpoint ${req.EndpointID} on network ${req.NetworkID}`, {
+      hint: 'Docker creates the endpoint before joining; recreate the container',
+    });
   const ifname = member.annotations?.[NOTE.ifname];
   const response: JoinResponse = {
-    InterfaceName: { SrcName: member.end.name, DstPrefix: member.annotations?.[NOTE.prefix] ?? DEFAULT_PREFIX, ...(ifname === undefined ? {} : { DstName: ifname }) },
+    InterfaceName: {
+      SrcName: member.end.name,
+      DstPrefix: member.annotations?.[NOTE.prefix] ?? DEFAULT_PREFIX,
+      ...(ifname === undefined ? {} : { DstName: ifname }),
+    },
     // No docker_gwbridge interface for containers on CAN networks only: a CAN bus has no gateway.
     DisableGatewayService: true,
   };

@@ -32,7 +32,10 @@ export function dockerApiGet(socketPath: string, path: string, timeoutMs = 5_000
         }
         try {
           const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-          if (response.statusCode !== 200) throw new Error(`Docker answered ${response.statusCode ?? '?'} to ${path}: ${typeof body.message === 'string' ? body.message : ''}`);
+          if (response.statusCode !== 200)
+            throw new Error(
+              `Docker answered ${response.statusCode ?? '?'} to ${path}: ${typeof body.message === 'string' ? body.message : ''}`,
+            );
           resolve(body);
         } catch (error) {
           reject(error instanceof Error ? error : new Error(String(error)));
@@ -46,7 +49,9 @@ export function dockerApiGet(socketPath: string, path: string, timeoutMs = 5_000
 }
 
 const stringsOf = (value: unknown): Record<string, string> =>
-  typeof value === 'object' && value !== null ? Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string')) : {};
+  typeof value === 'object' && value !== null
+    ? Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))
+    : {};
 
 /** Looks networks up through Docker's API socket (GET /networks/{id or name}). */
 export function dockerApiLookup(socketPath: string, timeoutMs = 5_000): NetworkLookup {
@@ -75,7 +80,10 @@ export function dockerMemberLookup(socketPath: string): (networkId: string) => P
       if (typeof entry.EndpointID !== 'string' || typeof entry.Name !== 'string') continue;
       const details = await dockerApiGet(socketPath, `/containers/${encodeURIComponent(containerId)}/json`).catch(() => undefined);
       const pid = (details?.State as { Pid?: unknown } | undefined)?.Pid;
-      result.set(entry.EndpointID, { container: entry.Name, ...(typeof pid === 'number' && pid > 0 ? { netnsPath: `/proc/${pid}/ns/net` } : {}) });
+      result.set(entry.EndpointID, {
+        container: entry.Name,
+        ...(typeof pid === 'number' && pid > 0 ? { netnsPath: `/proc/${pid}/ns/net` } : {}),
+      });
     }
     return result;
   };
@@ -108,7 +116,12 @@ export class NetworkNamer {
 
   /** Learns the name of every Docker bus still known by id only. */
   learnAll(): Promise<void> {
-    return Promise.all(this.#buses.list().filter(isUnnamed).map((bus) => this.learn(bus.id))).then(() => undefined);
+    return Promise.all(
+      this.#buses
+        .list()
+        .filter(isUnnamed)
+        .map((bus) => this.learn(bus.id)),
+    ).then(() => undefined);
   }
 
   /** Learns a bus's name in the background, retrying while Docker does not know the network yet. */
@@ -136,7 +149,10 @@ export class NetworkNamer {
       }
       const delay = this.#delays[i];
       if (delay === undefined) {
-        this.#log.warn('the name of a network could not be learnt from Docker: the bus is known by its id, and gateways naming it wait', { network: busId, err: problem });
+        this.#log.warn('the name of a network could not be learnt from Docker: the bus is known by its id, and gateways naming it wait', {
+          network: busId,
+          err: problem,
+        });
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -158,7 +174,11 @@ export class NetworkNamer {
     };
     const ownName = provisionalName(busId);
     return Promise.all(
-      declared.map(async (gateway) => ({ ...gateway, source: await qualify(gateway.source, gateway.source === ownName), destination: await qualify(gateway.destination, gateway.destination === ownName) })),
+      declared.map(async (gateway) => ({
+        ...gateway,
+        source: await qualify(gateway.source, gateway.source === ownName),
+        destination: await qualify(gateway.destination, gateway.destination === ownName),
+      })),
     );
   }
 }

@@ -73,7 +73,11 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
   const tunnels: Tunnel[] = [];
   const set = <T>(current: { value: T; key: string } | undefined, key: string, value: T): { value: T; key: string } => {
     if (current !== undefined && current.value !== value) {
-      throw new InvalidValueError(field(key), value, `the same value as "${current.key}" (${JSON.stringify(current.value)}), which names the same setting`);
+      throw new InvalidValueError(
+        field(key),
+        value,
+        `the same value as "${current.key}" (${JSON.stringify(current.value)}), which names the same setting`,
+      );
     }
     return { value, key };
   };
@@ -131,11 +135,16 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
           gateways.push({ option: key, words: raw });
           break;
         }
-        throw new InvalidValueError(field(key), raw, 'an option of: fd, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME, tunnel, tunnel.NAME (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)');
+        throw new InvalidValueError(
+          field(key),
+          raw,
+          'an option of: fd, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME, tunnel, tunnel.NAME (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)',
+        );
     }
   }
   if (vxcanId !== undefined && vxcanDev === undefined) vxcanDev = 'vcan';
-  if (vxcanDev !== undefined) hostInterface = set(hostInterface, 'vxcan.dev', name(field('vxcan.dev'), `${vxcanDev}${vxcanId ?? ''}`, IFNAME_MAX));
+  if (vxcanDev !== undefined)
+    hostInterface = set(hostInterface, 'vxcan.dev', name(field('vxcan.dev'), `${vxcanDev}${vxcanId ?? ''}`, IFNAME_MAX));
   return {
     fd: fd?.value ?? false,
     ...(hostInterface === undefined ? {} : { hostInterface: hostInterface.value }),
@@ -150,7 +159,8 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
 /** `send=` and `receive=`: comma-separated `ID[/MASK]`, `!` before the ids excluded (`7DF,7E0/7F0,!7E5`). */
 function idList(field: string, raw: string): string[] {
   const entries = raw.split(',').map((entry) => entry.trim());
-  if (entries.some((entry) => entry === '')) throw new InvalidValueError(field, raw, 'a comma-separated list of ID[/MASK] in hex, ! before ids to exclude (7DF,7E0/7F0,!7E5)');
+  if (entries.some((entry) => entry === ''))
+    throw new InvalidValueError(field, raw, 'a comma-separated list of ID[/MASK] in hex, ! before ids to exclude (7DF,7E0/7F0,!7E5)');
   try {
     parseIdList(field, entries);
   } catch (error) {
@@ -187,7 +197,11 @@ export function parseEndpointOptions(options: Readonly<Record<string, unknown>>)
         lists[key] = idList(field(key), raw);
         break;
       default:
-        throw new InvalidValueError(field(key), raw, 'an option of: prefix, ifname, send, receive (and vxcan.peer, device from other plugins)');
+        throw new InvalidValueError(
+          field(key),
+          raw,
+          'an option of: prefix, ifname, send, receive (and vxcan.peer, device from other plugins)',
+        );
     }
   }
   return { ...(prefix === undefined ? {} : { prefix }), ...(ifname === undefined ? {} : { ifname }), ...lists };

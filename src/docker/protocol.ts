@@ -54,7 +54,11 @@ export function parseBody(text: string): Body {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new InvalidValueError('request body', `${text.slice(0, 80)}${text.length > 80 ? '...' : ''}`, `a JSON object (${error instanceof Error ? error.message : String(error)})`);
+    throw new InvalidValueError(
+      'request body',
+      `${text.slice(0, 80)}${text.length > 80 ? '...' : ''}`,
+      `a JSON object (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InvalidValueError('request body', json, 'a JSON object');
   return json as Body;
@@ -95,7 +99,11 @@ export function parseEndpointRequest(body: Body): EndpointRequest {
 export function parseCreateNetwork(body: Body): CreateNetworkRequest {
   const ipv4 = body.IPv4Data;
   if (ipv4 !== undefined && ipv4 !== null && !Array.isArray(ipv4)) throw new InvalidValueError('IPv4Data', ipv4, 'an array');
-  return { NetworkID: id(body, 'NetworkID'), Options: optionalObject(body, 'Options'), IPv4Data: Array.isArray(ipv4) ? (ipv4 as IpamData[]) : [] };
+  return {
+    NetworkID: id(body, 'NetworkID'),
+    Options: optionalObject(body, 'Options'),
+    IPv4Data: Array.isArray(ipv4) ? (ipv4 as IpamData[]) : [],
+  };
 }
 
 export function parseCreateEndpoint(body: Body): CreateEndpointRequest {
@@ -119,7 +127,8 @@ export function parseJoin(body: Body): JoinRequest {
 export function genericOptions(options: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
   const generic = options['com.docker.network.generic'];
   if (generic === undefined || generic === null) return {};
-  if (typeof generic !== 'object' || Array.isArray(generic)) throw new InvalidValueError('Options["com.docker.network.generic"]', generic, 'an object');
+  if (typeof generic !== 'object' || Array.isArray(generic))
+    throw new InvalidValueError('Options["com.docker.network.generic"]', generic, 'an object');
   return generic as Record<string, unknown>;
 }
 

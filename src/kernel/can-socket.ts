@@ -3,7 +3,24 @@
 import { decodeFrame, encodeFrame, type CanFrame } from '../can/frame.js';
 import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
-import { AF_CAN, bind, close, ifNameToIndex, MSG_DONTWAIT, recv, send, setsockopt, setsockoptInt, SO_RCVBUFFORCE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socket, SOL_SOCKET, watchReadable } from './libc.js';
+import {
+  AF_CAN,
+  bind,
+  close,
+  ifNameToIndex,
+  MSG_DONTWAIT,
+  recv,
+  send,
+  setsockopt,
+  setsockoptInt,
+  SO_RCVBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  socket,
+  SOL_SOCKET,
+  watchReadable,
+} from './libc.js';
 import { inNetns, withNetnsFile } from './netns.js';
 import { CURRENT_NETNS, type CanSocketOptions, type CanSocketPort, type NetnsTarget } from './port.js';
 

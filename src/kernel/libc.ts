@@ -54,7 +54,10 @@ export function send(fd: number, data: Buffer, what: () => string): number {
 
 /** Receives into `buffer`; returns the byte count, or undefined when nothing is waiting (EAGAIN). EINTR is retried. */
 export function recv(fd: number, buffer: Buffer, flags: number, what: () => string): number | undefined {
-  const outcome = retryInterrupted(() => raw.recv(fd, buffer, buffer.length, flags) as number, () => koffi.errno());
+  const outcome = retryInterrupted(
+    () => raw.recv(fd, buffer, buffer.length, flags) as number,
+    () => koffi.errno(),
+  );
   if (outcome.ok) return outcome.value;
   if (outcome.errno === Errno.EAGAIN) return undefined;
   throw KernelError.fromErrno(what(), outcome.errno);

@@ -63,16 +63,27 @@ export class NetlinkSocket {
    * the last asks for an acknowledgement; the kernel reports a failure whether asked or not, and always before the
    * acknowledgement of a later request. Returns each request's failure, or undefined when it succeeded.
    */
-  requestBatch(requests: readonly NetlinkRequest[], operation: (index: number) => string, hint?: (index: number) => string | undefined): Array<KernelError | undefined> {
+  requestBatch(
+    requests: readonly NetlinkRequest[],
+    operation: (index: number) => string,
+    hint?: (index: number) => string | undefined,
+  ): Array<KernelError | undefined> {
     if (this.#closed) throw new Error(`netlink socket for netns ${this.label} is closed`);
     const results: Array<KernelError | undefined> = requests.map(() => undefined);
     if (requests.length === 0) return results;
     const first = (this.#seq + 1) >>> 0;
     const last = requests.length - 1;
     this.#seq = (first + last) >>> 0;
-    const datagram = Buffer.concat(requests.map((request, i) => encodeRequest(i === last ? { ...request, flags: request.flags | NlmF.ACK } : { ...request, flags: request.flags & ~NlmF.ACK }, (first + i) >>> 0)));
+    const datagram = Buffer.concat(
+      requests.map((request, i) =>
+        encodeRequest(
+          i === last ? { ...request, flags: request.flags | NlmF.ACK } : { ...request, flags: request.flags & ~NlmF.ACK },
+          (first + i) >>> 0,
+        ),
+      ),
+    );
     send(this.#fd, datagram, () => `${operation(0)} and ${last} more in one batch`);
-    for (let done = false; !done; ) {
+    for (let done = false; !done;) {
       const length = recv(this.#fd, this.#buffer, 0, () => operation(last));
       if (length === undefined) throw KernelError.fromErrno(`${operation(last)} (no reply within ${REPLY_TIMEOUT_MS} ms)`, Errno.EAGAIN);
       for (const message of decodeMessages(Buffer.from(this.#buffer.subarray(0, length)))) {

@@ -71,7 +71,8 @@ export function withNetnsFile<T>(path: string | undefined, fn: (fd: number | und
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u;
 
 export function checkNetnsName(name: string): void {
-  if (!NAME_PATTERN.test(name)) throw new InvalidValueError('netns', name, 'a name of 1..64 letters, digits, "_", "." or "-", starting with a letter or digit');
+  if (!NAME_PATTERN.test(name))
+    throw new InvalidValueError('netns', name, 'a name of 1..64 letters, digits, "_", "." or "-", starting with a letter or digit');
 }
 
 /**
@@ -101,7 +102,9 @@ export class NetnsStore implements NamespacePort {
 
   list(): string[] {
     if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir).filter((name) => NAME_PATTERN.test(name)).sort();
+    return readdirSync(this.dir)
+      .filter((name) => NAME_PATTERN.test(name))
+      .sort();
   }
 
   /** Creates a namespace; EEXIST if one of that name exists. Nothing is left behind when it fails. */

@@ -120,10 +120,12 @@ export interface KernelPort {
 /** Operation descriptions shared by the real kernel and the fake, so both fail with the same messages. */
 export const describeOperation = {
   createVcan: (name: string): string => `creating vcan ${name}`,
-  createVxcanPair: (pair: VxcanPair): string => `creating vxcan pair ${pair.name}/${pair.peer.name}${pair.peer.netns ? ` (peer in netns ${pair.peer.netns.label})` : ''}`,
+  createVxcanPair: (pair: VxcanPair): string =>
+    `creating vxcan pair ${pair.name}/${pair.peer.name}${pair.peer.netns ? ` (peer in netns ${pair.peer.netns.label})` : ''}`,
   setLinkUp: (name: string, up: boolean): string => `setting link ${name} ${up ? 'up' : 'down'}`,
   setMtu: (name: string, mtu: number): string => `setting MTU ${mtu} on link ${name}`,
-  moveLink: (name: string, target: NetnsTarget, newName?: string): string => `moving link ${name} to netns ${target.label}${newName === undefined ? '' : ` as ${newName}`}`,
+  moveLink: (name: string, target: NetnsTarget, newName?: string): string =>
+    `moving link ${name} to netns ${target.label}${newName === undefined ? '' : ` as ${newName}`}`,
   createNetns: (name: string): string => `creating netns ${name}`,
   addRule: (rule: CanGwRule): string => `adding can-gw rule ${describeRule(rule)}`,
   deleteRule: (rule: CanGwRule): string => `deleting can-gw rule ${describeRule(rule)}`,
@@ -138,7 +140,9 @@ export const KERNEL_HINTS = {
 
 /** The kernel refuses a hop limit above the can_gw module's max_hops with a bare EINVAL: say so. */
 export function addRuleHint(rule: CanGwRule): string {
-  return rule.hopLimit !== undefined && rule.hopLimit > 1 ? `a hop limit must not exceed can_gw max_hops (cantainer preflight shows it); ${KERNEL_HINTS.rule}` : KERNEL_HINTS.rule;
+  return rule.hopLimit !== undefined && rule.hopLimit > 1
+    ? `a hop limit must not exceed can_gw max_hops (cantainer preflight shows it); ${KERNEL_HINTS.rule}`
+    : KERNEL_HINTS.rule;
 }
 
 /** A short cangw-like description of a rule for messages and logs. */

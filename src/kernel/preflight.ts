@@ -61,8 +61,13 @@ export function judgePreflight(facts: PreflightFacts): PreflightReport {
   const toLoad = modules.filter((m) => m.state === 'loadable').map((m) => m.module.replace(/_/gu, '-'));
   if (toLoad.length > 0) fixes.push(`modprobe -a ${toLoad.join(' ')}`);
   if (modules.some((m) => m.state === 'missing')) {
-    const names = modules.filter((m) => m.state === 'missing').map((m) => m.module).join(', ');
-    fixes.push(`kernel ${facts.kernelRelease} has no ${names}: use a kernel built with them (Debian's and Ubuntu's are; on Ubuntu: apt-get install linux-modules-extra-${facts.kernelRelease})`);
+    const names = modules
+      .filter((m) => m.state === 'missing')
+      .map((m) => m.module)
+      .join(', ');
+    fixes.push(
+      `kernel ${facts.kernelRelease} has no ${names}: use a kernel built with them (Debian's and Ubuntu's are; on Ubuntu: apt-get install linux-modules-extra-${facts.kernelRelease})`,
+    );
   }
   const ok = modules.every((m) => !m.required || m.state !== 'missing');
   return { kernelRelease: facts.kernelRelease, modules, maxHops: facts.maxHops, ok, fixes };
@@ -79,7 +84,11 @@ function readOr(path: string, fallback: string): string {
 export function readPreflightFacts(root = '/'): PreflightFacts {
   const kernelRelease = release();
   const moduleDir = join(root, 'lib', 'modules', kernelRelease);
-  const loaded = new Set(CAN_MODULES.filter((module) => existsSync(join(root, 'sys', 'module', module, 'initstate')) || existsSync(join(root, 'sys', 'module', module, 'refcnt'))));
+  const loaded = new Set(
+    CAN_MODULES.filter(
+      (module) => existsSync(join(root, 'sys', 'module', module, 'initstate')) || existsSync(join(root, 'sys', 'module', module, 'refcnt')),
+    ),
+  );
   const hops = Number.parseInt(readOr(join(root, 'sys', 'module', 'can_gw', 'parameters', 'max_hops'), ''), 10);
   return {
     kernelRelease,
@@ -114,7 +123,11 @@ export function loadRequiredModules(report: PreflightReport = preflight()): stri
     execFileSync('modprobe', ['-a', ...toLoad], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new CantainerError('EMODULE', `loading ${toLoad.join(', ')}: ${stderr === undefined || stderr === '' ? (error instanceof Error ? error.message : String(error)) : stderr}`, { hint: `run: modprobe -a ${toLoad.join(' ')}` });
+    throw new CantainerError(
+      'EMODULE',
+      `loading ${toLoad.join(', ')}: ${stderr === undefined || stderr === '' ? (error instanceof Error ? error.message : String(error)) : stderr}`,
+      { hint: `run: modprobe -a ${toLoad.join(' ')}` },
+    );
   }
   return toLoad;
 }

@@ -1,7 +1,15 @@
 // Link and can-gw operations in one network namespace, over one netlink socket opened there. Every failure names
 // the operation, its arguments and the namespace.
 import { closeSync } from 'node:fs';
-import { addRuleRequest, decodeRule, deleteRuleRequest, dumpRulesRequest, flushRulesRequest, type CanGwRule, type CanGwRuleEntry } from '../netlink/cangw.js';
+import {
+  addRuleRequest,
+  decodeRule,
+  deleteRuleRequest,
+  dumpRulesRequest,
+  flushRulesRequest,
+  type CanGwRule,
+  type CanGwRuleEntry,
+} from '../netlink/cangw.js';
 import { NlMsgType } from '../netlink/constants.js';
 import {
   createVcanRequest,
@@ -22,12 +30,20 @@ import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
 import { NetlinkSocket } from './netlink-socket.js';
 import { openNetnsFile, withNetnsFile } from './netns.js';
-import { addRuleHint, CURRENT_NETNS, describeOperation, KERNEL_HINTS, type NetnsTarget, type RoutePort, type VcanSpec, type VxcanPair } from './port.js';
+import {
+  addRuleHint,
+  CURRENT_NETNS,
+  describeOperation,
+  KERNEL_HINTS,
+  type NetnsTarget,
+  type RoutePort,
+  type VcanSpec,
+  type VxcanPair,
+} from './port.js';
 
 const DUMP_ATTEMPTS = 3;
 /** Rules per netlink send: about 64 bytes each, well inside a socket's send buffer. */
 const RULES_PER_SEND = 256;
-
 
 /** The kernel's answer when the object of an operation does not exist (any more). */
 function isGone(error: unknown, ...errnos: number[]): boolean {
@@ -97,7 +113,11 @@ export class RouteHandle implements RoutePort {
     // A peer target without a path is the caller's own namespace, which is not this socket's: name it by fd too.
     const peerPath = pair.peer.netns === undefined ? undefined : (pair.peer.netns.path ?? '/proc/self/ns/net');
     withNetnsFile(peerPath, (peerFd) => {
-      const peer = { name: pair.peer.name, ...(pair.peer.mtu === undefined ? {} : { mtu: pair.peer.mtu }), ...(peerFd === undefined ? {} : { netnsFd: peerFd }) };
+      const peer = {
+        name: pair.peer.name,
+        ...(pair.peer.mtu === undefined ? {} : { mtu: pair.peer.mtu }),
+        ...(peerFd === undefined ? {} : { netnsFd: peerFd }),
+      };
       const request = createVxcanPairRequest({ name: pair.name, ...(pair.mtu === undefined ? {} : { mtu: pair.mtu }), peer });
       this.#do(request, operation, KERNEL_HINTS.vxcan);
     });
@@ -153,7 +173,13 @@ export class RouteHandle implements RoutePort {
     for (let start = 0; start < rules.length; start += RULES_PER_SEND) {
       const chunk = rules.slice(start, start + RULES_PER_SEND);
       const requests = chunk.map((rule) => addRuleRequest(rule));
-      results.push(...this.#socket.requestBatch(requests, (i) => `${describeOperation.addRule(chunk[i] as CanGwRule)} ${this.#where()}`, (i) => addRuleHint(chunk[i] as CanGwRule)));
+      results.push(
+        ...this.#socket.requestBatch(
+          requests,
+          (i) => `${describeOperation.addRule(chunk[i] as CanGwRule)} ${this.#where()}`,
+          (i) => addRuleHint(chunk[i] as CanGwRule),
+        ),
+      );
     }
     return results;
   }

@@ -65,7 +65,9 @@ export function formatMetrics(families: readonly MetricFamily[]): string {
     if (family.type === 'histogram') {
       for (const sample of family.samples) {
         sample.buckets.forEach((bound, index) => {
-          lines.push(`${family.name}_bucket${formatLabels(sample.labels, ['le', formatValue(bound)])} ${formatValue(sample.counts[index] ?? 0)}`);
+          lines.push(
+            `${family.name}_bucket${formatLabels(sample.labels, ['le', formatValue(bound)])} ${formatValue(sample.counts[index] ?? 0)}`,
+          );
         });
         lines.push(`${family.name}_bucket${formatLabels(sample.labels, ['le', '+Inf'])} ${formatValue(sample.count)}`);
         lines.push(`${family.name}_sum${formatLabels(sample.labels)} ${formatValue(sample.sum)}`);
@@ -102,7 +104,13 @@ export class Histogram {
   }
 
   samples(): HistogramSample[] {
-    return [...this.#series.values()].map((series) => ({ labels: series.labels, buckets: this.#buckets, counts: [...series.counts], sum: series.sum, count: series.count }));
+    return [...this.#series.values()].map((series) => ({
+      labels: series.labels,
+      buckets: this.#buckets,
+      counts: [...series.counts],
+      sum: series.sum,
+      count: series.count,
+    }));
   }
 }
 

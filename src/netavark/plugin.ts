@@ -3,7 +3,14 @@
 // says what this is. Like the CNI plugin, it only parses, checks and translates: one daemon, one state per host.
 import { createHash } from 'node:crypto';
 import { CantainerError, describeValue } from '../errors.js';
-import { callDaemon, CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET, START_DAEMON, type DaemonCall } from '../control/client.js';
+import {
+  callDaemon,
+  CONTAINER_ANNOTATION,
+  CONTROL_SOCKET_ENV,
+  DEFAULT_CONTROL_SOCKET,
+  START_DAEMON,
+  type DaemonCall,
+} from '../control/client.js';
 import { packageVersion } from '../version.js';
 
 export interface NetavarkOutcome {
@@ -24,7 +31,8 @@ class PluginError extends Error {}
 type Json = Readonly<Record<string, unknown>>;
 
 function record(value: unknown, field: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new PluginError(`${field}: ${describeValue(value)} is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new PluginError(`${field}: ${describeValue(value)} is not an object`);
   return value as Json;
 }
 
@@ -40,19 +48,29 @@ function parseStdin(stdin: string): Json {
 /** A network's cantainer settings, from its options; every problem named with the option, the value and what is allowed. */
 export function busOfNetwork(network: Json): { readonly bus: string; readonly fd?: boolean } {
   const name = network.name;
-  if (typeof name !== 'string' || name === '') throw new PluginError(`network name: ${describeValue(name)} is not valid; allowed: the network's name`);
+  if (typeof name !== 'string' || name === '')
+    throw new PluginError(`network name: ${describeValue(name)} is not valid; allowed: the network's name`);
   const subnets = network.subnets;
-  if (Array.isArray(subnets) && subnets.length > 0) throw new PluginError(`network ${name}: subnets ${describeValue(subnets)} are not valid; a CAN bus has no IP addresses: create it without --subnet, --gateway or --ip-range`);
-  if (network.ipv6_enabled === true) throw new PluginError(`network ${name}: ipv6_enabled is not valid; a CAN bus has no IP addresses: create it without --ipv6`);
+  if (Array.isArray(subnets) && subnets.length > 0)
+    throw new PluginError(
+      `network ${name}: subnets ${describeValue(subnets)} are not valid; a CAN bus has no IP addresses: create it without --subnet, --gateway or --ip-range`,
+    );
+  if (network.ipv6_enabled === true)
+    throw new PluginError(`network ${name}: ipv6_enabled is not valid; a CAN bus has no IP addresses: create it without --ipv6`);
   const options = network.options === undefined || network.options === null ? {} : record(network.options, 'network options');
   for (const [key, value] of Object.entries(options)) {
-    if (!(NETWORK_OPTIONS as readonly string[]).includes(key)) throw new PluginError(`network option ${JSON.stringify(key)} (value ${describeValue(value)}) is not supported; allowed: ${NETWORK_OPTIONS.join(', ')}`);
+    if (!(NETWORK_OPTIONS as readonly string[]).includes(key))
+      throw new PluginError(
+        `network option ${JSON.stringify(key)} (value ${describeValue(value)}) is not supported; allowed: ${NETWORK_OPTIONS.join(', ')}`,
+      );
     if (typeof value !== 'string') throw new PluginError(`network option ${key}: ${describeValue(value)} is not a string`);
   }
   const fd = options.fd as string | undefined;
-  if (fd !== undefined && fd !== 'true' && fd !== 'false') throw new PluginError(`network option fd: ${JSON.stringify(fd)} is not valid; allowed: true or false`);
+  if (fd !== undefined && fd !== 'true' && fd !== 'false')
+    throw new PluginError(`network option fd: ${JSON.stringify(fd)} is not valid; allowed: true or false`);
   const bus = (options.bus as string | undefined) ?? name;
-  if (bus === '' || bus.length > 256) throw new PluginError(`network option bus: ${JSON.stringify(bus)} is not valid; allowed: the name of a bus, 1..256 characters`);
+  if (bus === '' || bus.length > 256)
+    throw new PluginError(`network option bus: ${JSON.stringify(bus)} is not valid; allowed: the name of a bus, 1..256 characters`);
   return { bus, ...(fd === undefined ? {} : { fd: fd === 'true' }) };
 }
 
@@ -72,7 +90,11 @@ function create(stdin: string): string {
   const network = parseStdin(stdin);
   const { fd } = busOfNetwork(network);
   // No addresses, so nothing for aardvark-dns to answer for.
-  return JSON.stringify({ ...network, dns_enabled: false, ...(fd === undefined ? {} : { options: { ...record(network.options, 'network options'), fd: String(fd) } }) });
+  return JSON.stringify({
+    ...network,
+    dns_enabled: false,
+    ...(fd === undefined ? {} : { options: { ...record(network.options, 'network options'), fd: String(fd) } }),
+  });
 }
 
 interface Attachment {
@@ -86,32 +108,59 @@ interface Attachment {
 }
 
 function attachment(stdin: string, netns: string | undefined): Attachment {
-  if (netns === undefined || !netns.startsWith('/')) throw new PluginError(`the namespace argument: ${describeValue(netns)} is not valid; allowed: the absolute path of the container's network namespace`);
+  if (netns === undefined || !netns.startsWith('/'))
+    throw new PluginError(
+      `the namespace argument: ${describeValue(netns)} is not valid; allowed: the absolute path of the container's network namespace`,
+    );
   const input = parseStdin(stdin);
   const network = record(input.network, 'network');
   const options = input.network_options === undefined ? {} : record(input.network_options, 'network_options');
   const containerId = input.container_id;
-  if (typeof containerId !== 'string' || containerId === '') throw new PluginError(`container_id: ${describeValue(containerId)} is not valid; allowed: the container's id`);
-  if (Array.isArray(options.static_ips) && options.static_ips.length > 0) throw new PluginError(`static_ips ${describeValue(options.static_ips)}: a CAN interface has no IP address; run the container without --ip on this network`);
-  if (typeof options.static_mac === 'string' && options.static_mac !== '') throw new PluginError(`static_mac ${JSON.stringify(options.static_mac)}: a CAN interface has no MAC address; run the container without --mac-address on this network`);
+  if (typeof containerId !== 'string' || containerId === '')
+    throw new PluginError(`container_id: ${describeValue(containerId)} is not valid; allowed: the container's id`);
+  if (Array.isArray(options.static_ips) && options.static_ips.length > 0)
+    throw new PluginError(
+      `static_ips ${describeValue(options.static_ips)}: a CAN interface has no IP address; run the container without --ip on this network`,
+    );
+  if (typeof options.static_mac === 'string' && options.static_mac !== '')
+    throw new PluginError(
+      `static_mac ${JSON.stringify(options.static_mac)}: a CAN interface has no MAC address; run the container without --mac-address on this network`,
+    );
   const { bus, fd } = busOfNetwork(network);
   const ifname = interfaceName(options.interface_name);
-  return { bus, ...(fd === undefined ? {} : { fd }), member: containerMemberId(containerId, ifname), ifname, containerId, containerName: typeof input.container_name === 'string' ? input.container_name : '', network: network.name as string };
+  return {
+    bus,
+    ...(fd === undefined ? {} : { fd }),
+    member: containerMemberId(containerId, ifname),
+    ifname,
+    containerId,
+    containerName: typeof input.container_name === 'string' ? input.container_name : '',
+    network: network.name as string,
+  };
 }
 
 function message(error: unknown, socket: string): string {
-  if (error instanceof CantainerError && error.code === 'ENODAEMON') return `${error.message}: start it (${START_DAEMON}), or name its socket with $${CONTROL_SOCKET_ENV} (socket ${socket})`;
+  if (error instanceof CantainerError && error.code === 'ENODAEMON')
+    return `${error.message}: start it (${START_DAEMON}), or name its socket with $${CONTROL_SOCKET_ENV} (socket ${socket})`;
   return error instanceof Error ? error.message : String(error);
 }
 
 /** Runs one call of the plugin: never throws; errors come back as `{"error": ...}` with exit status 1. */
-export async function runNetavark(argv: readonly string[], stdin: string, env: Readonly<Record<string, string | undefined>> = process.env, call: DaemonCall = callDaemon): Promise<NetavarkOutcome> {
+export async function runNetavark(
+  argv: readonly string[],
+  stdin: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  call: DaemonCall = callDaemon,
+): Promise<NetavarkOutcome> {
   const socket = env[CONTROL_SOCKET_ENV] ?? DEFAULT_CONTROL_SOCKET;
   try {
     const [command, netns] = argv;
     switch (command) {
       case 'info':
-        return { stdout: `${JSON.stringify({ version: packageVersion(), api_version: API_VERSION, description: 'cantainer: virtual CAN buses for containers' })}\n`, exitCode: 0 };
+        return {
+          stdout: `${JSON.stringify({ version: packageVersion(), api_version: API_VERSION, description: 'cantainer: virtual CAN buses for containers' })}\n`,
+          exitCode: 0,
+        };
       case 'create':
         return { stdout: `${create(stdin)}\n`, exitCode: 0 };
       case 'setup': {
@@ -123,7 +172,13 @@ export async function runNetavark(argv: readonly string[], stdin: string, env: R
           member: a.member,
           netns,
           interface: a.ifname,
-          annotations: { [NOTE.origin]: 'netavark', [NOTE.container]: a.containerId, [NOTE.name]: a.containerName, [NOTE.network]: a.network, [CONTAINER_ANNOTATION]: a.containerName === '' ? a.containerId.slice(0, 12) : a.containerName },
+          annotations: {
+            [NOTE.origin]: 'netavark',
+            [NOTE.container]: a.containerId,
+            [NOTE.name]: a.containerName,
+            [NOTE.network]: a.network,
+            [CONTAINER_ANNOTATION]: a.containerName === '' ? a.containerId.slice(0, 12) : a.containerName,
+          },
           busAnnotations: { [NOTE.origin]: 'netavark' },
         });
         return { stdout: `${JSON.stringify({ interfaces: { [a.ifname]: { mac_address: '', subnets: [] } } })}\n`, exitCode: 0 };

@@ -125,7 +125,13 @@ function checkUnsigned(field: string, value: number, max: number): void {
 function checkChecksumIndices(field: string, checksum: XorChecksum, fd: boolean): void {
   const size = fd ? CANFD_MAX_DLEN : CAN_MAX_DLEN;
   for (const key of ['fromIndex', 'toIndex', 'resultIndex'] as const) {
-    checkInteger(`${field}.${key}`, checksum[key], -size, size - 1, `an integer ${-size}..${size - 1} on a ${fd ? 'CAN FD' : 'classic'} rule`);
+    checkInteger(
+      `${field}.${key}`,
+      checksum[key],
+      -size,
+      size - 1,
+      `an integer ${-size}..${size - 1} on a ${fd ? 'CAN FD' : 'classic'} rule`,
+    );
   }
   checkUnsigned(`${field}.initialValue`, checksum.initialValue, 0xff);
 }
@@ -136,7 +142,11 @@ export function checkRule(rule: CanGwRule): void {
   checkInteger('destinationIndex', rule.destinationIndex, 1, 0x7fffffff, 'a positive interface index');
   const fd = rule.fd === true;
   if (rule.sourceIndex === rule.destinationIndex && rule.allowToIncomingInterface !== true) {
-    throw new InvalidValueError('destinationIndex', rule.destinationIndex, 'a different interface than the source, unless allowToIncomingInterface is set (the kernel refuses it otherwise)');
+    throw new InvalidValueError(
+      'destinationIndex',
+      rule.destinationIndex,
+      'a different interface than the source, unless allowToIncomingInterface is set (the kernel refuses it otherwise)',
+    );
   }
   if (rule.filter) {
     checkUnsigned('filter.id', rule.filter.id, U32_MAX);
@@ -156,7 +166,11 @@ export function checkRule(rule: CanGwRule): void {
   if (rule.xorChecksum) checkChecksumIndices('xorChecksum', rule.xorChecksum, fd);
   if (rule.crc8Checksum) checkCrc8(rule.crc8Checksum, fd);
   if ((rule.xorChecksum || rule.crc8Checksum) && !hasModification) {
-    throw new InvalidValueError(rule.xorChecksum ? 'xorChecksum' : 'crc8Checksum', 'without a modification', 'a checksum only together with a modification (the kernel computes it after modifying)');
+    throw new InvalidValueError(
+      rule.xorChecksum ? 'xorChecksum' : 'crc8Checksum',
+      'without a modification',
+      'a checksum only together with a modification (the kernel computes it after modifying)',
+    );
   }
   if (rule.hopLimit !== undefined) checkInteger('hopLimit', rule.hopLimit, 1, CGW_MAX_HOPS, `an integer 1..${CGW_MAX_HOPS}`);
   if (rule.uid !== undefined) checkInteger('uid', rule.uid, 1, U32_MAX, 'an integer 1..0xffffffff');
@@ -166,14 +180,16 @@ function checkModification(field: string, mod: FrameModification, fd: boolean): 
   if (mod.fields.length === 0) throw new InvalidValueError(`${field}.fields`, mod.fields, `one or more of ${MOD_FIELDS.join(', ')}`);
   for (const name of mod.fields) {
     if (!(MOD_FIELDS as readonly string[]).includes(name)) throw new InvalidValueError(`${field}.fields`, name, MOD_FIELDS.join(', '));
-    if (name === 'flags' && !fd) throw new InvalidValueError(`${field}.fields`, name, 'id, len or data on a classic rule (flags exist on CAN FD rules only)');
+    if (name === 'flags' && !fd)
+      throw new InvalidValueError(`${field}.fields`, name, 'id, len or data on a classic rule (flags exist on CAN FD rules only)');
   }
   checkUnsigned(`${field}.canId`, mod.canId, U32_MAX);
   checkUnsigned(`${field}.len`, mod.len, 0xff);
   checkUnsigned(`${field}.flags`, mod.flags, 0xff);
   if (!fd && mod.flags !== 0) throw new InvalidValueError(`${field}.flags`, mod.flags, '0 on a classic rule');
   const max = fd ? CANFD_MAX_DLEN : CAN_MAX_DLEN;
-  if (mod.data.length > max) throw new InvalidValueError(`${field}.data`, mod.data, `at most ${max} bytes on a ${fd ? 'CAN FD' : 'classic'} rule`);
+  if (mod.data.length > max)
+    throw new InvalidValueError(`${field}.data`, mod.data, `at most ${max} bytes on a ${fd ? 'CAN FD' : 'classic'} rule`);
 }
 
 function checkCrc8(crc: Crc8Checksum, fd: boolean): void {
@@ -181,7 +197,8 @@ function checkCrc8(crc: Crc8Checksum, fd: boolean): void {
   checkUnsigned('crc8Checksum.finalXor', crc.finalXor, 0xff);
   if (crc.table.length !== 256) throw new InvalidValueError('crc8Checksum.table', crc.table, 'exactly 256 bytes');
   if (!CRC8_PROFILES.includes(crc.profile)) throw new InvalidValueError('crc8Checksum.profile', crc.profile, CRC8_PROFILES.join(', '));
-  if (crc.profileData.length > CGW_CRC8PRF_DATA_LEN) throw new InvalidValueError('crc8Checksum.profileData', crc.profileData, `at most ${CGW_CRC8PRF_DATA_LEN} bytes`);
+  if (crc.profileData.length > CGW_CRC8PRF_DATA_LEN)
+    throw new InvalidValueError('crc8Checksum.profileData', crc.profileData, `at most ${CGW_CRC8PRF_DATA_LEN} bytes`);
 }
 
 function ruleFlags(rule: CanGwRule): number {
@@ -207,7 +224,10 @@ function encodeModification(mod: FrameModification, fd: boolean): Buffer {
   out.writeUInt8(mod.len, 4);
   if (fd) out.writeUInt8(mod.flags, 5);
   out.set(mod.data, 8);
-  out.writeUInt8(mod.fields.reduce((bits, name) => bits | FIELD_BITS[name], 0), out.length - 1);
+  out.writeUInt8(
+    mod.fields.reduce((bits, name) => bits | FIELD_BITS[name], 0),
+    out.length - 1,
+  );
   return out;
 }
 
@@ -232,7 +252,11 @@ function encodeCrc8(crc: Crc8Checksum): Buffer {
 function encodeRuleBody(rule: CanGwRule): Buffer {
   checkRule(rule);
   const fd = rule.fd === true;
-  const parts = [encodeRtcanmsg(ruleFlags(rule)), u32Attribute(Cgw.SRC_IF, rule.sourceIndex), u32Attribute(Cgw.DST_IF, rule.destinationIndex)];
+  const parts = [
+    encodeRtcanmsg(ruleFlags(rule)),
+    u32Attribute(Cgw.SRC_IF, rule.sourceIndex),
+    u32Attribute(Cgw.DST_IF, rule.destinationIndex),
+  ];
   if (rule.filter) {
     const filter = Buffer.alloc(8);
     filter.writeUInt32LE(rule.filter.id >>> 0, 0);
@@ -283,7 +307,10 @@ export function ruleKey(rule: CanGwRule): string {
   const normalized: CanGwRule = rule.filter && rule.filter.id === 0 && rule.filter.mask === 0 ? withoutFilter(rule) : rule;
   // Rules without edits (a bus's own, thousands on a large bus) get a short key from their few fields; a rule with
   // edits or checksums, its encoding. Each kind of rule always gets the same kind of key, so equality holds.
-  const edited = normalized.crc8Checksum !== undefined || normalized.xorChecksum !== undefined || MOD_OPERATIONS.some((operation) => normalized.modifications?.[operation] !== undefined);
+  const edited =
+    normalized.crc8Checksum !== undefined ||
+    normalized.xorChecksum !== undefined ||
+    MOD_OPERATIONS.some((operation) => normalized.modifications?.[operation] !== undefined);
   if (edited) return `x${encodeRuleBody(normalized).toString('hex')}`;
   const filter = normalized.filter === undefined ? '' : `${normalized.filter.id >>> 0}/${normalized.filter.mask >>> 0}`;
   return `${ruleFlags(normalized)} ${normalized.sourceIndex} ${normalized.destinationIndex} ${filter} ${normalized.uid ?? ''} ${normalized.hopLimit ?? ''}`;
@@ -304,13 +331,16 @@ type MutableRule = { -readonly [K in keyof CanGwRule]: CanGwRule[K] };
 /** Decodes one entry of a can-gw dump (an RTM_NEWROUTE message) into the rule and its counters. */
 export function decodeRule(message: NetlinkMessage): CanGwRuleEntry {
   const what = 'can-gw rule message';
-  if (message.type !== NlMsgType.RTM_NEWROUTE) throw new MalformedMessageError(what, `message type ${message.type}, expected RTM_NEWROUTE (${NlMsgType.RTM_NEWROUTE})`);
+  if (message.type !== NlMsgType.RTM_NEWROUTE)
+    throw new MalformedMessageError(what, `message type ${message.type}, expected RTM_NEWROUTE (${NlMsgType.RTM_NEWROUTE})`);
   const { payload } = message;
-  if (payload.length < RTCANMSG_LEN) throw new MalformedMessageError(what, `payload of ${payload.length} bytes is shorter than the ${RTCANMSG_LEN}-byte rtcanmsg`);
+  if (payload.length < RTCANMSG_LEN)
+    throw new MalformedMessageError(what, `payload of ${payload.length} bytes is shorter than the ${RTCANMSG_LEN}-byte rtcanmsg`);
   const family = payload.readUInt8(0);
   const gwtype = payload.readUInt8(1);
   if (family !== AF_CAN) throw new MalformedMessageError(what, `family ${family}, expected AF_CAN (${AF_CAN})`);
-  if (gwtype !== CGW_TYPE_CAN_CAN) throw new MalformedMessageError(what, `gateway type ${gwtype}, expected CGW_TYPE_CAN_CAN (${CGW_TYPE_CAN_CAN})`);
+  if (gwtype !== CGW_TYPE_CAN_CAN)
+    throw new MalformedMessageError(what, `gateway type ${gwtype}, expected CGW_TYPE_CAN_CAN (${CGW_TYPE_CAN_CAN})`);
   const flags = payload.readUInt16LE(2);
   const fd = (flags & CgwFlags.FD) !== 0;
   const reader = new AttributeReader(what);
@@ -369,7 +399,8 @@ function decodeRuleAttribute(
     case Cgw.CS_CRC8: {
       const bytes = reader.bytes(attr, 'CGW_CS_CRC8', CGW_CS_CRC8_LEN);
       const profile = CRC8_PROFILES[bytes.readUInt8(261)];
-      if (profile === undefined) throw new MalformedMessageError('can-gw rule message', `CGW_CS_CRC8 has unknown profile ${bytes.readUInt8(261)}`);
+      if (profile === undefined)
+        throw new MalformedMessageError('can-gw rule message', `CGW_CS_CRC8 has unknown profile ${bytes.readUInt8(261)}`);
       rule.crc8Checksum = {
         ...decodeChecksumHead(bytes),
         finalXor: bytes.readUInt8(4),
@@ -383,7 +414,10 @@ function decodeRuleAttribute(
       const mod = MOD_OPERATIONS.find((operation) => MOD_ATTR[operation].classic === attr.type || MOD_ATTR[operation].fd === attr.type);
       if (mod === undefined) return; // an attribute from a newer kernel: not ours to interpret
       const fd = MOD_ATTR[mod].fd === attr.type;
-      modifications[mod] = decodeModification(reader.bytes(attr, `can-gw modification ${mod}`, fd ? CGW_FDMODATTR_LEN : CGW_MODATTR_LEN), fd);
+      modifications[mod] = decodeModification(
+        reader.bytes(attr, `can-gw modification ${mod}`, fd ? CGW_FDMODATTR_LEN : CGW_MODATTR_LEN),
+        fd,
+      );
     }
   }
 }

@@ -2,7 +2,19 @@
 // flags u32, change u32} followed by IFLA_* attributes (linux/rtnetlink.h, linux/if_link.h, linux/can/vxcan.h).
 import { InvalidValueError, MalformedMessageError } from '../errors.js';
 import { AttributeReader, bareStringAttribute, nestedAttribute, parseAttributes, stringAttribute, u32Attribute } from './attributes.js';
-import { AF_UNSPEC, IFINFOMSG_LEN, IFNAMSIZ, Iff, Ifla, IflaInfo, NlMsgType, NlmF, OPERSTATES, VXCAN_INFO_PEER, type OperState } from './constants.js';
+import {
+  AF_UNSPEC,
+  IFINFOMSG_LEN,
+  IFNAMSIZ,
+  Iff,
+  Ifla,
+  IflaInfo,
+  NlMsgType,
+  NlmF,
+  OPERSTATES,
+  VXCAN_INFO_PEER,
+  type OperState,
+} from './constants.js';
 import type { NetlinkMessage, NetlinkRequest } from './message.js';
 
 /** MTUs a CAN interface accepts: classic only, CAN FD, or (on kernels with CAN XL) 76..2060. */
@@ -29,7 +41,14 @@ export function encodeIfInfo(info: IfInfo = {}): Buffer {
 /** Checks a name the way the kernel's dev_valid_name() does, so a bad name fails here with the field named. */
 export function checkInterfaceName(field: string, name: string): void {
   const allowed = `1..${IFNAMSIZ - 1} bytes, not "." or "..", without "/", ":" or whitespace`;
-  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > IFNAMSIZ - 1 || name === '.' || name === '..' || /[/:\s]/u.test(name)) {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    Buffer.byteLength(name) > IFNAMSIZ - 1 ||
+    name === '.' ||
+    name === '..' ||
+    /[/:\s]/u.test(name)
+  ) {
     throw new InvalidValueError(field, name, allowed);
   }
 }
@@ -46,7 +65,8 @@ function checkIndex(field: string, index: number): void {
 }
 
 function checkFd(field: string, fd: number): void {
-  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw new InvalidValueError(field, fd, 'an open file descriptor (a non-negative integer)');
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff)
+    throw new InvalidValueError(field, fd, 'an open file descriptor (a non-negative integer)');
 }
 
 const NEW_LINK_FLAGS = NlmF.REQUEST | NlmF.ACK | NlmF.CREATE | NlmF.EXCL;
@@ -66,7 +86,11 @@ export function createVcanRequest(options: VcanOptions): NetlinkRequest {
   const attributes = endAttributes('', options);
   attributes.push(nestedAttribute(Ifla.LINKINFO, [bareStringAttribute(IflaInfo.KIND, 'vcan')]));
   const up = options.up === true ? Iff.UP : 0;
-  return { type: NlMsgType.RTM_NEWLINK, flags: NEW_LINK_FLAGS, payload: Buffer.concat([encodeIfInfo({ flags: up, change: up }), ...attributes]) };
+  return {
+    type: NlMsgType.RTM_NEWLINK,
+    flags: NEW_LINK_FLAGS,
+    payload: Buffer.concat([encodeIfInfo({ flags: up, change: up }), ...attributes]),
+  };
 }
 
 export interface VxcanEndOptions {
@@ -106,7 +130,10 @@ export function createVxcanPairRequest(options: VxcanPairOptions): NetlinkReques
     throw new InvalidValueError('peer.name', options.peer.name, 'a name different from the main end when both ends share a namespace');
   }
   const peerInfo = nestedAttribute(VXCAN_INFO_PEER, [encodeIfInfo(), ...peer]);
-  const linkInfo = nestedAttribute(Ifla.LINKINFO, [bareStringAttribute(IflaInfo.KIND, 'vxcan'), nestedAttribute(IflaInfo.DATA, [peerInfo])]);
+  const linkInfo = nestedAttribute(Ifla.LINKINFO, [
+    bareStringAttribute(IflaInfo.KIND, 'vxcan'),
+    nestedAttribute(IflaInfo.DATA, [peerInfo]),
+  ]);
   return { type: NlMsgType.RTM_NEWLINK, flags: NEW_LINK_FLAGS, payload: Buffer.concat([encodeIfInfo(), ...main, linkInfo]) };
 }
 
@@ -119,7 +146,11 @@ export function setLinkUpRequest(index: number, up: boolean): NetlinkRequest {
 export function setMtuRequest(index: number, mtu: number): NetlinkRequest {
   checkIndex('index', index);
   checkCanMtu('mtu', mtu);
-  return { type: NlMsgType.RTM_NEWLINK, flags: CHANGE_FLAGS, payload: Buffer.concat([encodeIfInfo({ index }), u32Attribute(Ifla.MTU, mtu)]) };
+  return {
+    type: NlMsgType.RTM_NEWLINK,
+    flags: CHANGE_FLAGS,
+    payload: Buffer.concat([encodeIfInfo({ index }), u32Attribute(Ifla.MTU, mtu)]),
+  };
 }
 
 /** Moves a link into the namespace open at `netnsFd`, optionally renaming it on the way. The move takes it down. */
@@ -178,9 +209,11 @@ export interface Link {
 /** Decodes one RTM_NEWLINK message (a dump entry or a GETLINK answer). Unknown attributes are skipped. */
 export function decodeLink(message: NetlinkMessage): Link {
   const what = 'rtnetlink link message';
-  if (message.type !== NlMsgType.RTM_NEWLINK) throw new MalformedMessageError(what, `message type ${message.type}, expected RTM_NEWLINK (${NlMsgType.RTM_NEWLINK})`);
+  if (message.type !== NlMsgType.RTM_NEWLINK)
+    throw new MalformedMessageError(what, `message type ${message.type}, expected RTM_NEWLINK (${NlMsgType.RTM_NEWLINK})`);
   const { payload } = message;
-  if (payload.length < IFINFOMSG_LEN) throw new MalformedMessageError(what, `payload of ${payload.length} bytes is shorter than the ${IFINFOMSG_LEN}-byte ifinfomsg`);
+  if (payload.length < IFINFOMSG_LEN)
+    throw new MalformedMessageError(what, `payload of ${payload.length} bytes is shorter than the ${IFINFOMSG_LEN}-byte ifinfomsg`);
   const index = payload.readInt32LE(4);
   const flags = payload.readUInt32LE(8);
   const reader = new AttributeReader(what);

@@ -44,14 +44,23 @@ export function decodeMessages(buffer: Buffer): NetlinkMessage[] {
   while (offset < buffer.length) {
     const remaining = buffer.length - offset;
     if (remaining < NLMSG_HDRLEN) {
-      throw new MalformedMessageError('netlink datagram', `${remaining} bytes at offset ${offset} are too short for a ${NLMSG_HDRLEN}-byte message header`);
+      throw new MalformedMessageError(
+        'netlink datagram',
+        `${remaining} bytes at offset ${offset} are too short for a ${NLMSG_HDRLEN}-byte message header`,
+      );
     }
     const length = buffer.readUInt32LE(offset);
     if (length < NLMSG_HDRLEN) {
-      throw new MalformedMessageError('netlink datagram', `message at offset ${offset} has length ${length}, below the ${NLMSG_HDRLEN}-byte header`);
+      throw new MalformedMessageError(
+        'netlink datagram',
+        `message at offset ${offset} has length ${length}, below the ${NLMSG_HDRLEN}-byte header`,
+      );
     }
     if (length > remaining) {
-      throw new MalformedMessageError('netlink datagram', `message at offset ${offset} claims ${length} bytes but only ${remaining} remain`);
+      throw new MalformedMessageError(
+        'netlink datagram',
+        `message at offset ${offset} claims ${length} bytes but only ${remaining} remain`,
+      );
     }
     messages.push({
       type: buffer.readUInt16LE(offset + 4),
@@ -82,7 +91,8 @@ export interface NetlinkAck {
 /** Decodes the payload of an NLMSG_ERROR message: struct nlmsgerr, then optional extended-ack attributes. */
 export function decodeAck(message: NetlinkMessage): NetlinkAck {
   const what = 'netlink error message';
-  if (message.type !== NlMsgType.ERROR) throw new MalformedMessageError(what, `message type is ${message.type}, expected ${NlMsgType.ERROR}`);
+  if (message.type !== NlMsgType.ERROR)
+    throw new MalformedMessageError(what, `message type is ${message.type}, expected ${NlMsgType.ERROR}`);
   const { payload } = message;
   if (payload.length < NLMSGERR_MIN_LEN) {
     throw new MalformedMessageError(what, `payload of ${payload.length} bytes, expected at least ${NLMSGERR_MIN_LEN}`);

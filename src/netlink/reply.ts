@@ -57,7 +57,8 @@ export class ReplyCollector {
       const status = message.payload.readInt32LE(0);
       if (status > 0) throw new MalformedMessageError('netlink reply', `NLMSG_DONE status ${status} is positive`);
       if (status < 0) {
-        const extended = (message.flags & NlmF.ACK_TLVS) !== 0 ? extendedAckMessage(message.payload.subarray(4), 'netlink NLMSG_DONE') : undefined;
+        const extended =
+          (message.flags & NlmF.ACK_TLVS) !== 0 ? extendedAckMessage(message.payload.subarray(4), 'netlink NLMSG_DONE') : undefined;
         this.#error = ackFromErrno(-status, extended, message);
       }
     }

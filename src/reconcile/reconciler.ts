@@ -9,7 +9,17 @@ import { Errno } from '../netlink/errno.js';
 import { ruleKey, type CanGwCounters, type CanGwRule } from '../netlink/cangw.js';
 import type { Link } from '../netlink/link.js';
 import type { Bus } from '../bus/model.js';
-import { busNamespace, memberPairs, planBus, resolveRule, type BusAttachments, type BusPlan, type LinkPlan, type RulePlan, type VxcanPlan } from '../bus/plan.js';
+import {
+  busNamespace,
+  memberPairs,
+  planBus,
+  resolveRule,
+  type BusAttachments,
+  type BusPlan,
+  type LinkPlan,
+  type RulePlan,
+  type VxcanPlan,
+} from '../bus/plan.js';
 
 export type ChangeAction = 'create' | 'delete' | 'fix';
 
@@ -52,8 +62,12 @@ export class ReconcileError extends CantainerError {
 
   constructor(bus: string, cause: unknown, undone: number, undoFailures: string[]) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    const tail = undoFailures.length === 0 ? `; undone: ${undone} step${undone === 1 ? '' : 's'}` : `; undoing failed too: ${undoFailures.join('; ')}`;
-    super('ERECONCILE', `wiring bus ${bus}: ${reason}${tail}`, { cause, ...(cause instanceof CantainerError && cause.hint !== undefined ? { hint: cause.hint } : {}) });
+    const tail =
+      undoFailures.length === 0 ? `; undone: ${undone} step${undone === 1 ? '' : 's'}` : `; undoing failed too: ${undoFailures.join('; ')}`;
+    super('ERECONCILE', `wiring bus ${bus}: ${reason}${tail}`, {
+      cause,
+      ...(cause instanceof CantainerError && cause.hint !== undefined ? { hint: cause.hint } : {}),
+    });
     this.bus = bus;
     this.undoFailures = undoFailures;
   }
@@ -92,7 +106,6 @@ function waitUntil(condition: () => boolean, ms: number): boolean {
   }
 }
 
-
 /** Undoes applied steps in reverse order; returns the failures (the original error is what gets reported). */
 function undo(done: readonly Step[]): string[] {
   const failures: string[] = [];
@@ -101,7 +114,9 @@ function undo(done: readonly Step[]): string[] {
     try {
       step.undo();
     } catch (error) {
-      failures.push(`${step.change.action} ${step.change.object} ${step.change.name}: ${error instanceof Error ? error.message : String(error)}`);
+      failures.push(
+        `${step.change.action} ${step.change.object} ${step.change.name}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
   return failures;
@@ -276,7 +291,12 @@ export class Reconciler {
       const names = new Map(links.map((link) => [link.index, link.name]));
       const rules = route.listRules().map(({ rule, counters }): ObservedRule => {
         const { sourceIndex, destinationIndex, ...rest } = rule;
-        return { ...rest, source: names.get(sourceIndex) ?? `#${sourceIndex}`, destination: names.get(destinationIndex) ?? `#${destinationIndex}`, counters };
+        return {
+          ...rest,
+          source: names.get(sourceIndex) ?? `#${sourceIndex}`,
+          destination: names.get(destinationIndex) ?? `#${destinationIndex}`,
+          counters,
+        };
       });
       return { namespace, links, rules };
     } finally {
@@ -290,7 +310,8 @@ export class Reconciler {
     if (host === undefined) return undefined;
     const route = this.#kernel.route(netns);
     try {
-      return route.listLinks().find((link) => link.kind === 'vxcan' && link.peerIndex === host.index && link.peerNetnsId !== undefined)?.name;
+      return route.listLinks().find((link) => link.kind === 'vxcan' && link.peerIndex === host.index && link.peerNetnsId !== undefined)
+        ?.name;
     } finally {
       route.close();
     }
@@ -336,15 +357,25 @@ export class Reconciler {
     const steps: Step[] = [];
     const observed = new Map(links.map((link) => [link.name, link]));
     // A tunnel's pair has both ends here: the far one is the bus's too.
-    const planned = new Set(plan.links.flatMap((link) => (link.kind === 'vxcan' && link.end.busNamespace === plan.namespace ? [link.name, link.end.name] : [link.name])));
+    const planned = new Set(
+      plan.links.flatMap((link) =>
+        link.kind === 'vxcan' && link.end.busNamespace === plan.namespace ? [link.name, link.end.name] : [link.name],
+      ),
+    );
     for (const link of links) {
       if (IGNORED_LINKS.has(link.name) || planned.has(link.name)) continue;
-      steps.push({ change: { action: 'delete', object: 'link', name: link.name, detail: 'not part of the bus' }, run: () => route.deleteLink(link.name) });
+      steps.push({
+        change: { action: 'delete', object: 'link', name: link.name, detail: 'not part of the bus' },
+        run: () => route.deleteLink(link.name),
+      });
     }
     for (const want of plan.links) {
       const have = observed.get(want.name);
       if (have !== undefined && have.kind !== want.kind) {
-        steps.push({ change: { action: 'delete', object: 'link', name: want.name, detail: `a ${have.kind ?? 'non-CAN'} link, not ${want.kind}` }, run: () => route.deleteLink(want.name) });
+        steps.push({
+          change: { action: 'delete', object: 'link', name: want.name, detail: `a ${have.kind ?? 'non-CAN'} link, not ${want.kind}` },
+          run: () => route.deleteLink(want.name),
+        });
       }
       if (have === undefined || have.kind !== want.kind) {
         steps.push(this.#createLink(want, route));
@@ -360,19 +391,42 @@ export class Reconciler {
           },
         });
       } else if (!have.up) {
-        steps.push({ change: { action: 'fix', object: 'link', name: want.name, detail: 'down' }, run: () => { route.setLinkUp(want.name, true); } });
+        steps.push({
+          change: { action: 'fix', object: 'link', name: want.name, detail: 'down' },
+          run: () => {
+            route.setLinkUp(want.name, true);
+          },
+        });
       }
     }
     return steps;
   }
 
   #createLink(want: LinkPlan, route: RoutePort): Step {
-    const change: Change = { action: 'create', object: 'link', name: want.name, ...(want.kind === 'vxcan' ? { detail: `${pairOwner(want)}, end ${want.end.name}` } : {}) };
+    const change: Change = {
+      action: 'create',
+      object: 'link',
+      name: want.name,
+      ...(want.kind === 'vxcan' ? { detail: `${pairOwner(want)}, end ${want.end.name}` } : {}),
+    };
     const undo = (): void => {
       route.deleteLink(want.name);
     };
-    if (want.kind === 'vcan') return { change, run: () => { route.createVcan({ name: want.name, mtu: want.mtu, up: true }); }, undo };
-    return { change, run: () => { this.#createPair(want, route); }, undo };
+    if (want.kind === 'vcan')
+      return {
+        change,
+        run: () => {
+          route.createVcan({ name: want.name, mtu: want.mtu, up: true });
+        },
+        undo,
+      };
+    return {
+      change,
+      run: () => {
+        this.#createPair(want, route);
+      },
+      undo,
+    };
   }
 
   /** Where the far end of a pair belongs: a member's namespace file, another bus's namespace, or here. */
@@ -417,7 +471,9 @@ export class Reconciler {
     const links = host.listLinks();
     const index = new Map(links.map((link) => [link.name, link.index]));
     const ours = new Set(plan.hostEnds.flatMap((name) => (index.has(name) ? [index.get(name) as number] : [])));
-    const observed = byKey(host.listRules().flatMap(({ rule }) => (ours.has(rule.sourceIndex) || ours.has(rule.destinationIndex) ? [rule] : [])));
+    const observed = byKey(
+      host.listRules().flatMap(({ rule }) => (ours.has(rule.sourceIndex) || ours.has(rule.destinationIndex) ? [rule] : [])),
+    );
     const steps: Step[] = [];
     for (const want of plan.hostRules) {
       const rule = resolveRule(want, (name) => index.get(name));
@@ -444,7 +500,12 @@ export class Reconciler {
    * Rule changes, given the links that exist (and stay): missing rules are added, every other rule deleted. Also
    * returns the planned rules by key, when every one could be resolved (what the kernel holds once they are applied).
    */
-  #ruleSteps(plan: BusPlan, links: readonly Link[], route: RoutePort, trusted?: ReadonlyMap<string, CanGwRule>): { steps: Step[]; wired: Map<string, CanGwRule> | undefined } {
+  #ruleSteps(
+    plan: BusPlan,
+    links: readonly Link[],
+    route: RoutePort,
+    trusted?: ReadonlyMap<string, CanGwRule>,
+  ): { steps: Step[]; wired: Map<string, CanGwRule> | undefined } {
     const index = new Map(links.map((link) => [link.name, link.index]));
     const present = new Set(links.map((link) => link.index));
     // Trusted rules on a link that is gone went with it in the kernel.
@@ -476,7 +537,8 @@ export class Reconciler {
     }
     // What is left is not in the plan: duplicates, rules added by hand, leftovers of an earlier plan. Rules on
     // links that are not kept vanish with those links.
-    const extras = trusted === undefined ? [...observed.values()].flat() : [...trusted].flatMap(([key, rule]) => (planned.has(key) ? [] : [rule]));
+    const extras =
+      trusted === undefined ? [...observed.values()].flat() : [...trusted].flatMap(([key, rule]) => (planned.has(key) ? [] : [rule]));
     const names = new Map(links.map((link) => [link.index, link.name]));
     for (const rule of extras) {
       const source = names.get(rule.sourceIndex);

@@ -6,7 +6,18 @@ import { CantainerError, InvalidValueError } from '../errors.js';
 import { CURRENT_NETNS, type KernelPort, type NetnsTarget } from '../kernel/port.js';
 import type { Logger } from '../log.js';
 import { checkBus, unused, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
-import { checkGateway, describeGateway, findCycle, gatewayKey, gatewayPorts, gatewayStatus, normaliseGateway, type Gateway, type GatewayPort, type GatewayStatus } from '../bus/gateway.js';
+import {
+  checkGateway,
+  describeGateway,
+  findCycle,
+  gatewayKey,
+  gatewayPorts,
+  gatewayStatus,
+  normaliseGateway,
+  type Gateway,
+  type GatewayPort,
+  type GatewayStatus,
+} from '../bus/gateway.js';
 import { busMtu, busNamespace, hostEndName, MONITOR, type BusAttachments } from '../bus/plan.js';
 import { checkUplink, normaliseUplink, uplinkHostEndName, type Uplink, type UplinkPort } from '../bus/uplink.js';
 import { checkTunnel, listenKey, type Tunnel } from '../bus/tunnel.js';
@@ -25,7 +36,10 @@ export class BusConflictError extends CantainerError {
 
 export class UnknownBusError extends CantainerError {
   constructor(key: string, by: 'id' | 'name' = 'id') {
-    super('ENOBUS', `no bus with ${by} ${key}`, { hint: by === 'id' ? 'it was removed, or created before the state was lost; create it again' : 'buses are named by their network names' });
+    super('ENOBUS', `no bus with ${by} ${key}`, {
+      hint:
+        by === 'id' ? 'it was removed, or created before the state was lost; create it again' : 'buses are named by their network names',
+    });
   }
 }
 
@@ -78,8 +92,14 @@ export interface GatewayView {
 /** `bus` with the members, uplinks and tunnels of `twin` added (those it has already stay as they are). */
 function absorb(bus: Bus, twin: Bus): Bus {
   const members = [...bus.members, ...twin.members.filter((member) => !bus.members.some((m) => m.id === member.id))];
-  const uplinks = [...(bus.uplinks ?? []), ...(twin.uplinks ?? []).filter((uplink) => !(bus.uplinks ?? []).some((u) => u.interface === uplink.interface))];
-  const tunnels = [...(bus.tunnels ?? []), ...(twin.tunnels ?? []).filter((tunnel) => !(bus.tunnels ?? []).some((t) => t.name === tunnel.name))];
+  const uplinks = [
+    ...(bus.uplinks ?? []),
+    ...(twin.uplinks ?? []).filter((uplink) => !(bus.uplinks ?? []).some((u) => u.interface === uplink.interface)),
+  ];
+  const tunnels = [
+    ...(bus.tunnels ?? []),
+    ...(twin.tunnels ?? []).filter((tunnel) => !(bus.tunnels ?? []).some((t) => t.name === tunnel.name)),
+  ];
   return { ...bus, members, ...(uplinks.length === 0 ? {} : { uplinks }), ...(tunnels.length === 0 ? {} : { tunnels }) };
 }
 
@@ -281,8 +301,12 @@ export class BusService {
     const where = this.#reconciler.presence({ ...bus, members: [member] }, { ends: true })[0];
     if (where?.namespaceGone === true) problems.push(`the namespace ${member.end.netns ?? ''} is gone`);
     else if (where?.hostEnd !== true) problems.push(`the bus end of ${member.end.name} is missing`);
-    else if (!where.endInPlace && member.end.handover !== true) problems.push(`${member.end.name} is not in ${member.end.netns ?? 'the daemon\'s namespace'}, or not paired with its bus end`);
-    for (const change of this.check(bus.id)) problems.push(`bus ${bus.name} needs: ${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`);
+    else if (!where.endInPlace && member.end.handover !== true)
+      problems.push(`${member.end.name} is not in ${member.end.netns ?? "the daemon's namespace"}, or not paired with its bus end`);
+    for (const change of this.check(bus.id))
+      problems.push(
+        `bus ${bus.name} needs: ${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`,
+      );
     return problems;
   }
 
@@ -400,7 +424,11 @@ export class BusService {
     if (key === undefined) return;
     for (const other of this.#buses.values()) {
       const taken = (other.tunnels ?? []).find((t) => (other.id !== busId || t.name !== tunnel.name) && listenKey(t) === key);
-      if (taken !== undefined) throw new BusConflictError(`tunnel ${taken.name} of bus ${other.name} listens on ${tunnel.transport === 'udp' ? 'UDP' : 'TCP'} ${tunnel.listen ?? ''} already`, 'one tunnel per address and port: choose another port, or remove that tunnel (cantainer tunnel rm)');
+      if (taken !== undefined)
+        throw new BusConflictError(
+          `tunnel ${taken.name} of bus ${other.name} listens on ${tunnel.transport === 'udp' ? 'UDP' : 'TCP'} ${tunnel.listen ?? ''} already`,
+          'one tunnel per address and port: choose another port, or remove that tunnel (cantainer tunnel rm)',
+        );
     }
   }
 
@@ -442,11 +470,21 @@ export class BusService {
         const current = this.#buses.get(bus.id);
         if (current === undefined) return [];
         const seen = (current.uplinks ?? []).map((uplink) => ({ uplink, signature: this.#interfaceSignature(uplink.interface) }));
-        const moved = seen.filter(({ uplink, signature }) => this.#uplinkSignatures.get(`${current.id}\0${uplink.interface}`) !== signature);
+        const moved = seen.filter(
+          ({ uplink, signature }) => this.#uplinkSignatures.get(`${current.id}\0${uplink.interface}`) !== signature,
+        );
         if (moved.length === 0) return [];
         this.#apply(current);
         const views = moved.map(({ uplink }) => this.#uplinkView(current, uplink));
-        this.#announce(views.map((view) => ({ time: this.#now().toISOString(), type: view.state === 'up' ? 'uplink-up' : 'uplink-down', bus: view.bus, interface: view.uplink.interface, ...(view.detail === undefined ? {} : { detail: view.detail }) })));
+        this.#announce(
+          views.map((view) => ({
+            time: this.#now().toISOString(),
+            type: view.state === 'up' ? 'uplink-up' : 'uplink-down',
+            bus: view.bus,
+            interface: view.uplink.interface,
+            ...(view.detail === undefined ? {} : { detail: view.detail }),
+          })),
+        );
         return moved.map(({ uplink }) => this.#uplinkView(current, uplink));
       });
       changed.push(...views);
@@ -461,21 +499,49 @@ export class BusService {
 
   #uplinkView(bus: Bus, uplink: Uplink): UplinkView {
     const link = this.#hostLink(uplink.interface);
-    if (link === undefined) return { bus: bus.name, uplink, state: 'down', detail: `${uplink.interface} is not there; the bus goes on without it and the uplink is wired again when it comes back` };
-    if (link.type !== ARPHRD_CAN) return { bus: bus.name, uplink, state: 'down', detail: `${uplink.interface} is not a CAN interface (type ${link.type})` };
+    if (link === undefined)
+      return {
+        bus: bus.name,
+        uplink,
+        state: 'down',
+        detail: `${uplink.interface} is not there; the bus goes on without it and the uplink is wired again when it comes back`,
+      };
+    if (link.type !== ARPHRD_CAN)
+      return { bus: bus.name, uplink, state: 'down', detail: `${uplink.interface} is not a CAN interface (type ${link.type})` };
     const fd = (link.mtu ?? 0) >= CAN_LINK_MTU.fd;
-    const notes = [...(link.up ? [] : [`${uplink.interface} is down: frames cross once it is up (ip link set ${uplink.interface} up)`]), ...(bus.fd && !fd ? [`classic frames only: ${uplink.interface} is not FD (MTU ${link.mtu ?? '?'})`] : [])];
+    const notes = [
+      ...(link.up ? [] : [`${uplink.interface} is down: frames cross once it is up (ip link set ${uplink.interface} up)`]),
+      ...(bus.fd && !fd ? [`classic frames only: ${uplink.interface} is not FD (MTU ${link.mtu ?? '?'})`] : []),
+    ];
     return { bus: bus.name, uplink, state: 'up', ...(notes.length === 0 ? {} : { detail: notes.join('; ') }) };
   }
 
   #checkUplinkInterface(bus: Bus, uplink: Uplink): void {
     const link = this.#hostLink(uplink.interface);
-    if (link === undefined) throw new InvalidValueError('interface', uplink.interface, 'an existing CAN interface of this host (ip -details link show type can, vcan)');
-    if (link.type !== ARPHRD_CAN) throw new InvalidValueError('interface', uplink.interface, `a CAN interface; ${uplink.interface} has link type ${link.type}`);
+    if (link === undefined)
+      throw new InvalidValueError(
+        'interface',
+        uplink.interface,
+        'an existing CAN interface of this host (ip -details link show type can, vcan)',
+      );
+    if (link.type !== ARPHRD_CAN)
+      throw new InvalidValueError('interface', uplink.interface, `a CAN interface; ${uplink.interface} has link type ${link.type}`);
     for (const other of this.#buses.values()) {
-      if (other.id !== bus.id && other.uplinks?.some((u) => u.interface === uplink.interface) === true) throw new BusConflictError(`${uplink.interface} is an uplink of bus ${other.name} already`, `an interface joins one bus; to join buses, use a gateway (cantainer gateway add ${other.name} ${bus.name})`);
-      const ours = [...other.members.filter((member) => member.end.netns === undefined).map((member) => member.end.name), ...(other.uplinks ?? []).map((u) => uplinkHostEndName(other.id, u.interface))];
-      if (ours.includes(uplink.interface)) throw new InvalidValueError('interface', uplink.interface, `an interface cantainer did not make (${uplink.interface} is an end of bus ${other.name})`);
+      if (other.id !== bus.id && other.uplinks?.some((u) => u.interface === uplink.interface) === true)
+        throw new BusConflictError(
+          `${uplink.interface} is an uplink of bus ${other.name} already`,
+          `an interface joins one bus; to join buses, use a gateway (cantainer gateway add ${other.name} ${bus.name})`,
+        );
+      const ours = [
+        ...other.members.filter((member) => member.end.netns === undefined).map((member) => member.end.name),
+        ...(other.uplinks ?? []).map((u) => uplinkHostEndName(other.id, u.interface)),
+      ];
+      if (ours.includes(uplink.interface))
+        throw new InvalidValueError(
+          'interface',
+          uplink.interface,
+          `an interface cantainer did not make (${uplink.interface} is an end of bus ${other.name})`,
+        );
     }
   }
 
@@ -507,11 +573,18 @@ export class BusService {
   /** Removes the gateway from `source` to `destination` (a both-ways one by either order); false if none. */
   removeGateway(source: string, destination: string): Promise<boolean> {
     return this.#topology([source, destination], () => {
-      const found = this.#gateways.find((gateway) => (gateway.source === source && gateway.destination === destination) || (gateway.both && gateway.source === destination && gateway.destination === source));
+      const found = this.#gateways.find(
+        (gateway) =>
+          (gateway.source === source && gateway.destination === destination) ||
+          (gateway.both && gateway.source === destination && gateway.destination === source),
+      );
       if (found === undefined) return false;
       if (found.declaredBy !== undefined) {
         const owner = this.#buses.get(found.declaredBy);
-        throw new BusConflictError(`the gateway ${describeGateway(found)} is part of bus ${owner?.name ?? found.declaredBy}'s settings`, 'it goes with that bus: change or remove the bus');
+        throw new BusConflictError(
+          `the gateway ${describeGateway(found)} is part of bus ${owner?.name ?? found.declaredBy}'s settings`,
+          'it goes with that bus: change or remove the bus',
+        );
       }
       this.#changeTopology(
         this.#buses,
@@ -529,7 +602,11 @@ export class BusService {
   renameBus(id: string, name: string, declared?: readonly Gateway[]): Promise<Bus> {
     const redeclared = declared?.map((gateway) => normaliseGateway({ ...gateway, declaredBy: id }));
     for (const gateway of redeclared ?? []) checkGateway(gateway);
-    const names = [name, this.#buses.get(id)?.name ?? name, ...(redeclared ?? []).flatMap((gateway) => [gateway.source, gateway.destination])];
+    const names = [
+      name,
+      this.#buses.get(id)?.name ?? name,
+      ...(redeclared ?? []).flatMap((gateway) => [gateway.source, gateway.destination]),
+    ];
     return this.#topology(names, () => {
       const stored = this.#buses.get(id);
       if (stored === undefined) throw new UnknownBusError(id);
@@ -549,7 +626,11 @@ export class BusService {
         gateways = this.#gateways.map((gateway) =>
           gateway.declaredBy !== id
             ? gateway
-            : { ...gateway, source: gateway.source === stored.name ? name : gateway.source, destination: gateway.destination === stored.name ? name : gateway.destination },
+            : {
+                ...gateway,
+                source: gateway.source === stored.name ? name : gateway.source,
+                destination: gateway.destination === stored.name ? name : gateway.destination,
+              },
         );
       } else {
         gateways = this.#gateways.filter((gateway) => gateway.declaredBy !== id);
@@ -572,7 +653,10 @@ export class BusService {
     return this.#topology(names, () => {
       const stored = this.#buses.get(bus.id);
       if (stored !== undefined && stored.fd !== bus.fd) {
-        throw new BusConflictError(`bus ${stored.name} exists already, with fd=${stored.fd}`, 'remove it first, or create it with the same settings');
+        throw new BusConflictError(
+          `bus ${stored.name} exists already, with fd=${stored.fd}`,
+          'remove it first, or create it with the same settings',
+        );
       }
       const existing = stored === undefined ? undefined : this.#prune(stored);
       const next = existing ?? bus;
@@ -595,13 +679,20 @@ export class BusService {
       this.#buses.delete(id);
       // Gateways added by hand go with either bus; gateways another bus declares wait for this one to come back.
       const before = this.#gateways;
-      this.#gateways = before.filter((gateway) => gateway.declaredBy !== id && (gateway.declaredBy !== undefined || (gateway.source !== existing.name && gateway.destination !== existing.name)));
+      this.#gateways = before.filter(
+        (gateway) =>
+          gateway.declaredBy !== id &&
+          (gateway.declaredBy !== undefined || (gateway.source !== existing.name && gateway.destination !== existing.name)),
+      );
       this.#save();
       for (const bus of this.#neighbours([existing.name], before)) {
         try {
           this.#apply(bus);
         } catch (error) {
-          this.#log.warn('rewiring a neighbour of a removed bus failed; retried on the next change', { bus: bus.name, error: error instanceof Error ? error.message : String(error) });
+          this.#log.warn('rewiring a neighbour of a removed bus failed; retried on the next change', {
+            bus: bus.name,
+            error: error instanceof Error ? error.message : String(error),
+          });
         }
       }
       return true;
@@ -621,7 +712,8 @@ export class BusService {
   #join(stored: Bus, member: Member): Bus {
     const bus = this.#prune(stored);
     const current = bus.members.find((m) => m.id === member.id);
-    const same = current !== undefined && JSON.stringify({ ...current, since: undefined }) === JSON.stringify({ ...member, since: undefined });
+    const same =
+      current !== undefined && JSON.stringify({ ...current, since: undefined }) === JSON.stringify({ ...member, since: undefined });
     const next = same ? bus : withMember(bus, { ...member, since: member.since ?? this.#now().toISOString() });
     // Joins and leaves are the hot path: the rules are taken from the last apply (see verify for the rest).
     this.#commit(bus, next, { trustRules: true });
@@ -646,8 +738,19 @@ export class BusService {
       const stored = this.#namedOnce(target.bus);
       if (stored !== undefined) return { bus: this.#attachTo(stored, target, member), created: false };
       if (target.create !== true) throw new UnknownBusError(target.bus, 'name');
-      const bus: Bus = { id: `${TRANSIENT_ID_PREFIX}${target.bus}`, name: target.bus, fd: target.fd ?? false, transient: true, members: [], ...(target.annotations === undefined ? {} : { annotations: { ...target.annotations } }) };
-      if (this.#buses.has(bus.id)) throw new BusConflictError(`a bus with id ${bus.id} exists already, named ${this.#buses.get(bus.id)?.name ?? ''}`, 'give this bus another name');
+      const bus: Bus = {
+        id: `${TRANSIENT_ID_PREFIX}${target.bus}`,
+        name: target.bus,
+        fd: target.fd ?? false,
+        transient: true,
+        members: [],
+        ...(target.annotations === undefined ? {} : { annotations: { ...target.annotations } }),
+      };
+      if (this.#buses.has(bus.id))
+        throw new BusConflictError(
+          `a bus with id ${bus.id} exists already, named ${this.#buses.get(bus.id)?.name ?? ''}`,
+          'give this bus another name',
+        );
       const next = withMember(bus, { ...member, since: member.since ?? this.#now().toISOString() });
       this.#changeTopology(new Map(this.#buses).set(next.id, next), this.#gateways, [next.name]);
       return { bus: next, created: true };
@@ -657,14 +760,21 @@ export class BusService {
   /** The bus of that name; refused when several have it (members attach by name, so it must say which). */
   #namedOnce(name: string): Bus | undefined {
     const found = [...this.#buses.values()].filter((bus) => bus.name === name);
-    if (found.length > 1) throw new BusConflictError(`${found.length} buses are named ${name} (ids ${found.map((bus) => bus.id).join(', ')})`, 'remove or rename all but one');
+    if (found.length > 1)
+      throw new BusConflictError(
+        `${found.length} buses are named ${name} (ids ${found.map((bus) => bus.id).join(', ')})`,
+        'remove or rename all but one',
+      );
     return found[0];
   }
 
   /** Adds the member to a bus found by name (its queue key held), checking the frames it asks for. */
   #attachTo(stored: Bus, target: AttachTarget, member: Member): Bus {
     if (target.fd !== undefined && target.fd !== stored.fd) {
-      throw new BusConflictError(`bus ${stored.name} carries ${stored.fd ? 'CAN FD' : 'classic CAN'} frames, and this member asks for ${target.fd ? 'CAN FD' : 'classic CAN'}`, `leave fd out to take the bus as it is, or set it to ${String(stored.fd)}`);
+      throw new BusConflictError(
+        `bus ${stored.name} carries ${stored.fd ? 'CAN FD' : 'classic CAN'} frames, and this member asks for ${target.fd ? 'CAN FD' : 'classic CAN'}`,
+        `leave fd out to take the bus as it is, or set it to ${String(stored.fd)}`,
+      );
     }
     return this.#join(stored, member);
   }
@@ -715,7 +825,8 @@ export class BusService {
   #prune(bus: Bus, options: { unmoved?: boolean } = {}): Bus {
     if (!bus.members.some((member) => member.end.handover === true || member.end.netns !== undefined)) return bus;
     const presence = new Map(this.#reconciler.presence(bus, { ends: options.unmoved === true }).map((p) => [p.memberId, p]));
-    const overdue = (member: Member): boolean => member.since === undefined || this.#now().getTime() - Date.parse(member.since) > this.#graceMs;
+    const overdue = (member: Member): boolean =>
+      member.since === undefined || this.#now().getTime() - Date.parse(member.since) > this.#graceMs;
     const dropped = bus.members.filter((member) => {
       const where = presence.get(member.id);
       if (where?.namespaceGone === true) return true;
@@ -724,7 +835,12 @@ export class BusService {
     if (dropped.length === 0) return bus;
     for (const member of dropped) {
       const where = presence.get(member.id);
-      const why = where?.namespaceGone === true ? `its namespace ${member.end.netns ?? ''} is gone` : where?.hostEnd === true ? 'its end was never taken over' : 'its interface is gone with its container';
+      const why =
+        where?.namespaceGone === true
+          ? `its namespace ${member.end.netns ?? ''} is gone`
+          : where?.hostEnd === true
+            ? 'its end was never taken over'
+            : 'its interface is gone with its container';
       this.#log.warn(`member dropped: ${why}`, { bus: bus.name, member: member.id });
     }
     return { ...bus, members: bus.members.filter((member) => !dropped.includes(member)) };
@@ -744,13 +860,19 @@ export class BusService {
         this.#buses.set(previous.id, previous);
         this.#apply(previous);
       }
-      throw new CantainerError('ESTATEWRITE', `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, hint: 'check that the state directory is writable and not full' });
+      throw new CantainerError(
+        'ESTATEWRITE',
+        `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error, hint: 'check that the state directory is writable and not full' },
+      );
     }
   }
 
   /** The bus's ports for its wired gateways whose other bus has its namespace (see #changeTopology). */
   #portsOf(bus: Bus, buses: ReadonlyMap<string, Bus> = this.#buses, gateways: readonly Gateway[] = this.#gateways): GatewayPort[] {
-    return gatewayPorts(bus, gateways, [...buses.values()], busMtu).filter((port) => this.#kernel.namespaces.exists(busNamespace(port.peer.namespaceOf)));
+    return gatewayPorts(bus, gateways, [...buses.values()], busMtu).filter((port) =>
+      this.#kernel.namespaces.exists(busNamespace(port.peer.namespaceOf)),
+    );
   }
 
   /** Wires a bus; `drift` when nothing was asked of it, so every change made corrects drift. */
@@ -766,7 +888,8 @@ export class BusService {
     this.#stats.changes += changes.length;
     if (options.drift === true) this.#stats.driftCorrections += changes.length;
     // What the uplinks' interfaces were when wired: watchUplinks rewires when that changes.
-    for (const uplink of bus.uplinks ?? []) this.#uplinkSignatures.set(`${bus.id}\0${uplink.interface}`, this.#interfaceSignature(uplink.interface));
+    for (const uplink of bus.uplinks ?? [])
+      this.#uplinkSignatures.set(`${bus.id}\0${uplink.interface}`, this.#interfaceSignature(uplink.interface));
     return changes;
   }
 
@@ -791,7 +914,11 @@ export class BusService {
   }
 
   /** The buses joined by a gateway to a bus of one of these names. */
-  #neighbours(names: readonly string[], gateways: readonly Gateway[] = this.#gateways, buses: ReadonlyMap<string, Bus> = this.#buses): Bus[] {
+  #neighbours(
+    names: readonly string[],
+    gateways: readonly Gateway[] = this.#gateways,
+    buses: ReadonlyMap<string, Bus> = this.#buses,
+  ): Bus[] {
     const wanted = new Set<string>();
     for (const gateway of gateways) {
       if (names.includes(gateway.source)) wanted.add(gateway.destination);
@@ -805,7 +932,12 @@ export class BusService {
    * named, and those joined to them by a gateway (looked up once the topology key is held, so the set is current).
    */
   #topology<T>(names: readonly string[], task: () => T): Promise<T> {
-    return this.#queue.run(TOPOLOGY, () => this.#queue.runAll(this.#neighbours(names).map((bus) => bus.id), task));
+    return this.#queue.run(TOPOLOGY, () =>
+      this.#queue.runAll(
+        this.#neighbours(names).map((bus) => bus.id),
+        task,
+      ),
+    );
   }
 
   /** `gateways` with `gateway` added, replacing one from the same source to the same destination. */
@@ -815,20 +947,35 @@ export class BusService {
     const same = gateways.filter((existing) => gatewayKey(existing) === key);
     for (const existing of same) {
       if (existing.declaredBy !== gateway.declaredBy) {
-        const owner = existing.declaredBy === undefined ? 'added by hand (cantainer gateway add)' : `part of bus ${this.#buses.get(existing.declaredBy)?.name ?? existing.declaredBy}'s settings`;
-        throw new BusConflictError(`${gateway.source} and ${gateway.destination} are joined already by the gateway ${describeGateway(existing)}, ${owner}`, 'remove that gateway first');
+        const owner =
+          existing.declaredBy === undefined
+            ? 'added by hand (cantainer gateway add)'
+            : `part of bus ${this.#buses.get(existing.declaredBy)?.name ?? existing.declaredBy}'s settings`;
+        throw new BusConflictError(
+          `${gateway.source} and ${gateway.destination} are joined already by the gateway ${describeGateway(existing)}, ${owner}`,
+          'remove that gateway first',
+        );
       }
       const sameDirection = existing.source === gateway.source && existing.destination === gateway.destination;
       if (!sameDirection && (existing.both || gateway.both) && !(existing.both && gateway.both)) {
-        throw new BusConflictError(`${gateway.source} and ${gateway.destination} are joined already by the gateway ${describeGateway(existing)}`, `remove it first (cantainer gateway rm ${existing.source} ${existing.destination}), or add this one with --both to replace it`);
+        throw new BusConflictError(
+          `${gateway.source} and ${gateway.destination} are joined already by the gateway ${describeGateway(existing)}`,
+          `remove it first (cantainer gateway rm ${existing.source} ${existing.destination}), or add this one with --both to replace it`,
+        );
       }
     }
     // The same direction (or both ways) is replaced; the other direction stays beside it.
-    const kept = same.filter((existing) => !gateway.both && !existing.both && !(existing.source === gateway.source && existing.destination === gateway.destination));
+    const kept = same.filter(
+      (existing) =>
+        !gateway.both && !existing.both && !(existing.source === gateway.source && existing.destination === gateway.destination),
+    );
     const next = [...others, ...kept, gateway];
     const cycle = findCycle(next);
     if (cycle !== undefined) {
-      throw new BusConflictError(`the gateway ${describeGateway(gateway)} would close a cycle: ${cycle.join(' -> ')}`, 'frames would come back to the bus they came from; gateways must not join buses in a ring');
+      throw new BusConflictError(
+        `the gateway ${describeGateway(gateway)} would close a cycle: ${cycle.join(' -> ')}`,
+        'frames would come back to the bus they came from; gateways must not join buses in a ring',
+      );
     }
     return next;
   }
@@ -841,7 +988,8 @@ export class BusService {
   #changeTopology(buses: ReadonlyMap<string, Bus>, gateways: readonly Gateway[], names: readonly string[]): void {
     const before = { buses: this.#buses, gateways: this.#gateways };
     const touched = new Map<string, Bus>();
-    for (const bus of [...this.#neighbours(names, before.gateways, before.buses), ...this.#neighbours(names, gateways, buses)]) touched.set(bus.id, bus);
+    for (const bus of [...this.#neighbours(names, before.gateways, before.buses), ...this.#neighbours(names, gateways, buses)])
+      touched.set(bus.id, bus);
     this.#buses = new Map(buses);
     this.#gateways = [...gateways];
     const wire = (): void => {
@@ -860,10 +1008,16 @@ export class BusService {
       try {
         wire();
       } catch (undoError) {
-        this.#log.warn('putting buses back after a failed change failed too; retried on the next change', { error: undoError instanceof Error ? undoError.message : String(undoError) });
+        this.#log.warn('putting buses back after a failed change failed too; retried on the next change', {
+          error: undoError instanceof Error ? undoError.message : String(undoError),
+        });
       }
       if (error instanceof CantainerError) throw error;
-      throw new CantainerError('ESTATEWRITE', `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, hint: 'check that the state directory is writable and not full' });
+      throw new CantainerError(
+        'ESTATEWRITE',
+        `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error, hint: 'check that the state directory is writable and not full' },
+      );
     }
   }
 

@@ -50,7 +50,8 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
       events.push({ type: 'bus-created', bus: bus.name, detail: bus.fd ? 'CAN FD' : 'classic CAN' });
       for (const member of bus.members) events.push({ type: 'member-joined', bus: bus.name, member: member.id });
       for (const uplink of bus.uplinks ?? []) events.push({ type: 'uplink-added', bus: bus.name, interface: uplink.interface });
-      for (const tunnel of bus.tunnels ?? []) events.push({ type: 'tunnel-added', bus: bus.name, tunnel: tunnel.name, detail: tunnel.transport });
+      for (const tunnel of bus.tunnels ?? [])
+        events.push({ type: 'tunnel-added', bus: bus.name, tunnel: tunnel.name, detail: tunnel.transport });
       continue;
     }
     if (old.name !== bus.name) events.push({ type: 'bus-named', bus: bus.name, detail: `was ${old.name}` });
@@ -64,7 +65,9 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
     for (const name of oldUplinks) if (!newUplinks.has(name)) events.push({ type: 'uplink-removed', bus: bus.name, interface: name });
     const oldTunnels = new Map((old.tunnels ?? []).map((tunnel) => [tunnel.name, JSON.stringify(tunnel)]));
     const newTunnels = new Map((bus.tunnels ?? []).map((tunnel) => [tunnel.name, tunnel]));
-    for (const [name, tunnel] of newTunnels) if (oldTunnels.get(name) !== JSON.stringify(tunnel)) events.push({ type: 'tunnel-added', bus: bus.name, tunnel: name, detail: tunnel.transport });
+    for (const [name, tunnel] of newTunnels)
+      if (oldTunnels.get(name) !== JSON.stringify(tunnel))
+        events.push({ type: 'tunnel-added', bus: bus.name, tunnel: name, detail: tunnel.transport });
     for (const name of oldTunnels.keys()) if (!newTunnels.has(name)) events.push({ type: 'tunnel-removed', bus: bus.name, tunnel: name });
   }
   for (const bus of before.buses) if (!now.has(bus.id)) events.push({ type: 'bus-removed', bus: bus.name });
@@ -75,8 +78,10 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
     const old = oldGateways.get(id);
     const name = describeGateway(entry.gateway);
     if (old === undefined) events.push({ type: 'gateway-added', gateway: name, detail: entry.status.state });
-    else if (old.status.state !== entry.status.state && entry.status.state !== 'refused') events.push({ type: entry.status.state === 'wired' ? 'gateway-wired' : 'gateway-waiting', gateway: name });
+    else if (old.status.state !== entry.status.state && entry.status.state !== 'refused')
+      events.push({ type: entry.status.state === 'wired' ? 'gateway-wired' : 'gateway-waiting', gateway: name });
   }
-  for (const [id, entry] of oldGateways) if (!newGateways.has(id)) events.push({ type: 'gateway-removed', gateway: describeGateway(entry.gateway) });
+  for (const [id, entry] of oldGateways)
+    if (!newGateways.has(id)) events.push({ type: 'gateway-removed', gateway: describeGateway(entry.gateway) });
   return events.map((event) => ({ time, ...event }));
 }

@@ -4,7 +4,14 @@ import { CantainerError, describeValue } from '../errors.js';
 import { checkBus, type Bus, type Member, type MemberEnd } from '../bus/model.js';
 import type { Uplink, UplinkDirection } from '../bus/uplink.js';
 import type { Tunnel, TunnelTransport } from '../bus/tunnel.js';
-import { checkGateway, gatewaySetProblem, type Crc8ChecksumSpec, type FrameEdit, type Gateway, type XorChecksumSpec } from '../bus/gateway.js';
+import {
+  checkGateway,
+  gatewaySetProblem,
+  type Crc8ChecksumSpec,
+  type FrameEdit,
+  type Gateway,
+  type XorChecksumSpec,
+} from '../bus/gateway.js';
 
 export const STATE_VERSION = 2;
 /** Versions this cantainer reads; older ones are upgraded on the next save. */
@@ -27,7 +34,8 @@ export class StateFormatError extends CantainerError {
 type Json = unknown;
 
 function object(value: Json, field: string): Record<string, Json> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new StateFormatError(field, `${describeValue(value)} is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new StateFormatError(field, `${describeValue(value)} is not an object`);
   return value as Record<string, Json>;
 }
 
@@ -90,8 +98,10 @@ function parseUplink(value: Json, field: string): Uplink {
 
 function parseTunnel(value: Json, field: string): Tunnel {
   const raw = object(value, field);
-  const optionalText = (key: 'listen' | 'peer'): Partial<Tunnel> => (raw[key] === undefined ? {} : { [key]: string(raw[key], `${field}.${key}`) });
-  const optionalNumber = (key: 'timeoutUs' | 'mtu'): Partial<Tunnel> => (raw[key] === undefined ? {} : { [key]: number(raw[key], `${field}.${key}`) });
+  const optionalText = (key: 'listen' | 'peer'): Partial<Tunnel> =>
+    raw[key] === undefined ? {} : { [key]: string(raw[key], `${field}.${key}`) };
+  const optionalNumber = (key: 'timeoutUs' | 'mtu'): Partial<Tunnel> =>
+    raw[key] === undefined ? {} : { [key]: number(raw[key], `${field}.${key}`) };
   return {
     name: string(raw.name, `${field}.name`),
     transport: string(raw.transport, `${field}.transport`) as TunnelTransport,
@@ -111,8 +121,12 @@ function parseBus(value: Json, field: string): Bus {
     fd: boolean(raw.fd, `${field}.fd`),
     ...(raw.transient === undefined ? {} : { transient: boolean(raw.transient, `${field}.transient`) }),
     members: array(raw.members, `${field}.members`).map((member, i) => parseMember(member, `${field}.members[${i}]`)),
-    ...(raw.uplinks === undefined ? {} : { uplinks: array(raw.uplinks, `${field}.uplinks`).map((uplink, i) => parseUplink(uplink, `${field}.uplinks[${i}]`)) }),
-    ...(raw.tunnels === undefined ? {} : { tunnels: array(raw.tunnels, `${field}.tunnels`).map((tunnel, i) => parseTunnel(tunnel, `${field}.tunnels[${i}]`)) }),
+    ...(raw.uplinks === undefined
+      ? {}
+      : { uplinks: array(raw.uplinks, `${field}.uplinks`).map((uplink, i) => parseUplink(uplink, `${field}.uplinks[${i}]`)) }),
+    ...(raw.tunnels === undefined
+      ? {}
+      : { tunnels: array(raw.tunnels, `${field}.tunnels`).map((tunnel, i) => parseTunnel(tunnel, `${field}.tunnels[${i}]`)) }),
     ...annotations(raw.annotations, `${field}.annotations`),
   };
   try {
@@ -130,12 +144,21 @@ function number(value: Json, field: string): number {
 
 function parseEdit(value: Json, field: string): FrameEdit {
   const raw = object(value, field);
-  return { operation: string(raw.operation, `${field}.operation`), field: string(raw.field, `${field}.field`), value: string(raw.value, `${field}.value`) } as FrameEdit;
+  return {
+    operation: string(raw.operation, `${field}.operation`),
+    field: string(raw.field, `${field}.field`),
+    value: string(raw.value, `${field}.value`),
+  } as FrameEdit;
 }
 
 function parseXor(value: Json, field: string): XorChecksumSpec {
   const raw = object(value, field);
-  return { from: number(raw.from, `${field}.from`), to: number(raw.to, `${field}.to`), at: number(raw.at, `${field}.at`), init: number(raw.init, `${field}.init`) };
+  return {
+    from: number(raw.from, `${field}.from`),
+    to: number(raw.to, `${field}.to`),
+    at: number(raw.at, `${field}.at`),
+    init: number(raw.init, `${field}.init`),
+  };
 }
 
 function parseCrc8(value: Json, field: string): Crc8ChecksumSpec {
@@ -173,7 +196,10 @@ export function parseState(text: string): DesiredState {
   }
   const raw = object(json, 'file');
   if (!READABLE_VERSIONS.includes(raw.version)) {
-    throw new StateFormatError('version', `${describeValue(raw.version)} is not a state version this cantainer reads (it reads versions ${READABLE_VERSIONS.join(' and ')})`);
+    throw new StateFormatError(
+      'version',
+      `${describeValue(raw.version)} is not a state version this cantainer reads (it reads versions ${READABLE_VERSIONS.join(' and ')})`,
+    );
   }
   const buses = array(raw.buses, 'buses').map((bus, i) => parseBus(bus, `buses[${i}]`));
   const ids = new Set<string>();
@@ -181,7 +207,8 @@ export function parseState(text: string): DesiredState {
     if (ids.has(bus.id)) throw new StateFormatError(`buses[${i}].id`, `${describeValue(bus.id)} appears twice`);
     ids.add(bus.id);
   }
-  const gateways = raw.gateways === undefined ? [] : array(raw.gateways, 'gateways').map((gateway, i) => parseGateway(gateway, `gateways[${i}]`));
+  const gateways =
+    raw.gateways === undefined ? [] : array(raw.gateways, 'gateways').map((gateway, i) => parseGateway(gateway, `gateways[${i}]`));
   const problem = gatewaySetProblem(gateways);
   if (problem !== undefined) throw new StateFormatError('gateways', problem);
   return { buses, gateways };

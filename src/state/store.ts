@@ -50,7 +50,10 @@ export class StateStore {
     } catch (error) {
       const keptAt = `${this.path}.unreadable-${this.#now().toISOString().replace(/[:.]/gu, '-')}`;
       renameSync(this.path, keptAt);
-      return { state: EMPTY_STATE, problem: new StateFileError(`state file ${this.path}: ${error instanceof Error ? error.message : String(error)}`, keptAt, error) };
+      return {
+        state: EMPTY_STATE,
+        problem: new StateFileError(`state file ${this.path}: ${error instanceof Error ? error.message : String(error)}`, keptAt, error),
+      };
     }
   }
 

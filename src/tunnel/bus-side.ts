@@ -14,7 +14,12 @@ export class BusSide {
   readonly #fields: Readonly<Record<string, string>>;
   #socket: CanSocketPort | undefined;
 
-  constructor(options: { readonly fd: boolean; readonly counters: TunnelCounters; readonly warnings: RateLimitedLog; readonly fields: Readonly<Record<string, string>> }) {
+  constructor(options: {
+    readonly fd: boolean;
+    readonly counters: TunnelCounters;
+    readonly warnings: RateLimitedLog;
+    readonly fields: Readonly<Record<string, string>>;
+  }) {
     this.#fd = options.fd;
     this.#counters = options.counters;
     this.#warnings = options.warnings;
@@ -38,7 +43,10 @@ export class BusSide {
       },
       (error) => {
         // The pair went away (the bus was repaired or removed): the host attaches a new socket when it is back.
-        this.#warnings.warn('bus-side', 'a tunnel lost its interface on the bus; it is attached again once the bus is wired', { ...this.#fields, error: error.message });
+        this.#warnings.warn('bus-side', 'a tunnel lost its interface on the bus; it is attached again once the bus is wired', {
+          ...this.#fields,
+          error: error.message,
+        });
         if (this.#socket === socket) this.detach();
       },
     );
@@ -59,7 +67,11 @@ export class BusSide {
       }
       if (frame.kind === 'fd' && !this.#fd) {
         countDrop(this.#counters, 'fd-on-classic');
-        this.#warnings.warn('fd-on-classic', 'an FD frame came through a tunnel of a classic bus: dropped (create the bus with fd=true to carry FD frames)', { ...this.#fields, id: frame.id.toString(16) });
+        this.#warnings.warn(
+          'fd-on-classic',
+          'an FD frame came through a tunnel of a classic bus: dropped (create the bus with fd=true to carry FD frames)',
+          { ...this.#fields, id: frame.id.toString(16) },
+        );
         continue;
       }
       const socket = this.#socket;
@@ -72,7 +84,10 @@ export class BusSide {
         sent.push(frame);
       } catch (error) {
         countDrop(this.#counters, 'bus-refused');
-        this.#warnings.warn('bus-refused', 'the bus refused a frame from a tunnel', { ...this.#fields, error: error instanceof Error ? error.message : String(error) });
+        this.#warnings.warn('bus-refused', 'the bus refused a frame from a tunnel', {
+          ...this.#fields,
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
     }
     this.#counters.framesIn += sent.length;

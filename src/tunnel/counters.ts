@@ -42,7 +42,19 @@ export interface TunnelCounters {
 }
 
 export function newCounters(): TunnelCounters {
-  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, packetsLost: 0, reordered: 0, connects: 0, disconnects: 0, dropped: {} };
+  return {
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    packetsLost: 0,
+    reordered: 0,
+    connects: 0,
+    disconnects: 0,
+    dropped: {},
+  };
 }
 
 export function countDrop(counters: TunnelCounters, cause: DropCause, n = 1): void {

@@ -77,7 +77,8 @@ export class TunnelHost {
     for (const bus of buses) for (const tunnel of bus.tunnels ?? []) wanted.set(keyOf(bus.id, tunnel.name), { bus, tunnel });
     for (const [key, running] of this.#running) {
       const want = wanted.get(key);
-      if (want === undefined || signature(want.bus, want.tunnel) !== running.signature || running.failure !== undefined) this.#stop(key, running, want === undefined ? 'removed' : running.failure === undefined ? 'changed' : 'retried');
+      if (want === undefined || signature(want.bus, want.tunnel) !== running.signature || running.failure !== undefined)
+        this.#stop(key, running, want === undefined ? 'removed' : running.failure === undefined ? 'changed' : 'retried');
     }
     for (const [key, { bus, tunnel }] of wanted) {
       let running = this.#running.get(key);
@@ -97,14 +98,22 @@ export class TunnelHost {
     const fields = { bus: bus.name, tunnel: tunnel.name };
     const side = new BusSide({ fd: bus.fd, counters, warnings: this.#warnings, fields });
     const context = { bus: side, counters, warnings: this.#warnings, fields };
-    const carrier = tunnel.transport === 'udp' ? new UdpCarrier(tunnel, side, counters, this.#warnings, fields) : tunnel.transport === 'tcp-server' ? new TcpServerCarrier(tunnel, context) : new TcpClientCarrier(tunnel, context);
+    const carrier =
+      tunnel.transport === 'udp'
+        ? new UdpCarrier(tunnel, side, counters, this.#warnings, fields)
+        : tunnel.transport === 'tcp-server'
+          ? new TcpServerCarrier(tunnel, context)
+          : new TcpClientCarrier(tunnel, context);
     const base = { busId: bus.id, busName: bus.name, tunnel, signature: signature(bus, tunnel), counters, side };
     try {
       await carrier.start();
     } catch (error) {
       carrier.close();
       const failure = error instanceof Error ? error.message : String(error);
-      this.#warnings.warn(`start-${bus.id}-${tunnel.name}`, 'a tunnel could not start; tried again on the next change or check', { ...fields, error: failure });
+      this.#warnings.warn(`start-${bus.id}-${tunnel.name}`, 'a tunnel could not start; tried again on the next change or check', {
+        ...fields,
+        error: failure,
+      });
       return { ...base, carrier: undefined, failure };
     }
     this.#log.info('tunnel started', { ...fields, transport: tunnel.transport, listen: tunnel.listen, peer: tunnel.peer });
@@ -115,13 +124,21 @@ export class TunnelHost {
     const carrier = running.carrier;
     if (carrier === undefined) return;
     try {
-      const socket = this.#kernel.canSocket(tunnelPortName(bus.id, running.tunnel.name), { netns: this.#kernel.owned(busNamespace(bus.id)), fd: bus.fd, receiveBufferBytes: BUS_SIDE_BUFFER_BYTES });
+      const socket = this.#kernel.canSocket(tunnelPortName(bus.id, running.tunnel.name), {
+        netns: this.#kernel.owned(busNamespace(bus.id)),
+        fd: bus.fd,
+        receiveBufferBytes: BUS_SIDE_BUFFER_BYTES,
+      });
       running.side.attach(socket, (frames) => {
         carrier.send(frames);
       });
     } catch (error) {
       // The pair is not there (the bus is being wired or repaired): the next sync tries again.
-      this.#log.debug('a tunnel is not attached to its bus yet', { bus: bus.name, tunnel: running.tunnel.name, error: error instanceof Error ? error.message : String(error) });
+      this.#log.debug('a tunnel is not attached to its bus yet', {
+        bus: bus.name,
+        tunnel: running.tunnel.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 

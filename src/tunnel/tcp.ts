@@ -73,7 +73,12 @@ class StreamPeer {
   drop(cause: DropCause, detail: string): void {
     if (this.socket.destroyed) return;
     countDrop(this.#context.counters, cause);
-    this.#context.warnings.warn(`drop-${cause}`, 'a tunnel peer was disconnected', { ...this.#context.fields, peer: this.name, cause, detail });
+    this.#context.warnings.warn(`drop-${cause}`, 'a tunnel peer was disconnected', {
+      ...this.#context.fields,
+      peer: this.name,
+      cause,
+      detail,
+    });
     this.socket.destroy();
   }
 
@@ -131,7 +136,10 @@ export class TcpServerCarrier implements TunnelCarrier {
     }
     if (this.#clients.size >= MAX_CLIENTS) {
       countDrop(counters, 'too-many-clients');
-      warnings.warn('too-many-clients', `a tunnel server has ${MAX_CLIENTS} clients already: connection refused`, { ...fields, peer: name });
+      warnings.warn('too-many-clients', `a tunnel server has ${MAX_CLIENTS} clients already: connection refused`, {
+        ...fields,
+        peer: name,
+      });
       socket.destroy();
       return;
     }

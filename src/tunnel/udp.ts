@@ -83,7 +83,10 @@ export class UdpCarrier implements TunnelCarrier {
     const address = plainAddress(remote.address);
     if (this.#allowed === undefined ? address !== this.#peer?.address : !this.#allowed(address)) {
       countDrop(this.#counters, 'not-allowed');
-      this.#warnings.warn('not-allowed', 'a datagram from an address the tunnel does not take: dropped', { ...this.#fields, from: `${address}:${remote.port}` });
+      this.#warnings.warn('not-allowed', 'a datagram from an address the tunnel does not take: dropped', {
+        ...this.#fields,
+        from: `${address}:${remote.port}`,
+      });
       return;
     }
     this.#counters.packetsIn += 1;
@@ -91,7 +94,11 @@ export class UdpCarrier implements TunnelCarrier {
     const decoded = decodePacket(message);
     if (decoded.problem !== undefined) {
       countDrop(this.#counters, decoded.problem.cause);
-      this.#warnings.warn(`wire-${decoded.problem.cause}`, 'a malformed datagram came through a tunnel', { ...this.#fields, from: `${address}:${remote.port}`, problem: decoded.problem.message });
+      this.#warnings.warn(`wire-${decoded.problem.cause}`, 'a malformed datagram came through a tunnel', {
+        ...this.#fields,
+        from: `${address}:${remote.port}`,
+        problem: decoded.problem.message,
+      });
       if (decoded.frames.length === 0) return;
     }
     this.#followSequence(decoded.sequence);
@@ -131,7 +138,13 @@ export class UdpCarrier implements TunnelCarrier {
       this.#pendingBytes += size;
     }
     if (this.#timeoutUs === 0) this.#flush();
-    else if (this.#pending.length > 0) this.#timer ??= setTimeout(() => { this.#flush(); }, Math.max(1, Math.round(this.#timeoutUs / 1000)));
+    else if (this.#pending.length > 0)
+      this.#timer ??= setTimeout(
+        () => {
+          this.#flush();
+        },
+        Math.max(1, Math.round(this.#timeoutUs / 1000)),
+      );
   }
 
   #flush(): void {

@@ -20,13 +20,25 @@ describe('benchmark statistics', () => {
 
   it('counts time covered by overlapping requests once', () => {
     assert.equal(unionMs([]), 0);
-    assert.equal(unionMs([{ start: 0, end: 10 }, { start: 5, end: 15 }, { start: 20, end: 25 }, { start: 21, end: 22 }]), 20);
+    assert.equal(
+      unionMs([
+        { start: 0, end: 10 },
+        { start: 5, end: 15 },
+        { start: 20, end: 25 },
+        { start: 21, end: 22 },
+      ]),
+      20,
+    );
   });
 });
 
 describe('profile summaries', () => {
   it('sums self and inclusive time per function, counting a recursive function once per stack, idle left out', () => {
-    const frame = (functionName: string, line = 0): { functionName: string; url: string; lineNumber: number } => ({ functionName, url: 'file:///x/dist/src/a.js', lineNumber: line });
+    const frame = (functionName: string, line = 0): { functionName: string; url: string; lineNumber: number } => ({
+      functionName,
+      url: 'file:///x/dist/src/a.js',
+      lineNumber: line,
+    });
     const profile = {
       nodes: [
         { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 5] },
@@ -49,7 +61,10 @@ describe('profile summaries', () => {
 
 describe('the join baseline', () => {
   it("spells cantainer's rule flags as cangw options", () => {
-    assert.deepEqual(cangwArguments({ source: 'm1', destination: 'monitor', echo: true, allowToIncomingInterface: true, hopLimit: 1, fd: true }), ['-A', '-s', 'm1', '-d', 'monitor', '-e', '-i', '-X', '-l', '1']);
+    assert.deepEqual(
+      cangwArguments({ source: 'm1', destination: 'monitor', echo: true, allowToIncomingInterface: true, hopLimit: 1, fd: true }),
+      ['-A', '-s', 'm1', '-d', 'monitor', '-e', '-i', '-X', '-l', '1'],
+    );
   });
 });
 
@@ -58,21 +73,77 @@ describe('BENCHMARKS.md', () => {
     machine: { kernel: '6.1.0', cpus: 2, cpuModel: 'QEMU', memoryMiB: 3000, node: 'v20', canGwMaxHops: 1 },
     join: [
       { members: 10, ours: { p50: 20, p99: 30, samples: 20 }, baseline: { p50: 2000, p99: 2100, samples: 10 }, rules: 20, spawns: 23 },
-      { members: 50, ours: { p50: 90, p99: 120, samples: 15 }, baseline: { p50: 10_800, p99: 11_000, samples: 5 }, rules: 100, spawns: 103 },
+      {
+        members: 50,
+        ours: { p50: 90, p99: 120, samples: 15 },
+        baseline: { p50: 10_800, p99: 11_000, samples: 5 },
+        rules: 100,
+        spawns: 103,
+      },
     ],
     dataplane: [
-      { members: 2, fd: false, ours: { fps: 9500, sent: 100, received: 100, lost: 0, duplicates: 0, outOfOrder: 0, latencyUs: { p50: 30, p99: 50, samples: 1000 } }, baseline: { fps: 10_000, sent: 100, received: 100, lost: 0, duplicates: 0, outOfOrder: 0, latencyUs: { p50: 25, p99: 40, samples: 1000 } } },
-      { members: 50, fd: true, ours: { fps: 5000, sent: 100, received: 98, lost: 2, duplicates: 0, outOfOrder: 0, latencyUs: { p50: 300, p99: 500, samples: 1000 } }, baseline: { fps: 10_000, sent: 100, received: 100, lost: 0, duplicates: 0, outOfOrder: 0, latencyUs: { p50: 25, p99: 40, samples: 1000 } } },
+      {
+        members: 2,
+        fd: false,
+        ours: {
+          fps: 9500,
+          sent: 100,
+          received: 100,
+          lost: 0,
+          duplicates: 0,
+          outOfOrder: 0,
+          latencyUs: { p50: 30, p99: 50, samples: 1000 },
+        },
+        baseline: {
+          fps: 10_000,
+          sent: 100,
+          received: 100,
+          lost: 0,
+          duplicates: 0,
+          outOfOrder: 0,
+          latencyUs: { p50: 25, p99: 40, samples: 1000 },
+        },
+      },
+      {
+        members: 50,
+        fd: true,
+        ours: {
+          fps: 5000,
+          sent: 100,
+          received: 98,
+          lost: 2,
+          duplicates: 0,
+          outOfOrder: 0,
+          latencyUs: { p50: 300, p99: 500, samples: 1000 },
+        },
+        baseline: {
+          fps: 10_000,
+          sent: 100,
+          received: 100,
+          lost: 0,
+          duplicates: 0,
+          outOfOrder: 0,
+          latencyUs: { p50: 25, p99: 40, samples: 1000 },
+        },
+      },
     ],
   };
 
   it('reads the guest output back, ignoring everything but result lines', () => {
-    const output = ['bench: join: started', `BENCH_RESULT ${JSON.stringify({ section: 'join', value: results.join })}`, 'noise BENCH_RESULT {"section":"machine","value":{"cpus":2}}'].join('\n');
+    const output = [
+      'bench: join: started',
+      `BENCH_RESULT ${JSON.stringify({ section: 'join', value: results.join })}`,
+      'noise BENCH_RESULT {"section":"machine","value":{"cpus":2}}',
+    ].join('\n');
     assert.deepEqual(parseResults(output), { join: results.join, machine: { cpus: 2 } });
   });
 
   it('gives each section its table and a verdict on its target, and keeps the raw results', () => {
-    const text = renderReport(results, { date: '2026-11-26', commit: 'abcdef1234567890', hostCpu: 'Some CPU', accel: 'tcg', totalSeconds: 600 }, 'Reading the figures.');
+    const text = renderReport(
+      results,
+      { date: '2026-11-26', commit: 'abcdef1234567890', hostCpu: 'Some CPU', accel: 'tcg', totalSeconds: 600 },
+      'Reading the figures.',
+    );
     assert.match(text, /^# Benchmarks\n\nWritten by `npm run bench` on 2026-11-26 \(commit abcdef123456; 10 min\)/u);
     assert.match(text, /\| 50 \| 90\.0 \| 120 \| 15 \| 10800 \| 11000 \| 5 \| 103 \(100 rules\) \| 120x \|/u);
     assert.match(text, /Target: at least 100x faster at 50 members: \*\*met\*\*: 120x\./u);

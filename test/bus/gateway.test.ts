@@ -1,13 +1,31 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidValueError } from '../../src/errors.js';
-import { checkGateway, crc8Table, findCycle, gatewayFilters, gatewayModifications, gatewayPorts, gatewaySetProblem, normaliseGateway, type Gateway } from '../../src/bus/gateway.js';
+import {
+  checkGateway,
+  crc8Table,
+  findCycle,
+  gatewayFilters,
+  gatewayModifications,
+  gatewayPorts,
+  gatewaySetProblem,
+  normaliseGateway,
+  type Gateway,
+} from '../../src/bus/gateway.js';
 import { busMtu, planBus } from '../../src/bus/plan.js';
 import { selectionFilters } from '../../src/can/idset.js';
 import { gatewayFromWords, gatewayWords } from '../../src/bus/gateway-spec.js';
 import type { Bus } from '../../src/bus/model.js';
 
-const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({ source, destination, both: false, accept: [], reject: [], edits: [], ...more });
+const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({
+  source,
+  destination,
+  both: false,
+  accept: [],
+  reject: [],
+  edits: [],
+  ...more,
+});
 
 describe('gateway model', () => {
   it('computes the CRC8 table of a polynomial (SAE J1850 0x1D: crc8("123456789") with init FF, final xor FF is 0x4B)', () => {
@@ -31,32 +49,64 @@ describe('gateway model', () => {
     assert.equal(classic.or, undefined);
     assert.deepEqual(gatewayModifications(edits, true)?.or, { fields: ['flags'], canId: 0, len: 0, flags: 1, data: new Uint8Array() });
     assert.equal(gatewayModifications([], false), undefined);
-    const big = [{ operation: 'set', field: 'data', value: 'AB'.repeat(12) }, { operation: 'set', field: 'len', value: '12' }] as const;
-    assert.deepEqual(gatewayModifications(big, false)?.set, { fields: ['data', 'len'], canId: 0, len: 8, flags: 0, data: new Uint8Array(8).fill(0xab) }, 'cut to classic size on classic rules');
+    const big = [
+      { operation: 'set', field: 'data', value: 'AB'.repeat(12) },
+      { operation: 'set', field: 'len', value: '12' },
+    ] as const;
+    assert.deepEqual(
+      gatewayModifications(big, false)?.set,
+      { fields: ['data', 'len'], canId: 0, len: 8, flags: 0, data: new Uint8Array(8).fill(0xab) },
+      'cut to classic size on classic rules',
+    );
     assert.equal(gatewayModifications(big, true)?.set?.data.length, 12);
   });
 
   it('refuses bad gateways naming the field, the value and what is allowed', () => {
     const refuses = (g: Gateway, pattern: RegExp, fd = true): void => {
-      assert.throws(() => {
-        checkGateway(g, fd);
-      }, (error: unknown) => error instanceof InvalidValueError && pattern.test(error.message));
+      assert.throws(
+        () => {
+          checkGateway(g, fd);
+        },
+        (error: unknown) => error instanceof InvalidValueError && pattern.test(error.message),
+      );
     };
     refuses(gateway('a', 'a'), /destination: "a" is not valid; allowed: another bus than the source/u);
     refuses(gateway('a', ''), /destination: "" is not valid/u);
     refuses(gateway('a', 'b', { accept: ['800'] }), /accept\[0\]: "800" is not valid/u);
-    refuses(gateway('a', 'b', { edits: [{ operation: 'set', field: 'id', value: '800' }] }), /--set id: "800" is not valid; allowed: an id in hex/u);
+    refuses(
+      gateway('a', 'b', { edits: [{ operation: 'set', field: 'id', value: '800' }] }),
+      /--set id: "800" is not valid; allowed: an id in hex/u,
+    );
     refuses(gateway('a', 'b', { edits: [{ operation: 'set', field: 'len', value: '65' }] }), /--set len: "65".*0\.\.64/u);
     refuses(gateway('a', 'b', { edits: [{ operation: 'set', field: 'len', value: '9' }] }), /--set len: "9".*0\.\.8/u, false);
     refuses(gateway('a', 'b', { edits: [{ operation: 'set', field: 'data', value: 'ABC' }] }), /--set data: "ABC"/u);
-    refuses(gateway('a', 'b', { edits: [{ operation: 'set', field: 'flags', value: '1' }] }), /FD flags exist only when both buses are FD/u, false);
-    refuses(gateway('a', 'b', { edits: [{ operation: 'set', field: 'id', value: '1' }, { operation: 'set', field: 'id', value: '2' }] }), /id is given twice/u);
+    refuses(
+      gateway('a', 'b', { edits: [{ operation: 'set', field: 'flags', value: '1' }] }),
+      /FD flags exist only when both buses are FD/u,
+      false,
+    );
+    refuses(
+      gateway('a', 'b', {
+        edits: [
+          { operation: 'set', field: 'id', value: '1' },
+          { operation: 'set', field: 'id', value: '2' },
+        ],
+      }),
+      /id is given twice/u,
+    );
     refuses(gateway('a', 'b', { xorChecksum: { from: 0, to: 6, at: 7, init: 0 } }), /--xor-checksum: "without an edit"/u);
-    refuses(gateway('a', 'b', { edits: [{ operation: 'set', field: 'id', value: '1' }], xorChecksum: { from: 0, to: 6, at: 8, init: 0 } }), /--xor-checksum\.at: 8 is not valid; allowed: a byte index -8\.\.7/u, false);
+    refuses(
+      gateway('a', 'b', { edits: [{ operation: 'set', field: 'id', value: '1' }], xorChecksum: { from: 0, to: 6, at: 8, init: 0 } }),
+      /--xor-checksum\.at: 8 is not valid; allowed: a byte index -8\.\.7/u,
+      false,
+    );
   });
 
   it('normalises filters to candump spelling', () => {
-    assert.deepEqual(normaliseGateway(gateway('a', 'b', { accept: ['7df', '18daf110/1fffff00'] })).accept, ['7DF/7FF', '18DAF110/1FFFFF00']);
+    assert.deepEqual(normaliseGateway(gateway('a', 'b', { accept: ['7df', '18daf110/1fffff00'] })).accept, [
+      '7DF/7FF',
+      '18DAF110/1FFFFF00',
+    ]);
   });
 
   it('makes disjoint kernel filters; a lone reject is one inverted filter; none at all is no filter', () => {
@@ -73,13 +123,26 @@ describe('gateway model', () => {
   });
 
   it('plans a port per joined bus: leaving rules filtered per source, incoming frames to everyone but back', () => {
-    const a: Bus = { id: 'A', name: 'a', fd: false, members: [{ id: 'x', end: { name: 'x0' } }, { id: 'y', end: { name: 'y0' } }] };
+    const a: Bus = {
+      id: 'A',
+      name: 'a',
+      fd: false,
+      members: [
+        { id: 'x', end: { name: 'x0' } },
+        { id: 'y', end: { name: 'y0' } },
+      ],
+    };
     const b: Bus = { id: 'B', name: 'b', fd: true, members: [] };
     const c: Bus = { id: 'C', name: 'c', fd: false, members: [] };
     const gateways = [gateway('a', 'b', { accept: ['100', '200'] }), gateway('c', 'a', { both: true })];
     const ports = gatewayPorts(a, gateways, [a, b, c], busMtu);
     assert.deepEqual(
-      ports.map((port) => ({ out: port.outgoing === undefined ? undefined : selectionFilters([port.outgoing.selection]).length, in: port.incoming, fd: port.fd, peerMtu: port.peer.mtu })),
+      ports.map((port) => ({
+        out: port.outgoing === undefined ? undefined : selectionFilters([port.outgoing.selection]).length,
+        in: port.incoming,
+        fd: port.fd,
+        peerMtu: port.peer.mtu,
+      })),
       [
         { out: 2, in: false, fd: false, peerMtu: 72 },
         { out: 1, in: true, fd: false, peerMtu: 16 },
@@ -87,7 +150,8 @@ describe('gateway model', () => {
     );
     const [toB, toC] = ports.map((port) => port.name);
     const plan = planBus(a, { gateways: ports });
-    const count = (destination: string | undefined, source?: string): number => plan.rules.filter((rule) => rule.destination === destination && (source === undefined || rule.source === source)).length;
+    const count = (destination: string | undefined, source?: string): number =>
+      plan.rules.filter((rule) => rule.destination === destination && (source === undefined || rule.source === source)).length;
     assert.equal(count(toB), 2 * 4, 'two filters from x, y, the monitor and the port from c');
     assert.equal(count(toC), 3, 'x, y and the monitor, never the port of c itself');
     assert.equal(count(toC, toC), 0);
@@ -103,7 +167,22 @@ describe('gateway model', () => {
     assert.deepEqual(parsed.xorChecksum, { from: 0, to: 6, at: 7, init: 0 });
     assert.deepEqual(parsed.crc8Checksum, { from: 0, to: 6, at: 7, poly: 0x1d, init: 0xff, finalXor: 0xff });
     const written = gatewayWords(parsed);
-    assert.deepEqual(written, ['body', '--both', '--accept', '7DF/7FF', '--reject', '7E8/7FF', '--xor', 'data=FF', '--set', 'id=18DAF110', '--xor-checksum', '0:6:7:0', '--crc8', '0:6:7:1D:FF:FF']);
+    assert.deepEqual(written, [
+      'body',
+      '--both',
+      '--accept',
+      '7DF/7FF',
+      '--reject',
+      '7E8/7FF',
+      '--xor',
+      'data=FF',
+      '--set',
+      'id=18DAF110',
+      '--xor-checksum',
+      '0:6:7:0',
+      '--crc8',
+      '0:6:7:1D:FF:FF',
+    ]);
     assert.deepEqual(gatewayFromWords('option', 'powertrain', written.join(' ')), parsed);
     assert.throws(() => gatewayFromWords('option', 'a', 'b --crc8 1:2'), /option: --crc8: "1:2" is not valid; allowed: FROM:TO:AT:POLY/u);
   });

@@ -5,7 +5,12 @@ import { checkBus, withMember, withoutMember, type Bus } from '../../src/bus/mod
 import { busNamespace, hostEndName, MONITOR, planBus, resolveRule } from '../../src/bus/plan.js';
 
 function bus(members: number, fd = false): Bus {
-  return { id: 'bus-1', name: 'powertrain', fd, members: Array.from({ length: members }, (_, i) => ({ id: `m${i + 1}`, end: { name: `ve${i + 1}` } })) };
+  return {
+    id: 'bus-1',
+    name: 'powertrain',
+    fd,
+    members: Array.from({ length: members }, (_, i) => ({ id: `m${i + 1}`, end: { name: `ve${i + 1}` } })),
+  };
 }
 
 describe('bus plan', () => {
@@ -25,10 +30,26 @@ describe('bus plan', () => {
     );
     assert.deepEqual(
       plan.rules.map((rule) => `${rule.source}>${rule.destination}`),
-      [`${a}>${b}`, `${a}>${c}`, `${a}>${MONITOR}`, `${b}>${a}`, `${b}>${c}`, `${b}>${MONITOR}`, `${c}>${a}`, `${c}>${b}`, `${c}>${MONITOR}`, `${MONITOR}>${a}`, `${MONITOR}>${b}`, `${MONITOR}>${c}`],
+      [
+        `${a}>${b}`,
+        `${a}>${c}`,
+        `${a}>${MONITOR}`,
+        `${b}>${a}`,
+        `${b}>${c}`,
+        `${b}>${MONITOR}`,
+        `${c}>${a}`,
+        `${c}>${b}`,
+        `${c}>${MONITOR}`,
+        `${MONITOR}>${a}`,
+        `${MONITOR}>${b}`,
+        `${MONITOR}>${c}`,
+      ],
     );
     for (const rule of plan.rules) {
-      assert.deepEqual({ echo: rule.echo, iif: rule.allowToIncomingInterface, hops: rule.hopLimit, fd: rule.fd }, { echo: rule.destination === MONITOR ? true : undefined, iif: true, hops: 1, fd: undefined });
+      assert.deepEqual(
+        { echo: rule.echo, iif: rule.allowToIncomingInterface, hops: rule.hopLimit, fd: rule.fd },
+        { echo: rule.destination === MONITOR ? true : undefined, iif: true, hops: 1, fd: undefined },
+      );
     }
   });
 
@@ -56,9 +77,20 @@ describe('bus plan', () => {
   });
 
   it('carries the member end as given (name, namespace, up)', () => {
-    const plan = planBus({ id: 'b', name: 'b', fd: false, members: [{ id: 'x', end: { name: 'dcan0', up: true } }, { id: 'y', end: { name: 'can0', netns: '/proc/42/ns/net' } }] });
+    const plan = planBus({
+      id: 'b',
+      name: 'b',
+      fd: false,
+      members: [
+        { id: 'x', end: { name: 'dcan0', up: true } },
+        { id: 'y', end: { name: 'can0', netns: '/proc/42/ns/net' } },
+      ],
+    });
     const ends = plan.links.flatMap((link) => (link.kind === 'vxcan' ? [link.end] : []));
-    assert.deepEqual(ends, [{ name: 'dcan0', up: true }, { name: 'can0', netns: '/proc/42/ns/net' }]);
+    assert.deepEqual(ends, [
+      { name: 'dcan0', up: true },
+      { name: 'can0', netns: '/proc/42/ns/net' },
+    ]);
   });
 
   it('resolves rule ifindexes by link name, or gives undefined when a link is missing', () => {
@@ -90,7 +122,17 @@ describe('bus model', () => {
   };
 
   it('refuses duplicate member ids, naming the field and the value', () => {
-    refuses({ ...bus(0), members: [{ id: 'x', end: { name: 'a' } }, { id: 'x', end: { name: 'b' } }] }, 'bus.members[1].id', /"x" is not valid; allowed: an id no other member/u);
+    refuses(
+      {
+        ...bus(0),
+        members: [
+          { id: 'x', end: { name: 'a' } },
+          { id: 'x', end: { name: 'b' } },
+        ],
+      },
+      'bus.members[1].id',
+      /"x" is not valid; allowed: an id no other member/u,
+    );
   });
 
   it('refuses an end name over 15 characters or with a slash', () => {
@@ -99,8 +141,24 @@ describe('bus model', () => {
   });
 
   it('refuses two ends of the same name in the same namespace, allows them in different ones', () => {
-    refuses({ ...bus(0), members: [{ id: 'x', end: { name: 'can0' } }, { id: 'y', end: { name: 'can0' } }] }, 'bus.members[1].end.name', /no other member uses/u);
-    checkBus({ ...bus(0), members: [{ id: 'x', end: { name: 'can0', netns: '/a' } }, { id: 'y', end: { name: 'can0', netns: '/b' } }] });
+    refuses(
+      {
+        ...bus(0),
+        members: [
+          { id: 'x', end: { name: 'can0' } },
+          { id: 'y', end: { name: 'can0' } },
+        ],
+      },
+      'bus.members[1].end.name',
+      /no other member uses/u,
+    );
+    checkBus({
+      ...bus(0),
+      members: [
+        { id: 'x', end: { name: 'can0', netns: '/a' } },
+        { id: 'y', end: { name: 'can0', netns: '/b' } },
+      ],
+    });
   });
 
   it('refuses an empty id and a non-boolean fd', () => {

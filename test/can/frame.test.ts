@@ -6,7 +6,10 @@ import { hex } from '../helpers.js';
 
 describe('CAN frames (struct can_frame / canfd_frame, linux/can.h)', () => {
   it('encodes a classic standard frame', () => {
-    assert.deepEqual(encodeFrame(classicFrame({ id: 0x123, data: [0xde, 0xad, 0xbe, 0xef] })), hex('23010000 04 00 00 00 deadbeef00000000'));
+    assert.deepEqual(
+      encodeFrame(classicFrame({ id: 0x123, data: [0xde, 0xad, 0xbe, 0xef] })),
+      hex('23010000 04 00 00 00 deadbeef00000000'),
+    );
   });
 
   it('encodes extended, RTR and raw-DLC frames', () => {
@@ -33,7 +36,10 @@ describe('CAN frames (struct can_frame / canfd_frame, linux/can.h)', () => {
   });
 
   it('rejects invalid frames naming the field', () => {
-    assert.throws(() => classicFrame({ id: 0x800, extended: false }), (e: unknown) => e instanceof InvalidValueError && /^frame\.id: 2048 .*standard \(11-bit\)/u.test(e.message));
+    assert.throws(
+      () => classicFrame({ id: 0x800, extended: false }),
+      (e: unknown) => e instanceof InvalidValueError && /^frame\.id: 2048 .*standard \(11-bit\)/u.test(e.message),
+    );
     assert.throws(() => classicFrame({ id: 1, data: new Uint8Array(9) }), /frame\.data: 9 bytes/u);
     assert.throws(() => fdFrame({ id: 1, data: new Uint8Array(9) }), /frame\.data: 9 bytes is not valid; allowed: a CAN FD length/u);
     assert.throws(() => classicFrame({ id: 1, data: new Uint8Array(7), len8Dlc: 9 }), /frame\.len8Dlc/u);

@@ -2,7 +2,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidValueError } from '../../src/errors.js';
 import { CAN_EFF_FLAG, CAN_RTR_FLAG } from '../../src/can/frame.js';
-import { disjointFilters, formatIdFilter, matchesFilter, parseIdFilter, selectionFilters, type IdFilter, type IdSelection } from '../../src/can/idset.js';
+import {
+  disjointFilters,
+  formatIdFilter,
+  matchesFilter,
+  parseIdFilter,
+  selectionFilters,
+  type IdFilter,
+  type IdSelection,
+} from '../../src/can/idset.js';
 import { seededRandom } from '../helpers.js';
 
 const EFF = CAN_EFF_FLAG >>> 0;
@@ -22,7 +30,12 @@ describe('CAN id filters', () => {
 
   it('refuses what is not a filter, naming the field and the syntax', () => {
     for (const bad of ['', 'xyz', '123/', '800', '123/FFF', '20000000', '123/7FF/1']) {
-      assert.throws(() => parseIdFilter('--accept', bad), (error: unknown) => error instanceof InvalidValueError && error.field === '--accept' && /ID or ID\/MASK in hex/u.test(error.message), bad);
+      assert.throws(
+        () => parseIdFilter('--accept', bad),
+        (error: unknown) =>
+          error instanceof InvalidValueError && error.field === '--accept' && /ID or ID\/MASK in hex/u.test(error.message),
+        bad,
+      );
     }
   });
 
@@ -84,7 +97,7 @@ describe('CAN id filters', () => {
     }
   });
 
-  it('intersects selections (a sender\'s and a receiver\'s, a gateway\'s): once inside all of them, never outside (random)', () => {
+  it("intersects selections (a sender's and a receiver's, a gateway's): once inside all of them, never outside (random)", () => {
     const random = seededRandom(7);
     const pick = (): IdFilter => {
       const extended = random() < 0.3;
@@ -101,12 +114,20 @@ describe('CAN id filters', () => {
       const filters = selectionFilters(selections);
       for (let sample = 0; sample < 200; sample++) {
         const canId = random() < 0.5 ? (Math.floor(random() * 0x20000000) | EFF) >>> 0 : Math.floor(random() * 0x800);
-        const inside = selections.every((s) => (s.accept.length === 0 || s.accept.some((f) => matchesFilter(f, canId))) && !s.reject.some((f) => matchesFilter(f, canId)));
+        const inside = selections.every(
+          (s) => (s.accept.length === 0 || s.accept.some((f) => matchesFilter(f, canId))) && !s.reject.some((f) => matchesFilter(f, canId)),
+        );
         const count = filters.filter((f) => f === undefined || matchesFilter(f, canId)).length;
         assert.equal(count, inside ? 1 : 0, `round ${round}, id ${canId.toString(16)}`);
       }
     }
     assert.deepEqual(selectionFilters([{ accept: [], reject: [] }]), [undefined]);
-    assert.deepEqual(selectionFilters([{ accept: [], reject: [parseIdFilter('r', '7DF')] }, { accept: [], reject: [] }]), [{ id: 0x200007df, mask: (0x7ff | EFF) >>> 0 }]);
+    assert.deepEqual(
+      selectionFilters([
+        { accept: [], reject: [parseIdFilter('r', '7DF')] },
+        { accept: [], reject: [] },
+      ]),
+      [{ id: 0x200007df, mask: (0x7ff | EFF) >>> 0 }],
+    );
   });
 });

@@ -4,16 +4,31 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { formatCansend, parseCansend } from '../../src/can/text.js';
-import { decodePacket, encodedSize, encodeFrames, encodePacket, MAX_ENCODED_FRAME, StreamDecoder, TCP_HANDSHAKE } from '../../src/cannelloni/codec.js';
+import {
+  decodePacket,
+  encodedSize,
+  encodeFrames,
+  encodePacket,
+  MAX_ENCODED_FRAME,
+  StreamDecoder,
+  TCP_HANDSHAKE,
+} from '../../src/cannelloni/codec.js';
 
 interface Recorded {
   readonly sent: { readonly frames: string[]; readonly datagrams: string[] };
   readonly batched: { readonly frames: string[]; readonly datagrams: string[] };
   readonly received: Array<{ readonly case: string; readonly datagram: string; readonly onBus: string[] }>;
-  readonly tcp: { readonly serverToClient: string; readonly serverFrames: string[]; readonly clientToServer: string; readonly onBus: string[] };
+  readonly tcp: {
+    readonly serverToClient: string;
+    readonly serverFrames: string[];
+    readonly clientToServer: string;
+    readonly onBus: string[];
+  };
 }
 
-const recorded = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/cannelloni/cannelloni-2.1.2.json', import.meta.url)), 'utf8')) as Recorded;
+const recorded = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../test/fixtures/cannelloni/cannelloni-2.1.2.json', import.meta.url)), 'utf8'),
+) as Recorded;
 const frame = (text: string): CanFrame => parseCansend('frame', text);
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const texts = (frames: readonly CanFrame[]): string[] => frames.map(formatCansend);
@@ -49,7 +64,9 @@ describe('cannelloni wire format: what cannelloni 2.1.2 sent', () => {
   });
 
   it('names the problem of each malformed datagram cannelloni refused', () => {
-    const causes = Object.fromEntries(recorded.received.map(({ case: name, datagram }) => [name, decodePacket(Buffer.from(datagram, 'hex')).problem?.cause]));
+    const causes = Object.fromEntries(
+      recorded.received.map(({ case: name, datagram }) => [name, decodePacket(Buffer.from(datagram, 'hex')).problem?.cause]),
+    );
     assert.deepEqual(causes, {
       'valid classic 0x111 #AABB': undefined,
       'valid two frames, seq 7': undefined,
@@ -71,7 +88,10 @@ describe('cannelloni wire format: what cannelloni 2.1.2 sent', () => {
     const decoder = new StreamDecoder();
     const { frames, problem } = decoder.push(Buffer.from(recorded.tcp.serverToClient, 'hex'));
     assert.equal(problem, undefined);
-    assert.deepEqual(texts(frames), recorded.tcp.serverFrames.map((text) => formatCansend(frame(text))));
+    assert.deepEqual(
+      texts(frames),
+      recorded.tcp.serverFrames.map((text) => formatCansend(frame(text))),
+    );
   });
 
   it("takes a client's stream as cannelloni's server took it", () => {
@@ -161,7 +181,11 @@ describe('cannelloni wire format: limits and malformed input', () => {
 });
 
 describe('cannelloni TCP streams', () => {
-  const frames = [classicFrame({ id: 0x100, data: [1] }), fdFrame({ id: 0x200, brs: true, data: new Uint8Array(48).fill(7) }), classicFrame({ id: 0x300, rtr: true, data: new Uint8Array(2) })];
+  const frames = [
+    classicFrame({ id: 0x100, data: [1] }),
+    fdFrame({ id: 0x200, brs: true, data: new Uint8Array(48).fill(7) }),
+    classicFrame({ id: 0x300, rtr: true, data: new Uint8Array(2) }),
+  ];
   const stream = Buffer.concat([TCP_HANDSHAKE, encodeFrames(frames)]);
 
   it('reassembles frames split across reads at every byte boundary (cannelloni issue 73)', () => {

@@ -23,7 +23,27 @@ describe('cantainer CLI', () => {
   });
 
   it('has --help on every command, with its usage line', async () => {
-    const commands = [['ls'], ['inspect'], ['send'], ['dump'], ['replay'], ['events'], ['doctor'], ['repair'], ['gateway'], ['gateway', 'add'], ['gateway', 'rm'], ['gateway', 'ls'], ['uplink'], ['uplink', 'add'], ['uplink', 'rm'], ['uplink', 'ls'], ['daemon'], ['preflight'], ['decode']];
+    const commands = [
+      ['ls'],
+      ['inspect'],
+      ['send'],
+      ['dump'],
+      ['replay'],
+      ['events'],
+      ['doctor'],
+      ['repair'],
+      ['gateway'],
+      ['gateway', 'add'],
+      ['gateway', 'rm'],
+      ['gateway', 'ls'],
+      ['uplink'],
+      ['uplink', 'add'],
+      ['uplink', 'rm'],
+      ['uplink', 'ls'],
+      ['daemon'],
+      ['preflight'],
+      ['decode'],
+    ];
     for (const command of commands) {
       const help = await run([...command, '--help']);
       assert.equal(help.code, 0, command.join(' '));
@@ -37,7 +57,10 @@ describe('cantainer CLI', () => {
   });
 
   it('decodes a can-gw request given as strace escapes', async () => {
-    const result = await run(['decode', '"\\x24\\x00\\x00\\x00\\x18\\x00\\x05\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x1d\\x01\\x01\\x00\\x08\\x00\\x09\\x00\\x03\\x00\\x00\\x00\\x08\\x00\\x0a\\x00\\x04\\x00\\x00\\x00"']);
+    const result = await run([
+      'decode',
+      '"\\x24\\x00\\x00\\x00\\x18\\x00\\x05\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x1d\\x01\\x01\\x00\\x08\\x00\\x09\\x00\\x03\\x00\\x00\\x00\\x08\\x00\\x0a\\x00\\x04\\x00\\x00\\x00"',
+    ]);
     assert.equal(result.code, 0, result.err);
     const [message] = JSON.parse(result.out) as Array<{ type: string; rule: unknown; counters: unknown }>;
     assert.equal(message?.type, 'RTM_NEWROUTE');
@@ -83,7 +106,15 @@ describe('cantainer daemon (arguments)', () => {
   it('documents its options in --help', async () => {
     const { code, out } = await run(['daemon', '--help']);
     assert.equal(code, 0);
-    for (const option of ['--socket <path>', '--state-dir <dir>', '--log-level <level>', '--netns-dir <dir>', '/run/docker/plugins/cantainer.sock', '/var/lib/cantainer']) assert.ok(out.includes(option), option);
+    for (const option of [
+      '--socket <path>',
+      '--state-dir <dir>',
+      '--log-level <level>',
+      '--netns-dir <dir>',
+      '/run/docker/plugins/cantainer.sock',
+      '/var/lib/cantainer',
+    ])
+      assert.ok(out.includes(option), option);
   });
 
   it('refuses a bad log level before touching anything', async () => {

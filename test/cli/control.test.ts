@@ -33,7 +33,12 @@ describe('the cantainer commands, through the control socket', () => {
     const code = await main([...argv, '--control-socket', control], io);
     return { code, out, err };
   };
-  const createNetwork = async (id: string, name: string, generic: Record<string, string> = {}, labels: Record<string, string> = {}): Promise<void> => {
+  const createNetwork = async (
+    id: string,
+    name: string,
+    generic: Record<string, string> = {},
+    labels: Record<string, string> = {},
+  ): Promise<void> => {
     const answer = await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(id, generic));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     networks.set(id, { name, labels });
@@ -69,9 +74,22 @@ describe('the cantainer commands, through the control socket', () => {
     const added = await run('gateway', 'add', 'powertrain', 'body', '--both', '--accept', '7df', '--reject', '7E8', '--set', 'id=123');
     assert.deepEqual(added, { code: 0, out: 'gateway powertrain <-> body: wired\n', err: '' });
     const listed = await run('gateway', 'ls');
-    assert.equal(listed.out, 'GATEWAY              STATE  SETTINGS                                        DECLARED BY\npowertrain <-> body  wired  --accept 7DF/7FF --reject 7E8/7FF --set id=123  -\n');
+    assert.equal(
+      listed.out,
+      'GATEWAY              STATE  SETTINGS                                        DECLARED BY\npowertrain <-> body  wired  --accept 7DF/7FF --reject 7E8/7FF --set id=123  -\n',
+    );
     const json = JSON.parse((await run('gateway', 'ls', '--json')).out) as Array<Record<string, unknown>>;
-    assert.deepEqual(json, [{ source: 'powertrain', destination: 'body', both: true, accept: ['7DF/7FF'], reject: ['7E8/7FF'], edits: [{ operation: 'set', field: 'id', value: '123' }], state: 'wired' }]);
+    assert.deepEqual(json, [
+      {
+        source: 'powertrain',
+        destination: 'body',
+        both: true,
+        accept: ['7DF/7FF'],
+        reject: ['7E8/7FF'],
+        edits: [{ operation: 'set', field: 'id', value: '123' }],
+        state: 'wired',
+      },
+    ]);
     assert.deepEqual(await run('gateway', 'rm', 'body', 'powertrain'), { code: 0, out: 'gateway body -> powertrain removed\n', err: '' });
     assert.equal((await run('gateway', 'ls')).out, 'GATEWAY  STATE  SETTINGS  DECLARED BY\n');
   });
@@ -88,10 +106,16 @@ describe('the cantainer commands, through the control socket', () => {
     const bad = await run('gateway', 'add', 'a', 'b', '--accept', '800');
     assert.equal(bad.code, 1);
     assert.match(bad.err, /^cantainer: accept\[0\]: "800" is not valid; allowed: ID or ID\/MASK in hex/u);
-    assert.match((await run('gateway', 'add', 'a', 'b', '--set', 'colour=red')).err, /--set: "colour=red" is not valid; allowed: FIELD=VALUE/u);
+    assert.match(
+      (await run('gateway', 'add', 'a', 'b', '--set', 'colour=red')).err,
+      /--set: "colour=red" is not valid; allowed: FIELD=VALUE/u,
+    );
     assert.match((await run('gateway', 'add', 'a', 'a')).err, /destination: "a" is not valid; allowed: another bus than the source/u);
     const missing = await run('gateway', 'rm', 'a', 'b');
-    assert.deepEqual([missing.code, missing.err], [1, 'cantainer: no gateway from a to b (hint: cantainer gateway ls lists the gateways)\n']);
+    assert.deepEqual(
+      [missing.code, missing.err],
+      [1, 'cantainer: no gateway from a to b (hint: cantainer gateway ls lists the gateways)\n'],
+    );
     await run('gateway', 'add', 'a', 'b');
     await run('gateway', 'add', 'b', 'c');
     const cycle = await run('gateway', 'add', 'c', 'a');
@@ -101,7 +125,10 @@ describe('the cantainer commands, through the control socket', () => {
 
   it('says how to start the daemon when its socket is not there', async () => {
     let err = '';
-    const code = await main(['gateway', 'ls', '--control-socket', join(dir, 'nothing.sock')], { out: () => undefined, err: (text) => (err += text) });
+    const code = await main(['gateway', 'ls', '--control-socket', join(dir, 'nothing.sock')], {
+      out: () => undefined,
+      err: (text) => (err += text),
+    });
     assert.equal(code, 1);
     assert.match(err, /cannot reach the cantainer daemon at .*nothing\.sock \(ENOENT\)\nhint: start the daemon/u);
   });
@@ -109,7 +136,9 @@ describe('the cantainer commands, through the control socket', () => {
   it('takes gateways from a network option, naming other networks of a compose project by their keys', async () => {
     const compose = { 'com.docker.compose.project': 'vehicle', 'com.docker.compose.network': 'body' };
     await createNetwork(NET_B, 'vehicle_body', { gateway: 'powertrain --both --accept 7DF', 'gateway.dash': 'dash' }, compose);
-    await waitFor('declared gateways qualified', () => daemon.service.gateways().every((view) => view.gateway.destination.startsWith('vehicle_')));
+    await waitFor('declared gateways qualified', () =>
+      daemon.service.gateways().every((view) => view.gateway.destination.startsWith('vehicle_')),
+    );
     await createNetwork(NET_A, 'vehicle_powertrain', {}, { ...compose, 'com.docker.compose.network': 'powertrain' });
     const listed = JSON.parse((await run('gateway', 'ls', '--json')).out) as Array<Record<string, unknown>>;
     assert.deepEqual(
@@ -135,15 +164,38 @@ describe('the cantainer commands, through the control socket', () => {
     host.createVcan({ name: 'vcan1', mtu: 16, up: false });
     host.close();
     await createNetwork(NET_A, 'powertrain');
-    assert.deepEqual(await run('uplink', 'add', 'powertrain', 'vcan0', '--direction', 'in', '--accept', '100/700'), { code: 0, out: 'uplink vcan0 on powertrain: up\n', err: '' });
-    assert.equal((await run('uplink', 'ls')).out, 'BUS         INTERFACE  DIRECTION  STATE  FILTERS           NOTE\npowertrain  vcan0      in         up     --accept 100/700\n');
-    assert.match((await run('uplink', 'add', 'powertrain', 'vcan9')).err, /interface: "vcan9" is not valid; allowed: an existing CAN interface/u);
-    assert.match((await run('uplink', 'add', 'powertrain', 'vcan0', '--direction', 'sideways')).err, /--direction: "sideways" is not valid; allowed: both, in, out/u);
+    assert.deepEqual(await run('uplink', 'add', 'powertrain', 'vcan0', '--direction', 'in', '--accept', '100/700'), {
+      code: 0,
+      out: 'uplink vcan0 on powertrain: up\n',
+      err: '',
+    });
+    assert.equal(
+      (await run('uplink', 'ls')).out,
+      'BUS         INTERFACE  DIRECTION  STATE  FILTERS           NOTE\npowertrain  vcan0      in         up     --accept 100/700\n',
+    );
+    assert.match(
+      (await run('uplink', 'add', 'powertrain', 'vcan9')).err,
+      /interface: "vcan9" is not valid; allowed: an existing CAN interface/u,
+    );
+    assert.match(
+      (await run('uplink', 'add', 'powertrain', 'vcan0', '--direction', 'sideways')).err,
+      /--direction: "sideways" is not valid; allowed: both, in, out/u,
+    );
     assert.deepEqual(await run('uplink', 'rm', 'powertrain', 'vcan0'), { code: 0, out: 'uplink vcan0 on powertrain removed\n', err: '' });
     assert.match((await run('uplink', 'rm', 'powertrain', 'vcan0')).err, /bus powertrain has no uplink vcan0/u);
     await createNetwork(NET_B, 'body', { uplink: 'vcan1 --reject 7DF' });
     const listed = JSON.parse((await run('uplink', 'ls', '--json')).out) as Array<Record<string, unknown>>;
-    assert.deepEqual(listed, [{ bus: 'body', interface: 'vcan1', direction: 'both', accept: [], reject: ['7DF/7FF'], state: 'up', detail: 'vcan1 is down: frames cross once it is up (ip link set vcan1 up)' }]);
+    assert.deepEqual(listed, [
+      {
+        bus: 'body',
+        interface: 'vcan1',
+        direction: 'both',
+        accept: [],
+        reject: ['7DF/7FF'],
+        state: 'up',
+        detail: 'vcan1 is down: frames cross once it is up (ip link set vcan1 up)',
+      },
+    ]);
     const refused = await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork('c'.repeat(64), { uplink: 'vcan8' }));
     assert.match(String(refused.body.Err), /interface: "vcan8" is not valid/u);
   });
@@ -154,11 +206,28 @@ describe('the cantainer commands, through the control socket', () => {
     await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(NET_A, 'e'.repeat(64), { send: '7E0/7F8' }));
     await run('gateway', 'add', 'powertrain', 'body');
     const ls = await run('ls');
-    assert.equal(ls.out, 'NAME        ID            FD   MEMBERS  GATEWAYS  UPLINKS  FRAMES  DROPPED\npowertrain  aaaaaaaaaaaa  yes  1        1         0        0       0\nbody        bbbbbbbbbbbb  no   0        1         0        0       0\n');
+    assert.equal(
+      ls.out,
+      'NAME        ID            FD   MEMBERS  GATEWAYS  UPLINKS  FRAMES  DROPPED\npowertrain  aaaaaaaaaaaa  yes  1        1         0        0       0\nbody        bbbbbbbbbbbb  no   0        1         0        0       0\n',
+    );
     const json = JSON.parse((await run('ls', '--json')).out) as Array<Record<string, unknown>>;
-    assert.deepEqual(json.map((b) => [b.name, b.members, b.gateways]), [['powertrain', 1, 1], ['body', 0, 1]]);
-    const inspected = JSON.parse((await run('inspect', 'powertrain', '--json')).out) as { members: Array<Record<string, unknown>>; rules: unknown[]; drift: unknown[]; gateways: unknown[] };
-    assert.deepEqual(inspected.members.map((m) => [m.id, m.send]), [['e'.repeat(64), ['7E0/7F8']]]);
+    assert.deepEqual(
+      json.map((b) => [b.name, b.members, b.gateways]),
+      [
+        ['powertrain', 1, 1],
+        ['body', 0, 1],
+      ],
+    );
+    const inspected = JSON.parse((await run('inspect', 'powertrain', '--json')).out) as {
+      members: Array<Record<string, unknown>>;
+      rules: unknown[];
+      drift: unknown[];
+      gateways: unknown[];
+    };
+    assert.deepEqual(
+      inspected.members.map((m) => [m.id, m.send]),
+      [['e'.repeat(64), ['7E0/7F8']]],
+    );
     assert.equal(inspected.gateways.length, 1);
     assert.ok(inspected.rules.length > 0);
     assert.deepEqual(inspected.drift, []);
@@ -207,7 +276,12 @@ describe('the cantainer commands, through the control socket', () => {
     route.flushRules();
     route.close();
     const doctor = async (): Promise<Array<{ check: string; state: string; detail: string; fix?: string }>> =>
-      JSON.parse((await run('doctor', '--json', '--socket', plugin, '--docker-socket', join(dir, 'no-docker.sock'))).out) as Array<{ check: string; state: string; detail: string; fix?: string }>;
+      JSON.parse((await run('doctor', '--json', '--socket', plugin, '--docker-socket', join(dir, 'no-docker.sock'))).out) as Array<{
+        check: string;
+        state: string;
+        detail: string;
+        fix?: string;
+      }>;
     const before = await doctor();
     assert.deepEqual(
       before.filter((f) => f.check !== 'kernel').map((f) => [f.check, f.state, f.fix]),
@@ -220,13 +294,26 @@ describe('the cantainer commands, through the control socket', () => {
       ],
     );
     const repaired = await run('repair', 'powertrain');
-    assert.match(repaired.out, /^bus powertrain: 2 changes\n {2}create rule m[0-9a-f]{12}->monitor\n {2}create rule monitor->m[0-9a-f]{12}\n$/u);
+    assert.match(
+      repaired.out,
+      /^bus powertrain: 2 changes\n {2}create rule m[0-9a-f]{12}->monitor\n {2}create rule monitor->m[0-9a-f]{12}\n$/u,
+    );
     assert.equal((await run('repair', 'powertrain')).out, 'bus powertrain: nothing to repair\n');
     assert.deepEqual((await doctor()).find((f) => f.check === 'bus powertrain')?.state, 'ok');
     let out = '';
-    const code = await main(['doctor', '--json', '--control-socket', join(dir, 'none.sock'), '--socket', join(dir, 'none'), '--docker-socket', join(dir, 'none')], { out: (text) => (out += text), err: () => undefined });
+    const code = await main(
+      ['doctor', '--json', '--control-socket', join(dir, 'none.sock'), '--socket', join(dir, 'none'), '--docker-socket', join(dir, 'none')],
+      { out: (text) => (out += text), err: () => undefined },
+    );
     assert.equal(code, 1);
     const down = JSON.parse(out) as Array<{ check: string; state: string; fix?: string }>;
-    assert.deepEqual(down.filter((f) => f.check !== 'kernel').map((f) => [f.check, f.state]), [['daemon', 'fail'], ['plugin socket', 'fail'], ['docker', 'warn']]);
+    assert.deepEqual(
+      down.filter((f) => f.check !== 'kernel').map((f) => [f.check, f.state]),
+      [
+        ['daemon', 'fail'],
+        ['plugin socket', 'fail'],
+        ['docker', 'warn'],
+      ],
+    );
   });
 });

@@ -71,13 +71,19 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       assert.equal(link.type, 280);
       assert.equal(link.mtu, 16);
       assert.equal(link.up, false);
-      assert.throws(() => {
-        r.createVcan({ name: 'mon', mtu: 72 });
-      }, isKernelError('EEXIST', 'creating vcan mon in netns kc-vcan: EEXIST (File exists)'));
+      assert.throws(
+        () => {
+          r.createVcan({ name: 'mon', mtu: 72 });
+        },
+        isKernelError('EEXIST', 'creating vcan mon in netns kc-vcan: EEXIST (File exists)'),
+      );
       assert.equal(r.findLink('mon')?.mtu, 16, 'the failed request changed nothing');
-      assert.throws(() => {
-        r.createVcan({ name: 'abcdefghijklmnop' });
-      }, (error: unknown) => error instanceof InvalidValueError && error.field === 'name');
+      assert.throws(
+        () => {
+          r.createVcan({ name: 'abcdefghijklmnop' });
+        },
+        (error: unknown) => error instanceof InvalidValueError && error.field === 'name',
+      );
       assert.throws(() => r.findLink('abcdefghijklmnop'), InvalidValueError, 'looking a bad name up is refused too');
       assert.equal(r.listLinks().length, 2);
       r.createVcan({ name: 'up0', up: true });
@@ -96,15 +102,21 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       const r = route(space('kc-mtu'));
       r.createVcan({ name: 'v0', mtu: 72 });
       r.setLinkUp('v0', true);
-      assert.throws(() => {
-        r.setMtu('v0', 16);
-      }, isKernelError('EBUSY', 'setting MTU 16 on link v0 in netns kc-mtu: EBUSY (Device or resource busy)'));
+      assert.throws(
+        () => {
+          r.setMtu('v0', 16);
+        },
+        isKernelError('EBUSY', 'setting MTU 16 on link v0 in netns kc-mtu: EBUSY (Device or resource busy)'),
+      );
       r.setLinkUp('v0', false);
       r.setMtu('v0', 16);
       assert.equal(r.findLink('v0')?.mtu, 16);
-      assert.throws(() => {
-        r.setLinkUp('nosuch0', true);
-      }, isKernelError('ENODEV', 'setting link nosuch0 up in netns kc-mtu: ENODEV (No such device)'));
+      assert.throws(
+        () => {
+          r.setLinkUp('nosuch0', true);
+        },
+        isKernelError('ENODEV', 'setting link nosuch0 up in netns kc-mtu: ENODEV (No such device)'),
+      );
       assert.equal(r.deleteLink('v0'), true);
       assert.equal(r.deleteLink('v0'), false);
     });
@@ -123,9 +135,12 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       assert.equal(peer.mtu, 16);
       assert.equal(host.peerIndex, peer.index);
       assert.equal(r.findLink('c1'), undefined);
-      assert.throws(() => {
-        r.createVxcanPair({ name: 'h2', peer: { name: 'c1', netns: member } });
-      }, isKernelError('EEXIST', 'creating vxcan pair h2/c1 (peer in netns kc-member) in netns kc-bus: EEXIST (File exists)'));
+      assert.throws(
+        () => {
+          r.createVxcanPair({ name: 'h2', peer: { name: 'c1', netns: member } });
+        },
+        isKernelError('EEXIST', 'creating vxcan pair h2/c1 (peer in netns kc-member) in netns kc-bus: EEXIST (File exists)'),
+      );
       assert.equal(r.findLink('h2'), undefined, 'no half pair is left');
       assert.throws(() => {
         r.createVxcanPair({ name: 'h3', peer: { name: 'c3', netns: { label: 'gone', path: `${s.kernel.namespaces.dir}/kc-gone` } } });
@@ -154,7 +169,13 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       const m = route(member);
       for (const i of [1, 2]) r.createVxcanPair({ name: `h${i}`, peer: { name: `c${i}`, netns: member } });
       const index = (n: string): number => r.findLink(n)?.index ?? 0;
-      const rule = (a: string, b: string): CanGwRule => ({ sourceIndex: index(a), destinationIndex: index(b), echo: true, allowToIncomingInterface: true, hopLimit: 1 });
+      const rule = (a: string, b: string): CanGwRule => ({
+        sourceIndex: index(a),
+        destinationIndex: index(b),
+        echo: true,
+        allowToIncomingInterface: true,
+        hopLimit: 1,
+      });
       r.addRule(rule('h1', 'h2'));
       r.addRule(rule('h2', 'h1'));
       assert.equal(r.listRules().length, 2);
@@ -169,7 +190,14 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       const r = route(space('kc-rules'));
       r.createVcan({ name: 'a' });
       r.createVcan({ name: 'b' });
-      const rule: CanGwRule = { sourceIndex: r.findLink('a')?.index ?? 0, destinationIndex: r.findLink('b')?.index ?? 0, echo: true, allowToIncomingInterface: true, hopLimit: 1, fd: true };
+      const rule: CanGwRule = {
+        sourceIndex: r.findLink('a')?.index ?? 0,
+        destinationIndex: r.findLink('b')?.index ?? 0,
+        echo: true,
+        allowToIncomingInterface: true,
+        hopLimit: 1,
+        fd: true,
+      };
       r.addRule(rule);
       r.addRule(rule);
       const listed = r.listRules();
@@ -192,7 +220,12 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       r.createVcan({ name: 'b' });
       const [a, b] = [r.findLink('a')?.index ?? 0, r.findLink('b')?.index ?? 0];
       const many = Array.from({ length: 300 }, (_, i) => ({ sourceIndex: a, destinationIndex: b, filter: { id: i, mask: 0x7ff } }));
-      const results = r.addRules([...many.slice(0, 150), { sourceIndex: a, destinationIndex: 999 }, ...many.slice(150), { sourceIndex: a, destinationIndex: b, hopLimit: s.maxHops + 1 }]);
+      const results = r.addRules([
+        ...many.slice(0, 150),
+        { sourceIndex: a, destinationIndex: 999 },
+        ...many.slice(150),
+        { sourceIndex: a, destinationIndex: b, hopLimit: s.maxHops + 1 },
+      ]);
       assert.equal(results.length, 302);
       assert.deepEqual(
         results.flatMap((result, i) => (result === undefined ? [] : [[i, result.errno]])),
@@ -204,7 +237,10 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       assert.match(results[150]?.message ?? '', /adding can-gw rule \d+->999/u);
       // The kernel lists its newest rule first, the fake its oldest: the contract is the set.
       assert.deepEqual(
-        r.listRules().map(({ rule }) => rule.filter?.id).sort((x, y) => (x ?? 0) - (y ?? 0)),
+        r
+          .listRules()
+          .map(({ rule }) => rule.filter?.id)
+          .sort((x, y) => (x ?? 0) - (y ?? 0)),
         many.map((rule) => rule.filter.id),
         'the rules that could be added',
       );
@@ -262,14 +298,25 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       try {
         const got: CanFrame[] = [];
         const errors: Error[] = [];
-        b.listen((frames) => got.push(...frames), (error) => errors.push(error));
-        const sent = [...Array.from({ length: 50 }, (_, i) => classicFrame({ id: 0x100 + i, data: [i] })), fdFrame({ id: 0x7ff, brs: true, data: new Uint8Array(64).fill(7) }), classicFrame({ id: 0x1abcdef, extended: true, rtr: true, data: new Uint8Array(3) })];
+        b.listen(
+          (frames) => got.push(...frames),
+          (error) => errors.push(error),
+        );
+        const sent = [
+          ...Array.from({ length: 50 }, (_, i) => classicFrame({ id: 0x100 + i, data: [i] })),
+          fdFrame({ id: 0x7ff, brs: true, data: new Uint8Array(64).fill(7) }),
+          classicFrame({ id: 0x1abcdef, extended: true, rtr: true, data: new Uint8Array(3) }),
+        ];
         for (const frame of sent) a.send(frame);
-        for (const deadline = Date.now() + 2000; got.length < sent.length && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+        for (const deadline = Date.now() + 2000; got.length < sent.length && Date.now() < deadline;)
+          await new Promise((resolve) => setTimeout(resolve, 10));
         assert.deepEqual(got, sent);
         assert.deepEqual(errors, []);
         // A socket that did not ask for FD frames gets only the classic ones.
-        assert.deepEqual(await classic.receiveAll(100), sent.filter((frame) => frame.kind === 'classic'));
+        assert.deepEqual(
+          await classic.receiveAll(100),
+          sent.filter((frame) => frame.kind === 'classic'),
+        );
       } finally {
         a.close();
         b.close();
@@ -283,7 +330,13 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       const r = route(bus);
       r.createVcan({ name: 'monitor', mtu: 16 });
       r.createVxcanPair({ name: 'h1', peer: { name: 'c1', netns: member } });
-      r.addRule({ sourceIndex: r.findLink('h1')?.index ?? 0, destinationIndex: r.findLink('monitor')?.index ?? 0, echo: true, allowToIncomingInterface: true, hopLimit: 1 });
+      r.addRule({
+        sourceIndex: r.findLink('h1')?.index ?? 0,
+        destinationIndex: r.findLink('monitor')?.index ?? 0,
+        echo: true,
+        allowToIncomingInterface: true,
+        hopLimit: 1,
+      });
       assert.equal(s.kernel.namespaces.delete('kc-ns-member'), true);
       await s.eventually('h1 to vanish with its peer namespace', () => r.findLink('h1') === undefined);
       assert.deepEqual(r.listRules(), []);

@@ -92,7 +92,10 @@ describe('the Prometheus text format', () => {
 
   it('refuses names Prometheus does not allow', () => {
     assert.throws(() => formatMetrics([{ name: '1bad', help: '', type: 'gauge', samples: [] }]), /invalid metric name 1bad/u);
-    assert.throws(() => formatMetrics([{ name: 'ok', help: '', type: 'gauge', samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] }]), /invalid label name bad-label/u);
+    assert.throws(
+      () => formatMetrics([{ name: 'ok', help: '', type: 'gauge', samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] }]),
+      /invalid label name bad-label/u,
+    );
   });
 });
 
@@ -113,7 +116,12 @@ describe('--metrics-listen addresses', () => {
 
   it('refuses anything else, naming the option, the value and what is allowed', () => {
     for (const bad of ['', 'abc', '70000', 'host:', 'unix:relative.sock', '[::1]', '1.2.3.4:9420:1', 'a b:1']) {
-      assert.throws(() => parseMetricsAddress(bad), (error: Error) => error.message.includes('--metrics-listen') && error.message.includes(`"${bad}"`) && error.message.includes('HOST:PORT'), bad);
+      assert.throws(
+        () => parseMetricsAddress(bad),
+        (error: Error) =>
+          error.message.includes('--metrics-listen') && error.message.includes(`"${bad}"`) && error.message.includes('HOST:PORT'),
+        bad,
+      );
     }
   });
 
@@ -122,7 +130,10 @@ describe('--metrics-listen addresses', () => {
     try {
       const path = join(dir, 'metrics.sock');
       writeFileSync(path, 'not a socket');
-      await assert.rejects(serveMetrics({ kind: 'unix', path }, () => '', memoryLogger()), /is another kind of file/u);
+      await assert.rejects(
+        serveMetrics({ kind: 'unix', path }, () => '', memoryLogger()),
+        /is another kind of file/u,
+      );
       rmSync(path);
       const first = await serveMetrics({ kind: 'unix', path }, () => 'x 1\n', memoryLogger());
       assert.equal(statSync(path).mode & 0o777, 0o660);

@@ -44,7 +44,11 @@ describe('daemon: the Docker plugin socket', () => {
 
   it('activates as a local-scope network driver that needs no gateway address', async () => {
     assert.deepEqual(await call('Plugin.Activate'), { status: 200, body: { Implements: ['NetworkDriver'] } });
-    assert.deepEqual((await call('NetworkDriver.GetCapabilities')).body, { Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true });
+    assert.deepEqual((await call('NetworkDriver.GetCapabilities')).body, {
+      Scope: 'local',
+      ConnectivityScope: 'local',
+      GwAllocChecker: true,
+    });
     assert.deepEqual((await call('NetworkDriver.GwAllocCheck', { Options: {} })).body, { SkipIPv4: true, SkipIPv6: true });
     assert.equal(statSync(socket).mode & 0o777, 0o600);
   });
@@ -52,24 +56,48 @@ describe('daemon: the Docker plugin socket', () => {
   it('runs the whole life of a container on a network: the kernel holds exactly the plan at every step', async () => {
     assert.deepEqual((await call('NetworkDriver.CreateNetwork', d.createNetwork(NET, { fd: 'true' }))).body, {});
     const ns = busNamespace(NET);
-    assert.deepEqual(kernelSnapshot(kernel).namespaces[ns], planSnapshot(planBus({ id: NET, name: NET.slice(0, 12), fd: true, members: [] })));
+    assert.deepEqual(
+      kernelSnapshot(kernel).namespaces[ns],
+      planSnapshot(planBus({ id: NET, name: NET.slice(0, 12), fd: true, members: [] })),
+    );
 
     assert.deepEqual((await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, EP))).body, {}, 'never an Interface');
     const end = endpointEndName(EP);
-    assert.ok(kernelSnapshot(kernel).host.links.includes(`${end} vxcan 72 down`), 'the member end waits in the daemon namespace for Docker to move it');
+    assert.ok(
+      kernelSnapshot(kernel).host.links.includes(`${end} vxcan 72 down`),
+      'the member end waits in the daemon namespace for Docker to move it',
+    );
     const joined = await call('NetworkDriver.Join', d.join(NET, EP));
     assert.deepEqual(joined, { status: 200, body: { InterfaceName: { SrcName: end, DstPrefix: 'can' }, DisableGatewayService: true } });
     assert.equal((await call('NetworkDriver.Join', d.join(NET, EP))).status, 200, 'Join is idempotent');
-    assert.deepEqual((await call('NetworkDriver.EndpointOperInfo', d.endpoint(NET, EP))).body, { Value: { bus: NET.slice(0, 12), fd: true, mtu: 72 } });
+    assert.deepEqual((await call('NetworkDriver.EndpointOperInfo', d.endpoint(NET, EP))).body, {
+      Value: { bus: NET.slice(0, 12), fd: true, mtu: 72 },
+    });
     assert.deepEqual((await call('NetworkDriver.Leave', d.endpoint(NET, EP))).body, {});
-    assert.ok(kernelSnapshot(kernel).host.links.includes(`${end} vxcan 72 down`), 'Leave deletes nothing: Docker still has to move the end back');
+    assert.ok(
+      kernelSnapshot(kernel).host.links.includes(`${end} vxcan 72 down`),
+      'Leave deletes nothing: Docker still has to move the end back',
+    );
     assert.deepEqual((await call('NetworkDriver.DeleteEndpoint', d.endpoint(NET, EP))).body, {});
     assert.ok(!kernelSnapshot(kernel).host.links.some((l) => l.startsWith(end)));
     assert.deepEqual((await call('NetworkDriver.DeleteNetwork', d.network(NET))).body, {});
     assert.deepEqual(kernelSnapshot(kernel), { host: { links: [], rules: [] }, namespaces: {} }, 'nothing is left in the kernel');
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'state', 'state.json'), 'utf8')), { version: 2, buses: [], gateways: [] }, 'nor in the state');
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(dir, 'state', 'state.json'), 'utf8')),
+      { version: 2, buses: [], gateways: [] },
+      'nor in the state',
+    );
     const methods = log.lines.filter((line) => line.msg === 'request').map((line) => line.method);
-    assert.deepEqual(methods, ['NetworkDriver.CreateNetwork', 'NetworkDriver.CreateEndpoint', 'NetworkDriver.Join', 'NetworkDriver.Join', 'NetworkDriver.EndpointOperInfo', 'NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint', 'NetworkDriver.DeleteNetwork']);
+    assert.deepEqual(methods, [
+      'NetworkDriver.CreateNetwork',
+      'NetworkDriver.CreateEndpoint',
+      'NetworkDriver.Join',
+      'NetworkDriver.Join',
+      'NetworkDriver.EndpointOperInfo',
+      'NetworkDriver.Leave',
+      'NetworkDriver.DeleteEndpoint',
+      'NetworkDriver.DeleteNetwork',
+    ]);
     const first = log.lines.find((line) => line.msg === 'request');
     assert.equal(first?.network, NET);
     assert.equal(typeof first.ms, 'number', 'one log line per request, with its duration');
@@ -80,7 +108,9 @@ describe('daemon: the Docker plugin socket', () => {
     await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'e1'));
     await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'e2', { prefix: 'gw' }));
     await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'e3', { 'com.docker.network.endpoint.ifname': 'powertrain' }));
-    const names = await Promise.all(['e1', 'e2', 'e3'].map(async (ep) => (await call('NetworkDriver.Join', d.join(NET, ep))).body.InterfaceName));
+    const names = await Promise.all(
+      ['e1', 'e2', 'e3'].map(async (ep) => (await call('NetworkDriver.Join', d.join(NET, ep))).body.InterfaceName),
+    );
     assert.deepEqual(names, [
       { SrcName: endpointEndName('e1'), DstPrefix: 'ecu' },
       { SrcName: endpointEndName('e2'), DstPrefix: 'gw' },
@@ -92,7 +122,11 @@ describe('daemon: the Docker plugin socket', () => {
     await call('NetworkDriver.CreateNetwork', d.createNetwork(NET, { host_if: 'dcan0' }));
     assert.ok(kernelSnapshot(kernel).host.links.includes('dcan0 vxcan 16 up'));
     assert.ok(kernelSnapshot(kernel).namespaces[busNamespace(NET)]?.links.includes(`${hostEndName(HOST_MEMBER)} vxcan 16 up`));
-    assert.deepEqual((await call('NetworkDriver.CreateNetwork', d.createNetwork(NET, { host_if: 'dcan0' }))).body, {}, 'a repeated create is fine');
+    assert.deepEqual(
+      (await call('NetworkDriver.CreateNetwork', d.createNetwork(NET, { host_if: 'dcan0' }))).body,
+      {},
+      'a repeated create is fine',
+    );
     const taken = await call('NetworkDriver.CreateNetwork', d.createNetwork('c'.repeat(64), { host_if: 'dcan0' }));
     assert.equal(taken.status, 400);
     assert.match(String(taken.body.Err), /network option "host_if": "dcan0" is not valid; allowed: a name no interface on this host has/u);
@@ -171,7 +205,10 @@ describe('daemon: the Docker plugin socket', () => {
     assert.equal(answer.status, 500);
     assert.match(String(answer.body.Err), /^wiring bus a{12}: adding can-gw rule .*ENOBUFS/u);
     assert.deepEqual(kernelSnapshot(kernel), before);
-    assert.deepEqual(daemon.service.get(NET)?.members.map((m) => m.id), ['e1']);
+    assert.deepEqual(
+      daemon.service.get(NET)?.members.map((m) => m.id),
+      ['e1'],
+    );
   });
 
   it('answers malformed requests with a clear Err and changes nothing', async () => {
@@ -184,7 +221,11 @@ describe('daemon: the Docker plugin socket', () => {
       ['NetworkDriver.CreateEndpoint', { NetworkID: NET }, /^EndpointID: undefined is not valid/u],
       ['NetworkDriver.CreateEndpoint', { NetworkID: NET, EndpointID: 7 }, /^EndpointID: 7 is not valid/u],
       ['NetworkDriver.CreateNetwork', { NetworkID: 'x', Options: 'o' }, /^Options: "o" is not valid; allowed: an object/u],
-      ['NetworkDriver.CreateNetwork', { NetworkID: 'x', Options: { 'com.docker.network.generic': { fd: true } } }, /^network option "fd": true is not valid; allowed: a string/u],
+      [
+        'NetworkDriver.CreateNetwork',
+        { NetworkID: 'x', Options: { 'com.docker.network.generic': { fd: true } } },
+        /^network option "fd": true is not valid; allowed: a string/u,
+      ],
       ['NetworkDriver.Join', d.join(NET, 'never-created'), /^no endpoint never-created on network a+/u],
     ] as const) {
       const answer = await call(method, body);
@@ -208,12 +249,15 @@ describe('daemon: the Docker plugin socket', () => {
     const closed = new Promise<string>((resolve) => {
       let text = '';
       slow.on('data', (chunk) => (text += chunk.toString()));
-      slow.on('close', () => { resolve(text); });
+      slow.on('close', () => {
+        resolve(text);
+      });
     });
     slow.write('POST /NetworkDriver.CreateNetwork HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"Netw');
     // Cut off: Node answers 408 if it can, or just closes; either way no request is carried out.
     assert.match(await closed, /^(HTTP\/1\.1 408[^]*)?$/u);
-    const abandoned = (): boolean => log.lines.some((line) => line.msg === 'request abandoned' && line.method === 'NetworkDriver.CreateNetwork');
+    const abandoned = (): boolean =>
+      log.lines.some((line) => line.msg === 'request abandoned' && line.method === 'NetworkDriver.CreateNetwork');
     for (let i = 0; i < 200 && !abandoned(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.ok(abandoned(), 'the abandoned request is logged, and its handler does not wait forever');
     assert.deepEqual(kernelSnapshot(kernel).namespaces, {});
@@ -226,7 +270,11 @@ describe('daemon: the Docker plugin socket', () => {
     await new Promise<void>((resolve) => stale.listen(socket, resolve));
     await assert.rejects(start(), /another daemon is serving .*cantainer\.sock/u);
     // A crashed daemon leaves its socket file behind: simulated by closing without unlinking.
-    await new Promise<void>((resolve) => stale.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      stale.close(() => {
+        resolve();
+      }),
+    );
     assert.equal(existsSync(socket), false, 'node removes its own socket on close');
     writeFileSync(socket, 'not a socket');
     await assert.rejects(start(), /exists and is not a socket/u);
@@ -243,13 +291,21 @@ describe('daemon: the Docker plugin socket', () => {
     kernel = new FakeKernel();
     await start();
     const bus = daemon.service.get(NET);
-    assert.deepEqual(bus?.members.map((m) => m.id), [HOST_MEMBER], 'the container went down with the host; Docker gives it a new endpoint');
+    assert.deepEqual(
+      bus?.members.map((m) => m.id),
+      [HOST_MEMBER],
+      'the container went down with the host; Docker gives it a new endpoint',
+    );
     assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace(NET)], planSnapshot(planBus(bus)));
     assert.ok(kernelSnapshot(kernel).host.links.includes('dcan0 vxcan 72 up'));
     assert.ok(log.lines.some((line) => line.msg === 'member dropped: its interface is gone with its container' && line.member === EP));
     assert.equal((await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'new-endpoint'))).status, 200);
     assert.equal((await call('NetworkDriver.Join', d.join(NET, 'new-endpoint'))).status, 200);
-    assert.deepEqual((await call('NetworkDriver.DeleteEndpoint', d.endpoint(NET, EP))).body, {}, 'a late delete of the dead endpoint is fine');
+    assert.deepEqual(
+      (await call('NetworkDriver.DeleteEndpoint', d.endpoint(NET, EP))).body,
+      {},
+      'a late delete of the dead endpoint is fine',
+    );
   });
 
   it('keeps an end the engine has not taken yet across a restart, and drops it once it is overdue', async () => {
@@ -257,7 +313,11 @@ describe('daemon: the Docker plugin socket', () => {
     await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, EP));
     await daemon.close();
     await start();
-    assert.deepEqual(daemon.service.get(NET)?.members.map((m) => m.id), [EP], 'within the grace period: Docker may still join it');
+    assert.deepEqual(
+      daemon.service.get(NET)?.members.map((m) => m.id),
+      [EP],
+      'within the grace period: Docker may still join it',
+    );
     assert.equal((await call('NetworkDriver.Join', d.join(NET, EP))).status, 200);
     await daemon.close();
     await start({ takeoverGraceMs: 0 });
@@ -288,7 +348,10 @@ describe('daemon: the Docker plugin socket', () => {
     kernel.destroyForeign('/var/run/docker/netns/6d2f0c1b9a87');
     await call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, 'e3'));
     const bus = daemon.service.get(NET);
-    assert.deepEqual(bus?.members.map((m) => m.id), ['e2', 'e3']);
+    assert.deepEqual(
+      bus?.members.map((m) => m.id),
+      ['e2', 'e3'],
+    );
     assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace(NET)], planSnapshot(planBus(bus)));
   });
 });

@@ -36,7 +36,10 @@ describe('lab harness', () => {
       '+++ exited with 0 +++',
     ].join('\n');
     const exchanges = parseStrace(strace);
-    assert.deepEqual(exchanges.map((e) => e.direction), ['sent', 'received']);
+    assert.deepEqual(
+      exchanges.map((e) => e.direction),
+      ['sent', 'received'],
+    );
     assert.equal(exchanges[0]?.hex, '240000001800050000000000000000001d010100080009000200000008000a0003000000');
     assert.equal(exchanges[1]?.hex, '2400000002000001' + '00000000de000000', 'the ASCII column is not read as hex');
   });

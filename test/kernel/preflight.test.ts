@@ -11,7 +11,14 @@ const DEBIAN_DEP = [
 ].join('\n');
 
 function facts(overrides: Partial<PreflightFacts>): PreflightFacts {
-  return { kernelRelease: '6.1.0-56-amd64', loaded: new Set(), modulesBuiltin: '', modulesDep: DEBIAN_DEP, maxHops: undefined, ...overrides };
+  return {
+    kernelRelease: '6.1.0-56-amd64',
+    loaded: new Set(),
+    modulesBuiltin: '',
+    modulesDep: DEBIAN_DEP,
+    maxHops: undefined,
+    ...overrides,
+  };
 }
 
 describe('preflight', () => {
@@ -32,8 +39,18 @@ describe('preflight', () => {
   });
 
   it('recognises built-in modules and reports max_hops', () => {
-    const report = judgePreflight(facts({ modulesBuiltin: 'kernel/net/can/can-raw.ko\nkernel/drivers/net/can/vcan.ko\n', modulesDep: '', loaded: new Set(['vxcan', 'can_gw']), maxHops: 1 }));
-    assert.deepEqual(report.modules.slice(0, 4).map((m) => m.state), ['builtin', 'loaded', 'loaded', 'builtin']);
+    const report = judgePreflight(
+      facts({
+        modulesBuiltin: 'kernel/net/can/can-raw.ko\nkernel/drivers/net/can/vcan.ko\n',
+        modulesDep: '',
+        loaded: new Set(['vxcan', 'can_gw']),
+        maxHops: 1,
+      }),
+    );
+    assert.deepEqual(
+      report.modules.slice(0, 4).map((m) => m.state),
+      ['builtin', 'loaded', 'loaded', 'builtin'],
+    );
     assert.equal(report.modules[4]?.state, 'missing');
     assert.equal(report.ok, true, 'can_isotp is optional');
     assert.match(formatPreflight(report), /can_gw max_hops: 1\nready\n/u);
@@ -44,7 +61,7 @@ describe('preflight', () => {
     assert.equal(report.ok, false);
     assert.deepEqual(report.fixes, [
       'modprobe -a vcan',
-      'kernel 6.8.0-31-generic has no vxcan, can_gw, can_raw, can_isotp: use a kernel built with them (Debian\'s and Ubuntu\'s are; on Ubuntu: apt-get install linux-modules-extra-6.8.0-31-generic)',
+      "kernel 6.8.0-31-generic has no vxcan, can_gw, can_raw, can_isotp: use a kernel built with them (Debian's and Ubuntu's are; on Ubuntu: apt-get install linux-modules-extra-6.8.0-31-generic)",
     ]);
     assert.match(formatPreflight(report), /NOT READY/u);
   });

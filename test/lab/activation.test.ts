@@ -11,7 +11,9 @@ const STATE = '/run/cantainer-activation/state';
 const LOG = '/run/cantainer-activation.log';
 
 function busCount(): number {
-  return existsSync(`${STATE}/state.json`) ? (JSON.parse(readFileSync(`${STATE}/state.json`, 'utf8')) as { buses: unknown[] }).buses.length : 0;
+  return existsSync(`${STATE}/state.json`)
+    ? (JSON.parse(readFileSync(`${STATE}/state.json`, 'utf8')) as { buses: unknown[] }).buses.length
+    : 0;
 }
 
 describe('daemon under a service manager', () => {
@@ -27,7 +29,9 @@ describe('daemon under a service manager', () => {
 
   it('serves the socket systemd hands it: started by the first request, which waits and succeeds', async () => {
     const out = openSync(LOG, 'a');
-    activator = spawn('systemd-socket-activate', ['-l', SOCKET, process.execPath, 'bin/cantainer', 'daemon', '--state-dir', STATE], { stdio: ['ignore', out, out] });
+    activator = spawn('systemd-socket-activate', ['-l', SOCKET, process.execPath, 'bin/cantainer', 'daemon', '--state-dir', STATE], {
+      stdio: ['ignore', out, out],
+    });
     await waitFor('the activator to listen', () => existsSync(SOCKET), 10_000);
     assert.equal(readFileSync(LOG, 'utf8').includes('serving'), false, 'nothing started before the first request');
     sh('docker network create -d cantainer --ipam-driver null activated', 120_000);

@@ -41,7 +41,11 @@ function framesOf(bus: Bus, sender: number): CanFrame[] {
   const frames: CanFrame[] = [];
   for (let k = 0; k < 5; k++) {
     const id = 0x100 * sender + k;
-    frames.push(bus.fd && k % 2 === 1 ? fdFrame({ id, brs: true, data: new Uint8Array(16).fill(sender * 16 + k) }) : classicFrame({ id, data: [sender, k] }));
+    frames.push(
+      bus.fd && k % 2 === 1
+        ? fdFrame({ id, brs: true, data: new Uint8Array(16).fill(sender * 16 + k) })
+        : classicFrame({ id, data: [sender, k] }),
+    );
   }
   return frames;
 }
@@ -55,7 +59,10 @@ async function exchange(bus: Bus): Promise<{ members: CanFrame[][]; monitor: Can
     sockets.forEach((socket, i) => {
       for (const frame of sent[i] ?? []) socket.send(frame);
     });
-    const [monitorFrames, ...memberFrames] = await Promise.all([monitor.receiveAll(QUIET_MS), ...sockets.map((socket) => socket.receiveAll(QUIET_MS))]);
+    const [monitorFrames, ...memberFrames] = await Promise.all([
+      monitor.receiveAll(QUIET_MS),
+      ...sockets.map((socket) => socket.receiveAll(QUIET_MS)),
+    ]);
     return { members: memberFrames, monitor: monitorFrames, sent };
   } finally {
     for (const socket of sockets) socket.close();
@@ -70,7 +77,11 @@ async function assertExactlyOnce(bus: Bus): Promise<void> {
     assert.equal(received.length, expected.length, `member ${j + 1} received ${received.length} frames, expected ${expected.length}`);
     for (const [i, frames] of sent.entries()) {
       const fromI = received.filter((frame) => Math.floor(frame.id / 0x100) === i + 1);
-      assert.deepEqual(fromI, i === j ? [] : frames, `member ${j + 1} from member ${i + 1}: exactly once, in order${i === j ? ' (never its own)' : ''}`);
+      assert.deepEqual(
+        fromI,
+        i === j ? [] : frames,
+        `member ${j + 1} from member ${i + 1}: exactly once, in order${i === j ? ' (never its own)' : ''}`,
+      );
     }
   });
   assert.deepEqual(monitor, sent.flat(), 'the monitor sees every frame once, in order');
@@ -120,7 +131,10 @@ describe('buses on the real kernel', () => {
     const sockets = powertrain.members.map((member) => open(powertrain, member));
     const monitor = kernel.canSocket(MONITOR, { netns: kernel.owned(busNamespace(powertrain.id)), fd: true });
     try {
-      const frames = [classicFrame({ id: 0x7df, data: [2, 1, 0] }), fdFrame({ id: 0x18daf110, extended: true, data: new Uint8Array(64).fill(7) })];
+      const frames = [
+        classicFrame({ id: 0x7df, data: [2, 1, 0] }),
+        fdFrame({ id: 0x18daf110, extended: true, data: new Uint8Array(64).fill(7) }),
+      ];
       for (const frame of frames) monitor.send(frame);
       const received = await Promise.all(sockets.map((socket) => socket.receiveAll(QUIET_MS)));
       assert.deepEqual(received, [frames, frames, frames]);
@@ -145,14 +159,22 @@ describe('buses on the real kernel', () => {
     }
   });
 
-  const inBus = (bus: Bus, command: string): string => sh(`nsenter --net=${kernel.namespaces.path(busNamespace(bus.id))} sh -c '${command}'`);
+  const inBus = (bus: Bus, command: string): string =>
+    sh(`nsenter --net=${kernel.namespaces.path(busNamespace(bus.id))} sh -c '${command}'`);
   const m2 = hostEndName('powertrain-m2');
   for (const [what, damage] of [
     ['a rule (cangw -D)', () => inBus(powertrain, `cangw -D -s ${m2} -d ${MONITOR} -e -i -l 1`)],
     ['a host end (ip link del)', () => inBus(powertrain, `ip link del ${m2}`)],
     ['the monitor', () => inBus(powertrain, `ip link del ${MONITOR}`)],
-    ['nothing, but gaining a stray vcan and a duplicate rule', () => inBus(powertrain, `ip link add stray type vcan && cangw -A -s ${m2} -d ${MONITOR} -e -i -l 1`)],
-    ['the whole namespace (umount and rm)', () => sh(`umount ${kernel.namespaces.path(busNamespace(powertrain.id))} && rm ${kernel.namespaces.path(busNamespace(powertrain.id))}`)],
+    [
+      'nothing, but gaining a stray vcan and a duplicate rule',
+      () => inBus(powertrain, `ip link add stray type vcan && cangw -A -s ${m2} -d ${MONITOR} -e -i -l 1`),
+    ],
+    [
+      'the whole namespace (umount and rm)',
+      () =>
+        sh(`umount ${kernel.namespaces.path(busNamespace(powertrain.id))} && rm ${kernel.namespaces.path(busNamespace(powertrain.id))}`),
+    ],
   ] as const) {
     it(`restores exactly the planned set in one reconcile after losing ${what}, and frames flow again`, async () => {
       damage();

@@ -45,9 +45,24 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
 
   before(async () => {
     ensureDockerWithImages();
-    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-cli/state', '--control-socket', CONTROL, '--netns-dir', '/run/cantainer-cli/netns', '--metrics-listen', '9420'], '/run/cantainer-cli.log');
+    daemon = await startCantainerDaemon(
+      [
+        '--state-dir',
+        '/run/cantainer-cli/state',
+        '--control-socket',
+        CONTROL,
+        '--netns-dir',
+        '/run/cantainer-cli/netns',
+        '--metrics-listen',
+        '9420',
+      ],
+      '/run/cantainer-cli.log',
+    );
     sh('docker network create -d cantainer --ipam-driver null -o fd=true chassis', 60_000);
-    sh('docker run -d --name c1 --network chassis lab/canutils sleep 3600 && docker run -d --name c2 --network chassis lab/canutils sleep 3600', 120_000);
+    sh(
+      'docker run -d --name c1 --network chassis lab/canutils sleep 3600 && docker run -d --name c2 --network chassis lab/canutils sleep 3600',
+      120_000,
+    );
   });
 
   after(async () => {
@@ -58,7 +73,10 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
 
   it('inspects a bus: its containers and their interfaces from Docker, 2 ends, the mesh rules, no drift', () => {
     const bus = JSON.parse(cantainer('inspect chassis --json')) as Inspected;
-    assert.deepEqual(bus.members.map((m) => [m.container, m.interface]).sort(), [['c1', 'can0'], ['c2', 'can0']]);
+    assert.deepEqual(bus.members.map((m) => [m.container, m.interface]).sort(), [
+      ['c1', 'can0'],
+      ['c2', 'can0'],
+    ]);
     // Two members on an FD bus: (2*1 + 2*2) paths, a classic and an FD rule each.
     assert.equal(bus.rules.length, 12);
     assert.deepEqual(bus.drift, []);
@@ -76,13 +94,20 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
     await waitFor('the four tracers to listen on the monitor', () => receivers(ns) >= base + 4, 20_000);
     cansend('c1', 'can0', frames);
     const [a, b, c, e] = await Promise.all([ours, oursLog, theirs, theirsLog]);
-    const lines = (text: string): string[] => text.trimEnd().split('\n').map((line) => line.trimEnd());
+    const lines = (text: string): string[] =>
+      text
+        .trimEnd()
+        .split('\n')
+        .map((line) => line.trimEnd());
     assert.deepEqual(lines(a), lines(c.replaceAll('  monitor  ', '  chassis  ')), 'the default format, line for line');
     const strip = (text: string): string[] => lines(text).map((line) => line.replace(/^\(\d{10}\.\d{6}\) \S+ /u, ''));
     assert.deepEqual(strip(b), strip(e), 'the -L format, but for timestamps and the interface name');
     assert.match(lines(b)[0] ?? '', /^\(\d{10}\.\d{6}\) chassis 123#DEADBEEF$/u);
     const listed = JSON.parse(cantainer('ls --json')) as Array<{ name: string; frames: number; members: number }>;
-    assert.deepEqual(listed.map((bus) => [bus.name, bus.members, bus.frames]), [['chassis', 2, 4]]);
+    assert.deepEqual(
+      listed.map((bus) => [bus.name, bus.members, bus.frames]),
+      [['chassis', 2, 4]],
+    );
   });
 
   it('serves Prometheus metrics: members, the can-gw counters, requests by endpoint, reconciler runs', async () => {
@@ -115,10 +140,15 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
   it('filters the trace: ids to see, and ! for ids to leave out', async () => {
     const ns = (JSON.parse(cantainer('inspect chassis --json')) as Inspected).namespace;
     const base = receivers(ns);
-    const seen = background(`node bin/cantainer dump chassis --filter 100/700 --filter '!120/7F0' --log --timeout 3 --control-socket ${CONTROL}`);
+    const seen = background(
+      `node bin/cantainer dump chassis --filter 100/700 --filter '!120/7F0' --log --timeout 3 --control-socket ${CONTROL}`,
+    );
     await waitFor('the tracer to listen on the monitor', () => receivers(ns) > base, 20_000);
     cansend('c1', 'can0', ['123#01', '101#02', '201#03']);
-    const lines = (await seen).trimEnd().split('\n').map((line) => line.replace(/^\(\d{10}\.\d{6}\) chassis /u, ''));
+    const lines = (await seen)
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.replace(/^\(\d{10}\.\d{6}\) chassis /u, ''));
     // 100-1FF but not 120-12F: 101 only.
     assert.deepEqual(lines, ['101#02']);
   });
@@ -127,20 +157,46 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
     sockets = [containerSocket('c1', 'can0'), containerSocket('c2', 'can0')];
     cantainer('send chassis 7E0#0102 18DAF110#03 123##1AABBCCDDEEFF00112233445566778899');
     const got = await Promise.all(sockets.map((socket) => socket.receiveAll(500)));
-    for (const frames of got) assert.deepEqual(frames.map((f) => [f.kind, f.id.toString(16), f.data.length]), [['classic', '7e0', 2], ['classic', '18daf110', 1], ['fd', '123', 16]]);
-    assert.match(sh(`node bin/cantainer send chassis 12#01 --control-socket ${CONTROL} 2>&1 || true`), /frame 1: "12#01" is not valid; allowed: ID#DATA as cansend takes it/u);
+    for (const frames of got)
+      assert.deepEqual(
+        frames.map((f) => [f.kind, f.id.toString(16), f.data.length]),
+        [
+          ['classic', '7e0', 2],
+          ['classic', '18daf110', 1],
+          ['fd', '123', 16],
+        ],
+      );
+    assert.match(
+      sh(`node bin/cantainer send chassis 12#01 --control-socket ${CONTROL} 2>&1 || true`),
+      /frame 1: "12#01" is not valid; allowed: ID#DATA as cansend takes it/u,
+    );
   });
 
   it('replays a candump -L log into the bus keeping its timing, and canplayer replays what dump --log wrote', async () => {
-    writeFileSync('/run/cantainer-cli/replay.log', ['(1700000000.000000) can0 101#01', '(1700000000.200000) can0 102#02', '(1700000000.400000) can0 103#03', '(1700000000.400000) other 104#04'].join('\n'));
+    writeFileSync(
+      '/run/cantainer-cli/replay.log',
+      [
+        '(1700000000.000000) can0 101#01',
+        '(1700000000.200000) can0 102#02',
+        '(1700000000.400000) can0 103#03',
+        '(1700000000.400000) other 104#04',
+      ].join('\n'),
+    );
     const started = Date.now();
     cantainer('replay chassis /run/cantainer-cli/replay.log --interface can0');
     const took = Date.now() - started;
     const got = await Promise.all(sockets.map((socket) => socket.receiveAll(500)));
-    for (const frames of got) assert.deepEqual(frames.map((f) => f.id.toString(16)), ['101', '102', '103']);
+    for (const frames of got)
+      assert.deepEqual(
+        frames.map((f) => f.id.toString(16)),
+        ['101', '102', '103'],
+      );
     assert.ok(took >= 400, `the log spans 400 ms; the replay took ${took} ms`);
     cantainer('replay chassis /run/cantainer-cli/replay.log --speed 0');
-    assert.deepEqual((await sockets[0]!.receiveAll(500)).map((f) => f.id.toString(16)), ['101', '102', '103', '104']);
+    assert.deepEqual(
+      (await sockets[0]!.receiveAll(500)).map((f) => f.id.toString(16)),
+      ['101', '102', '103', '104'],
+    );
     // What `dump --log` writes, canplayer reads: the bus's name stands for the interface, mapped onto the monitor.
     const ns = (JSON.parse(cantainer('inspect chassis --json')) as Inspected).namespace;
     const base = receivers(ns);
@@ -152,15 +208,28 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
     await Promise.all(sockets.map((socket) => socket.receiveAll(300)));
     writeFileSync('/run/cantainer-cli/dump.log', `${line}\n`);
     sh(`nsenter --net=${ns} canplayer -I /run/cantainer-cli/dump.log monitor=chassis`);
-    assert.deepEqual((await sockets[1]!.receiveAll(500)).map((f) => f.id.toString(16)), ['1ff']);
+    assert.deepEqual(
+      (await sockets[1]!.receiveAll(500)).map((f) => f.id.toString(16)),
+      ['1ff'],
+    );
   });
 
   it('streams the lifecycle as Docker drives it: network, container, gateway (cantainer events --json)', async () => {
     const following = background(`node bin/cantainer events --json --count 4 --control-socket ${CONTROL}`);
-    await waitFor('the event stream to open', () => sh('grep -c \'"msg":"stream opened"\' /run/cantainer-cli.log || true').trim() !== '0', 20_000);
-    sh('docker network create -d cantainer --ipam-driver null axle && docker run -d --name a1 --network axle lab/canutils sleep 3600', 120_000);
+    await waitFor(
+      'the event stream to open',
+      () => sh('grep -c \'"msg":"stream opened"\' /run/cantainer-cli.log || true').trim() !== '0',
+      20_000,
+    );
+    sh(
+      'docker network create -d cantainer --ipam-driver null axle && docker run -d --name a1 --network axle lab/canutils sleep 3600',
+      120_000,
+    );
     cantainer('gateway add axle chassis');
-    const events = (await following).trim().split('\n').map((line) => JSON.parse(line) as { type: string; bus?: string; gateway?: string; detail?: string });
+    const events = (await following)
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; bus?: string; gateway?: string; detail?: string });
     sh('docker rm -f a1 && docker network rm axle', 60_000);
     assert.deepEqual(
       events.map((e) => e.type),

@@ -32,8 +32,18 @@ function cni(command: string, config: Record<string, unknown>, env: Record<strin
   return { code: result.status ?? -1, stdout: result.stdout };
 }
 
-const network = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ cniVersion: '1.1.0', name, type: 'cantainer', controlSocket: CONTROL, ...extra });
-const attachment = (container: string, ifname = 'can0'): Record<string, string> => ({ CNI_CONTAINERID: `id-${container}`, CNI_NETNS: `/run/netns/${container}`, CNI_IFNAME: ifname });
+const network = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  cniVersion: '1.1.0',
+  name,
+  type: 'cantainer',
+  controlSocket: CONTROL,
+  ...extra,
+});
+const attachment = (container: string, ifname = 'can0'): Record<string, string> => ({
+  CNI_CONTAINERID: `id-${container}`,
+  CNI_NETNS: `/run/netns/${container}`,
+  CNI_IFNAME: ifname,
+});
 const error = (outcome: Outcome): { code: number; msg: string } => {
   assert.equal(outcome.code, 1, outcome.stdout);
   return JSON.parse(outcome.stdout) as { code: number; msg: string };
@@ -44,7 +54,11 @@ function socket(container: string, ifname = 'can0'): CanSocketPort {
 }
 
 /** Sends frames from one interface; returns what each of the others received, in order. */
-async function exchange(from: [string, string], to: ReadonlyArray<[string, string]>, frames: readonly CanFrame[]): Promise<Record<string, string[]>> {
+async function exchange(
+  from: [string, string],
+  to: ReadonlyArray<[string, string]>,
+  frames: readonly CanFrame[],
+): Promise<Record<string, string[]>> {
   const listeners = to.map(([container, ifname]) => [`${container}/${ifname}`, socket(container, ifname)] as const);
   const sender = socket(from[0], from[1]);
   try {
@@ -57,12 +71,31 @@ async function exchange(from: [string, string], to: ReadonlyArray<[string, strin
   }
 }
 
-const links = (container: string): string[] => sh(`ip -n ${container} -o link show`).split('\n').filter((line) => line !== '').map((line) => line.split(': ')[1]?.split('@')[0] ?? '').filter((name) => name !== 'lo');
+const links = (container: string): string[] =>
+  sh(`ip -n ${container} -o link show`)
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.split(': ')[1]?.split('@')[0] ?? '')
+    .filter((name) => name !== 'lo');
 
 describe('the CNI plugin on the real kernel', () => {
   let daemon: RunningDaemon | undefined;
   const start = async (): Promise<void> => {
-    daemon = await startCantainerDaemon(['--socket', `${DIR}/plugin.sock`, '--control-socket', CONTROL, '--state-dir', `${DIR}/state`, '--netns-dir', `${DIR}/netns`, '--docker-socket', `${DIR}/no-docker.sock`], `${DIR}.log`);
+    daemon = await startCantainerDaemon(
+      [
+        '--socket',
+        `${DIR}/plugin.sock`,
+        '--control-socket',
+        CONTROL,
+        '--state-dir',
+        `${DIR}/state`,
+        '--netns-dir',
+        `${DIR}/netns`,
+        '--docker-socket',
+        `${DIR}/no-docker.sock`,
+      ],
+      `${DIR}.log`,
+    );
   };
 
   before(async () => {
@@ -75,12 +108,19 @@ describe('the CNI plugin on the real kernel', () => {
   });
 
   it('answers VERSION', () => {
-    assert.deepEqual(cni('VERSION', { cniVersion: '1.0.0' }), { code: 0, stdout: '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n' });
+    assert.deepEqual(cni('VERSION', { cniVersion: '1.0.0' }), {
+      code: 0,
+      stdout: '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n',
+    });
   });
 
   it('ADD puts containers on buses: each hears the others once, in order; one container on two buses', async () => {
     const added = cni('ADD', network('powertrain'), attachment('cni-a'));
-    assert.deepEqual(added, { code: 0, stdout: '{"cniVersion":"1.1.0","interfaces":[{"name":"can0","mac":"00:00:00:00:00:00","mtu":16,"sandbox":"/run/netns/cni-a"}],"ips":[]}\n' });
+    assert.deepEqual(added, {
+      code: 0,
+      stdout:
+        '{"cniVersion":"1.1.0","interfaces":[{"name":"can0","mac":"00:00:00:00:00:00","mtu":16,"sandbox":"/run/netns/cni-a"}],"ips":[]}\n',
+    });
     assert.equal(cni('ADD', network('powertrain'), attachment('cni-b')).code, 0);
     assert.equal(cni('ADD', network('powertrain'), attachment('cni-c', 'can0')).code, 0);
     const fd = cni('ADD', network('body-net', { bus: 'body', fd: true }), attachment('cni-c', 'can1'));
@@ -90,19 +130,65 @@ describe('the CNI plugin on the real kernel', () => {
     assert.match(sh('ip -n cni-c -d link show can1'), /mtu 72 .*state UP[\s\S]*vxcan/u);
     const frames = Array.from({ length: 50 }, (_, i) => classicFrame({ id: 0x100 + i, data: [i] }));
     const texts = frames.map(formatCansend);
-    assert.deepEqual(await exchange(['cni-a', 'can0'], [['cni-b', 'can0'], ['cni-c', 'can0'], ['cni-c', 'can1'], ['cni-a', 'can1']], frames), { 'cni-b/can0': texts, 'cni-c/can0': texts, 'cni-c/can1': [], 'cni-a/can1': [] });
-    const fdFrames = [fdFrame({ id: 0x18feef00, data: Array.from({ length: 64 }, (_, i) => i) }), classicFrame({ id: 0x7df, data: [2, 1, 0] })];
-    assert.deepEqual(await exchange(['cni-c', 'can1'], [['cni-a', 'can1'], ['cni-a', 'can0'], ['cni-b', 'can0']], fdFrames), { 'cni-a/can1': fdFrames.map(formatCansend), 'cni-a/can0': [], 'cni-b/can0': [] });
+    assert.deepEqual(
+      await exchange(
+        ['cni-a', 'can0'],
+        [
+          ['cni-b', 'can0'],
+          ['cni-c', 'can0'],
+          ['cni-c', 'can1'],
+          ['cni-a', 'can1'],
+        ],
+        frames,
+      ),
+      { 'cni-b/can0': texts, 'cni-c/can0': texts, 'cni-c/can1': [], 'cni-a/can1': [] },
+    );
+    const fdFrames = [
+      fdFrame({ id: 0x18feef00, data: Array.from({ length: 64 }, (_, i) => i) }),
+      classicFrame({ id: 0x7df, data: [2, 1, 0] }),
+    ];
+    assert.deepEqual(
+      await exchange(
+        ['cni-c', 'can1'],
+        [
+          ['cni-a', 'can1'],
+          ['cni-a', 'can0'],
+          ['cni-b', 'can0'],
+        ],
+        fdFrames,
+      ),
+      { 'cni-a/can1': fdFrames.map(formatCansend), 'cni-a/can0': [], 'cni-b/can0': [] },
+    );
   });
 
   it('the commands work on these buses: a gateway from powertrain to body carries frames one way', async () => {
     const cantainer = (args: string): string => sh(`node bin/cantainer ${args} --control-socket ${CONTROL}`, 60_000);
     assert.equal(cantainer('gateway add powertrain body --accept 7DF'), 'gateway powertrain -> body: wired\n');
     const request = [classicFrame({ id: 0x7df, data: [2, 1, 0x0d] }), classicFrame({ id: 0x100, data: [1] })];
-    assert.deepEqual(await exchange(['cni-b', 'can0'], [['cni-c', 'can1'], ['cni-a', 'can1'], ['cni-a', 'can0']], request), { 'cni-c/can1': [formatCansend(request[0]!)], 'cni-a/can1': [formatCansend(request[0]!)], 'cni-a/can0': request.map(formatCansend) });
-    assert.deepEqual(await exchange(['cni-a', 'can1'], [['cni-b', 'can0']], [classicFrame({ id: 0x7df, data: [0] })]), { 'cni-b/can0': [] });
-    const listed = (JSON.parse(cantainer('ls --json')) as Array<{ name: string; members: number; gateways: number }>).map((bus) => [bus.name, bus.members, bus.gateways]);
-    assert.deepEqual(listed.sort(), [['body', 2, 1], ['powertrain', 3, 1]]);
+    assert.deepEqual(
+      await exchange(
+        ['cni-b', 'can0'],
+        [
+          ['cni-c', 'can1'],
+          ['cni-a', 'can1'],
+          ['cni-a', 'can0'],
+        ],
+        request,
+      ),
+      { 'cni-c/can1': [formatCansend(request[0]!)], 'cni-a/can1': [formatCansend(request[0]!)], 'cni-a/can0': request.map(formatCansend) },
+    );
+    assert.deepEqual(await exchange(['cni-a', 'can1'], [['cni-b', 'can0']], [classicFrame({ id: 0x7df, data: [0] })]), {
+      'cni-b/can0': [],
+    });
+    const listed = (JSON.parse(cantainer('ls --json')) as Array<{ name: string; members: number; gateways: number }>).map((bus) => [
+      bus.name,
+      bus.members,
+      bus.gateways,
+    ]);
+    assert.deepEqual(listed.sort(), [
+      ['body', 2, 1],
+      ['powertrain', 3, 1],
+    ]);
     cantainer('gateway rm powertrain body');
   });
 
@@ -112,7 +198,13 @@ describe('the CNI plugin on the real kernel', () => {
     const prevResult = JSON.parse(again.stdout) as Record<string, unknown>;
     assert.deepEqual(cni('CHECK', network('powertrain', { prevResult }), attachment('cni-a')), { code: 0, stdout: '' });
     sh('ip -n cni-b link del can0');
-    const drift = error(cni('CHECK', network('powertrain', { prevResult: { ...prevResult, interfaces: [{ name: 'can0', sandbox: '/run/netns/cni-b' }] } }), attachment('cni-b')));
+    const drift = error(
+      cni(
+        'CHECK',
+        network('powertrain', { prevResult: { ...prevResult, interfaces: [{ name: 'can0', sandbox: '/run/netns/cni-b' }] } }),
+        attachment('cni-b'),
+      ),
+    );
     assert.equal(drift.code, 100);
     assert.match(drift.msg, /^can0 of container id-cni-b on bus powertrain: the bus end of can0 is missing/u);
   });
@@ -137,7 +229,18 @@ describe('the CNI plugin on the real kernel', () => {
   });
 
   it('GC removes the attachments the runtime no longer has; DEL is idempotent', () => {
-    assert.deepEqual(cni('GC', network('powertrain', { 'cni.dev/valid-attachments': [{ containerID: 'id-cni-a', ifname: 'can0' }, { containerID: 'id-cni-c', ifname: 'can0' }] })), { code: 0, stdout: '' });
+    assert.deepEqual(
+      cni(
+        'GC',
+        network('powertrain', {
+          'cni.dev/valid-attachments': [
+            { containerID: 'id-cni-a', ifname: 'can0' },
+            { containerID: 'id-cni-c', ifname: 'can0' },
+          ],
+        }),
+      ),
+      { code: 0, stdout: '' },
+    );
     assert.deepEqual(cni('DEL', network('powertrain'), attachment('cni-b')), { code: 0, stdout: '' });
     assert.deepEqual(cni('DEL', network('powertrain'), { CNI_CONTAINERID: 'id-cni-b', CNI_IFNAME: 'can0' }), { code: 0, stdout: '' });
     assert.deepEqual(links('cni-b'), []);
@@ -149,7 +252,10 @@ describe('the CNI plugin on the real kernel', () => {
     daemon = undefined;
     const status = error(cni('STATUS', network('powertrain')));
     assert.equal(status.code, 50);
-    assert.match(status.msg, /cannot reach the cantainer daemon at \/run\/cantainer-cni\/control\.sock .*start it \(systemctl start cantainer, or cantainer daemon\)/u);
+    assert.match(
+      status.msg,
+      /cannot reach the cantainer daemon at \/run\/cantainer-cni\/control\.sock .*start it \(systemctl start cantainer, or cantainer daemon\)/u,
+    );
     assert.equal(error(cni('ADD', network('powertrain'), attachment('cni-b'))).code, 11);
     assert.deepEqual(links('cni-b'), []);
   });
@@ -166,7 +272,11 @@ describe('the CNI plugin on the real kernel', () => {
   });
 
   it('the last DEL of each bus removes it: no namespace, no interface, no state entry left', async () => {
-    for (const [net, bus, container, ifname] of [['powertrain', 'powertrain', 'cni-c', 'can0'], ['body-net', 'body', 'cni-c', 'can1'], ['body-net', 'body', 'cni-a', 'can1']] as const) {
+    for (const [net, bus, container, ifname] of [
+      ['powertrain', 'powertrain', 'cni-c', 'can0'],
+      ['body-net', 'body', 'cni-c', 'can1'],
+      ['body-net', 'body', 'cni-a', 'can1'],
+    ] as const) {
       assert.deepEqual(cni('DEL', network(net, { bus }), attachment(container, ifname)), { code: 0, stdout: '' });
     }
     await waitFor('the bus namespaces to go', () => readdirSync(`${DIR}/netns`).length === 0);

@@ -7,10 +7,19 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import { cansend as cansendIn, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import {
+  cansend as cansendIn,
+  containerSocket,
+  ensureDockerWithImages,
+  sh,
+  startCantainerDaemon,
+  waitFor,
+  type RunningDaemon,
+} from './helpers.js';
 
 const kernel = systemKernel();
-const compose = (args: string, timeoutMs = 240_000): string => sh(`ECU_IMAGE=lab/canutils docker-compose -p vehicle -f examples/vehicle/compose.yaml ${args}`, timeoutMs);
+const compose = (args: string, timeoutMs = 240_000): string =>
+  sh(`ECU_IMAGE=lab/canutils docker-compose -p vehicle -f examples/vehicle/compose.yaml ${args}`, timeoutMs);
 const container = (service: string): string => `vehicle_${service}_1`;
 const STATE = '/run/cantainer-compose/state/state.json';
 
@@ -32,7 +41,8 @@ describe('the vehicle example with docker-compose', () => {
   }
 
   function sameForAll(got: Record<string, CanFrame[]>, expected: CanFrame[]): void {
-    for (const [name, frames] of Object.entries(got)) assert.deepEqual(frames, expected, `${name} received exactly these frames, once each, in order`);
+    for (const [name, frames] of Object.entries(got))
+      assert.deepEqual(frames, expected, `${name} received exactly these frames, once each, in order`);
   }
 
   before(async () => {

@@ -38,7 +38,16 @@ describe('daemon on the real kernel, driven over its socket', () => {
     assert.deepEqual((await call('CreateNetwork', d.createNetwork(net))).body, {});
     assert.equal((await call('CreateEndpoint', d.createEndpoint(net, 'e1'))).status, 200);
     const before = kernelSnapshot(kernel);
-    for (const body of ['{"NetworkID": ', '[]', '{}', { NetworkID: net }, { NetworkID: net, EndpointID: 5 }, d.createEndpoint(net, 'e2', { bitrate: '1' }), d.createEndpoint(net, 'e3', {}, '02:00:00:00:00:01'), d.createEndpoint('unknown', 'e4')]) {
+    for (const body of [
+      '{"NetworkID": ',
+      '[]',
+      '{}',
+      { NetworkID: net },
+      { NetworkID: net, EndpointID: 5 },
+      d.createEndpoint(net, 'e2', { bitrate: '1' }),
+      d.createEndpoint(net, 'e3', {}, '02:00:00:00:00:01'),
+      d.createEndpoint('unknown', 'e4'),
+    ]) {
       const answer = await call('CreateEndpoint', body);
       assert.ok(answer.status >= 400, JSON.stringify(answer));
       assert.equal(typeof answer.body.Err, 'string');

@@ -31,7 +31,10 @@ describe('Docker driver with a real dockerd', () => {
   before(async () => {
     ensureDockerWithImages();
     daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-e2e/state']);
-    sh('docker network create -d cantainer --ipam-driver null powertrain && docker network create -d cantainer --ipam-driver null -o fd=true -o host_if=dcan0 body', 60_000);
+    sh(
+      'docker network create -d cantainer --ipam-driver null powertrain && docker network create -d cantainer --ipam-driver null -o fd=true -o host_if=dcan0 body',
+      60_000,
+    );
     for (const ecu of ['ecu1', 'ecu2', 'ecu3']) sh(`docker run -d --name ${ecu} --network powertrain lab/canutils sleep 3600`, 120_000);
     sh('docker network connect body ecu3', 60_000);
   });
@@ -50,7 +53,12 @@ describe('Docker driver with a real dockerd', () => {
   });
 
   it('delivers every frame to every other member once, in order; never to the sender; never to the other bus', async () => {
-    const sockets = { ecu1: listen('ecu1', 'can0'), ecu2: listen('ecu2', 'can0'), ecu3: listen('ecu3', 'can0'), ecu3body: listen('ecu3', 'can1') };
+    const sockets = {
+      ecu1: listen('ecu1', 'can0'),
+      ecu2: listen('ecu2', 'can0'),
+      ecu3: listen('ecu3', 'can0'),
+      ecu3body: listen('ecu3', 'can1'),
+    };
     const dcan0 = kernel.canSocket('dcan0', { fd: true });
     try {
       cansend('ecu1', 'can0', ['101#01', '102#0102', '103#010203']);
@@ -103,10 +111,14 @@ describe('Docker driver with a real dockerd', () => {
     } finally {
       ecu1.close();
     }
-    const hostEndsBefore = sh('ls /run/cantainer/netns | while read ns; do nsenter --net=/run/cantainer/netns/$ns ip -o link show type vxcan; done | wc -l').trim();
+    const hostEndsBefore = sh(
+      'ls /run/cantainer/netns | while read ns; do nsenter --net=/run/cantainer/netns/$ns ip -o link show type vxcan; done | wc -l',
+    ).trim();
     sh('docker network disconnect body ecu1', 60_000);
     assert.doesNotMatch(links('ecu1'), /can1/u);
-    const hostEndsAfter = sh('ls /run/cantainer/netns | while read ns; do nsenter --net=/run/cantainer/netns/$ns ip -o link show type vxcan; done | wc -l').trim();
+    const hostEndsAfter = sh(
+      'ls /run/cantainer/netns | while read ns; do nsenter --net=/run/cantainer/netns/$ns ip -o link show type vxcan; done | wc -l',
+    ).trim();
     assert.equal(Number(hostEndsAfter), Number(hostEndsBefore) - 1, 'the member is gone from the bus namespace');
     assert.equal(sh('ip -o link show type vxcan | grep -c " cx" || true').trim(), '0', 'no member end is left on the host');
   });
@@ -124,12 +136,10 @@ describe('Docker driver with a real dockerd', () => {
     } finally {
       closeAll(sockets);
     }
-    const state = JSON.parse(readFileSync('/run/cantainer-e2e/state/state.json', 'utf8')) as { buses: Array<{ fd: boolean; members: unknown[] }> };
-    assert.deepEqual(
-      state.buses.map((bus) => bus.members.length).sort(),
-      [2, 3],
-      'powertrain: 3 containers; body: ecu3 and host_if',
-    );
+    const state = JSON.parse(readFileSync('/run/cantainer-e2e/state/state.json', 'utf8')) as {
+      buses: Array<{ fd: boolean; members: unknown[] }>;
+    };
+    assert.deepEqual(state.buses.map((bus) => bus.members.length).sort(), [2, 3], 'powertrain: 3 containers; body: ecu3 and host_if');
   });
 
   it('stops and starts a container on two CAN networks: both interfaces come back and carry their buses (moby#51578)', async () => {

@@ -40,15 +40,23 @@ describe('gateways, uplinks and member filters with a real dockerd', () => {
     await Promise.all(listeners.map((name) => listener(name).receiveAll(50)));
     cansend(from, 'can0', frames);
     const received = await Promise.all(listeners.map((name) => listener(name).receiveAll(QUIET_MS)));
-    const text = (frame: CanFrame): string => `${frame.id.toString(16).toUpperCase().padStart(3, '0')}#${Buffer.from(frame.data).toString('hex').toUpperCase()}`;
+    const text = (frame: CanFrame): string =>
+      `${frame.id.toString(16).toUpperCase().padStart(3, '0')}#${Buffer.from(frame.data).toString('hex').toUpperCase()}`;
     return Object.fromEntries(listeners.map((name, i) => [name, (received[i] ?? []).map(text)]));
   };
 
   before(async () => {
     ensureDockerWithImages();
-    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-gw/state', '--control-socket', CONTROL, '--netns-dir', NETNS_DIR], '/run/cantainer-gw.log');
-    sh('docker network create -d cantainer --ipam-driver null powertrain && docker network create -d cantainer --ipam-driver null body', 60_000);
-    for (const [ecu, network] of Object.entries(ECUS)) sh(`docker run -d --name ${ecu} --network ${network} lab/canutils sleep 3600`, 120_000);
+    daemon = await startCantainerDaemon(
+      ['--state-dir', '/run/cantainer-gw/state', '--control-socket', CONTROL, '--netns-dir', NETNS_DIR],
+      '/run/cantainer-gw.log',
+    );
+    sh(
+      'docker network create -d cantainer --ipam-driver null powertrain && docker network create -d cantainer --ipam-driver null body',
+      60_000,
+    );
+    for (const [ecu, network] of Object.entries(ECUS))
+      sh(`docker run -d --name ${ecu} --network ${network} lab/canutils sleep 3600`, 120_000);
   });
 
   after(async () => {
@@ -57,7 +65,7 @@ describe('gateways, uplinks and member filters with a real dockerd', () => {
     await daemon.stop();
   });
 
-  it('joins powertrain and body both ways: every ECU\'s frames reach every other ECU on both buses once, in order', async () => {
+  it("joins powertrain and body both ways: every ECU's frames reach every other ECU on both buses once, in order", async () => {
     assert.match(cantainer('gateway add powertrain body --both'), /^gateway powertrain <-> body: (wired|waiting)/u);
     await waitFor('the gateway to be wired (bus names learnt from Docker)', () => gateways()[0]?.state === 'wired', 10_000);
     const all = Object.keys(ECUS);
@@ -80,37 +88,72 @@ describe('gateways, uplinks and member filters with a real dockerd', () => {
 
   it('edits what crosses (SET id, length and data) and leaves the original on its own bus', async () => {
     cantainer('gateway add powertrain body --both --accept 123 --set id=456 --set len=2 --set data=CAFE');
-    assert.deepEqual(await exchange('ecu1', ['123#0102', '124#01'], ['ecu2', 'ecu4']), { ecu2: ['123#0102', '124#01'], ecu4: ['456#CAFE'] });
+    assert.deepEqual(await exchange('ecu1', ['123#0102', '124#01'], ['ecu2', 'ecu4']), {
+      ecu2: ['123#0102', '124#01'],
+      ecu4: ['456#CAFE'],
+    });
   });
 
-  it('chains through a third bus whose network option declares its gateway, at can_gw\'s default max_hops', async () => {
+  it("chains through a third bus whose network option declares its gateway, at can_gw's default max_hops", async () => {
     assert.equal(sh('cat /sys/module/can_gw/parameters/max_hops').trim(), '1');
     cantainer('gateway add powertrain body --both');
-    sh(`docker network create -d cantainer --ipam-driver null -o 'gateway=powertrain --accept 100/700' chassis && docker run -d --name ecu5 --network chassis lab/canutils sleep 3600`, 120_000);
-    await waitFor('the declared gateway to be wired', () => gateways().some((entry) => entry.source === 'chassis' && entry.state === 'wired'), 10_000);
+    sh(
+      `docker network create -d cantainer --ipam-driver null -o 'gateway=powertrain --accept 100/700' chassis && docker run -d --name ecu5 --network chassis lab/canutils sleep 3600`,
+      120_000,
+    );
+    await waitFor(
+      'the declared gateway to be wired',
+      () => gateways().some((entry) => entry.source === 'chassis' && entry.state === 'wired'),
+      10_000,
+    );
     assert.deepEqual(
       gateways().find((entry) => entry.source === 'chassis'),
-      { source: 'chassis', destination: 'powertrain', both: false, accept: ['100/700'], reject: [], edits: [], declaredBy: 'chassis', state: 'wired' },
+      {
+        source: 'chassis',
+        destination: 'powertrain',
+        both: false,
+        accept: ['100/700'],
+        reject: [],
+        edits: [],
+        declaredBy: 'chassis',
+        state: 'wired',
+      },
     );
     const got = await exchange('ecu5', ['123#01', '223#02'], ['ecu1', 'ecu4']);
     assert.deepEqual(got, { ecu1: ['123#01'], ecu4: ['123#01'] }, 'accepted ids cross chassis -> powertrain -> body once');
     assert.deepEqual((await exchange('ecu1', ['123#03'], ['ecu5'])).ecu5, [], 'one way: nothing goes back to chassis');
-    assert.match(sh(`node bin/cantainer gateway rm chassis powertrain --control-socket ${CONTROL} 2>&1 || true`), /part of bus chassis's settings/u);
+    assert.match(
+      sh(`node bin/cantainer gateway rm chassis powertrain --control-socket ${CONTROL} 2>&1 || true`),
+      /part of bus chassis's settings/u,
+    );
     // Its listener goes first: a socket whose interface vanishes fails its next receive with ENODEV.
     sockets.get('ecu5')?.close();
     sockets.delete('ecu5');
     sh('docker rm -f ecu5 && docker network rm chassis', 60_000);
-    assert.deepEqual(gateways().map((entry) => entry.source), ['powertrain']);
+    assert.deepEqual(
+      gateways().map((entry) => entry.source),
+      ['powertrain'],
+    );
   });
 
   it('keeps gateways across a daemon crash: restarted, it finds them in its state and frames still cross once', async () => {
     await daemon.kill();
-    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-gw/state', '--control-socket', CONTROL, '--netns-dir', NETNS_DIR], '/run/cantainer-gw.log');
-    assert.deepEqual(gateways().map((entry) => [entry.source, entry.destination, entry.state]), [['powertrain', 'body', 'wired']]);
-    assert.deepEqual(await exchange('ecu4', ['444#04'], ['ecu1', 'ecu2', 'ecu3']), { ecu1: ['444#04'], ecu2: ['444#04'], ecu3: ['444#04'] });
+    daemon = await startCantainerDaemon(
+      ['--state-dir', '/run/cantainer-gw/state', '--control-socket', CONTROL, '--netns-dir', NETNS_DIR],
+      '/run/cantainer-gw.log',
+    );
+    assert.deepEqual(
+      gateways().map((entry) => [entry.source, entry.destination, entry.state]),
+      [['powertrain', 'body', 'wired']],
+    );
+    assert.deepEqual(await exchange('ecu4', ['444#04'], ['ecu1', 'ecu2', 'ecu3']), {
+      ecu1: ['444#04'],
+      ecu2: ['444#04'],
+      ecu3: ['444#04'],
+    });
   });
 
-  it('stops all crossing after gateway rm, and leaves only the two buses\' namespaces', async () => {
+  it("stops all crossing after gateway rm, and leaves only the two buses' namespaces", async () => {
     assert.match(cantainer('gateway rm powertrain body'), /removed/u);
     const got = await exchange('ecu1', ['321#01'], ['ecu2', 'ecu4']);
     assert.deepEqual(got, { ecu2: ['321#01'], ecu4: [] });
@@ -118,18 +161,32 @@ describe('gateways, uplinks and member filters with a real dockerd', () => {
     assert.equal(readdirSync(NETNS_DIR).length, 2);
   });
 
-  it('enforces a container\'s send and receive filters (endpoint options) in the kernel', async () => {
+  it("enforces a container's send and receive filters (endpoint options) in the kernel", async () => {
     // On body first (can0), then on powertrain with filters (can1).
-    sh(`docker run -d --name fw1 --network body lab/canutils sleep 3600 && docker network connect --driver-opt send=7E0/7F8 --driver-opt 'receive=!7DF' powertrain fw1`, 120_000);
+    sh(
+      `docker run -d --name fw1 --network body lab/canutils sleep 3600 && docker network connect --driver-opt send=7E0/7F8 --driver-opt 'receive=!7DF' powertrain fw1`,
+      120_000,
+    );
     const fw1 = containerSocket('fw1', 'can1', false);
     try {
       await Promise.all(['ecu2', 'ecu3'].map((name) => listener(name).receiveAll(50)));
       cansend('fw1', 'can1', ['7E0#01', '123#02', '7E7#03']);
       const [ecu2, ecu3] = await Promise.all(['ecu2', 'ecu3'].map((name) => listener(name).receiveAll(QUIET_MS)));
-      assert.deepEqual([ecu2?.map((f) => f.id), ecu3?.map((f) => f.id)], [[0x7e0, 0x7e7], [0x7e0, 0x7e7]], 'fw1 may send 7E0-7E7 only');
+      assert.deepEqual(
+        [ecu2?.map((f) => f.id), ecu3?.map((f) => f.id)],
+        [
+          [0x7e0, 0x7e7],
+          [0x7e0, 0x7e7],
+        ],
+        'fw1 may send 7E0-7E7 only',
+      );
       await fw1.receiveAll(50);
       cansend('ecu1', 'can0', ['7DF#01', '7E8#02']);
-      assert.deepEqual((await fw1.receiveAll(QUIET_MS)).map((f) => f.id), [0x7e8], 'fw1 never hears 7DF');
+      assert.deepEqual(
+        (await fw1.receiveAll(QUIET_MS)).map((f) => f.id),
+        [0x7e8],
+        'fw1 never hears 7DF',
+      );
     } finally {
       fw1.close();
       sh('docker rm -f fw1', 60_000);
@@ -145,7 +202,11 @@ describe('gateways, uplinks and member filters with a real dockerd', () => {
       await Promise.all(['ecu1', 'ecu2', 'ecu4'].map((name) => listener(name).receiveAll(50)));
       sh(frames.map((frame) => `cansend vcan7 ${frame}`).join(' && '));
       const got = await Promise.all(['ecu1', 'ecu2', 'ecu4'].map((name) => listener(name).receiveAll(QUIET_MS)));
-      return { ecu1: (got[0] ?? []).map((f) => f.id.toString(16)), ecu2: (got[1] ?? []).map((f) => f.id.toString(16)), ecu4: (got[2] ?? []).map((f) => f.id.toString(16)) };
+      return {
+        ecu1: (got[0] ?? []).map((f) => f.id.toString(16)),
+        ecu2: (got[1] ?? []).map((f) => f.id.toString(16)),
+        ecu4: (got[2] ?? []).map((f) => f.id.toString(16)),
+      };
     };
     const toHost = async (): Promise<string[]> => {
       await vcan7.receiveAll(50);
@@ -159,10 +220,18 @@ describe('gateways, uplinks and member filters with a real dockerd', () => {
       sh('ip link del vcan7');
       const uplinks = (): Array<{ state: string }> => JSON.parse(cantainer('uplink ls --json')) as Array<{ state: string }>;
       await waitFor('the uplink reported down', () => uplinks()[0]?.state === 'down', 5_000);
-      assert.deepEqual((await exchange('ecu1', ['111#01'], ['ecu2', 'ecu3'])), { ecu2: ['111#01'], ecu3: ['111#01'] }, 'the bus goes on without it');
+      assert.deepEqual(
+        await exchange('ecu1', ['111#01'], ['ecu2', 'ecu3']),
+        { ecu2: ['111#01'], ecu3: ['111#01'] },
+        'the bus goes on without it',
+      );
       sh('ip link add vcan7 type vcan && ip link set vcan7 up');
       vcan7 = host.canSocket('vcan7', { fd: false });
-      await waitFor('the uplink wired again', () => sh('grep -c \'"msg":"uplink up"\' /run/cantainer-gw.log || true').trim() === '1', 5_000);
+      await waitFor(
+        'the uplink wired again',
+        () => sh('grep -c \'"msg":"uplink up"\' /run/cantainer-gw.log || true').trim() === '1',
+        5_000,
+      );
       assert.deepEqual(await fromHost(['125#03']), { ecu1: ['125'], ecu2: ['125'], ecu4: [] });
       assert.deepEqual(await toHost(), ['321', '322']);
       assert.match(cantainer('uplink rm powertrain vcan7'), /removed/u);

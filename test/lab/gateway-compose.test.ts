@@ -11,7 +11,8 @@ import { cansend, containerSocket, ensureDockerWithImages, sh, startCantainerDae
 
 const CONTROL = '/run/cantainer-gwc/control.sock';
 const NETNS_DIR = '/run/cantainer-gwc/netns';
-const compose = (args: string, timeoutMs = 240_000): string => sh(`ECU_IMAGE=lab/canutils docker-compose -p gwdemo -f examples/gateways/compose.yaml ${args}`, timeoutMs);
+const compose = (args: string, timeoutMs = 240_000): string =>
+  sh(`ECU_IMAGE=lab/canutils docker-compose -p gwdemo -f examples/gateways/compose.yaml ${args}`, timeoutMs);
 const container = (service: string): string => `gwdemo_${service}_1`;
 const SERVICES = ['engine', 'brakes', 'cluster', 'tester'] as const;
 
@@ -28,13 +29,17 @@ describe('the gateways example with docker-compose', () => {
     await Promise.all(SERVICES.map((name) => sockets.get(name)?.receiveAll(50) ?? Promise.resolve([])));
     cansend(container(from), 'can0', frames);
     const got = await Promise.all(SERVICES.map((name) => sockets.get(name)?.receiveAll(500) ?? Promise.resolve([])));
-    const text = (frame: CanFrame): string => `${frame.id.toString(16).toUpperCase().padStart(3, '0')}#${Buffer.from(frame.data).toString('hex').toUpperCase()}`;
+    const text = (frame: CanFrame): string =>
+      `${frame.id.toString(16).toUpperCase().padStart(3, '0')}#${Buffer.from(frame.data).toString('hex').toUpperCase()}`;
     return Object.fromEntries(SERVICES.map((name, i) => [name, (got[i] ?? []).map(text)]));
   };
 
   before(async () => {
     ensureDockerWithImages();
-    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-gwc/state', '--control-socket', CONTROL, '--netns-dir', NETNS_DIR], '/run/cantainer-gwc.log');
+    daemon = await startCantainerDaemon(
+      ['--state-dir', '/run/cantainer-gwc/state', '--control-socket', CONTROL, '--netns-dir', NETNS_DIR],
+      '/run/cantainer-gwc.log',
+    );
     compose('up -d');
     for (const name of SERVICES) sockets.set(name, containerSocket(container(name), 'can0', false));
   });
@@ -49,19 +54,36 @@ describe('the gateways example with docker-compose', () => {
     const list = (): Entry[] => JSON.parse(sh(`node bin/cantainer gateway ls --json --control-socket ${CONTROL}`)) as Entry[];
     await waitFor('both gateways wired', () => list().filter((entry) => entry.state === 'wired').length === 2, 15_000);
     assert.deepEqual(
-      list().map((entry) => `${entry.source} > ${entry.destination}`).sort(),
+      list()
+        .map((entry) => `${entry.source} > ${entry.destination}`)
+        .sort(),
       ['gwdemo_powertrain > gwdemo_body', 'gwdemo_powertrain > gwdemo_obd'],
     );
   });
 
   it('carries speed frames to the cluster, one way, and keeps them from the tester', async () => {
-    assert.deepEqual(await exchange('engine', ['0C0#1F40', '123#01']), { engine: ['0C0#1F40', '123#01'], brakes: ['0C0#1F40', '123#01'], cluster: ['0C0#1F40'], tester: [] });
+    assert.deepEqual(await exchange('engine', ['0C0#1F40', '123#01']), {
+      engine: ['0C0#1F40', '123#01'],
+      brakes: ['0C0#1F40', '123#01'],
+      cluster: ['0C0#1F40'],
+      tester: [],
+    });
     assert.deepEqual(await exchange('cluster', ['0C1#01']), { engine: [], brakes: [], cluster: ['0C1#01'], tester: [] });
   });
 
   it('carries OBD requests from the tester and the answers back, nothing else', async () => {
-    assert.deepEqual(await exchange('tester', ['7DF#02010C', '7E0#0322F190', '600#01']), { engine: ['7DF#02010C', '7E0#0322F190'], brakes: ['7DF#02010C', '7E0#0322F190'], cluster: [], tester: ['7DF#02010C', '7E0#0322F190', '600#01'] });
-    assert.deepEqual(await exchange('engine', ['7E8#04410C1F40']), { engine: ['7E8#04410C1F40'], brakes: ['7E8#04410C1F40'], cluster: [], tester: ['7E8#04410C1F40'] });
+    assert.deepEqual(await exchange('tester', ['7DF#02010C', '7E0#0322F190', '600#01']), {
+      engine: ['7DF#02010C', '7E0#0322F190'],
+      brakes: ['7DF#02010C', '7E0#0322F190'],
+      cluster: [],
+      tester: ['7DF#02010C', '7E0#0322F190', '600#01'],
+    });
+    assert.deepEqual(await exchange('engine', ['7E8#04410C1F40']), {
+      engine: ['7E8#04410C1F40'],
+      brakes: ['7E8#04410C1F40'],
+      cluster: [],
+      tester: ['7E8#04410C1F40'],
+    });
   });
 
   it('leaves nothing after down: no namespace, no gateway', () => {

@@ -20,7 +20,15 @@ import { sh } from './helpers.js';
 const QUIET_MS = 300;
 const kernel = systemKernel({ netnsDir: '/run/cantainer-test/gw' });
 const ecus = systemKernel({ netnsDir: '/run/cantainer-test/gw-ecu' });
-const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({ source, destination, both: false, accept: [], reject: [], edits: [], ...more });
+const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({
+  source,
+  destination,
+  both: false,
+  accept: [],
+  reject: [],
+  edits: [],
+  ...more,
+});
 
 function ecu(name: string): Member {
   if (!ecus.namespaces.exists(name)) ecus.namespaces.create(name);
@@ -60,7 +68,8 @@ describe('gateways on the real kernel', () => {
     const received = await Promise.all(listening.map(([, s]) => s.receiveAll(QUIET_MS)));
     return Object.fromEntries(listening.map(([name], i) => [name, received[i] ?? []]));
   };
-  const burst = (sender: number): CanFrame[] => Array.from({ length: 5 }, (_, k) => classicFrame({ id: 0x100 * sender + k, data: [sender, k] }));
+  const burst = (sender: number): CanFrame[] =>
+    Array.from({ length: 5 }, (_, k) => classicFrame({ id: 0x100 * sender + k, data: [sender, k] }));
 
   before(() => {
     sh('modprobe -a vcan vxcan can-raw');
@@ -92,15 +101,27 @@ describe('gateways on the real kernel', () => {
     assert.deepEqual([service.check('A'), service.check('B')], [[], []]);
   });
 
-  it('lets only accepted ids cross (filters both ways), and leaves the sender\'s bus whole', async () => {
+  it("lets only accepted ids cross (filters both ways), and leaves the sender's bus whole", async () => {
     await service.addGateway(gateway('powertrain', 'body', { both: true, accept: ['700/700'], reject: ['7E8'] }));
     assert.deepEqual([service.check('A'), service.check('B')], [[], []], 'filtered rules read back as sent');
     const frames = [0x7df, 0x123, 0x7e8, 0x7e0].map((id) => classicFrame({ id, data: [1] }));
     const fromA = await exchange('a1', frames, ['a2', 'b1']);
-    assert.deepEqual(fromA.a2?.map((f) => f.id), [0x7df, 0x123, 0x7e8, 0x7e0]);
-    assert.deepEqual(fromA.b1?.map((f) => f.id), [0x7df, 0x7e0]);
+    assert.deepEqual(
+      fromA.a2?.map((f) => f.id),
+      [0x7df, 0x123, 0x7e8, 0x7e0],
+    );
+    assert.deepEqual(
+      fromA.b1?.map((f) => f.id),
+      [0x7df, 0x7e0],
+    );
     const fromB = await exchange('b1', frames, ['a1', 'a3']);
-    assert.deepEqual([fromB.a1?.map((f) => f.id), fromB.a3?.map((f) => f.id)], [[0x7df, 0x7e0], [0x7df, 0x7e0]]);
+    assert.deepEqual(
+      [fromB.a1?.map((f) => f.id), fromB.a3?.map((f) => f.id)],
+      [
+        [0x7df, 0x7e0],
+        [0x7df, 0x7e0],
+      ],
+    );
   });
 
   it('edits crossing frames (SET id, data and length, with an XOR checksum) one way, and passes everything but one id with one inverted filter', async () => {
@@ -116,13 +137,26 @@ describe('gateways on the real kernel', () => {
       }),
     );
     assert.deepEqual([service.check('A'), service.check('B')], [[], []], 'edited rules read back as sent');
-    const received = await exchange('a1', [classicFrame({ id: 0x123, data: [1, 2] }), classicFrame({ id: 0x7df, data: [3] })], ['a2', 'b1']);
-    assert.deepEqual(received.a2?.map((f) => [f.id, Buffer.from(f.data).toString('hex')]), [[0x123, '0102'], [0x7df, '03']]);
-    assert.deepEqual(received.b1?.map((f) => [f.id, Buffer.from(f.data).toString('hex')]), [[0x456, 'cafe000000000034']]);
+    const received = await exchange(
+      'a1',
+      [classicFrame({ id: 0x123, data: [1, 2] }), classicFrame({ id: 0x7df, data: [3] })],
+      ['a2', 'b1'],
+    );
+    assert.deepEqual(
+      received.a2?.map((f) => [f.id, Buffer.from(f.data).toString('hex')]),
+      [
+        [0x123, '0102'],
+        [0x7df, '03'],
+      ],
+    );
+    assert.deepEqual(
+      received.b1?.map((f) => [f.id, Buffer.from(f.data).toString('hex')]),
+      [[0x456, 'cafe000000000034']],
+    );
     assert.deepEqual((await exchange('b1', [classicFrame({ id: 0x1, data: [] })], ['a1'])).a1, [], 'one way only');
   });
 
-  it('applies AND, OR and XOR edits in the kernel\'s order, then a CRC8 checksum (SAE J1850), as the fake kernel computes them', async () => {
+  it("applies AND, OR and XOR edits in the kernel's order, then a CRC8 checksum (SAE J1850), as the fake kernel computes them", async () => {
     await service.addGateway(
       gateway('powertrain', 'body', {
         accept: ['300/700'],
@@ -145,7 +179,10 @@ describe('gateways on the real kernel', () => {
     });
     let crc = 0xff;
     for (const byte of [0xf0, 1, 2, 3, 4, 5, 6]) crc = table[crc ^ byte] ?? 0;
-    assert.deepEqual(received.b1?.map((f) => [f.id, Buffer.from(f.data).toString('hex')]), [[0x305, `f0010203040506${(crc ^ 0xff).toString(16).padStart(2, '0')}`]]);
+    assert.deepEqual(
+      received.b1?.map((f) => [f.id, Buffer.from(f.data).toString('hex')]),
+      [[0x305, `f0010203040506${(crc ^ 0xff).toString(16).padStart(2, '0')}`]],
+    );
   });
 
   it('stops every crossing after the gateway is removed', async () => {
@@ -154,7 +191,11 @@ describe('gateways on the real kernel', () => {
     assert.deepEqual([received.a2?.length, received.b1?.length], [5, 0]);
     const route = kernel.route(kernel.owned(busNamespace('A')));
     try {
-      assert.deepEqual(route.listLinks().filter((link) => link.name.startsWith('g')), [], 'the gateway ends are gone');
+      assert.deepEqual(
+        route.listLinks().filter((link) => link.name.startsWith('g')),
+        [],
+        'the gateway ends are gone',
+      );
     } finally {
       route.close();
     }
@@ -181,16 +222,44 @@ describe('gateways on the real kernel', () => {
       }
       const fd = [fdFrame({ id: 0x42, data: new Uint8Array(32).fill(9) })];
       const fromD = await exchange('d1', fd, all);
-      assert.deepEqual(Object.entries(fromD).filter(([, frames]) => frames.length > 0).map(([name]) => name), ['d2'], 'FD frames stay on the FD bus');
+      assert.deepEqual(
+        Object.entries(fromD)
+          .filter(([, frames]) => frames.length > 0)
+          .map(([name]) => name),
+        ['d2'],
+        'FD frames stay on the FD bus',
+      );
       if (hops === 1) {
         // Between two FD buses FD frames cross, and FD edits apply: flags and 12 data bytes.
         await service.createBus({ id: 'E', name: 'infotainment', fd: true, members: [ecu('e1')] });
-        await service.addGateway(gateway('adas', 'infotainment', { edits: [{ operation: 'set', field: 'flags', value: '1' }, { operation: 'set', field: 'data', value: 'AB'.repeat(12) }, { operation: 'set', field: 'len', value: '12' }] }));
-        const crossed = await exchange('d1', [fdFrame({ id: 0x43, data: new Uint8Array(16).fill(1) }), classicFrame({ id: 0x44, data: [1] })], ['d2', 'e1']);
-        assert.deepEqual(crossed.d2?.map((f) => [f.kind, f.id, f.data.length]), [['fd', 0x43, 16], ['classic', 0x44, 1]], 'unedited on its own bus');
+        await service.addGateway(
+          gateway('adas', 'infotainment', {
+            edits: [
+              { operation: 'set', field: 'flags', value: '1' },
+              { operation: 'set', field: 'data', value: 'AB'.repeat(12) },
+              { operation: 'set', field: 'len', value: '12' },
+            ],
+          }),
+        );
+        const crossed = await exchange(
+          'd1',
+          [fdFrame({ id: 0x43, data: new Uint8Array(16).fill(1) }), classicFrame({ id: 0x44, data: [1] })],
+          ['d2', 'e1'],
+        );
+        assert.deepEqual(
+          crossed.d2?.map((f) => [f.kind, f.id, f.data.length]),
+          [
+            ['fd', 0x43, 16],
+            ['classic', 0x44, 1],
+          ],
+          'unedited on its own bus',
+        );
         assert.deepEqual(
           crossed.e1?.map((f) => [f.kind, f.id, Buffer.from(f.data).toString('hex'), f.kind === 'fd' && f.brs]),
-          [['fd', 0x43, 'ab'.repeat(12), true], ['classic', 0x44, 'abababababababab', false]],
+          [
+            ['fd', 0x43, 'ab'.repeat(12), true],
+            ['classic', 0x44, 'abababababababab', false],
+          ],
           'the FD rule sets flags and 12 bytes; the classic rule sets 8 bytes and keeps its length at 8 at most',
         );
         assert.deepEqual([service.check('D'), service.check('E')], [[], []]);
@@ -201,7 +270,10 @@ describe('gateways on the real kernel', () => {
 
   it('removes a gateway added by hand with either bus and leaves no namespace behind', async () => {
     await service.removeBus('B');
-    assert.deepEqual(service.gateways().map((view) => view.gateway.source), ['chassis']);
+    assert.deepEqual(
+      service.gateways().map((view) => view.gateway.source),
+      ['chassis'],
+    );
     for (const bus of service.list()) await service.removeBus(bus.id);
     assert.deepEqual(kernel.namespaces.list(), []);
   });

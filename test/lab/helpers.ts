@@ -25,7 +25,10 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
 
 /** Starts dockerd once per lab run (later calls find it running) and imports the busybox image with can-utils. */
 export function ensureDockerWithImages(): void {
-  sh('. lab/guest/docker.sh && lab_start_dockerd && { docker image inspect lab/canutils >/dev/null 2>&1 || lab_busybox_image lab/canutils /usr/bin/cansend /usr/bin/candump /usr/bin/isotpsend /usr/bin/isotprecv; }', 180_000);
+  sh(
+    '. lab/guest/docker.sh && lab_start_dockerd && { docker image inspect lab/canutils >/dev/null 2>&1 || lab_busybox_image lab/canutils /usr/bin/cansend /usr/bin/candump /usr/bin/isotpsend /usr/bin/isotprecv; }',
+    180_000,
+  );
 }
 
 export interface RunningDaemon {
@@ -37,11 +40,16 @@ export interface RunningDaemon {
 }
 
 /** Starts `cantainer daemon` from this checkout and waits until it serves (its log says so). */
-export async function startCantainerDaemon(args: string[] = [], logPath = '/run/cantainer-daemon.log', wrapper: readonly string[] = []): Promise<RunningDaemon> {
+export async function startCantainerDaemon(
+  args: string[] = [],
+  logPath = '/run/cantainer-daemon.log',
+  wrapper: readonly string[] = [],
+): Promise<RunningDaemon> {
   const { spawn } = await import('node:child_process');
   const { openSync, existsSync, readFileSync } = await import('node:fs');
   // A killed daemon leaves its socket file: wait for the new one's "serving" line instead.
-  const serving = (): number => (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('"msg":"serving the Docker network plugin"').length - 1 : 0);
+  const serving = (): number =>
+    existsSync(logPath) ? readFileSync(logPath, 'utf8').split('"msg":"serving the Docker network plugin"').length - 1 : 0;
   const before = serving();
   const out = openSync(logPath, 'a');
   // A wrapper that execs its command (nsenter --net=...) keeps the pid, so the stop and kill below reach the daemon.
@@ -71,7 +79,8 @@ export function podmanWith(flags: readonly string[]): {
   readonly fails: (args: string[]) => string;
   readonly socket: (container: string, ifname: string) => CanSocketPort;
 } {
-  const run = (args: string[], timeoutMs = 120_000): string => execFileSync('podman', [...flags, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = (args: string[], timeoutMs = 120_000): string =>
+    execFileSync('podman', [...flags, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
   const fails = (args: string[]): string => {
     try {
       run(args);
@@ -88,10 +97,16 @@ export function podmanWith(flags: readonly string[]): {
 }
 
 /** Sends frames from one socket; returns what each listener received (within 1 s of quiet), in order; closes them all. */
-export async function exchangeFrames(sender: CanSocketPort, listeners: Readonly<Record<string, CanSocketPort>>, frames: readonly CanFrame[]): Promise<Record<string, string[]>> {
+export async function exchangeFrames(
+  sender: CanSocketPort,
+  listeners: Readonly<Record<string, CanSocketPort>>,
+  frames: readonly CanFrame[],
+): Promise<Record<string, string[]>> {
   try {
     for (const frame of frames) sender.send(frame);
-    const got = await Promise.all(Object.entries(listeners).map(async ([name, socket]) => [name, (await socket.receiveAll(1000)).map(formatCansend)] as const));
+    const got = await Promise.all(
+      Object.entries(listeners).map(async ([name, socket]) => [name, (await socket.receiveAll(1000)).map(formatCansend)] as const),
+    );
     return Object.fromEntries(got);
   } finally {
     sender.close();

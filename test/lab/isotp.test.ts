@@ -7,7 +7,14 @@ import { spawn } from 'node:child_process';
 import { ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
 
 const CONTROL = '/run/cantainer-isotp/control.sock';
-const CONTAINERS = { tester: ['diag'], ecu: ['diag'], engine: ['engine'], fdtester: ['fddiag'], fdecu: ['fddiag'], fdengine: ['fdengine'] } as const;
+const CONTAINERS = {
+  tester: ['diag'],
+  ecu: ['diag'],
+  engine: ['engine'],
+  fdtester: ['fddiag'],
+  fdecu: ['fddiag'],
+  fdengine: ['fdengine'],
+} as const;
 /** 4095 bytes (the largest classic ISO-TP PDU), as isotpsend reads them: hex bytes separated by spaces. */
 const PDU = Array.from({ length: 4095 }, (_, i) => ((i * 7 + 3) & 0xff).toString(16).padStart(2, '0').toUpperCase()).join(' ');
 const VIN = Buffer.from('WVWZZZ1JZXW000001').toString('hex').toUpperCase().match(/../gu)?.join(' ') ?? '';
@@ -36,7 +43,10 @@ function execInBackground(container: string, command: string, timeoutMs = 60_000
  * emulation), then a little more for their sockets to be bound: a first frame sent before that would be lost.
  */
 async function listening(container: string, count = 1): Promise<void> {
-  sh(`for i in $(seq 100); do [ "$(docker exec ${container} sh -c 'grep -l ^isotprecv /proc/[0-9]*/cmdline 2>/dev/null | wc -l')" -ge ${count} ] && exit 0; sleep 0.1; done; echo "no isotprecv in ${container}"; exit 1`, 60_000);
+  sh(
+    `for i in $(seq 100); do [ "$(docker exec ${container} sh -c 'grep -l ^isotprecv /proc/[0-9]*/cmdline 2>/dev/null | wc -l')" -ge ${count} ] && exit 0; sleep 0.1; done; echo "no isotprecv in ${container}"; exit 1`,
+    60_000,
+  );
   await new Promise((resolve) => setTimeout(resolve, 300));
 }
 
@@ -56,15 +66,34 @@ describe('ISO-TP and UDS across buses', () => {
   before(async () => {
     sh('modprobe can-isotp');
     ensureDockerWithImages();
-    daemon = await startCantainerDaemon(['--state-dir', '/run/cantainer-isotp/state', '--control-socket', CONTROL, '--netns-dir', '/run/cantainer-isotp/netns'], '/run/cantainer-isotp.log');
-    sh('for n in diag engine; do docker network create -d cantainer --ipam-driver null $n; done; for n in fddiag fdengine; do docker network create -d cantainer --ipam-driver null -o fd=true $n; done', 120_000);
-    for (const [name, networks] of Object.entries(CONTAINERS)) sh(`docker run -d --name ${name} --network ${networks[0]} lab/canutils sleep 3600`, 120_000);
-    sh(`node bin/cantainer gateway add diag engine --both --control-socket ${CONTROL} && node bin/cantainer gateway add fddiag fdengine --both --control-socket ${CONTROL}`);
-    await waitFor('both gateways wired', () => (JSON.parse(sh(`node bin/cantainer gateway ls --json --control-socket ${CONTROL}`)) as Array<{ state: string }>).every((g) => g.state === 'wired'), 10_000);
+    daemon = await startCantainerDaemon(
+      ['--state-dir', '/run/cantainer-isotp/state', '--control-socket', CONTROL, '--netns-dir', '/run/cantainer-isotp/netns'],
+      '/run/cantainer-isotp.log',
+    );
+    sh(
+      'for n in diag engine; do docker network create -d cantainer --ipam-driver null $n; done; for n in fddiag fdengine; do docker network create -d cantainer --ipam-driver null -o fd=true $n; done',
+      120_000,
+    );
+    for (const [name, networks] of Object.entries(CONTAINERS))
+      sh(`docker run -d --name ${name} --network ${networks[0]} lab/canutils sleep 3600`, 120_000);
+    sh(
+      `node bin/cantainer gateway add diag engine --both --control-socket ${CONTROL} && node bin/cantainer gateway add fddiag fdengine --both --control-socket ${CONTROL}`,
+    );
+    await waitFor(
+      'both gateways wired',
+      () =>
+        (JSON.parse(sh(`node bin/cantainer gateway ls --json --control-socket ${CONTROL}`)) as Array<{ state: string }>).every(
+          (g) => g.state === 'wired',
+        ),
+      10_000,
+    );
   });
 
   after(async () => {
-    sh(`docker rm -f ${Object.keys(CONTAINERS).join(' ')} >/dev/null 2>&1; docker network rm diag engine fddiag fdengine >/dev/null 2>&1; true`, 120_000);
+    sh(
+      `docker rm -f ${Object.keys(CONTAINERS).join(' ')} >/dev/null 2>&1; docker network rm diag engine fddiag fdengine >/dev/null 2>&1; true`,
+      120_000,
+    );
     await daemon.stop();
   });
 
@@ -83,7 +112,10 @@ describe('ISO-TP and UDS across buses', () => {
 
   it('reads the VIN of an ECU across a gateway with UDS ReadDataByIdentifier (22 F1 90 -> 62 F1 90 + 17 bytes)', async () => {
     // The ECU answers one request: a multi-frame response, so the tester's flow control crosses the gateway too.
-    const ecu = execInBackground('engine', `req=$(isotprecv -s 7E8 -d 7E0 can0); [ "$req" = "22 F1 90 " ] || [ "$req" = "22 F1 90" ] || exit 3; sleep 0.2; echo '62 F1 90 ${VIN}' | isotpsend -s 7E8 -d 7E0 can0`);
+    const ecu = execInBackground(
+      'engine',
+      `req=$(isotprecv -s 7E8 -d 7E0 can0); [ "$req" = "22 F1 90 " ] || [ "$req" = "22 F1 90" ] || exit 3; sleep 0.2; echo '62 F1 90 ${VIN}' | isotpsend -s 7E8 -d 7E0 can0`,
+    );
     const tester = execInBackground('tester', 'isotprecv -s 7E0 -d 7E8 can0');
     await listening('engine');
     await listening('tester');

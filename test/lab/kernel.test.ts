@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { InvalidValueError } from '../../src/errors.js';
-import { systemKernel, KernelError, type CanSocketPort as CanSocket, type NetnsTarget, type RoutePort as RouteHandle } from '../../src/kernel/index.js';
+import {
+  systemKernel,
+  KernelError,
+  type CanSocketPort as CanSocket,
+  type NetnsTarget,
+  type RoutePort as RouteHandle,
+} from '../../src/kernel/index.js';
 import { NetnsStore } from '../../src/kernel/netns.js';
 import { RouteHandle as RealRoute } from '../../src/kernel/route.js';
 import type { CanGwRule } from '../../src/netlink/cangw.js';
@@ -15,7 +21,9 @@ const kernel = systemKernel({ netnsDir: '/run/cantainer-test/netns' });
 const QUIET_MS = 300;
 
 function mounted(path: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === path);
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4] === path);
 }
 
 describe('kernel layer: namespaces', () => {
@@ -49,7 +57,10 @@ describe('kernel layer: namespaces', () => {
 
   it('refuses a duplicate with the operation and errno in the message, changing nothing', () => {
     kernel.namespaces.create('ct-dup');
-    assert.throws(() => kernel.namespaces.create('ct-dup'), (error: unknown) => error instanceof KernelError && error.message === 'creating netns ct-dup: EEXIST (File exists)');
+    assert.throws(
+      () => kernel.namespaces.create('ct-dup'),
+      (error: unknown) => error instanceof KernelError && error.message === 'creating netns ct-dup: EEXIST (File exists)',
+    );
     assert.ok(mounted(kernel.namespaces.path('ct-dup')));
     kernel.namespaces.delete('ct-dup');
   });
@@ -64,7 +75,10 @@ describe('kernel layer: namespaces', () => {
     kernel.namespaces.create('ct-thread');
     kernel.route(kernel.owned('ct-thread')).close();
     assert.equal(inode(), start);
-    assert.throws(() => kernel.canSocket('nosuch0', { netns: kernel.owned('ct-thread') }), /opening a CAN socket on nosuch0 in netns ct-thread: ENODEV/u);
+    assert.throws(
+      () => kernel.canSocket('nosuch0', { netns: kernel.owned('ct-thread') }),
+      /opening a CAN socket on nosuch0 in netns ct-thread: ENODEV/u,
+    );
     assert.equal(inode(), start);
     kernel.namespaces.delete('ct-thread');
   });
@@ -99,7 +113,8 @@ describe('kernel layer: links', () => {
       () => {
         route.setMtu('vc0', 72);
       },
-      (error: unknown) => error instanceof KernelError && error.message === 'setting MTU 72 on link vc0 in netns ct-links: EBUSY (Device or resource busy)',
+      (error: unknown) =>
+        error instanceof KernelError && error.message === 'setting MTU 72 on link vc0 in netns ct-links: EBUSY (Device or resource busy)',
     );
     assert.ok(route.listLinks().some((l) => l.name === 'vc0'));
     assert.equal(route.deleteLink('vc0'), true);
@@ -123,7 +138,9 @@ describe('kernel layer: links', () => {
         () => {
           route.createVxcanPair({ name: 'hx1', peer: { name: 'cx1', netns: member } });
         },
-        (error: unknown) => error instanceof KernelError && error.message === 'creating vxcan pair hx1/cx1 (peer in netns ct-member) in netns ct-links: EEXIST (File exists)',
+        (error: unknown) =>
+          error instanceof KernelError &&
+          error.message === 'creating vxcan pair hx1/cx1 (peer in netns ct-member) in netns ct-links: EEXIST (File exists)',
       );
       assert.equal(route.deleteLink('hx1'), true);
       assert.equal(memberRoute.findLink('cx1'), undefined);
@@ -152,7 +169,8 @@ describe('kernel layer: links', () => {
       () => {
         route.setLinkUp('nosuch0', true);
       },
-      (error: unknown) => error instanceof KernelError && error.message === 'setting link nosuch0 up in netns ct-links: ENODEV (No such device)',
+      (error: unknown) =>
+        error instanceof KernelError && error.message === 'setting link nosuch0 up in netns ct-links: ENODEV (No such device)',
     );
   });
 });
@@ -192,7 +210,14 @@ describe('kernel layer: can-gw rules and frames across namespaces', () => {
     return socket;
   }
 
-  const forward = (extra: Partial<CanGwRule> = {}): CanGwRule => ({ sourceIndex: hx1, destinationIndex: hx2, echo: true, allowToIncomingInterface: true, hopLimit: 1, ...extra });
+  const forward = (extra: Partial<CanGwRule> = {}): CanGwRule => ({
+    sourceIndex: hx1,
+    destinationIndex: hx2,
+    echo: true,
+    allowToIncomingInterface: true,
+    hopLimit: 1,
+    ...extra,
+  });
 
   async function sendAndCollect(frames: CanFrame[]): Promise<CanFrame[]> {
     const sender = open(1);
@@ -206,7 +231,11 @@ describe('kernel layer: can-gw rules and frames across namespaces', () => {
 
   it('forwards classic frames exactly once and counts them', async () => {
     bus.addRule(forward());
-    const frames = [classicFrame({ id: 0x123, data: [0xde, 0xad, 0xbe, 0xef] }), classicFrame({ id: 0x1abcdef, extended: true, data: [1] }), classicFrame({ id: 0x7ff, rtr: true })];
+    const frames = [
+      classicFrame({ id: 0x123, data: [0xde, 0xad, 0xbe, 0xef] }),
+      classicFrame({ id: 0x1abcdef, extended: true, data: [1] }),
+      classicFrame({ id: 0x7ff, rtr: true }),
+    ];
     assert.deepEqual(await sendAndCollect(frames), frames);
     const rules = bus.listRules();
     assert.equal(rules.length, 1);
@@ -223,7 +252,11 @@ describe('kernel layer: can-gw rules and frames across namespaces', () => {
 
   it('filters by id and mask', async () => {
     bus.addRule(forward({ filter: { id: 0x100, mask: 0x700 } }));
-    const received = await sendAndCollect([classicFrame({ id: 0x123 }), classicFrame({ id: 0x223 }), classicFrame({ id: 0x1ff, data: [9] })]);
+    const received = await sendAndCollect([
+      classicFrame({ id: 0x123 }),
+      classicFrame({ id: 0x223 }),
+      classicFrame({ id: 0x1ff, data: [9] }),
+    ]);
     assert.deepEqual(received, [classicFrame({ id: 0x123 }), classicFrame({ id: 0x1ff, data: [9] })]);
     assert.deepEqual(bus.listRules()[0]?.counters, { handled: 2, dropped: 0, deleted: 0 });
     bus.flushRules();
@@ -282,7 +315,10 @@ describe('kernel layer: can-gw rules and frames across namespaces', () => {
     sockets.push(filtered);
     bus.addRule(forward());
     for (const id of [0x100, 0x205, 0x20f, 0x210]) sender.send(classicFrame({ id }));
-    assert.deepEqual((await filtered.receiveAll(QUIET_MS)).map((frame) => frame.id), [0x205, 0x20f]);
+    assert.deepEqual(
+      (await filtered.receiveAll(QUIET_MS)).map((frame) => frame.id),
+      [0x205, 0x20f],
+    );
     bus.flushRules();
   });
 
@@ -302,7 +338,8 @@ describe('kernel layer: preflight on the lab kernel', () => {
     sh('modprobe can-gw');
     const report = kernel.preflight();
     assert.equal(report.ok, true);
-    for (const module of report.modules) assert.ok(['loaded', 'loadable', 'builtin'].includes(module.state), `${module.module}: ${module.state}`);
+    for (const module of report.modules)
+      assert.ok(['loaded', 'loadable', 'builtin'].includes(module.state), `${module.module}: ${module.state}`);
     assert.equal(report.modules.find((m) => m.module === 'can_gw')?.state, 'loaded');
     assert.equal(typeof report.maxHops, 'number');
   });
@@ -313,7 +350,13 @@ describe('kernel layer: nothing is left behind', () => {
     assert.deepEqual(kernel.namespaces.list(), []);
     const route = kernel.route();
     try {
-      assert.deepEqual(route.listLinks().filter((link) => /^(ct|hx|cx|vc)/u.test(link.name)).map((link) => link.name), []);
+      assert.deepEqual(
+        route
+          .listLinks()
+          .filter((link) => /^(ct|hx|cx|vc)/u.test(link.name))
+          .map((link) => link.name),
+        [],
+      );
       assert.deepEqual(route.listRules(), []);
     } finally {
       route.close();

@@ -23,7 +23,13 @@ describe('can-gw rule creation: kernel layer versus spawning cangw', () => {
   before(() => {
     sh('modprobe -a vcan can-gw && ip link add ctm0 type vcan && ip link add ctm1 type vcan && ip link set ctm0 up && ip link set ctm1 up');
     route = kernel.route();
-    rule = { sourceIndex: route.findLink('ctm0')?.index ?? 0, destinationIndex: route.findLink('ctm1')?.index ?? 0, echo: true, allowToIncomingInterface: true, hopLimit: 1 };
+    rule = {
+      sourceIndex: route.findLink('ctm0')?.index ?? 0,
+      destinationIndex: route.findLink('ctm1')?.index ?? 0,
+      echo: true,
+      allowToIncomingInterface: true,
+      hopLimit: 1,
+    };
   });
 
   after(() => {
@@ -36,7 +42,10 @@ describe('can-gw rule creation: kernel layer versus spawning cangw', () => {
     const cangw = ['-A', '-s', 'ctm0', '-d', 'ctm1', '-e', '-i', '-l', '1'];
     execFileSync('cangw', cangw);
     assert.equal(route.listRules().length, 1);
-    assert.ok(sameRule(route.listRules()[0]?.rule ?? { sourceIndex: 1, destinationIndex: 2 }, rule), 'cangw made the rule the kernel layer describes');
+    assert.ok(
+      sameRule(route.listRules()[0]?.rule ?? { sourceIndex: 1, destinationIndex: 2 }, rule),
+      'cangw made the rule the kernel layer describes',
+    );
     route.flushRules();
 
     const viaKernelLayer: number[] = [];
@@ -54,6 +63,8 @@ describe('can-gw rule creation: kernel layer versus spawning cangw', () => {
     assert.deepEqual(route.listRules(), []);
     const ours = median(viaKernelLayer);
     const theirs = median(viaCangw);
-    t.diagnostic(`measure: can-gw rule creation, median of ${ROUNDS}: kernel layer ${ours.toFixed(3)} ms, spawning cangw ${theirs.toFixed(3)} ms, ratio ${(theirs / ours).toFixed(1)}x`);
+    t.diagnostic(
+      `measure: can-gw rule creation, median of ${ROUNDS}: kernel layer ${ours.toFixed(3)} ms, spawning cangw ${theirs.toFixed(3)} ms, ratio ${(theirs / ours).toFixed(1)}x`,
+    );
   });
 });

@@ -9,25 +9,54 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { classicFrame, fdFrame } from '../../src/can/frame.js';
 import { formatCansend } from '../../src/can/text.js';
-import { containerSocket, ensureDockerWithImages, exchangeFrames as exchange, podmanWith, sh, startCantainerDaemon, type RunningDaemon } from './helpers.js';
+import {
+  containerSocket,
+  ensureDockerWithImages,
+  exchangeFrames as exchange,
+  podmanWith,
+  sh,
+  startCantainerDaemon,
+  type RunningDaemon,
+} from './helpers.js';
 
 const DIR = '/run/cantainer-podman';
 const CONTROL = `${DIR}/control.sock`;
 const NET_D = '/etc/cni/net.d';
-const PODMAN = ['--root', `${DIR}/root`, '--runroot', `${DIR}/runroot`, '--storage-driver', 'vfs', '--network-backend', 'cni', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+const PODMAN = [
+  '--root',
+  `${DIR}/root`,
+  '--runroot',
+  `${DIR}/runroot`,
+  '--storage-driver',
+  'vfs',
+  '--network-backend',
+  'cni',
+  '--cgroup-manager',
+  'cgroupfs',
+  '--events-backend',
+  'file',
+];
 const { run: podman, fails: podmanFails, socket: podSocket } = podmanWith(PODMAN);
 
 function conflist(name: string, plugin: Record<string, unknown>): void {
-  writeFileSync(join(NET_D, `${name}.conflist`), JSON.stringify({ cniVersion: '1.0.0', name, plugins: [{ type: 'cantainer', controlSocket: CONTROL, ...plugin }] }));
+  writeFileSync(
+    join(NET_D, `${name}.conflist`),
+    JSON.stringify({ cniVersion: '1.0.0', name, plugins: [{ type: 'cantainer', controlSocket: CONTROL, ...plugin }] }),
+  );
 }
 
-const run = (name: string, networks: string[]): string => podman(['run', '-d', '--name', name, ...networks.flatMap((network) => ['--network', network]), 'lab/canutils', 'sleep', '3600']);
-const busNames = (): string[] => (JSON.parse(sh(`node bin/cantainer ls --json --control-socket ${CONTROL}`)) as Array<{ name: string }>).map((bus) => bus.name).sort();
+const run = (name: string, networks: string[]): string =>
+  podman(['run', '-d', '--name', name, ...networks.flatMap((network) => ['--network', network]), 'lab/canutils', 'sleep', '3600']);
+const busNames = (): string[] =>
+  (JSON.parse(sh(`node bin/cantainer ls --json --control-socket ${CONTROL}`)) as Array<{ name: string }>).map((bus) => bus.name).sort();
 
 describe('Podman 4.3 containers on cantainer buses through the CNI plugin', () => {
   let daemon: RunningDaemon | undefined;
   const start = async (): Promise<void> => {
-    daemon = await startCantainerDaemon(['--control-socket', CONTROL, '--state-dir', `${DIR}/state`, '--netns-dir', `${DIR}/netns`], `${DIR}.log`);
+    daemon = await startCantainerDaemon(
+      ['--control-socket', CONTROL, '--state-dir', `${DIR}/state`, '--netns-dir', `${DIR}/netns`],
+      `${DIR}.log`,
+    );
   };
 
   before(async () => {
@@ -39,17 +68,29 @@ describe('Podman 4.3 containers on cantainer buses through the CNI plugin', () =
     conflist('powertrain', {});
     conflist('body', { fd: true });
     await start();
-    sh(`. lab/guest/docker.sh && root=$(mktemp -d) && mkdir -p $root/bin $root/proc $root/sys $root/dev $root/etc $root/tmp && cp /bin/busybox $root/bin/ && ln -s busybox $root/bin/sh && ln -s busybox $root/bin/sleep && tar -C $root -c . | podman ${PODMAN.join(' ')} import - lab/canutils >/dev/null && rm -rf $root`, 180_000);
+    sh(
+      `. lab/guest/docker.sh && root=$(mktemp -d) && mkdir -p $root/bin $root/proc $root/sys $root/dev $root/etc $root/tmp && cp /bin/busybox $root/bin/ && ln -s busybox $root/bin/sh && ln -s busybox $root/bin/sleep && tar -C $root -c . | podman ${PODMAN.join(' ')} import - lab/canutils >/dev/null && rm -rf $root`,
+      180_000,
+    );
   });
   after(async () => {
-    sh(`podman ${PODMAN.join(' ')} rm -f -t 0 -a >/dev/null 2>&1; docker rm -f d1 >/dev/null 2>&1; docker network rm powertrain >/dev/null 2>&1; true`, 120_000);
+    sh(
+      `podman ${PODMAN.join(' ')} rm -f -t 0 -a >/dev/null 2>&1; docker rm -f d1 >/dev/null 2>&1; docker network rm powertrain >/dev/null 2>&1; true`,
+      120_000,
+    );
     await daemon?.stop();
     for (const name of ['powertrain', 'body', 'bad-ipam', 'powertrain-fd']) rmSync(join(NET_D, `${name}.conflist`), { force: true });
   });
 
   it('lists the conflists as cantainer networks', () => {
-    const networks = podman(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']).split('\n').filter((line) => line !== '').sort();
-    assert.deepEqual(networks.filter((line) => line.endsWith(' cantainer')), ['body cantainer', 'powertrain cantainer']);
+    const networks = podman(['network', 'ls', '--format', '{{.Name}} {{.Driver}}'])
+      .split('\n')
+      .filter((line) => line !== '')
+      .sort();
+    assert.deepEqual(
+      networks.filter((line) => line.endsWith(' cantainer')),
+      ['body cantainer', 'powertrain cantainer'],
+    );
   });
 
   it('two containers on powertrain and one on powertrain and body: every frame once, in order, only on its bus', async () => {
@@ -60,9 +101,26 @@ describe('Podman 4.3 containers on cantainer buses through the CNI plugin', () =
     assert.deepEqual(busNames(), ['body', 'powertrain']);
     const classic = Array.from({ length: 100 }, (_, i) => classicFrame({ id: 0x200 + i, data: [i, 0xaa] }));
     const sent = classic.map(formatCansend);
-    assert.deepEqual(await exchange(podSocket('p1', 'can0'), { p2: podSocket('p2', 'can0'), p3: podSocket('p3', 'can0'), 'p3 can1': podSocket('p3', 'can1'), p4: podSocket('p4', 'can0') }, classic), { p2: sent, p3: sent, 'p3 can1': [], p4: [] });
-    const fd = [fdFrame({ id: 0x18daf110, data: Array.from({ length: 48 }, (_, i) => i) }), classicFrame({ id: 0x7e8, data: [3, 0x41, 0x0d, 0x32] })];
-    assert.deepEqual(await exchange(podSocket('p4', 'can0'), { p3: podSocket('p3', 'can1'), 'p3 can0': podSocket('p3', 'can0'), p1: podSocket('p1', 'can0') }, fd), { p3: fd.map(formatCansend), 'p3 can0': [], p1: [] });
+    assert.deepEqual(
+      await exchange(
+        podSocket('p1', 'can0'),
+        { p2: podSocket('p2', 'can0'), p3: podSocket('p3', 'can0'), 'p3 can1': podSocket('p3', 'can1'), p4: podSocket('p4', 'can0') },
+        classic,
+      ),
+      { p2: sent, p3: sent, 'p3 can1': [], p4: [] },
+    );
+    const fd = [
+      fdFrame({ id: 0x18daf110, data: Array.from({ length: 48 }, (_, i) => i) }),
+      classicFrame({ id: 0x7e8, data: [3, 0x41, 0x0d, 0x32] }),
+    ];
+    assert.deepEqual(
+      await exchange(
+        podSocket('p4', 'can0'),
+        { p3: podSocket('p3', 'can1'), 'p3 can0': podSocket('p3', 'can0'), p1: podSocket('p1', 'can0') },
+        fd,
+      ),
+      { p3: fd.map(formatCansend), 'p3 can0': [], p1: [] },
+    );
   });
 
   it("brings the plugin's errors into podman run's message, and makes nothing", () => {
@@ -71,7 +129,16 @@ describe('Podman 4.3 containers on cantainer buses through the CNI plugin', () =
     assert.match(message, /unsupported field "ipam"/u);
     // The second network fails: podman undoes the first, and the buses keep only what they had.
     conflist('powertrain-fd', { bus: 'powertrain', fd: true });
-    const clash = podmanFails(['run', '--rm', '--network', 'body:interface_name=can0', '--network', 'powertrain-fd:interface_name=can1', 'lab/canutils', 'true']);
+    const clash = podmanFails([
+      'run',
+      '--rm',
+      '--network',
+      'body:interface_name=can0',
+      '--network',
+      'powertrain-fd:interface_name=can1',
+      'lab/canutils',
+      'true',
+    ]);
     assert.match(clash, /bus powertrain carries classic CAN frames, and this member asks for CAN FD/u);
     const body = JSON.parse(sh(`node bin/cantainer inspect body --json --control-socket ${CONTROL}`)) as { members: unknown[] };
     assert.equal(body.members.length, 2);
@@ -95,9 +162,13 @@ describe('Podman 4.3 containers on cantainer buses through the CNI plugin', () =
     assert.deepEqual(busNames(), ['powertrain']);
     const check = async (): Promise<void> => {
       const there = [classicFrame({ id: 0x123, data: [1] }), classicFrame({ id: 0x124, data: [2] })];
-      assert.deepEqual(await exchange(containerSocket('d1', 'can0'), { p1: podSocket('p1', 'can0') }, there), { p1: there.map(formatCansend) });
+      assert.deepEqual(await exchange(containerSocket('d1', 'can0'), { p1: podSocket('p1', 'can0') }, there), {
+        p1: there.map(formatCansend),
+      });
       const back = [classicFrame({ id: 0x7e0, data: [9, 8, 7] })];
-      assert.deepEqual(await exchange(podSocket('p1', 'can0'), { d1: containerSocket('d1', 'can0') }, back), { d1: back.map(formatCansend) });
+      assert.deepEqual(await exchange(podSocket('p1', 'can0'), { d1: containerSocket('d1', 'can0') }, back), {
+        d1: back.map(formatCansend),
+      });
     };
     await check();
     await daemon?.stop();

@@ -18,7 +18,9 @@ const kernel = systemKernel();
 const CYCLES = Number(process.env.CANTAINER_CHAOS_CYCLES ?? '16');
 
 function state(): Bus[] {
-  return existsSync(`${STATE_DIR}/state.json`) ? (JSON.parse(readFileSync(`${STATE_DIR}/state.json`, 'utf8')) as { buses: Bus[] }).buses : [];
+  return existsSync(`${STATE_DIR}/state.json`)
+    ? (JSON.parse(readFileSync(`${STATE_DIR}/state.json`, 'utf8')) as { buses: Bus[] }).buses
+    : [];
 }
 
 function networkId(name: string): string {
@@ -86,7 +88,9 @@ describe('surviving what real hosts do', () => {
   it('wires 20 containers started in parallel on one bus: exactly the planned rules, every frame heard once by all', async () => {
     sh('docker network create -d cantainer --ipam-driver null crowd', 60_000);
     const names = Array.from({ length: 20 }, (_, i) => `crowd${i + 1}`);
-    const started = await run(names.map((name) => `docker run -d --name ${name} --network crowd lab/canutils sleep 3600 >/dev/null &`).join(' ') + ' wait');
+    const started = await run(
+      names.map((name) => `docker run -d --name ${name} --network crowd lab/canutils sleep 3600 >/dev/null &`).join(' ') + ' wait',
+    );
     assert.equal(started.status, 0, started.output);
     const bus = state().find((b) => b.id === networkId('crowd'));
     assert.equal(bus?.members.length, 20);
@@ -127,21 +131,28 @@ describe('surviving what real hosts do', () => {
       await step('down -t 1', !killDuringUp);
       assertNothingLeft(`cycle ${cycle}`);
     }
-    console.log(`measure: ${CYCLES} compose up/down cycles with the daemon killed at a random moment of each: ${((Date.now() - started) / 1000).toFixed(0)} s, ${failures.length} docker-compose commands failed (then repeated): ${failures.join('; ') || 'none'}`);
+    console.log(
+      `measure: ${CYCLES} compose up/down cycles with the daemon killed at a random moment of each: ${((Date.now() - started) / 1000).toFixed(0)} s, ${failures.length} docker-compose commands failed (then repeated): ${failures.join('; ') || 'none'}`,
+    );
     // Then, with the daemon left alone, the same project comes up and talks.
     const up = await run(`${compose} up -d`);
     assert.equal(up.status, 0, up.output);
     await assertEveryoneHearsEveryone(['chaos_a_1', 'chaos_b_1']);
     const bus = state()[0];
     assert.ok(bus);
-    assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace(bus.id)], planSnapshot(planBus(bus)), 'no duplicate or leftover rule or link');
+    assert.deepEqual(
+      kernelSnapshot(kernel).namespaces[busNamespace(bus.id)],
+      planSnapshot(planBus(bus)),
+      'no duplicate or leftover rule or link',
+    );
     assert.equal((await run(`${compose} down -t 1`)).status, 0);
     assertNothingLeft('at the end');
   });
 
   it('brings containers back onto their buses after a simulated reboot, with no user action', async () => {
     sh('docker network create -d cantainer --ipam-driver null -o host_if=rcan0 rebootbus', 60_000);
-    for (const name of ['r1', 'r2']) sh(`docker run -d --restart always --name ${name} --network rebootbus lab/canutils sleep 3600`, 120_000);
+    for (const name of ['r1', 'r2'])
+      sh(`docker run -d --restart always --name ${name} --network rebootbus lab/canutils sleep 3600`, 120_000);
     await assertEveryoneHearsEveryone(['r1', 'r2']);
     const id = networkId('rebootbus');
     // The reboot: every process killed, everything under /run that a reboot clears is gone; the state directory
@@ -149,7 +160,9 @@ describe('surviving what real hosts do', () => {
     const pids = sh(`docker inspect -f '{{.State.Pid}}' r1 r2`).trim().split('\n').join(' ');
     await daemon.kill();
     sh(`kill -9 ${pids} $(pidof dockerd) $(pidof containerd) $(pidof containerd-shim-runc-v2) 2>/dev/null; sleep 1; true`);
-    sh('for f in /run/cantainer/netns/* /run/docker/netns/*; do [ -e "$f" ] && umount "$f" 2>/dev/null; rm -f "$f"; done; for l in $(ip -o link show type vxcan | cut -d: -f2 | cut -d@ -f1); do ip link del "$l" 2>/dev/null; done; rm -rf /run/lab-docker/exec /run/containerd /run/docker/containerd /run/docker.sock /run/lab-docker/dockerd.pid; true');
+    sh(
+      'for f in /run/cantainer/netns/* /run/docker/netns/*; do [ -e "$f" ] && umount "$f" 2>/dev/null; rm -f "$f"; done; for l in $(ip -o link show type vxcan | cut -d: -f2 | cut -d@ -f1); do ip link del "$l" 2>/dev/null; done; rm -rf /run/lab-docker/exec /run/containerd /run/docker/containerd /run/docker.sock /run/lab-docker/dockerd.pid; true',
+    );
     assert.equal(sh('ip -o link show type vxcan | wc -l').trim(), '0');
     daemon = await startCantainerDaemon(['--state-dir', STATE_DIR], LOG);
     ensureDockerWithImages();

@@ -28,7 +28,18 @@ const kernel = systemKernel();
 
 async function startDaemon(host: Host): Promise<void> {
   host.daemon = await startCantainerDaemon(
-    ['--socket', `${host.dir}/plugin.sock`, '--control-socket', `${host.dir}/control.sock`, '--state-dir', `${host.dir}/state`, '--netns-dir', `${host.dir}/netns`, '--docker-socket', `${host.dir}/no-docker.sock`],
+    [
+      '--socket',
+      `${host.dir}/plugin.sock`,
+      '--control-socket',
+      `${host.dir}/control.sock`,
+      '--state-dir',
+      `${host.dir}/state`,
+      '--netns-dir',
+      `${host.dir}/netns`,
+      '--docker-socket',
+      `${host.dir}/no-docker.sock`,
+    ],
     `${host.dir}.log`,
     ['nsenter', `--net=/run/netns/${host.ns}`],
   );
@@ -43,7 +54,16 @@ interface TunnelEntry {
   readonly state: string;
   readonly detail?: string;
   readonly peers?: string[];
-  readonly counters: { framesIn: number; framesOut: number; packetsIn: number; packetsOut: number; packetsLost: number; reordered: number; connects: number; dropped: Record<string, number> };
+  readonly counters: {
+    framesIn: number;
+    framesOut: number;
+    packetsIn: number;
+    packetsOut: number;
+    packetsLost: number;
+    reordered: number;
+    connects: number;
+    dropped: Record<string, number>;
+  };
 }
 
 function tunnels(host: Host): TunnelEntry[] {
@@ -55,11 +75,16 @@ function ecu(host: Host, ifname: string): CanSocketPort {
 }
 
 const texts = (frames: readonly CanFrame[]): string[] => frames.map(formatCansend);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms); });
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 /** Sends `frames` from one ECU and returns what each of the four ECUs received (listening from before the send). */
 async function exchange(from: [Host, string], frames: readonly CanFrame[], quietMs = 1500): Promise<Record<string, string[]>> {
-  const listeners = Object.fromEntries([A, B].flatMap((host) => ['ecu1', 'ecu2'].map((ifname) => [`${host.name}/${ifname}`, ecu(host, ifname)] as const)));
+  const listeners = Object.fromEntries(
+    [A, B].flatMap((host) => ['ecu1', 'ecu2'].map((ifname) => [`${host.name}/${ifname}`, ecu(host, ifname)] as const)),
+  );
   const sender = ecu(from[0], from[1]);
   try {
     for (const [i, frame] of frames.entries()) {
@@ -68,7 +93,9 @@ async function exchange(from: [Host, string], frames: readonly CanFrame[], quiet
       // (net.core.netdev_max_backlog) on a small machine whatever carries the bus.
       if (i % 25 === 24) await sleep(2);
     }
-    const got = await Promise.all(Object.entries(listeners).map(async ([name, socket]) => [name, texts(await socket.receiveAll(quietMs))] as const));
+    const got = await Promise.all(
+      Object.entries(listeners).map(async ([name, socket]) => [name, texts(await socket.receiveAll(quietMs))] as const),
+    );
     return Object.fromEntries(got);
   } finally {
     sender.close();
@@ -91,11 +118,16 @@ const traffic = (n: number, base: number): CanFrame[] => [
 describe('a bus spanning two hosts over cantainer tunnels', () => {
   before(async () => {
     for (const host of [A, B]) {
-      sh(`ip netns del ${host.ns} 2>/dev/null; rm -rf ${host.dir} ${host.dir}.log; mkdir -p ${host.dir}; ip netns add ${host.ns}; ip -n ${host.ns} link set lo up`);
-      for (const ifname of ['ecu1', 'ecu2']) sh(`ip -n ${host.ns} link add ${ifname} type vcan && ip -n ${host.ns} link set ${ifname} mtu 72 up`);
+      sh(
+        `ip netns del ${host.ns} 2>/dev/null; rm -rf ${host.dir} ${host.dir}.log; mkdir -p ${host.dir}; ip netns add ${host.ns}; ip -n ${host.ns} link set lo up`,
+      );
+      for (const ifname of ['ecu1', 'ecu2'])
+        sh(`ip -n ${host.ns} link add ${ifname} type vcan && ip -n ${host.ns} link set ${ifname} mtu 72 up`);
     }
     sh(`ip link add vA netns ${A.ns} type veth peer name vB netns ${B.ns}`);
-    sh(`ip -n ${A.ns} addr add ${A.ip}/24 dev vA && ip -n ${A.ns} link set vA up && ip -n ${B.ns} addr add ${B.ip}/24 dev vB && ip -n ${B.ns} link set vB up`);
+    sh(
+      `ip -n ${A.ns} addr add ${A.ip}/24 dev vA && ip -n ${A.ns} link set vA up && ip -n ${B.ns} addr add ${B.ip}/24 dev vB && ip -n ${B.ns} link set vB up`,
+    );
     for (const host of [A, B]) await startDaemon(host);
   });
 
@@ -105,13 +137,31 @@ describe('a bus spanning two hosts over cantainer tunnels', () => {
   });
 
   it('over UDP, declared as a network option: every ECU on either host gets each frame once, in order', async () => {
-    for (const [host, peer] of [[A, B], [B, A]] as const) {
-      const generic = { fd: 'true', 'uplink.e1': 'ecu1', 'uplink.e2': 'ecu2', 'tunnel.span': `--udp --listen ${host.ip}:20000 --peer ${peer.ip}:20000` };
+    for (const [host, peer] of [
+      [A, B],
+      [B, A],
+    ] as const) {
+      const generic = {
+        fd: 'true',
+        'uplink.e1': 'ecu1',
+        'uplink.e2': 'ecu2',
+        'tunnel.span': `--udp --listen ${host.ip}:20000 --peer ${peer.ip}:20000`,
+      };
       const answer = await post(`${host.dir}/plugin.sock`, '/NetworkDriver.CreateNetwork', d.createNetwork(NETWORK, generic));
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
     }
     // Up and attached to its pair on the bus (a detail would say it waits for it).
-    await waitFor('both tunnels up', () => [A, B].every((host) => tunnels(host).map((t) => `${t.state} ${String(t.detail)}`).join() === 'up undefined'), 10_000);
+    await waitFor(
+      'both tunnels up',
+      () =>
+        [A, B].every(
+          (host) =>
+            tunnels(host)
+              .map((t) => `${t.state} ${String(t.detail)}`)
+              .join() === 'up undefined',
+        ),
+      10_000,
+    );
     const fromA = traffic(200, 0x100);
     assert.deepEqual(await exchange([A, 'ecu1'], fromA), everyone(fromA));
     const fromB = traffic(50, 0x300);
@@ -144,7 +194,9 @@ describe('a bus spanning two hosts over cantainer tunnels', () => {
       const lost = sent.length - got.length;
       const late = indexes.filter((value, i) => i > 0 && value < (indexes[i - 1] ?? 0)).length;
       const packets = after.packetsIn - before.packetsIn;
-      console.log(`BENCH_NOTE udp-netem sent=${sent.length} received=${got.length} lost=${lost} out-of-order=${late} datagrams=${packets} datagrams-lost=${after.packetsLost - before.packetsLost} reordered=${after.reordered - before.reordered}`);
+      console.log(
+        `BENCH_NOTE udp-netem sent=${sent.length} received=${got.length} lost=${lost} out-of-order=${late} datagrams=${packets} datagrams-lost=${after.packetsLost - before.packetsLost} reordered=${after.reordered - before.reordered}`,
+      );
       assert.equal(new Set(indexes).size, indexes.length, 'no frame twice');
       assert.ok(lost > 0 && lost < 300, `${lost} of 1000 lost with 10% loss`);
       assert.equal(after.framesIn - before.framesIn, got.length, 'what the tunnel put on the bus is what the ECU got');
@@ -160,8 +212,14 @@ describe('a bus spanning two hosts over cantainer tunnels', () => {
   it('over TCP, added with the CLI: a server and a client, every ECU gets each frame once, in order', async () => {
     cli(A, `tunnel rm ${BUS} span`);
     cli(B, `tunnel rm ${BUS} span`);
-    assert.match(cli(A, `tunnel add ${BUS} --tcp-server ${A.ip}:20001 --allow ${B.ip}`), /tunnel tcp-server-20001 on [0-9a-c]+: tcp-server 10\.77\.0\.1:20001, up/u);
-    assert.match(cli(B, `tunnel add ${BUS} --tcp-client ${A.ip}:20001 --name to-a`), /tunnel to-a on [0-9a-c]+: tcp-client -> 10\.77\.0\.1:20001, up/u);
+    assert.match(
+      cli(A, `tunnel add ${BUS} --tcp-server ${A.ip}:20001 --allow ${B.ip}`),
+      /tunnel tcp-server-20001 on [0-9a-c]+: tcp-server 10\.77\.0\.1:20001, up/u,
+    );
+    assert.match(
+      cli(B, `tunnel add ${BUS} --tcp-client ${A.ip}:20001 --name to-a`),
+      /tunnel to-a on [0-9a-c]+: tcp-client -> 10\.77\.0\.1:20001, up/u,
+    );
     await waitFor('the client connected', () => tunnels(A)[0]?.peers?.length === 1 && tunnels(B)[0]?.peers?.length === 1, 10_000);
     const fromA = traffic(300, 0x100);
     assert.deepEqual(await exchange([A, 'ecu2'], fromA), everyone(fromA));

@@ -1,6 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AttributeReader, align4, attribute, nestedAttribute, parseAttributes, stringAttribute, u32Attribute, u8Attribute } from '../../src/netlink/attributes.js';
+import {
+  AttributeReader,
+  align4,
+  attribute,
+  nestedAttribute,
+  parseAttributes,
+  stringAttribute,
+  u32Attribute,
+  u8Attribute,
+} from '../../src/netlink/attributes.js';
 import { MalformedMessageError } from '../../src/errors.js';
 import { hex } from '../helpers.js';
 
@@ -67,7 +76,10 @@ describe('netlink attributes', () => {
 
     it('rejects a payload of the wrong size for its type', () => {
       const [attr] = parseAttributes(hex('0600 0900 0102 0000'), 'test');
-      assert.throws(() => new AttributeReader('can-gw rule').u32(attr!, 'CGW_SRC_IF'), /malformed can-gw rule: CGW_SRC_IF has a 2-byte payload, expected 4/u);
+      assert.throws(
+        () => new AttributeReader('can-gw rule').u32(attr!, 'CGW_SRC_IF'),
+        /malformed can-gw rule: CGW_SRC_IF has a 2-byte payload, expected 4/u,
+      );
     });
   });
 });

@@ -85,7 +85,16 @@ describe('can-gw rule requests', () => {
 
   it('encodes XOR and CRC8 checksums', () => {
     const table = Uint8Array.from({ length: 256 }, (_, i) => i ^ 0x1d);
-    const crc8Checksum: Crc8Checksum = { fromIndex: 0, toIndex: 6, resultIndex: 7, initialValue: 0xff, finalXor: 0x0f, table, profile: '1u8', profileData: Uint8Array.of(0x42) };
+    const crc8Checksum: Crc8Checksum = {
+      fromIndex: 0,
+      toIndex: 6,
+      resultIndex: 7,
+      initialValue: 0xff,
+      finalXor: 0x0f,
+      table,
+      profile: '1u8',
+      profileData: Uint8Array.of(0x42),
+    };
     const payload = addRuleRequest({
       sourceIndex: 1,
       destinationIndex: 2,
@@ -103,27 +112,53 @@ describe('can-gw rule requests', () => {
   it('deletes with the identical description and flushes with index 0', () => {
     assert.equal(deleteRuleRequest(meshRule).type, 25);
     assert.deepEqual(deleteRuleRequest(meshRule).payload, addRuleRequest(meshRule).payload);
-    assert.deepEqual(encodeRequest(flushRulesRequest(), 2), hex('24000000 1900 0500 02000000 00000000', '1d 01 0000', '0800 0900 00000000', '0800 0a00 00000000'));
+    assert.deepEqual(
+      encodeRequest(flushRulesRequest(), 2),
+      hex('24000000 1900 0500 02000000 00000000', '1d 01 0000', '0800 0900 00000000', '0800 0a00 00000000'),
+    );
   });
 
   it('dumps with NLM_F_DUMP', () => {
-    assert.deepEqual(encodeRequest(dumpRulesRequest(), 3), hex('24000000 1a00 0103 03000000 00000000 1d 01 0000', '0800 0900 00000000', '0800 0a00 00000000'));
+    assert.deepEqual(
+      encodeRequest(dumpRulesRequest(), 3),
+      hex('24000000 1a00 0103 03000000 00000000 1d 01 0000', '0800 0900 00000000', '0800 0a00 00000000'),
+    );
   });
 
   describe('rejects bad rules naming the field', () => {
     const mod = { fields: ['id'] as const, canId: 1, len: 0, flags: 0, data: new Uint8Array(0) };
     const cases: Array<[string, CanGwRule, RegExp]> = [
       ['a zero source', { sourceIndex: 0, destinationIndex: 1 }, /^sourceIndex: 0 is not valid/u],
-      ['source equal to destination without IIF_TX_OK', { sourceIndex: 2, destinationIndex: 2 }, /^destinationIndex: 2 .*allowToIncomingInterface/u],
+      [
+        'source equal to destination without IIF_TX_OK',
+        { sourceIndex: 2, destinationIndex: 2 },
+        /^destinationIndex: 2 .*allowToIncomingInterface/u,
+      ],
       ['a hop limit of 0', { ...meshRule, hopLimit: 0 }, /^hopLimit: 0 is not valid; allowed: an integer 1\.\.6/u],
       ['a hop limit of 7', { ...meshRule, hopLimit: 7 }, /^hopLimit: 7/u],
       ['uid 0', { ...meshRule, uid: 0 }, /^uid: 0/u],
       ['a negative filter id', { ...meshRule, filter: { id: -1, mask: 0 } }, /^filter\.id: -1/u],
-      ['flags on a classic modification', { ...meshRule, modifications: { set: { ...mod, fields: ['flags'] } } }, /^modifications\.set\.fields: "flags"/u],
-      ['nine data bytes on a classic modification', { ...meshRule, modifications: { or: { ...mod, data: new Uint8Array(9) } } }, /^modifications\.or\.data: 9 bytes/u],
+      [
+        'flags on a classic modification',
+        { ...meshRule, modifications: { set: { ...mod, fields: ['flags'] } } },
+        /^modifications\.set\.fields: "flags"/u,
+      ],
+      [
+        'nine data bytes on a classic modification',
+        { ...meshRule, modifications: { or: { ...mod, data: new Uint8Array(9) } } },
+        /^modifications\.or\.data: 9 bytes/u,
+      ],
       ['a modification with no fields', { ...meshRule, modifications: { and: { ...mod, fields: [] } } }, /^modifications\.and\.fields/u],
-      ['an unknown operation', { ...meshRule, modifications: { nand: mod } as unknown as NonNullable<CanGwRule['modifications']> }, /^modifications: "nand"/u],
-      ['a checksum without a modification', { ...meshRule, xorChecksum: { fromIndex: 0, toIndex: 1, resultIndex: 2, initialValue: 0 } }, /^xorChecksum: .*only together with a modification/u],
+      [
+        'an unknown operation',
+        { ...meshRule, modifications: { nand: mod } as unknown as NonNullable<CanGwRule['modifications']> },
+        /^modifications: "nand"/u,
+      ],
+      [
+        'a checksum without a modification',
+        { ...meshRule, xorChecksum: { fromIndex: 0, toIndex: 1, resultIndex: 2, initialValue: 0 } },
+        /^xorChecksum: .*only together with a modification/u,
+      ],
       [
         'a checksum index outside a classic frame',
         { ...meshRule, modifications: { set: mod }, xorChecksum: { fromIndex: 0, toIndex: 8, resultIndex: 2, initialValue: 0 } },
@@ -132,7 +167,10 @@ describe('can-gw rule requests', () => {
     ];
     for (const [name, rule, pattern] of cases) {
       it(name, () => {
-        assert.throws(() => addRuleRequest(rule), (error: unknown) => error instanceof InvalidValueError && pattern.test(error.message));
+        assert.throws(
+          () => addRuleRequest(rule),
+          (error: unknown) => error instanceof InvalidValueError && pattern.test(error.message),
+        );
       });
     }
   });
@@ -143,7 +181,12 @@ describe('can-gw rule equality', () => {
     assert.ok(sameRule(meshRule, { ...meshRule, fd: false, sourceTimestamp: false }));
     assert.ok(sameRule(meshRule, { ...meshRule, filter: { id: 0, mask: 0 } }));
     const short = { fields: ['data'] as const, canId: 0, len: 0, flags: 0, data: Uint8Array.of(1) };
-    assert.ok(sameRule({ ...meshRule, modifications: { set: short } }, { ...meshRule, modifications: { set: { ...short, data: Uint8Array.of(1, 0, 0) } } }));
+    assert.ok(
+      sameRule(
+        { ...meshRule, modifications: { set: short } },
+        { ...meshRule, modifications: { set: { ...short, data: Uint8Array.of(1, 0, 0) } } },
+      ),
+    );
   });
 
   it('tells apart rules that differ in any part of their description', () => {
@@ -166,8 +209,21 @@ describe('can-gw rule equality', () => {
       for (const echo of [undefined, true]) {
         for (const filter of [undefined, { id: 0, mask: 0 }, { id: 0x100, mask: 0x700 }, { id: 0x80000100, mask: 0x700 }]) {
           for (const hopLimit of [undefined, 1]) {
-            for (const edits of [{}, { modifications: {} }, { modifications: { set: short } }, { modifications: { set: short }, xorChecksum: { fromIndex: 0, toIndex: 1, resultIndex: 2, initialValue: 0 } }]) {
-              shapes.push({ sourceIndex: 3, destinationIndex: 4, ...(fd === undefined ? {} : { fd }), ...(echo === undefined ? {} : { echo }), ...(filter === undefined ? {} : { filter }), ...(hopLimit === undefined ? {} : { hopLimit }), ...edits });
+            for (const edits of [
+              {},
+              { modifications: {} },
+              { modifications: { set: short } },
+              { modifications: { set: short }, xorChecksum: { fromIndex: 0, toIndex: 1, resultIndex: 2, initialValue: 0 } },
+            ]) {
+              shapes.push({
+                sourceIndex: 3,
+                destinationIndex: 4,
+                ...(fd === undefined ? {} : { fd }),
+                ...(echo === undefined ? {} : { echo }),
+                ...(filter === undefined ? {} : { filter }),
+                ...(hopLimit === undefined ? {} : { hopLimit }),
+                ...edits,
+              });
             }
           }
         }
@@ -179,7 +235,8 @@ describe('can-gw rule equality', () => {
       return Buffer.from(addRuleRequest(normal).payload).toString('hex');
     };
     for (const a of shapes) {
-      for (const b of shapes) assert.equal(ruleKey(a) === ruleKey(b), encoding(a) === encoding(b), `${JSON.stringify(a)} / ${JSON.stringify(b)}`);
+      for (const b of shapes)
+        assert.equal(ruleKey(a) === ruleKey(b), encoding(a) === encoding(b), `${JSON.stringify(a)} / ${JSON.stringify(b)}`);
     }
   });
 });
@@ -243,15 +300,30 @@ describe('can-gw dump decoding', () => {
     ['a truncated rtcanmsg', hex('12000000 1800 0200 01000000 00000000 1d01'), /shorter than the 4-byte rtcanmsg/u],
     ['another family', hex('14000000 1800 0200 01000000 00000000 0201 0000'), /family 2, expected AF_CAN/u],
     ['another gateway type', hex('14000000 1800 0200 01000000 00000000 1d02 0000'), /gateway type 2/u],
-    ['missing interfaces', hex('1c000000 1800 0200 01000000 00000000 1d01 0000 0800 0900 03000000'), /CGW_SRC_IF or CGW_DST_IF is missing/u],
-    ['a short filter', hex('1c000000 1800 0200 01000000 00000000 1d01 0000 0800 0b00 23010000'), /CGW_FILTER has a 4-byte payload, expected 8/u],
-    ['a short modification', hex('1c000000 1800 0200 01000000 00000000 1d01 0000 0800 0400 00000000'), /modification set has a 4-byte payload, expected 17/u],
+    [
+      'missing interfaces',
+      hex('1c000000 1800 0200 01000000 00000000 1d01 0000 0800 0900 03000000'),
+      /CGW_SRC_IF or CGW_DST_IF is missing/u,
+    ],
+    [
+      'a short filter',
+      hex('1c000000 1800 0200 01000000 00000000 1d01 0000 0800 0b00 23010000'),
+      /CGW_FILTER has a 4-byte payload, expected 8/u,
+    ],
+    [
+      'a short modification',
+      hex('1c000000 1800 0200 01000000 00000000 1d01 0000 0800 0400 00000000'),
+      /modification set has a 4-byte payload, expected 17/u,
+    ],
     ['an attribute running past the end', hex('1c000000 1800 0200 01000000 00000000 1d01 0000 4000 0900 03000000'), /claims 64 bytes/u],
     ['another message type', hex('14000000 1000 0200 01000000 00000000 1d01 0000'), /expected RTM_NEWROUTE/u],
   ];
   for (const [name, bytes, pattern] of malformed) {
     it(`rejects ${name}`, () => {
-      assert.throws(() => decodeRule(decodeMessages(bytes)[0]!), (error: unknown) => error instanceof MalformedMessageError && pattern.test(error.message));
+      assert.throws(
+        () => decodeRule(decodeMessages(bytes)[0]!),
+        (error: unknown) => error instanceof MalformedMessageError && pattern.test(error.message),
+      );
     });
   }
 });

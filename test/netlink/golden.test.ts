@@ -16,7 +16,15 @@ import {
   type FrameModification,
 } from '../../src/netlink/cangw.js';
 import { NlMsgType } from '../../src/netlink/constants.js';
-import { createVcanRequest, createVxcanPairRequest, decodeLink, deleteLinkRequest, moveToNetnsRequest, setLinkUpRequest, setMtuRequest } from '../../src/netlink/link.js';
+import {
+  createVcanRequest,
+  createVxcanPairRequest,
+  decodeLink,
+  deleteLinkRequest,
+  moveToNetnsRequest,
+  setLinkUpRequest,
+  setMtuRequest,
+} from '../../src/netlink/link.js';
 import { decodeAck, decodeMessages, encodeMessage, type NetlinkMessage, type NetlinkRequest } from '../../src/netlink/message.js';
 
 interface Fixture {
@@ -67,18 +75,30 @@ const RULES: Record<string, CanGwRule> = {
     sourceIndex: VC0,
     destinationIndex: VC1,
     fd: true,
-    modifications: { set: mod({ fields: ['id', 'flags', 'len', 'data'], canId: 0x333, len: 12, flags: 1, data: Uint8Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? 0xa5 : 0x5a)) }) },
+    modifications: {
+      set: mod({
+        fields: ['id', 'flags', 'len', 'data'],
+        canId: 0x333,
+        len: 12,
+        flags: 1,
+        data: Uint8Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? 0xa5 : 0x5a)),
+      }),
+    },
   },
   'cangw-add-xor': {
     sourceIndex: VC1,
     destinationIndex: VC0,
-    modifications: { set: mod({ fields: ['data'], canId: 0, len: 0, flags: 0, data: Uint8Array.of(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0) }) },
+    modifications: {
+      set: mod({ fields: ['data'], canId: 0, len: 0, flags: 0, data: Uint8Array.of(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0) }),
+    },
     xorChecksum: { fromIndex: 0, toIndex: 6, resultIndex: 7, initialValue: 0xab },
   },
   'cangw-add-crc8': {
     sourceIndex: VC1,
     destinationIndex: VC0,
-    modifications: { set: mod({ fields: ['data'], canId: 0, len: 0, flags: 0, data: Uint8Array.of(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0) }) },
+    modifications: {
+      set: mod({ fields: ['data'], canId: 0, len: 0, flags: 0, data: Uint8Array.of(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0) }),
+    },
     crc8Checksum: {
       fromIndex: 0,
       toIndex: 6,
@@ -158,7 +178,9 @@ describe('golden bytes from iproute2 and cangw', () => {
 
   it('decodes the real dump: every rule still present, with the frames it handled', () => {
     const fixture = fixtures.get('cangw-list')!;
-    const datagrams = fixture.exchanges.filter((exchange) => exchange.direction === 'received').map((exchange) => Buffer.from(exchange.hex, 'hex'));
+    const datagrams = fixture.exchanges
+      .filter((exchange) => exchange.direction === 'received')
+      .map((exchange) => Buffer.from(exchange.hex, 'hex'));
     const messages = datagrams.flatMap((datagram) => decodeMessages(datagram));
     assert.equal(messages[messages.length - 1]?.type, NlMsgType.DONE);
     const entries = messages.filter((message) => message.type === NlMsgType.RTM_NEWROUTE).map(decodeRule);

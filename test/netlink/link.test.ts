@@ -65,13 +65,19 @@ describe('rtnetlink link requests (layouts from linux/rtnetlink.h, if_link.h, ca
   });
 
   it('sets a link up and down by index', () => {
-    assert.deepEqual(encodeRequest(setLinkUpRequest(5, true), 4), hex('20000000 1000 0500 04000000 00000000', '00 00 0000 05000000 01000000 01000000'));
+    assert.deepEqual(
+      encodeRequest(setLinkUpRequest(5, true), 4),
+      hex('20000000 1000 0500 04000000 00000000', '00 00 0000 05000000 01000000 01000000'),
+    );
     assert.deepEqual(setLinkUpRequest(5, false).payload, hex('00 00 0000 05000000 00000000 01000000'));
   });
 
   it('sets the MTU, moves to a namespace with a new name, deletes and gets', () => {
     assert.deepEqual(setMtuRequest(6, 16).payload, hex('00 00 0000 06000000 00000000 00000000', '0800 0400 10000000'));
-    assert.deepEqual(moveToNetnsRequest(6, 11, 'can0').payload, hex('00 00 0000 06000000 00000000 00000000', '0800 1c00 0b000000', '0900 0300 63616e3000 000000'));
+    assert.deepEqual(
+      moveToNetnsRequest(6, 11, 'can0').payload,
+      hex('00 00 0000 06000000 00000000 00000000', '0800 1c00 0b000000', '0900 0300 63616e3000 000000'),
+    );
     const del = deleteLinkRequest({ name: 'vcan0' });
     assert.equal(del.type, 17);
     assert.equal(del.flags, 0x5);
@@ -90,7 +96,11 @@ describe('rtnetlink link requests (layouts from linux/rtnetlink.h, if_link.h, ca
       ['a 16-byte name', () => createVcanRequest({ name: 'a'.repeat(16) }), /^name: "a{16}"/u],
       ['a name with a slash', () => createVcanRequest({ name: 'a/b' }), /^name: "a\/b"/u],
       ['a name "."', () => createVcanRequest({ name: '.' }), /^name: "\."/u],
-      ['an MTU that is no CAN MTU', () => createVcanRequest({ name: 'v', mtu: 64 }), /^mtu: 64 is not valid; allowed: 16 \(classic CAN\), 72 \(CAN FD\) or 76\.\.2060 \(CAN XL\)/u],
+      [
+        'an MTU that is no CAN MTU',
+        () => createVcanRequest({ name: 'v', mtu: 64 }),
+        /^mtu: 64 is not valid; allowed: 16 \(classic CAN\), 72 \(CAN FD\) or 76\.\.2060 \(CAN XL\)/u,
+      ],
       ['a bad peer name', () => createVxcanPairRequest({ name: 'a', peer: { name: 'has space' } }), /^peer\.name:/u],
       ['a negative namespace fd', () => createVxcanPairRequest({ name: 'a', peer: { name: 'b', netnsFd: -1 } }), /^peer\.netnsFd: -1/u],
       ['both ends with one name in one namespace', () => createVxcanPairRequest({ name: 'a', peer: { name: 'a' } }), /^peer\.name: "a"/u],
@@ -138,7 +148,12 @@ describe('rtnetlink link decoding', () => {
   });
 
   it('decodes a link without linkinfo (loopback)', () => {
-    const bytes = hex('30000000 1000 0200 01000000 00000000', '00 00 0403 01000000 49000100 00000000', '0700 0300 6c6f00 00', '0800 0400 00000100');
+    const bytes = hex(
+      '30000000 1000 0200 01000000 00000000',
+      '00 00 0403 01000000 49000100 00000000',
+      '0700 0300 6c6f00 00',
+      '0800 0400 00000100',
+    );
     const link = decodeLink(decodeMessages(bytes)[0]!);
     assert.equal(link.name, 'lo');
     assert.equal(link.kind, undefined);
@@ -148,13 +163,24 @@ describe('rtnetlink link decoding', () => {
   const malformed: Array<[string, Buffer, RegExp]> = [
     ['a truncated ifinfomsg', hex('18000000 1000 0000 01000000 00000000 0000000000000000'), /shorter than the 16-byte ifinfomsg/u],
     ['a missing name', hex('20000000 1000 0000 01000000 00000000', ZERO_IFINFO), /has no IFLA_IFNAME/u],
-    ['an MTU of the wrong size', hex('30000000 1000 0000 01000000 00000000', ZERO_IFINFO, '0700 0300 6c6f00 00', '0600 0400 4800 0000'), /IFLA_MTU has a 2-byte payload/u],
-    ['a linkinfo whose inner length lies', hex('30000000 1000 0000 01000000 00000000', ZERO_IFINFO, '0700 0300 6c6f00 00', '0800 1200 0900 0100'), /claims 9 bytes/u],
+    [
+      'an MTU of the wrong size',
+      hex('30000000 1000 0000 01000000 00000000', ZERO_IFINFO, '0700 0300 6c6f00 00', '0600 0400 4800 0000'),
+      /IFLA_MTU has a 2-byte payload/u,
+    ],
+    [
+      'a linkinfo whose inner length lies',
+      hex('30000000 1000 0000 01000000 00000000', ZERO_IFINFO, '0700 0300 6c6f00 00', '0800 1200 0900 0100'),
+      /claims 9 bytes/u,
+    ],
     ['another message type', hex('14000000 1800 0000 01000000 00000000 1d010000'), /expected RTM_NEWLINK/u],
   ];
   for (const [name, bytes, pattern] of malformed) {
     it(`rejects ${name}`, () => {
-      assert.throws(() => decodeLink(decodeMessages(bytes)[0]!), (error: unknown) => error instanceof MalformedMessageError && pattern.test(error.message));
+      assert.throws(
+        () => decodeLink(decodeMessages(bytes)[0]!),
+        (error: unknown) => error instanceof MalformedMessageError && pattern.test(error.message),
+      );
     });
   }
 });

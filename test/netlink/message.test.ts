@@ -45,11 +45,18 @@ describe('netlink message framing', () => {
       ['a truncated header', hex('14000000 1800'), /6 bytes at offset 0 are too short/u],
       ['a length below the header', hex('08000000 1800 0500 00000000 00000000'), /length 8, below the 16-byte header/u],
       ['a length past the end', hex('40000000 1800 0500 00000000 00000000'), /claims 64 bytes but only 16 remain/u],
-      ['a second message cut short', Buffer.concat([encodeRequest({ type: 3, flags: 0, payload: Buffer.alloc(0) }, 1), hex('10000000')]), /4 bytes at offset 16/u],
+      [
+        'a second message cut short',
+        Buffer.concat([encodeRequest({ type: 3, flags: 0, payload: Buffer.alloc(0) }, 1), hex('10000000')]),
+        /4 bytes at offset 16/u,
+      ],
     ];
     for (const [name, bytes, pattern] of cases) {
       it(`rejects ${name}`, () => {
-        assert.throws(() => decodeMessages(bytes), (error: unknown) => error instanceof MalformedMessageError && pattern.test(error.message));
+        assert.throws(
+          () => decodeMessages(bytes),
+          (error: unknown) => error instanceof MalformedMessageError && pattern.test(error.message),
+        );
       });
     }
   });
@@ -57,7 +64,9 @@ describe('netlink message framing', () => {
 
 describe('netlink acknowledgements', () => {
   it('decodes a plain ACK as success', () => {
-    const ack = decodeAck(decodeMessages(hex('24000000 0200 0001 07000000 00000000', '00000000', '24000000 1800 0500 07000000 00000000'))[0]!);
+    const ack = decodeAck(
+      decodeMessages(hex('24000000 0200 0001 07000000 00000000', '00000000', '24000000 1800 0500 07000000 00000000'))[0]!,
+    );
     assert.equal(ack.errno, 0);
     assert.equal(ack.name, 'OK');
     assert.deepEqual(ack.request, { type: 24, flags: 5, seq: 7, pid: 0 });
@@ -90,7 +99,10 @@ describe('netlink acknowledgements', () => {
 
   it('rejects a truncated error and a positive error code', () => {
     assert.throws(() => decodeAck(decodeMessages(hex('18000000 0200 0000 01000000 00000000 efffffff 00000000'))[0]!), /at least 20/u);
-    assert.throws(() => decodeAck(decodeMessages(hex('24000000 0200 0000 01000000 00000000 05000000', '10000000 1000 0000 01000000 00000000'))[0]!), /positive/u);
+    assert.throws(
+      () => decodeAck(decodeMessages(hex('24000000 0200 0000 01000000 00000000 05000000', '10000000 1000 0000 01000000 00000000'))[0]!),
+      /positive/u,
+    );
   });
 
   it('rejects an extended ack whose echoed request overruns the payload', () => {
@@ -127,7 +139,10 @@ describe('reply collection', () => {
     assert.equal(collector.accept(Buffer.concat([entry(1), entry(2)])), false);
     assert.equal(collector.accept(Buffer.concat([entry(3), encodeRequest({ type: 3, flags: 0x12, payload: hex('00000000') }, 4)])), true);
     const reply = collector.result();
-    assert.deepEqual(reply.messages.map((m) => m.payload[3]), [1, 2, 3]);
+    assert.deepEqual(
+      reply.messages.map((m) => m.payload[3]),
+      [1, 2, 3],
+    );
     assert.equal(reply.interrupted, true);
   });
 

@@ -33,7 +33,15 @@ function mustNotCrash(bytes: Buffer): void {
 describe('decoder robustness', () => {
   const seeds = [
     encodeRequest(createVxcanPairRequest({ name: 'hx1', mtu: 72, peer: { name: 'cx1', netnsFd: 3 } }), 1),
-    encodeRequest(addRuleRequest({ sourceIndex: 1, destinationIndex: 2, filter: { id: 1, mask: 2 }, modifications: { set: { fields: ['id'], canId: 1, len: 0, flags: 0, data: new Uint8Array(0) } } }), 1),
+    encodeRequest(
+      addRuleRequest({
+        sourceIndex: 1,
+        destinationIndex: 2,
+        filter: { id: 1, mask: 2 },
+        modifications: { set: { fields: ['id'], canId: 1, len: 0, flags: 0, data: new Uint8Array(0) } },
+      }),
+      1,
+    ),
   ];
 
   it('survives every truncation of valid messages', () => {

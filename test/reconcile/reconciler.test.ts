@@ -66,43 +66,66 @@ describe('reconciler', () => {
     const drift = reconciler.check(b);
     assert.deepEqual(kernelSnapshot(kernel), before, 'check changed nothing');
     const summary = (changes: Change[]): string[] => changes.map((c) => `${c.action} ${c.object} ${c.name}`).sort();
-    assert.deepEqual(summary(drift), [`create rule ${hostEndName('m1')}->${MONITOR}`, `delete link stray`, `delete rule ${MONITOR}->${hostEndName('m1')}`, `fix link ${hostEndName('m2')}`]);
+    assert.deepEqual(summary(drift), [
+      `create rule ${hostEndName('m1')}->${MONITOR}`,
+      `delete link stray`,
+      `delete rule ${MONITOR}->${hostEndName('m1')}`,
+      `fix link ${hostEndName('m2')}`,
+    ]);
     assert.deepEqual(summary(reconciler.apply(b)), summary(drift));
     route.close();
     assert.deepEqual(busView(kernel, b), planSnapshot(planBus(b)));
   });
 
   for (const [what, damage] of [
-    ['a rule', (k: FakeKernel, ns: NetnsTarget) => {
-      const r = k.route(ns);
-      const [first] = r.listRules();
-      if (first) r.deleteRule(first.rule);
-      r.close();
-    }],
-    ['a host end (and with it the member end and its rules)', (k: FakeKernel, ns: NetnsTarget) => {
-      const r = k.route(ns);
-      r.deleteLink(hostEndName('m2'));
-      r.close();
-    }],
-    ['the monitor', (k: FakeKernel, ns: NetnsTarget) => {
-      const r = k.route(ns);
-      r.deleteLink(MONITOR);
-      r.close();
-    }],
-    ['the whole namespace', (k: FakeKernel, ns: NetnsTarget) => {
-      k.namespaces.delete(ns.label);
-    }],
-    ['the MTU of the monitor', (k: FakeKernel, ns: NetnsTarget) => {
-      const r = k.route(ns);
-      r.setLinkUp(MONITOR, false);
-      r.setMtu(MONITOR, 72);
-      r.close();
-    }],
-    ['everything, with a duplicate of every rule added', (k: FakeKernel, ns: NetnsTarget) => {
-      const r = k.route(ns);
-      for (const { rule } of r.listRules()) r.addRule(rule);
-      r.close();
-    }],
+    [
+      'a rule',
+      (k: FakeKernel, ns: NetnsTarget) => {
+        const r = k.route(ns);
+        const [first] = r.listRules();
+        if (first) r.deleteRule(first.rule);
+        r.close();
+      },
+    ],
+    [
+      'a host end (and with it the member end and its rules)',
+      (k: FakeKernel, ns: NetnsTarget) => {
+        const r = k.route(ns);
+        r.deleteLink(hostEndName('m2'));
+        r.close();
+      },
+    ],
+    [
+      'the monitor',
+      (k: FakeKernel, ns: NetnsTarget) => {
+        const r = k.route(ns);
+        r.deleteLink(MONITOR);
+        r.close();
+      },
+    ],
+    [
+      'the whole namespace',
+      (k: FakeKernel, ns: NetnsTarget) => {
+        k.namespaces.delete(ns.label);
+      },
+    ],
+    [
+      'the MTU of the monitor',
+      (k: FakeKernel, ns: NetnsTarget) => {
+        const r = k.route(ns);
+        r.setLinkUp(MONITOR, false);
+        r.setMtu(MONITOR, 72);
+        r.close();
+      },
+    ],
+    [
+      'everything, with a duplicate of every rule added',
+      (k: FakeKernel, ns: NetnsTarget) => {
+        const r = k.route(ns);
+        for (const { rule } of r.listRules()) r.addRule(rule);
+        r.close();
+      },
+    ],
   ] as const) {
     it(`restores exactly the planned set in one reconcile after losing ${what}`, () => {
       const b = bus(3, true);
@@ -126,7 +149,13 @@ describe('reconciler', () => {
 
   it('creates a member end straight in the namespace the member names, up when asked', () => {
     const container = kernel.addForeignNamespace('/proc/4242/ns/net', 'container');
-    const b: Bus = { ...bus(0), members: [{ id: 'c', end: { name: 'can0', netns: '/proc/4242/ns/net' } }, { id: 'h', end: { name: 'dcan0', up: true } }] };
+    const b: Bus = {
+      ...bus(0),
+      members: [
+        { id: 'c', end: { name: 'can0', netns: '/proc/4242/ns/net' } },
+        { id: 'h', end: { name: 'dcan0', up: true } },
+      ],
+    };
     reconciler.apply(b);
     const inside = kernel.route(container);
     assert.equal(inside.findLink('can0')?.kind, 'vxcan');
@@ -143,7 +172,10 @@ describe('reconciler', () => {
       const quick = new Reconciler(kernel, { staleEndWaitMs: 0 });
       assert.throws(
         () => quick.apply(b),
-        (error: unknown) => error instanceof ReconcileError && error.message.includes(`creating vxcan pair ${hostEndName('m1')}/${end} (peer in netns host)`) && /EEXIST/u.test(error.message),
+        (error: unknown) =>
+          error instanceof ReconcileError &&
+          error.message.includes(`creating vxcan pair ${hostEndName('m1')}/${end} (peer in netns host)`) &&
+          /EEXIST/u.test(error.message),
       );
       assert.equal(kernel.namespaces.exists(busNamespace('bus-b')), false, 'the new bus was undone');
     }
@@ -165,7 +197,12 @@ describe('reconciler', () => {
       kernel.failOn(operation, nth, Errno.ENOBUFS);
       assert.throws(
         () => reconciler.apply(bus(3)),
-        (error: unknown) => error instanceof ReconcileError && error.message.startsWith('wiring bus bus-a: ') && /ENOBUFS/u.test(error.message) && error.undoFailures.length === 0 && error.cause instanceof KernelError,
+        (error: unknown) =>
+          error instanceof ReconcileError &&
+          error.message.startsWith('wiring bus bus-a: ') &&
+          /ENOBUFS/u.test(error.message) &&
+          error.undoFailures.length === 0 &&
+          error.cause instanceof KernelError,
       );
       assert.deepEqual(kernelSnapshot(kernel), before);
     });
@@ -185,7 +222,8 @@ describe('reconciler', () => {
     kernel.failOn('deleteRule', 1);
     assert.throws(
       () => reconciler.apply(bus(2)),
-      (error: unknown) => error instanceof ReconcileError && error.undoFailures.length === 1 && /undoing failed too: create rule/u.test(error.message),
+      (error: unknown) =>
+        error instanceof ReconcileError && error.undoFailures.length === 1 && /undoing failed too: create rule/u.test(error.message),
     );
   });
 

@@ -47,12 +47,18 @@ describe('bus service', () => {
     await service.addMember('net-1', member('b'));
     await service.addMember('net-1', member('b'));
     const bus = service.get('net-1');
-    assert.deepEqual(bus?.members.map((m) => m.id), ['a', 'b']);
+    assert.deepEqual(
+      bus?.members.map((m) => m.id),
+      ['a', 'b'],
+    );
     assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace('net-1')], planSnapshot(planBus(bus)));
     assert.equal(await service.removeMember('net-1', 'a'), true);
     assert.equal(await service.removeMember('net-1', 'a'), false);
     assert.equal(await service.removeMember('nope', 'a'), false);
-    assert.deepEqual(new StateStore(dir).load().state.buses[0]?.members.map((m) => m.id), ['b']);
+    assert.deepEqual(
+      new StateStore(dir).load().state.buses[0]?.members.map((m) => m.id),
+      ['b'],
+    );
     await assert.rejects(service.addMember('nope', member('x')), UnknownBusError);
   });
 
@@ -63,8 +69,14 @@ describe('bus service', () => {
     kernel.failOn('addRule', 2);
     await assert.rejects(service.addMember('net-1', member('b')), ReconcileError);
     assert.deepEqual(kernelSnapshot(kernel), kernelBefore);
-    assert.deepEqual(service.get('net-1')?.members.map((m) => m.id), ['a']);
-    assert.deepEqual(new StateStore(dir).load().state.buses[0]?.members.map((m) => m.id), ['a']);
+    assert.deepEqual(
+      service.get('net-1')?.members.map((m) => m.id),
+      ['a'],
+    );
+    assert.deepEqual(
+      new StateStore(dir).load().state.buses[0]?.members.map((m) => m.id),
+      ['a'],
+    );
   });
 
   it('puts the kernel back when the state cannot be saved', async () => {

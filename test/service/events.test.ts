@@ -15,7 +15,10 @@ const gw: Gateway = { source: 'a', destination: 'b', both: true, accept: [], rej
 
 describe('lifecycle events', () => {
   it('announces what changed between two states, once each, in CAN terms', () => {
-    const before: EventSnapshot = { buses: [bus('1', 'a', ['m1', 'm2'], ['vcan0']), bus('2', 'b', [])], gateways: [{ gateway: gw, status: { state: 'waiting', missing: ['b'] } }] };
+    const before: EventSnapshot = {
+      buses: [bus('1', 'a', ['m1', 'm2'], ['vcan0']), bus('2', 'b', [])],
+      gateways: [{ gateway: gw, status: { state: 'waiting', missing: ['b'] } }],
+    };
     const after: EventSnapshot = { buses: [bus('1', 'a', ['m2', 'm3'], ['can0']), bus('3', 'c', ['x'])], gateways: [] };
     assert.deepEqual(
       stateEvents(before, after, 'T').map((e) => [e.type, e.bus ?? e.gateway, e.member ?? e.interface ?? e.detail]),
@@ -31,7 +34,13 @@ describe('lifecycle events', () => {
       ],
     );
     assert.deepEqual(stateEvents(after, after, 'T'), [], 'nothing changed, nothing announced');
-    const wired: EventSnapshot = { ...before, gateways: [{ gateway: gw, status: { state: 'wired', source: bus('1', 'a', []), destination: bus('2', 'b', []) } }] };
-    assert.deepEqual(stateEvents(before, wired, 'T').map((e) => e.type), ['gateway-wired']);
+    const wired: EventSnapshot = {
+      ...before,
+      gateways: [{ gateway: gw, status: { state: 'wired', source: bus('1', 'a', []), destination: bus('2', 'b', []) } }],
+    };
+    assert.deepEqual(
+      stateEvents(before, wired, 'T').map((e) => e.type),
+      ['gateway-wired'],
+    );
   });
 });

@@ -15,7 +15,15 @@ import { kernelSnapshot } from '../support/snapshot.js';
 import { countAt, simFrame, transmit, type SimFrame } from '../support/frame-sim.js';
 
 const bus = (id: string, name: string, members: Member[] = [], fd = false): Bus => ({ id, name, fd, members });
-const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({ source, destination, both: false, accept: [], reject: [], edits: [], ...more });
+const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({
+  source,
+  destination,
+  both: false,
+  accept: [],
+  reject: [],
+  edits: [],
+  ...more,
+});
 
 describe('gateways between buses', () => {
   let dir: string;
@@ -34,7 +42,10 @@ describe('gateways between buses', () => {
   };
   const monitor = (busId: string): string => `${busNamespace(busId)}/monitor`;
   const everyoneBut = (sender: string, ecus: string[], monitors: string[]): Record<string, number> =>
-    Object.fromEntries([...ecus.filter((name) => name !== sender).map((name): [string, number] => [`${name}/can0`, 1]), ...monitors.map((m): [string, number] => [m, 1])]);
+    Object.fromEntries([
+      ...ecus.filter((name) => name !== sender).map((name): [string, number] => [`${name}/can0`, 1]),
+      ...monitors.map((m): [string, number] => [m, 1]),
+    ]);
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'cantainer-gateways-'));
@@ -52,7 +63,12 @@ describe('gateways between buses', () => {
     const view = await service.addGateway(gateway('powertrain', 'body', { both: true }));
     assert.equal(view.status.state, 'wired');
     const ecus = ['a1', 'a2', 'a3', 'b1'];
-    for (const sender of ecus) assert.deepEqual(send(sender, simFrame(0x123, '11223344')), everyoneBut(sender, ecus, [monitor('A'), monitor('B')]), `sent by ${sender}`);
+    for (const sender of ecus)
+      assert.deepEqual(
+        send(sender, simFrame(0x123, '11223344')),
+        everyoneBut(sender, ecus, [monitor('A'), monitor('B')]),
+        `sent by ${sender}`,
+      );
   });
 
   it('forwards one way only when asked: frames of the destination stay there', async () => {
@@ -67,8 +83,17 @@ describe('gateways between buses', () => {
     await service.createBus(bus('A', 'powertrain', [ecu('a1'), ecu('a2')]));
     await service.createBus(bus('B', 'body', [ecu('b1')]));
     await service.addGateway(gateway('powertrain', 'body', { both: true, accept: ['700/700', '18DAF110'], reject: ['7E8'] }));
-    const crosses = (sender: string, id: number): boolean => send(sender, simFrame(id, 'AA'))[sender === 'b1' ? 'a1/can0' : 'b1/can0'] === 1;
-    for (const [id, expected] of [[0x7df, true], [0x7e0, true], [0x7e8, false], [0x123, false], [0x18daf110 | 0x80000000, true], [0x18daf111 | 0x80000000, false], [0x700 | 0x80000000, false]] as const) {
+    const crosses = (sender: string, id: number): boolean =>
+      send(sender, simFrame(id, 'AA'))[sender === 'b1' ? 'a1/can0' : 'b1/can0'] === 1;
+    for (const [id, expected] of [
+      [0x7df, true],
+      [0x7e0, true],
+      [0x7e8, false],
+      [0x123, false],
+      [0x18daf110 | 0x80000000, true],
+      [0x18daf111 | 0x80000000, false],
+      [0x700 | 0x80000000, false],
+    ] as const) {
       assert.equal(crosses('a1', id), expected, `a1 id ${id.toString(16)}`);
       assert.equal(crosses('b1', id), expected, `b1 id ${id.toString(16)}`);
       // Whatever crosses or not, the sender's own bus gets it once.
@@ -102,8 +127,14 @@ describe('gateways between buses', () => {
     );
     const receptions = transmit(kernel, { label: 'a1', path: '/ecu/a1' }, 'can0', simFrame(0x123, '0102'));
     const at = (place: string): SimFrame | undefined => receptions.find((r) => r.at === place)?.frame;
-    assert.deepEqual({ id: at('b1/can0')?.canId, len: at('b1/can0')?.len, data: Buffer.from(at('b1/can0')?.data ?? []).toString('hex') }, { id: 0x456, len: 8, data: 'cafe000000000034' });
-    assert.deepEqual({ id: at('a2/can0')?.canId, data: Buffer.from(at('a2/can0')?.data ?? []).toString('hex') }, { id: 0x123, data: '0102000000000000' });
+    assert.deepEqual(
+      { id: at('b1/can0')?.canId, len: at('b1/can0')?.len, data: Buffer.from(at('b1/can0')?.data ?? []).toString('hex') },
+      { id: 0x456, len: 8, data: 'cafe000000000034' },
+    );
+    assert.deepEqual(
+      { id: at('a2/can0')?.canId, data: Buffer.from(at('a2/can0')?.data ?? []).toString('hex') },
+      { id: 0x123, data: '0102000000000000' },
+    );
   });
 
   it('chains buses A -> B -> C at max_hops 1: each frame crosses both gateways once', async () => {
@@ -114,15 +145,24 @@ describe('gateways between buses', () => {
     await service.addGateway(gateway('b', 'c', { both: true }));
     assert.equal(kernel.maxHops, 1);
     const monitors = [monitor('A'), monitor('B'), monitor('C')];
-    for (const sender of ['a1', 'b1', 'c1']) assert.deepEqual(send(sender, simFrame(0x321, '01')), everyoneBut(sender, ['a1', 'b1', 'c1'], monitors), sender);
+    for (const sender of ['a1', 'b1', 'c1'])
+      assert.deepEqual(send(sender, simFrame(0x321, '01')), everyoneBut(sender, ['a1', 'b1', 'c1'], monitors), sender);
   });
 
   it('refuses a gateway that closes a cycle, naming it, and changes nothing', async () => {
-    for (const [id, name] of [['A', 'a'], ['B', 'b'], ['C', 'c']] as const) await service.createBus(bus(id, name));
+    for (const [id, name] of [
+      ['A', 'a'],
+      ['B', 'b'],
+      ['C', 'c'],
+    ] as const)
+      await service.createBus(bus(id, name));
     await service.addGateway(gateway('a', 'b'));
     await service.addGateway(gateway('b', 'c'));
     const before = kernelSnapshot(kernel);
-    await assert.rejects(service.addGateway(gateway('c', 'a')), (error: unknown) => error instanceof BusConflictError && /would close a cycle: c -> b -> a -> c/u.test(error.message));
+    await assert.rejects(
+      service.addGateway(gateway('c', 'a')),
+      (error: unknown) => error instanceof BusConflictError && /would close a cycle: c -> b -> a -> c/u.test(error.message),
+    );
     await assert.rejects(service.addGateway(gateway('a', 'c', { both: true })), /cycle: a -> b -> c -> a/u);
     assert.deepEqual(kernelSnapshot(kernel), before);
     assert.equal(service.gateways().length, 2);
@@ -155,7 +195,12 @@ describe('gateways between buses', () => {
     assert.deepEqual(service.gateways(), []);
     assert.deepEqual(send('a1', simFrame(0x1)), { [monitor('A')]: 1 });
     assert.deepEqual(Object.keys(kernelSnapshot(kernel).namespaces), [busNamespace('A')]);
-    assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace('A')]?.links.map((link) => link.split(' ')[0]).filter((name) => name?.startsWith('g')), []);
+    assert.deepEqual(
+      kernelSnapshot(kernel)
+        .namespaces[busNamespace('A')]?.links.map((link) => link.split(' ')[0])
+        .filter((name) => name?.startsWith('g')),
+      [],
+    );
   });
 
   it('keeps a gateway a bus declares while that bus lives, waiting when the other bus is gone', async () => {
@@ -178,7 +223,10 @@ describe('gateways between buses', () => {
     assert.equal(service.gateways()[0]?.status.state, 'waiting');
     await service.renameBus('A', 'powertrain');
     await service.renameBus('B', 'body');
-    assert.deepEqual(service.gateways().map((view) => [view.gateway.source, view.gateway.destination, view.status.state]), [['body', 'powertrain', 'wired']]);
+    assert.deepEqual(
+      service.gateways().map((view) => [view.gateway.source, view.gateway.destination, view.status.state]),
+      [['body', 'powertrain', 'wired']],
+    );
     assert.equal(send('b1', simFrame(0x2))['a1/can0'], 1);
   });
 
@@ -190,7 +238,11 @@ describe('gateways between buses', () => {
     assert.deepEqual(send('b1', simFrame(0x5)), everyoneBut('b1', ['a1', 'a2', 'b1'], [monitor('A'), monitor('B')]));
     const wired = kernelSnapshot(kernel);
     // Someone deletes a gateway end by hand: its pair and every rule on it go; a restart puts them back.
-    kernel.route(kernel.owned(busNamespace('B'))).deleteLink(kernelSnapshot(kernel).namespaces[busNamespace('B')]?.links.map((l) => l.split(' ')[0]).find((n) => n?.startsWith('g')) ?? '');
+    kernel.route(kernel.owned(busNamespace('B'))).deleteLink(
+      kernelSnapshot(kernel)
+        .namespaces[busNamespace('B')]?.links.map((l) => l.split(' ')[0])
+        .find((n) => n?.startsWith('g')) ?? '',
+    );
     assert.notDeepEqual(kernelSnapshot(kernel), wired);
     const report = make().start();
     assert.deepEqual(report.failed, []);
@@ -216,7 +268,10 @@ describe('gateways between buses', () => {
     assert.equal(send('c1', simFrame(0x10, '01'))['f1/can0'], 1);
     assert.equal(send('f1', simFrame(0x10, '01'))['c1/can0'], 1);
     assert.deepEqual(send('f1', simFrame(0x10, '01'.repeat(12), true)), { 'f2/can0': 1, [monitor('B')]: 1 });
-    await assert.rejects(service.addGateway(gateway('classic', 'fd', { both: true, edits: [{ operation: 'set', field: 'data', value: '00'.repeat(12) }] })), /1\.\.8 bytes/u);
+    await assert.rejects(
+      service.addGateway(gateway('classic', 'fd', { both: true, edits: [{ operation: 'set', field: 'data', value: '00'.repeat(12) }] })),
+      /1\.\.8 bytes/u,
+    );
   });
 
   it('enforces per-member send and receive filters in the kernel, on the bus and across a gateway', async () => {
@@ -227,7 +282,11 @@ describe('gateways between buses', () => {
     await service.addGateway(gateway('powertrain', 'body', { both: true }));
     assert.deepEqual(send('a1', simFrame(0x7e0)), { 'a2/can0': 1, 'a3/can0': 1, 'b1/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 });
     assert.deepEqual(send('a1', simFrame(0x123)), {}, 'a1 may send 7E0-7E7 only: nothing reaches the bus, not even the monitor');
-    assert.deepEqual(send('a3', simFrame(0x7df)), { 'a1/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 }, 'a2 never hears 7DF; b1 hears 7E0-7EF only');
+    assert.deepEqual(
+      send('a3', simFrame(0x7df)),
+      { 'a1/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 },
+      'a2 never hears 7DF; b1 hears 7E0-7EF only',
+    );
     assert.deepEqual(send('b1', simFrame(0x18daf110 | 0x80000000)), { 'a1/can0': 1, 'a3/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 });
     assert.deepEqual(send('a3', simFrame(0x7e8)), { 'a1/can0': 1, 'a2/can0': 1, 'b1/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 });
     await assert.rejects(service.addMember('A', { ...ecu('a4'), send: ['!xyz'] }), /bus\.members\[3\]\.send\[0\]: "xyz" is not valid/u);

@@ -22,7 +22,11 @@ describe('transient buses', () => {
     return { id: name, end: { name: 'can0', netns: `/ecu/${name}`, up: true } };
   };
   const heard = (from: string): Record<string, number> =>
-    Object.fromEntries(Object.entries(countAt(transmit(kernel, { label: from, path: `/ecu/${from}` }, 'can0', simFrame(0x100, '01')))).filter(([at]) => at.endsWith('/can0')));
+    Object.fromEntries(
+      Object.entries(countAt(transmit(kernel, { label: from, path: `/ecu/${from}` }, 'can0', simFrame(0x100, '01')))).filter(([at]) =>
+        at.endsWith('/can0'),
+      ),
+    );
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'cantainer-transient-'));
@@ -38,11 +42,17 @@ describe('transient buses', () => {
     const names = ['e1', 'e2', 'e3', 'e4', 'e5'];
     const results = await Promise.all(names.map((name) => service.attachMember({ bus: 'powertrain', create: true }, ecu(name))));
     assert.deepEqual(results.map((r) => r.created).filter(Boolean).length, 1);
-    assert.deepEqual(service.list().map((bus) => [bus.name, bus.transient, bus.members.length]), [['powertrain', true, 5]]);
+    assert.deepEqual(
+      service.list().map((bus) => [bus.name, bus.transient, bus.members.length]),
+      [['powertrain', true, 5]],
+    );
     assert.deepEqual(heard('e1'), { 'e2/can0': 1, 'e3/can0': 1, 'e4/can0': 1, 'e5/can0': 1 });
     const id = service.list()[0]!.id;
     const left = await Promise.all(names.map((name) => service.detachMember('powertrain', name)));
-    assert.deepEqual(left.map((r) => r.removed), [true, true, true, true, true]);
+    assert.deepEqual(
+      left.map((r) => r.removed),
+      [true, true, true, true, true],
+    );
     assert.equal(left.filter((r) => r.busRemoved).length, 1);
     assert.deepEqual(service.list(), []);
     assert.equal(kernel.namespaces.exists(busNamespace(id)), false);
@@ -54,7 +64,10 @@ describe('transient buses', () => {
     await assert.rejects(service.attachMember({ bus: 'nowhere' }, ecu('e1')), UnknownBusError);
     await service.createBus({ id: 'x1', name: 'twin', fd: false, members: [] });
     await service.createBus({ id: 'x2', name: 'twin', fd: false, members: [] });
-    await assert.rejects(service.attachMember({ bus: 'twin', create: true }, ecu('e2')), (error: unknown) => error instanceof BusConflictError && error.message === '2 buses are named twin (ids x1, x2)');
+    await assert.rejects(
+      service.attachMember({ bus: 'twin', create: true }, ecu('e2')),
+      (error: unknown) => error instanceof BusConflictError && error.message === '2 buses are named twin (ids x1, x2)',
+    );
   });
 
   it('keeps hand-made gateways of a bus that went, and wires them again when it comes back', async () => {
@@ -63,15 +76,27 @@ describe('transient buses', () => {
     await service.addGateway({ source: 'powertrain', destination: 'body', both: true, accept: [], reject: [], edits: [] });
     assert.deepEqual(heard('p1'), { 'b1/can0': 1 });
     await service.detachMember('powertrain', 'p1');
-    assert.deepEqual(service.gateways().map((view) => view.status), [{ state: 'waiting', missing: ['powertrain'] }]);
+    assert.deepEqual(
+      service.gateways().map((view) => view.status),
+      [{ state: 'waiting', missing: ['powertrain'] }],
+    );
     await service.attachMember({ bus: 'powertrain', create: true }, ecu('p2'));
-    assert.deepEqual(service.gateways().map((view) => view.status.state), ['wired']);
+    assert.deepEqual(
+      service.gateways().map((view) => view.status.state),
+      ['wired'],
+    );
     assert.deepEqual(heard('b1'), { 'p2/can0': 1 });
   });
 
   it('stays while it has a tunnel after its last member left, and goes with the tunnel', async () => {
     await service.attachMember({ bus: 'powertrain', create: true }, ecu('p1'));
-    await service.addTunnel('powertrain', { name: 'remote', transport: 'udp', listen: '127.0.0.1:20000', peer: '127.0.0.1:20001', allow: [] });
+    await service.addTunnel('powertrain', {
+      name: 'remote',
+      transport: 'udp',
+      listen: '127.0.0.1:20000',
+      peer: '127.0.0.1:20001',
+      allow: [],
+    });
     assert.deepEqual(await service.detachMember('powertrain', 'p1'), { removed: true, busRemoved: false });
     assert.equal(service.byName('powertrain')?.members.length, 0);
     assert.equal(await service.removeTunnel('powertrain', 'remote'), true);

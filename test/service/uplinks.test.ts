@@ -14,7 +14,13 @@ import { kernelSnapshot } from '../support/snapshot.js';
 import { simFrame } from '../support/frame-sim.js';
 import { ecu, heard, monitorOf } from '../support/ecus.js';
 
-const uplink = (iface: string, more: Partial<Uplink> = {}): Uplink => ({ interface: iface, direction: 'both', accept: [], reject: [], ...more });
+const uplink = (iface: string, more: Partial<Uplink> = {}): Uplink => ({
+  interface: iface,
+  direction: 'both',
+  accept: [],
+  reject: [],
+  ...more,
+});
 
 describe('uplinks: host CAN interfaces joined to buses', () => {
   let dir: string;
@@ -68,10 +74,16 @@ describe('uplinks: host CAN interfaces joined to buses', () => {
     assert.deepEqual(await service.watchUplinks(), [], 'nothing changed since it was added');
     deleteHostLink('vcan0');
     const down = await service.watchUplinks();
-    assert.deepEqual(down.map((v) => [v.uplink.interface, v.state]), [['vcan0', 'down']]);
+    assert.deepEqual(
+      down.map((v) => [v.uplink.interface, v.state]),
+      [['vcan0', 'down']],
+    );
     assert.deepEqual(heard(kernel, 'a1', simFrame(0x1)), { 'a2/can0': 1, [monitorOf('A')]: 1 });
     vcan('vcan0');
-    assert.deepEqual((await service.watchUplinks()).map((v) => [v.uplink.interface, v.state]), [['vcan0', 'up']]);
+    assert.deepEqual(
+      (await service.watchUplinks()).map((v) => [v.uplink.interface, v.state]),
+      [['vcan0', 'up']],
+    );
     assert.deepEqual(heard(kernel, 'host/vcan0', simFrame(0x5), ['vcan0']), { 'a1/can0': 1, 'a2/can0': 1, [monitorOf('A')]: 1 });
   });
 
@@ -91,11 +103,18 @@ describe('uplinks: host CAN interfaces joined to buses', () => {
   });
 
   it('refuses a missing or non-CAN interface, one uplinked to another bus, and a bus that does not exist', async () => {
-    await assert.rejects(service.addUplink('powertrain', uplink('can9')), (error: unknown) => error instanceof InvalidValueError && /interface: "can9" is not valid; allowed: an existing CAN interface/u.test(error.message));
+    await assert.rejects(
+      service.addUplink('powertrain', uplink('can9')),
+      (error: unknown) =>
+        error instanceof InvalidValueError && /interface: "can9" is not valid; allowed: an existing CAN interface/u.test(error.message),
+    );
     await assert.rejects(service.addUplink('powertrain', uplink('lo')), /a CAN interface; lo has link type 772/u);
     await service.addUplink('powertrain', uplink('vcan0'));
     await service.createBus({ id: 'B', name: 'body', fd: false, members: [] });
-    await assert.rejects(service.addUplink('body', uplink('vcan0')), (error: unknown) => error instanceof BusConflictError && /vcan0 is an uplink of bus powertrain already/u.test(error.message));
+    await assert.rejects(
+      service.addUplink('body', uplink('vcan0')),
+      (error: unknown) => error instanceof BusConflictError && /vcan0 is an uplink of bus powertrain already/u.test(error.message),
+    );
     await assert.rejects(service.addUplink('nowhere', uplink('vcan0')), /no bus with name nowhere/u);
   });
 

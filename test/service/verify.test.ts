@@ -38,7 +38,10 @@ describe('trusted joins and the periodic verify', () => {
   it('a join reads no rules from the kernel, and wires exactly the plan', async () => {
     kernel.calls.length = 0;
     await service.addMember('A', ecu(kernel, 'a4'));
-    assert.deepEqual(kernel.calls.filter((call) => call.startsWith('listRules')), []);
+    assert.deepEqual(
+      kernel.calls.filter((call) => call.startsWith('listRules')),
+      [],
+    );
     assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace('A')], planSnapshot(planBus(service.get('A')!)));
     assert.deepEqual(heard(kernel, 'a4', simFrame(0x123, '01')), { 'a1/can0': 1, 'a2/can0': 1, 'a3/can0': 1, [monitorOf('A')]: 1 });
   });
@@ -54,12 +57,19 @@ describe('trusted joins and the periodic verify', () => {
   it('what was deleted behind its back is put back by verify, counted as drift corrections', async () => {
     flushRules();
     await service.addMember('A', ecu(kernel, 'a4'));
-    assert.deepEqual(heard(kernel, 'a1', simFrame(0x123, '01')), { 'a4/can0': 1 }, 'a trusted join does not see the flushed rules: only its own are there');
+    assert.deepEqual(
+      heard(kernel, 'a1', simFrame(0x123, '01')),
+      { 'a4/can0': 1 },
+      'a trusted join does not see the flushed rules: only its own are there',
+    );
     const before = service.reconcileStats().driftCorrections;
     const repaired = await service.verify();
     const planned = planBus(service.get('A')!).rules.length;
     // All but the rules of a4, which its join made after the flush.
-    assert.deepEqual(repaired.map(({ bus, changes }) => [bus, changes.length]), [['powertrain', planned - 8]]);
+    assert.deepEqual(
+      repaired.map(({ bus, changes }) => [bus, changes.length]),
+      [['powertrain', planned - 8]],
+    );
     assert.equal(service.reconcileStats().driftCorrections - before, planned - 8);
     assert.deepEqual(heard(kernel, 'a1', simFrame(0x123, '01')), { 'a2/can0': 1, 'a3/can0': 1, 'a4/can0': 1, [monitorOf('A')]: 1 });
     assert.deepEqual(await service.verify(), []);

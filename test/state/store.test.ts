@@ -38,7 +38,15 @@ describe('state store', () => {
   });
 
   it('round-trips buses, members and annotations exactly, with the schema version in the file', () => {
-    const gateway = { source: 'powertrain', destination: 'body', both: false, accept: ['7DF/7FF'], reject: [], edits: [{ operation: 'set', field: 'id', value: '123' }], xorChecksum: { from: 0, to: 6, at: 7, init: 0 } } as const;
+    const gateway = {
+      source: 'powertrain',
+      destination: 'body',
+      both: false,
+      accept: ['7DF/7FF'],
+      reject: [],
+      edits: [{ operation: 'set', field: 'id', value: '123' }],
+      xorChecksum: { from: 0, to: 6, at: 7, init: 0 },
+    } as const;
     store.save({ buses: [bus, { id: 'net-2', name: 'body', fd: false, members: [] }], gateways: [gateway] });
     assert.deepEqual(store.load(), { state: { buses: [bus, { id: 'net-2', name: 'body', fd: false, members: [] }], gateways: [gateway] } });
     assert.equal((JSON.parse(readFileSync(store.path, 'utf8')) as { version: unknown }).version, 2);
@@ -67,7 +75,10 @@ describe('state store', () => {
     assert.ok(loaded.problem instanceof StateFileError);
     const keptAt = `${store.path}.unreadable-2026-01-02T03-04-05-678Z`;
     assert.equal(loaded.problem.keptAt, keptAt);
-    assert.match(loaded.problem.message, /^state file .*state\.json: file: not JSON .*; the file was kept as .*unreadable-2026-01-02T03-04-05-678Z and the daemon goes on with an empty state$/u);
+    assert.match(
+      loaded.problem.message,
+      /^state file .*state\.json: file: not JSON .*; the file was kept as .*unreadable-2026-01-02T03-04-05-678Z and the daemon goes on with an empty state$/u,
+    );
     assert.equal(readFileSync(keptAt, 'utf8'), '{"version": 1, "buses": [');
     assert.equal(existsSync(store.path), false);
     assert.deepEqual(store.load(), { state: EMPTY_STATE }, 'the next start begins cleanly');
@@ -92,20 +103,36 @@ describe('state schema', () => {
 
   it('names the first bad field', () => {
     refuses({ version: 1, buses: {} }, 'buses', /is not an array/u);
-    refuses({ version: 2, buses: [], gateways: [{ source: 'a', destination: 'a', both: false, accept: [], reject: [], edits: [] }] }, 'gateways[0]', /destination: "a" is not valid; allowed: another bus than the source/u);
-    refuses({ version: 2, buses: [], gateways: [{ source: 'a', destination: 'b', both: false, accept: ['xyz'], reject: [], edits: [] }] }, 'gateways[0]', /accept\[0\]: "xyz"/u);
+    refuses(
+      { version: 2, buses: [], gateways: [{ source: 'a', destination: 'a', both: false, accept: [], reject: [], edits: [] }] },
+      'gateways[0]',
+      /destination: "a" is not valid; allowed: another bus than the source/u,
+    );
+    refuses(
+      { version: 2, buses: [], gateways: [{ source: 'a', destination: 'b', both: false, accept: ['xyz'], reject: [], edits: [] }] },
+      'gateways[0]',
+      /accept\[0\]: "xyz"/u,
+    );
     const ab = { source: 'a', destination: 'b', both: false, accept: [], reject: [], edits: [] };
     refuses({ version: 2, buses: [], gateways: [ab, { ...ab, both: true }] }, 'gateways', /a second gateway between a <> b/u);
     refuses({ version: 2, buses: [], gateways: [ab, ab] }, 'gateways', /a second gateway between a <> b/u);
     refuses({ version: 1, buses: [{ ...bus, fd: 'yes' }] }, 'buses[0].fd', /"yes" is not true or false/u);
-    refuses({ version: 1, buses: [{ ...bus, members: [{ id: 'x', end: { name: 7 } }] }] }, 'buses[0].members[0].end.name', /7 is not a string/u);
+    refuses(
+      { version: 1, buses: [{ ...bus, members: [{ id: 'x', end: { name: 7 } }] }] },
+      'buses[0].members[0].end.name',
+      /7 is not a string/u,
+    );
     refuses({ version: 1, buses: [{ ...bus, annotations: { a: 1 } }] }, 'buses[0].annotations.a', /1 is not a string/u);
     refuses({ buses: [] }, 'version', /undefined is not a state version/u);
     refuses([], 'file', /is not an object/u);
   });
 
   it('applies the bus rules: a 16-character end name, duplicate bus ids', () => {
-    refuses({ version: 1, buses: [{ ...bus, members: [{ id: 'x', end: { name: 'a23456789012345x' } }] }] }, 'buses[0]', /bus\.members\[0\]\.end\.name/u);
+    refuses(
+      { version: 1, buses: [{ ...bus, members: [{ id: 'x', end: { name: 'a23456789012345x' } }] }] },
+      'buses[0]',
+      /bus\.members\[0\]\.end\.name/u,
+    );
     refuses({ version: 1, buses: [bus, bus] }, 'buses[1].id', /"net-1" appears twice/u);
   });
 

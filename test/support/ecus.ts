@@ -16,7 +16,11 @@ export function heard(kernel: FakeKernel, from: string, frame: SimFrame, hostInt
   const [place, ifname] = from.startsWith('host/') ? [CURRENT_NETNS, from.slice(5)] : [{ label: from, path: `/ecu/${from}` }, 'can0'];
   const all = countAt(transmit(kernel, place, ifname, frame));
   // Only what sockets of ECUs, monitors and the named host interfaces hear: pair ends are nobody's.
-  return Object.fromEntries(Object.entries(all).filter(([at]) => at.endsWith('/can0') || at.endsWith('/monitor') || hostInterfaces.some((name) => at === `host/${name}`)));
+  return Object.fromEntries(
+    Object.entries(all).filter(
+      ([at]) => at.endsWith('/can0') || at.endsWith('/monitor') || hostInterfaces.some((name) => at === `host/${name}`),
+    ),
+  );
 }
 
 export const monitorOf = (busId: string): string => `${busNamespace(busId)}/monitor`;

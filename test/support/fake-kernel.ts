@@ -10,7 +10,14 @@
 import { join } from 'node:path';
 import { addRuleRequest, deleteRuleRequest, ruleKey, type CanGwRule, type CanGwRuleEntry } from '../../src/netlink/cangw.js';
 import { Errno } from '../../src/netlink/errno.js';
-import { createVcanRequest, createVxcanPairRequest, deleteLinkRequest, getLinkRequest, setMtuRequest, type Link } from '../../src/netlink/link.js';
+import {
+  createVcanRequest,
+  createVxcanPairRequest,
+  deleteLinkRequest,
+  getLinkRequest,
+  setMtuRequest,
+  type Link,
+} from '../../src/netlink/link.js';
 import { Iff } from '../../src/netlink/constants.js';
 import { checkNetnsName } from '../../src/kernel/netns.js';
 import { FakeCanSocket } from './fake-socket.js';
@@ -84,7 +91,19 @@ export class FakeNetns {
   }
 }
 
-export type FakeOperation = 'createNamespace' | 'deleteNamespace' | 'createVcan' | 'createVxcanPair' | 'setLinkUp' | 'setMtu' | 'moveLink' | 'deleteLink' | 'addRule' | 'deleteRule' | 'listLinks' | 'listRules';
+export type FakeOperation =
+  | 'createNamespace'
+  | 'deleteNamespace'
+  | 'createVcan'
+  | 'createVxcanPair'
+  | 'setLinkUp'
+  | 'setMtu'
+  | 'moveLink'
+  | 'deleteLink'
+  | 'addRule'
+  | 'deleteRule'
+  | 'listLinks'
+  | 'listRules';
 
 interface Fault {
   readonly operation: FakeOperation;
@@ -298,10 +317,15 @@ class FakeRoute implements RoutePort {
     createVxcanPairRequest({
       name: pair.name,
       ...(pair.mtu === undefined ? {} : { mtu: pair.mtu }),
-      peer: { name: pair.peer.name, ...(pair.peer.mtu === undefined ? {} : { mtu: pair.peer.mtu }), ...(peerSpace === this.space ? {} : { netnsFd: 3 }) },
+      peer: {
+        name: pair.peer.name,
+        ...(pair.peer.mtu === undefined ? {} : { mtu: pair.peer.mtu }),
+        ...(peerSpace === this.space ? {} : { netnsFd: 3 }),
+      },
     });
     this.#enter('createVxcanPair', describeOperation.createVxcanPair(pair));
-    if (this.space.links.has(pair.name) || peerSpace.links.has(pair.peer.name)) throw KernelError.fromErrno(full, Errno.EEXIST, KERNEL_HINTS.vxcan);
+    if (this.space.links.has(pair.name) || peerSpace.links.has(pair.peer.name))
+      throw KernelError.fromErrno(full, Errno.EEXIST, KERNEL_HINTS.vxcan);
     const peer = peerSpace.add(pair.peer.name, 'vxcan', pair.peer.mtu ?? DEFAULT_CAN_MTU);
     const main = this.space.add(pair.name, 'vxcan', pair.mtu ?? DEFAULT_CAN_MTU);
     main.peer = peer;

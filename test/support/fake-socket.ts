@@ -3,7 +3,18 @@
 // turn of the event loop, in order. Sockets that did not ask for FD frames get none, as CAN_RAW without
 // CAN_RAW_FD_FRAMES; a socket whose interface is gone fails to send with ENODEV, one whose interface is down with
 // ENETDOWN.
-import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_ERR_FLAG, CAN_RTR_FLAG, CAN_SFF_MASK, CANFD_BRS, CANFD_ESI, CANFD_FDF, rawCanId, type CanFrame } from '../../src/can/frame.js';
+import {
+  CAN_EFF_FLAG,
+  CAN_EFF_MASK,
+  CAN_ERR_FLAG,
+  CAN_RTR_FLAG,
+  CAN_SFF_MASK,
+  CANFD_BRS,
+  CANFD_ESI,
+  CANFD_FDF,
+  rawCanId,
+  type CanFrame,
+} from '../../src/can/frame.js';
 import { Errno } from '../../src/netlink/errno.js';
 import { KernelError, type CanSocketOptions, type CanSocketPort, type NetnsTarget } from '../../src/kernel/index.js';
 import type { FakeKernel, FakeLink } from './fake-kernel.js';
@@ -20,9 +31,26 @@ export function fromSimFrame(sim: SimFrame): CanFrame {
   const extended = (sim.canId & CAN_EFF_FLAG) !== 0;
   const error = (sim.canId & CAN_ERR_FLAG) !== 0;
   const id = sim.canId & (extended || error ? CAN_EFF_MASK : CAN_SFF_MASK);
-  if (sim.fd) return { kind: 'fd', id, extended, error, brs: (sim.flags & CANFD_BRS) !== 0, esi: (sim.flags & CANFD_ESI) !== 0, data: sim.data.slice(0, sim.len) };
+  if (sim.fd)
+    return {
+      kind: 'fd',
+      id,
+      extended,
+      error,
+      brs: (sim.flags & CANFD_BRS) !== 0,
+      esi: (sim.flags & CANFD_ESI) !== 0,
+      data: sim.data.slice(0, sim.len),
+    };
   const rtr = (sim.canId & CAN_RTR_FLAG) !== 0;
-  return { kind: 'classic', id, extended, error, rtr, len8Dlc: undefined, data: rtr ? new Uint8Array(sim.len) : sim.data.slice(0, sim.len) };
+  return {
+    kind: 'classic',
+    id,
+    extended,
+    error,
+    rtr,
+    len8Dlc: undefined,
+    data: rtr ? new Uint8Array(sim.len) : sim.data.slice(0, sim.len),
+  };
 }
 
 export class FakeCanSocket implements CanSocketPort {
@@ -94,7 +122,10 @@ export class FakeCanSocket implements CanSocketPort {
   listen(onFrames: (frames: CanFrame[]) => void, _onError: (error: Error) => void): void {
     this.#listener = onFrames;
     const waiting = this.#queue.splice(0);
-    if (waiting.length > 0) setImmediate(() => { onFrames(waiting); });
+    if (waiting.length > 0)
+      setImmediate(() => {
+        onFrames(waiting);
+      });
   }
 
   close(): void {

@@ -105,7 +105,8 @@ export function transmit(kernel: FakeKernel, netns: NetnsTarget, ifname: string,
   for (let guard = 0; queue.length > 0; guard++) {
     if (guard > 100_000) throw new Error('frames without end: a forwarding loop');
     const arrival = queue.shift() as Arrival;
-    if (arrival.shown) receptions.push({ at: `${arrival.link.netns.target.label}/${arrival.link.name}`, frame: arrival.frame, link: arrival.link });
+    if (arrival.shown)
+      receptions.push({ at: `${arrival.link.netns.target.label}/${arrival.link.name}`, frame: arrival.frame, link: arrival.link });
     // Counted as can-gw counts: deleted by the hop limit or a length that no longer fits, dropped when the
     // destination is down, handled when sent.
     for (const { rule, counters } of arrival.link.netns.rules) {

@@ -15,7 +15,12 @@ export interface KernelSnapshot {
 }
 
 function ruleText(rule: Omit<CanGwRule, 'sourceIndex' | 'destinationIndex'>, source: string, destination: string): string {
-  const flags = [rule.fd === true ? 'fd' : '', rule.echo === true ? 'e' : '', rule.allowToIncomingInterface === true ? 'i' : '', rule.hopLimit === undefined ? '' : `l${rule.hopLimit}`].filter(Boolean);
+  const flags = [
+    rule.fd === true ? 'fd' : '',
+    rule.echo === true ? 'e' : '',
+    rule.allowToIncomingInterface === true ? 'i' : '',
+    rule.hopLimit === undefined ? '' : `l${rule.hopLimit}`,
+  ].filter(Boolean);
   const extras = [
     rule.filter === undefined ? '' : `filter ${rule.filter.id.toString(16)}:${rule.filter.mask.toString(16)}`,
     rule.modifications === undefined ? '' : `mods ${Object.keys(rule.modifications).join('+')}`,
@@ -32,7 +37,13 @@ function snapshotOf(route: RoutePort): NamespaceSnapshot {
     links: links.map((link) => `${link.name} ${link.kind ?? '-'} ${link.mtu ?? '-'} ${link.up ? 'up' : 'down'}`).sort(),
     rules: route
       .listRules()
-      .map(({ rule }) => ruleText(rule, names.get(rule.sourceIndex) ?? `#${rule.sourceIndex}`, names.get(rule.destinationIndex) ?? `#${rule.destinationIndex}`))
+      .map(({ rule }) =>
+        ruleText(
+          rule,
+          names.get(rule.sourceIndex) ?? `#${rule.sourceIndex}`,
+          names.get(rule.destinationIndex) ?? `#${rule.destinationIndex}`,
+        ),
+      )
       .sort(),
   };
 }

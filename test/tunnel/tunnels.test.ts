@@ -37,7 +37,8 @@ async function site(ecus: readonly string[], options: { fd?: boolean; dir?: stri
   const service = new BusService({ kernel, store: new StateStore(dir), log: silentLogger });
   service.start();
   const host = new TunnelHost({ kernel, log: silentLogger });
-  if (service.byName('powertrain') === undefined) await service.createBus({ id: 'P', name: 'powertrain', fd: options.fd ?? true, members: [] });
+  if (service.byName('powertrain') === undefined)
+    await service.createBus({ id: 'P', name: 'powertrain', fd: options.fd ?? true, members: [] });
   const sockets: Record<string, CanSocketPort> = {};
   for (const name of ecus) {
     await service.addMember('P', ecu(kernel, name));
@@ -57,23 +58,38 @@ async function addTunnel(at: Site, tunnel: Tunnel): Promise<void> {
 async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
   if (kind === 'tcp') {
     const server = createServer();
-    await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+    await new Promise<void>((resolve) => {
+      server.listen(0, '127.0.0.1', resolve);
+    });
     const { port } = server.address() as { port: number };
-    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
     return port;
   }
   const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => { socket.bind(0, '127.0.0.1', resolve); });
+  await new Promise<void>((resolve) => {
+    socket.bind(0, '127.0.0.1', resolve);
+  });
   const { port } = socket.address();
   socket.close();
   return port;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms); });
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 /** What each ECU of the sites received, as cansend text, once everything in flight has arrived. */
 async function received(...at: Site[]): Promise<Record<string, string[]>> {
-  const entries = await Promise.all(at.flatMap((s) => Object.entries(s.ecus)).map(async ([name, socket]) => [name, (await socket.receiveAll(150)).map(formatCansend)] as const));
+  const entries = await Promise.all(
+    at
+      .flatMap((s) => Object.entries(s.ecus))
+      .map(async ([name, socket]) => [name, (await socket.receiveAll(150)).map(formatCansend)] as const),
+  );
   return Object.fromEntries(entries);
 }
 
@@ -85,7 +101,8 @@ async function until(what: string, check: () => boolean, ms = 5000): Promise<voi
   }
 }
 
-const frames = (n: number, base = 0x100): CanFrame[] => Array.from({ length: n }, (_, i) => classicFrame({ id: base + i, data: [i & 0xff, 0xaa] }));
+const frames = (n: number, base = 0x100): CanFrame[] =>
+  Array.from({ length: n }, (_, i) => classicFrame({ id: base + i, data: [i & 0xff, 0xaa] }));
 const texts = (list: readonly CanFrame[]): string[] => list.map(formatCansend);
 
 afterEach(async () => {
@@ -108,7 +125,11 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
 
   it('every member on either host receives each frame exactly once, in order; the sender none', async () => {
     const [a, b] = await pair();
-    const sent = [...frames(20), fdFrame({ id: 0x7ff, brs: true, data: new Uint8Array(64).fill(3) }), classicFrame({ id: 0x1234567, extended: true, rtr: true, data: new Uint8Array(2) })];
+    const sent = [
+      ...frames(20),
+      fdFrame({ id: 0x7ff, brs: true, data: new Uint8Array(64).fill(3) }),
+      classicFrame({ id: 0x1234567, extended: true, rtr: true, data: new Uint8Array(2) }),
+    ];
     for (const frame of sent) a.ecus.a1!.send(frame);
     assert.deepEqual(await received(a, b), { a1: [], a2: texts(sent), b1: texts(sent), b2: texts(sent) });
     const back = frames(5, 0x300);
@@ -140,8 +161,14 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
     const port = Number(b.service.get('P')!.tunnels![0]!.listen!.split(':')[1]);
     // From the peer's address (the port does not matter, as with cannelloni), as a cannelloni with an FD bus would.
     const spoof = createSocket('udp4');
-    await new Promise<void>((resolve) => { spoof.bind(0, '127.0.0.1', resolve); });
-    await new Promise<void>((resolve) => { spoof.send(encodePacket(0, [fdFrame({ id: 0x10, data: [1] }), classicFrame({ id: 0x11, data: [2] })]), port, '127.0.0.1', () => { resolve(); }); });
+    await new Promise<void>((resolve) => {
+      spoof.bind(0, '127.0.0.1', resolve);
+    });
+    await new Promise<void>((resolve) => {
+      spoof.send(encodePacket(0, [fdFrame({ id: 0x10, data: [1] }), classicFrame({ id: 0x11, data: [2] })]), port, '127.0.0.1', () => {
+        resolve();
+      });
+    });
     spoof.close();
     assert.deepEqual(await received(b), { b1: ['011#02'], b2: ['011#02'] });
     assert.deepEqual(b.host.views()[0]!.counters.dropped, { 'fd-on-classic': 1 });
@@ -151,28 +178,50 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
     const [, b] = await pair();
     const port = Number(b.service.get('P')!.tunnels![0]!.listen!.split(':')[1]);
     const stranger = createSocket('udp4');
-    await new Promise<void>((resolve) => { stranger.bind(0, '127.0.0.2', resolve); });
-    await new Promise<void>((resolve) => { stranger.send(encodePacket(0, frames(1)), port, '127.0.0.1', () => { resolve(); }); });
+    await new Promise<void>((resolve) => {
+      stranger.bind(0, '127.0.0.2', resolve);
+    });
+    await new Promise<void>((resolve) => {
+      stranger.send(encodePacket(0, frames(1)), port, '127.0.0.1', () => {
+        resolve();
+      });
+    });
     assert.deepEqual(await received(b), { b1: [], b2: [] });
     assert.deepEqual(b.host.views()[0]!.counters.dropped, { 'not-allowed': 1 });
     // Allowed by prefix, it is taken.
     const tunnel = b.service.get('P')!.tunnels![0]!;
     await addTunnel(b, { ...tunnel, allow: ['127.0.0.0/30'] });
-    await new Promise<void>((resolve) => { stranger.send(encodePacket(0, frames(1)), port, '127.0.0.1', () => { resolve(); }); });
+    await new Promise<void>((resolve) => {
+      stranger.send(encodePacket(0, frames(1)), port, '127.0.0.1', () => {
+        resolve();
+      });
+    });
     stranger.close();
     assert.deepEqual(await received(b), { b1: ['100#00AA'], b2: ['100#00AA'] });
   });
 
   it('puts on the bus exactly what cannelloni 2.1.2 put on its bus for each recorded datagram, and counts the bad ones by cause', async () => {
-    const recorded = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/cannelloni/cannelloni-2.1.2.json', import.meta.url)), 'utf8')) as { received: Array<{ datagram: string; onBus: string[] }> };
+    const recorded = JSON.parse(
+      readFileSync(fileURLToPath(new URL('../../../test/fixtures/cannelloni/cannelloni-2.1.2.json', import.meta.url)), 'utf8'),
+    ) as { received: Array<{ datagram: string; onBus: string[] }> };
     const b = await site(['b1']);
     const [portB, portPeer] = [await freePort('udp'), await freePort('udp')];
     await addTunnel(b, { name: 'cannelloni', transport: 'udp', listen: `127.0.0.1:${portB}`, peer: `127.0.0.1:${portPeer}`, allow: [] });
     const peer = createSocket('udp4');
-    await new Promise<void>((resolve) => { peer.bind(portPeer, '127.0.0.1', resolve); });
-    for (const { datagram } of recorded.received) await new Promise<void>((resolve) => { peer.send(Buffer.from(datagram, 'hex'), portB, '127.0.0.1', () => { resolve(); }); });
+    await new Promise<void>((resolve) => {
+      peer.bind(portPeer, '127.0.0.1', resolve);
+    });
+    for (const { datagram } of recorded.received)
+      await new Promise<void>((resolve) => {
+        peer.send(Buffer.from(datagram, 'hex'), portB, '127.0.0.1', () => {
+          resolve();
+        });
+      });
     peer.close();
-    assert.deepEqual((await received(b)).b1, recorded.received.flatMap((entry) => entry.onBus));
+    assert.deepEqual(
+      (await received(b)).b1,
+      recorded.received.flatMap((entry) => entry.onBus),
+    );
     assert.deepEqual(b.host.views()[0]!.counters.dropped, { version: 1, 'op-code': 1, incomplete: 1, length: 2 });
   });
 
@@ -181,10 +230,16 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
     const [portB, portPeer] = [await freePort('udp'), await freePort('udp')];
     await addTunnel(b, { name: 'seq', transport: 'udp', listen: `127.0.0.1:${portB}`, peer: `127.0.0.1:${portPeer}`, allow: [] });
     const peer = createSocket('udp4');
-    await new Promise<void>((resolve) => { peer.bind(portPeer, '127.0.0.1', resolve); });
+    await new Promise<void>((resolve) => {
+      peer.bind(portPeer, '127.0.0.1', resolve);
+    });
     const sequence = [0, 1, 3, 2, 6, 7, 0, 1, 255, 2];
     for (const [i, seq] of sequence.entries()) {
-      await new Promise<void>((resolve) => { peer.send(encodePacket(seq, [classicFrame({ id: 0x10 + i, data: [] })]), portB, '127.0.0.1', () => { resolve(); }); });
+      await new Promise<void>((resolve) => {
+        peer.send(encodePacket(seq, [classicFrame({ id: 0x10 + i, data: [] })]), portB, '127.0.0.1', () => {
+          resolve();
+        });
+      });
       await sleep(5);
     }
     peer.close();
@@ -197,18 +252,33 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
   it('sends what cannelloni expects: one datagram per frame with --timeout-us 0, sequence numbers counting up', async () => {
     const b = await site(['b1']);
     const [portB, portPeer] = [await freePort('udp'), await freePort('udp')];
-    await addTunnel(b, { name: 'cannelloni', transport: 'udp', listen: `127.0.0.1:${portB}`, peer: `127.0.0.1:${portPeer}`, timeoutUs: 0, allow: [] });
+    await addTunnel(b, {
+      name: 'cannelloni',
+      transport: 'udp',
+      listen: `127.0.0.1:${portB}`,
+      peer: `127.0.0.1:${portPeer}`,
+      timeoutUs: 0,
+      allow: [],
+    });
     const peer = createSocket('udp4');
     const datagrams: Buffer[] = [];
     peer.on('message', (message) => datagrams.push(message));
-    await new Promise<void>((resolve) => { peer.bind(portPeer, '127.0.0.1', resolve); });
+    await new Promise<void>((resolve) => {
+      peer.bind(portPeer, '127.0.0.1', resolve);
+    });
     b.ecus.b1!.send(classicFrame({ id: 0x123, data: [0xde, 0xad, 0xbe, 0xef] }));
     await until('a datagram', () => datagrams.length === 1);
     b.ecus.b1!.send(fdFrame({ id: 0x124, brs: true, data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] }));
     await until('two datagrams', () => datagrams.length === 2);
     peer.close();
-    assert.deepEqual(datagrams.map((d) => d.toString('hex')), ['02000000010000012304deadbeef', '0200010001000001248c05' + '0102030405060708090a0b0c']);
-    assert.deepEqual(datagrams.map((d) => decodePacket(d).sequence), [0, 1]);
+    assert.deepEqual(
+      datagrams.map((d) => d.toString('hex')),
+      ['02000000010000012304deadbeef', '0200010001000001248c05' + '0102030405060708090a0b0c'],
+    );
+    assert.deepEqual(
+      datagrams.map((d) => decodePacket(d).sequence),
+      [0, 1],
+    );
   });
 });
 
@@ -242,7 +312,9 @@ describe('TCP tunnels: a server with many clients, clients that reconnect', () =
     const raw = connect({ host: '127.0.0.1', port });
     const got: Buffer[] = [];
     raw.on('data', (chunk: Buffer) => got.push(chunk));
-    await new Promise<void>((resolve) => { raw.once('connect', resolve); });
+    await new Promise<void>((resolve) => {
+      raw.once('connect', resolve);
+    });
     raw.write(Buffer.concat([TCP_HANDSHAKE, encodeFrames([classicFrame({ id: 0x211, data: [0xca, 0xfe] })]).subarray(0, 3)]));
     await until('the server counts three peers', () => a.host.views()[0]!.peers?.length === 3);
     // The rest of the frame, split mid-frame as TCP may (cannelloni issue 73).
@@ -259,9 +331,15 @@ describe('TCP tunnels: a server with many clients, clients that reconnect', () =
     const raw = connect({ host: '127.0.0.1', port });
     raw.on('error', () => undefined);
     raw.resume(); // reading, so that the end of the connection is seen
-    await new Promise<void>((resolve) => { raw.once('connect', resolve); });
+    await new Promise<void>((resolve) => {
+      raw.once('connect', resolve);
+    });
     raw.write('GET / HTTP/1.1\r\n\r\n');
-    await new Promise<void>((resolve) => raw.once('close', () => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      raw.once('close', () => {
+        resolve();
+      }),
+    );
     assert.deepEqual(a.host.views()[0]!.counters.dropped, { handshake: 1 });
     b.ecus.b1!.send(classicFrame({ id: 0x1, data: [] }));
     assert.deepEqual(await received(a, b, c), { a1: ['001#'], a2: ['001#'], b1: [], c1: ['001#'] });
@@ -274,10 +352,16 @@ describe('TCP tunnels: a server with many clients, clients that reconnect', () =
     const raw = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' });
     raw.on('error', () => undefined);
     raw.resume();
-    await new Promise<void>((resolve) => raw.once('close', () => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      raw.once('close', () => {
+        resolve();
+      }),
+    );
     assert.deepEqual(a.host.views()[0]!.counters.dropped, { 'not-allowed': 1 });
     const allowed = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
-    await new Promise<void>((resolve) => { allowed.once('connect', resolve); });
+    await new Promise<void>((resolve) => {
+      allowed.once('connect', resolve);
+    });
     allowed.write(TCP_HANDSHAKE);
     await until('the allowed client counted', () => a.host.views()[0]!.peers?.length === 1);
     allowed.destroy();
@@ -303,7 +387,9 @@ describe('TCP tunnels: a server with many clients, clients that reconnect', () =
     const [a, , , port] = await star();
     const raw = connect({ host: '127.0.0.1', port });
     raw.on('error', () => undefined);
-    await new Promise<void>((resolve) => { raw.once('connect', resolve); });
+    await new Promise<void>((resolve) => {
+      raw.once('connect', resolve);
+    });
     raw.write(TCP_HANDSHAKE);
     await until('three peers', () => a.host.views()[0]!.peers?.length === 3);
     raw.pause();
@@ -329,7 +415,10 @@ describe('tunnels are state like everything else', () => {
     const host = new TunnelHost({ kernel: a.kernel, log: silentLogger });
     sites.push({ ...a, service, host, ecus: {} });
     await host.sync(service.list());
-    assert.deepEqual(host.views().map((view) => [view.bus, view.tunnel.name, view.state, view.detail]), [['powertrain', 'cannelloni', 'up', undefined]]);
+    assert.deepEqual(
+      host.views().map((view) => [view.bus, view.tunnel.name, view.state, view.detail]),
+      [['powertrain', 'cannelloni', 'up', undefined]],
+    );
     await service.removeBus('P');
     await host.sync(service.list());
     assert.deepEqual(host.views(), []);
@@ -338,12 +427,17 @@ describe('tunnels are state like everything else', () => {
   it('two tunnels may not listen on the same address and port; the error names both', async () => {
     const a = await site([]);
     await addTunnel(a, { name: 'one', transport: 'tcp-server', listen: '127.0.0.1:20400', allow: [] });
-    await assert.rejects(a.service.addTunnel('powertrain', { name: 'two', transport: 'tcp-server', listen: '127.0.0.1:20400', allow: [] }), /tunnel one of bus powertrain listens on TCP 127.0.0.1:20400 already/u);
+    await assert.rejects(
+      a.service.addTunnel('powertrain', { name: 'two', transport: 'tcp-server', listen: '127.0.0.1:20400', allow: [] }),
+      /tunnel one of bus powertrain listens on TCP 127.0.0.1:20400 already/u,
+    );
   });
 
   it('a tunnel whose port another program holds fails to start, saying why', async () => {
     const holder = createServer();
-    await new Promise<void>((resolve) => { holder.listen(0, '127.0.0.1', resolve); });
+    await new Promise<void>((resolve) => {
+      holder.listen(0, '127.0.0.1', resolve);
+    });
     const { port } = holder.address() as { port: number };
     const a = await site([]);
     await a.service.addTunnel('powertrain', { name: 'taken', transport: 'tcp-server', listen: `127.0.0.1:${port}`, allow: [] });

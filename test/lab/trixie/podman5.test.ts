@@ -15,9 +15,16 @@ const PLUGINS = '/usr/local/lib/netavark-plugins';
 const PODMAN = ['--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
 const { run: podman, fails: podmanFails, socket: podSocket } = podmanWith(PODMAN);
 
-const run = (name: string, networks: string[]): string => podman(['run', '-d', '--name', name, ...networks.flatMap((network) => ['--network', network]), 'lab/busybox', 'sleep', '3600']);
+const run = (name: string, networks: string[]): string =>
+  podman(['run', '-d', '--name', name, ...networks.flatMap((network) => ['--network', network]), 'lab/busybox', 'sleep', '3600']);
 const busNames = (): string[] => (JSON.parse(sh('node bin/cantainer ls --json')) as Array<{ name: string }>).map((bus) => bus.name).sort();
-const interfaces = (container: string): string[] => podman(['exec', container, 'cat', '/proc/net/dev']).split('\n').slice(2).map((line) => line.split(':')[0]?.trim() ?? '').filter((name) => name !== '' && name !== 'lo').sort();
+const interfaces = (container: string): string[] =>
+  podman(['exec', container, 'cat', '/proc/net/dev'])
+    .split('\n')
+    .slice(2)
+    .map((line) => line.split(':')[0]?.trim() ?? '')
+    .filter((name) => name !== '' && name !== 'lo')
+    .sort();
 
 describe('Podman 5 containers on cantainer buses through the netavark plugin', () => {
   let daemon: RunningDaemon | undefined;
@@ -33,11 +40,17 @@ describe('Podman 5 containers on cantainer buses through the netavark plugin', (
     rmSync(join(PLUGINS, 'cantainer'), { force: true });
     symlinkSync(join(process.cwd(), 'bin', 'cantainer-netavark'), join(PLUGINS, 'cantainer'));
     await start();
-    sh(`root=$(mktemp -d) && mkdir -p $root/bin $root/proc $root/sys $root/dev $root/etc $root/tmp && cp /bin/busybox $root/bin/ && for a in sh sleep cat; do ln -s busybox $root/bin/$a; done && tar -C $root -c . | podman ${PODMAN.join(' ')} import - lab/busybox >/dev/null && rm -rf $root`, 180_000);
+    sh(
+      `root=$(mktemp -d) && mkdir -p $root/bin $root/proc $root/sys $root/dev $root/etc $root/tmp && cp /bin/busybox $root/bin/ && for a in sh sleep cat; do ln -s busybox $root/bin/$a; done && tar -C $root -c . | podman ${PODMAN.join(' ')} import - lab/busybox >/dev/null && rm -rf $root`,
+      180_000,
+    );
     sh('podman --version >&2; /usr/lib/podman/netavark --version >&2 || true');
   });
   after(async () => {
-    sh(`podman ${PODMAN.join(' ')} rm -f -t 0 -a >/dev/null 2>&1; podman ${PODMAN.join(' ')} network rm -f powertrain body powertrain-fd >/dev/null 2>&1; true`, 120_000);
+    sh(
+      `podman ${PODMAN.join(' ')} rm -f -t 0 -a >/dev/null 2>&1; podman ${PODMAN.join(' ')} network rm -f powertrain body powertrain-fd >/dev/null 2>&1; true`,
+      120_000,
+    );
     await daemon?.stop();
   });
 
@@ -45,10 +58,19 @@ describe('Podman 5 containers on cantainer buses through the netavark plugin', (
     podman(['network', 'create', '-d', 'cantainer', 'powertrain']);
     podman(['network', 'create', '-d', 'cantainer', '-o', 'fd=true', 'body']);
     podman(['network', 'create', '-d', 'cantainer', '-o', 'bus=powertrain', '-o', 'fd=true', 'powertrain-fd']);
-    const listed = podman(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']).split('\n').filter((line) => line.endsWith(' cantainer')).sort();
+    const listed = podman(['network', 'ls', '--format', '{{.Name}} {{.Driver}}'])
+      .split('\n')
+      .filter((line) => line.endsWith(' cantainer'))
+      .sort();
     assert.deepEqual(listed, ['body cantainer', 'powertrain cantainer', 'powertrain-fd cantainer']);
-    assert.match(podmanFails(['network', 'create', '-d', 'cantainer', '--subnet', '10.9.0.0/24', 'bad']), /a CAN bus has no IP addresses: create it without --subnet/u);
-    assert.match(podmanFails(['network', 'create', '-d', 'cantainer', '-o', 'bitrate=500000', 'bad']), /network option "bitrate" \(value "500000"\) is not supported; allowed: bus, fd/u);
+    assert.match(
+      podmanFails(['network', 'create', '-d', 'cantainer', '--subnet', '10.9.0.0/24', 'bad']),
+      /a CAN bus has no IP addresses: create it without --subnet/u,
+    );
+    assert.match(
+      podmanFails(['network', 'create', '-d', 'cantainer', '-o', 'bitrate=500000', 'bad']),
+      /network option "bitrate" \(value "500000"\) is not supported; allowed: bus, fd/u,
+    );
     // No bus yet: buses come with their first container.
     assert.deepEqual(busNames(), []);
   });
@@ -64,16 +86,32 @@ describe('Podman 5 containers on cantainer buses through the netavark plugin', (
     const classic = Array.from({ length: 100 }, (_, i) => classicFrame({ id: 0x300 + i, data: [i] }));
     const sent = classic.map(formatCansend);
     const p3Body = interfaces('p3').includes('can1') ? 'can1' : 'can0';
-    assert.deepEqual(await exchange(podSocket('p1', 'can0'), { p2: podSocket('p2', 'can0'), p3: podSocket('p3', 'can0'), 'p3 body': podSocket('p3', p3Body), p4: podSocket('p4', 'obd0') }, classic), { p2: sent, p3: sent, 'p3 body': [], p4: [] });
+    assert.deepEqual(
+      await exchange(
+        podSocket('p1', 'can0'),
+        { p2: podSocket('p2', 'can0'), p3: podSocket('p3', 'can0'), 'p3 body': podSocket('p3', p3Body), p4: podSocket('p4', 'obd0') },
+        classic,
+      ),
+      { p2: sent, p3: sent, 'p3 body': [], p4: [] },
+    );
     const fd = [fdFrame({ id: 0x18daf110, data: Array.from({ length: 64 }, (_, i) => 255 - i) })];
-    assert.deepEqual(await exchange(podSocket('p4', 'obd0'), { p3: podSocket('p3', 'can1'), p1: podSocket('p1', 'can0') }, fd), { p3: fd.map(formatCansend), p1: [] });
+    assert.deepEqual(await exchange(podSocket('p4', 'obd0'), { p3: podSocket('p3', 'can1'), p1: podSocket('p1', 'can0') }, fd), {
+      p3: fd.map(formatCansend),
+      p1: [],
+    });
   });
 
   it("brings the plugin's errors into podman run's message, and makes nothing", async () => {
-    assert.match(podmanFails(['run', '--rm', '--network', 'powertrain-fd', 'lab/busybox', 'true']), /bus powertrain carries classic CAN frames, and this member asks for CAN FD/u);
+    assert.match(
+      podmanFails(['run', '--rm', '--network', 'powertrain-fd', 'lab/busybox', 'true']),
+      /bus powertrain carries classic CAN frames, and this member asks for CAN FD/u,
+    );
     await daemon?.stop();
     daemon = undefined;
-    assert.match(podmanFails(['run', '--rm', '--network', 'body', 'lab/busybox', 'true']), /cannot reach the cantainer daemon at \/run\/cantainer\/control\.sock .*start it/u);
+    assert.match(
+      podmanFails(['run', '--rm', '--network', 'body', 'lab/busybox', 'true']),
+      /cannot reach the cantainer daemon at \/run\/cantainer\/control\.sock .*start it/u,
+    );
     await start();
     const body = JSON.parse(sh('node bin/cantainer inspect body --json')) as { members: unknown[] };
     assert.equal(body.members.length, 2);
