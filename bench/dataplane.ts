@@ -14,6 +14,7 @@ import { CAN_LINK_MTU } from '../src/netlink/link.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { median, spread, type Spread } from './stats.js';
 import { stopChild } from '../test/support/child.js';
+import { errorMessage } from '../src/errors.js';
 
 export interface PathFigures {
   /** Frames per second over the burst, first to last arrival. */
@@ -104,7 +105,7 @@ async function received(receiver: string, send: () => Promise<void> | void): Pro
   const rx = candump(receiver, rxFile);
   await until('candump to listen', () => listeners(receiver) > before).catch((error: unknown) => {
     throw new Error(
-      `${error instanceof Error ? error.message : String(error)}: candump exit ${rx.exitCode ?? 'none'} ${existsSync(`${rxFile}.err`) ? readFileSync(`${rxFile}.err`, 'utf8') : ''}`,
+      `${errorMessage(error)}: candump exit ${rx.exitCode ?? 'none'} ${existsSync(`${rxFile}.err`) ? readFileSync(`${rxFile}.err`, 'utf8') : ''}`,
     );
   });
   await send();

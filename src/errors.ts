@@ -1,17 +1,59 @@
+import { errnoNumber, type ErrnoName } from './netlink/errno.js';
+
+/**
+ * Every code a cantainer error can carry, with what it means. Programs (the CLI, the CNI plugin, scripts reading
+ * the control API's `Code`) tell failures apart by these; a code not listed here does not compile.
+ */
+export const ERROR_CODES = {
+  EINVALIDVALUE: 'a value is outside what is allowed',
+  EMALFORMED: 'bytes that should hold a protocol message do not',
+  ECONFLICT: 'the request contradicts what exists',
+  ENOBUS: 'no such bus',
+  ENOGATEWAY: 'no such gateway',
+  ENOUPLINK: 'no such uplink',
+  ENOTUNNEL: 'no such tunnel',
+  ENOTUNNELS: 'this daemon runs no tunnels',
+  ENOMEMBER: 'no such member',
+  ETUNNEL: 'a tunnel cannot start',
+  ESTATE: 'the state file cannot be read',
+  ESTATEFORMAT: 'the state file is not in the expected format',
+  ESTATEWRITE: 'the state could not be saved',
+  ERECONCILE: 'wiring a bus in the kernel failed',
+  ENSRESTORE: 'switching back to the daemon namespace failed',
+  EMODULE: 'a kernel module is missing',
+  ESOCKET: 'a socket path is taken',
+  ENODAEMON: 'the daemon cannot be reached',
+  EDAEMON: 'the daemon answered something unexpected',
+  ETIMEDOUT: 'the daemon did not answer in time',
+} as const;
+
+/** A code of cantainer's own, or the name of the errno a kernel operation failed with (KernelError). */
+export type ErrorCode = keyof typeof ERROR_CODES | ErrnoName;
+
+/** Whether a string from elsewhere (a daemon's answer) is a code this version knows. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (Object.hasOwn(ERROR_CODES, value) || errnoNumber(value) !== undefined || /^E\d+$/u.test(value));
+}
+
 /**
  * One error base for the whole project: a stable `code` for programs, a message for people, an optional `hint`
  * saying what to do, and the underlying `cause`. Front doors map these to Docker's `Err` or CNI error codes.
  */
 export class CantainerError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
 
-  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.hint = options.hint;
   }
+}
+
+/** The message of anything thrown: an Error's own message, anything else as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** A value given to the project is outside what is allowed. Names the field, the value and what is allowed. */

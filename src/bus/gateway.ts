@@ -5,7 +5,7 @@
 // the gateway's filters (edited as asked), and a frame that came in through it never goes back out through it.
 // Because vxcan resets can-gw's hop counter, every crossing starts afresh: chains of buses work at max_hops 1.
 import { shortHash } from './hash.js';
-import { InvalidValueError } from '../errors.js';
+import { InvalidValueError, errorMessage } from '../errors.js';
 import { CAN_EFF_FLAG, CAN_EFF_MASK, CAN_MAX_DLEN, CAN_SFF_MASK, CANFD_MAX_DLEN } from '../can/frame.js';
 import { formatIdFilter, parseIdFilter, selectionFilters, type IdFilter, type IdSelection } from '../can/idset.js';
 import {
@@ -369,7 +369,7 @@ export function gatewayStatus(gateway: Gateway, buses: readonly Bus[]): GatewayS
   try {
     checkGateway(gateway, a.fd && b.fd);
   } catch (error) {
-    return { state: 'refused', reason: error instanceof Error ? error.message : String(error) };
+    return { state: 'refused', reason: errorMessage(error) };
   }
   return { state: 'wired', source: a, destination: b };
 }

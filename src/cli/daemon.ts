@@ -2,7 +2,7 @@
 import { systemKernel } from '../kernel/index.js';
 import { loadRequiredModules } from '../kernel/preflight.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
-import { InvalidValueError } from '../errors.js';
+import { InvalidValueError, errorMessage } from '../errors.js';
 import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR, startDaemon } from '../daemon/daemon.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
@@ -48,7 +48,7 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
     const loaded = loadRequiredModules(report);
     if (loaded.length > 0) log.info('loaded kernel modules', { modules: loaded.join(',') });
   } catch (error) {
-    log.error(error instanceof Error ? error.message : String(error));
+    log.error(errorMessage(error));
   }
   const listenFd = inheritedSocket(process.env, process.pid);
   if (listenFd !== undefined) log.info('serving a socket inherited from the service manager', { fd: listenFd });

@@ -9,6 +9,7 @@ import { DEFAULT_PLUGIN_SOCKET } from '../daemon/daemon.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
 import { callDaemon, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
 import type { CliIo } from './output.js';
+import { errorMessage } from '../errors.js';
 
 export interface Finding {
   readonly check: string;
@@ -72,7 +73,7 @@ async function diagnose(options: { controlSocket?: string; socket: string; docke
     findings.push({
       check: 'daemon',
       state: 'fail',
-      detail: error instanceof Error ? error.message : String(error),
+      detail: errorMessage(error),
       fix: 'systemctl start cantainer.socket cantainer.service (or run: cantainer daemon)',
     });
   }

@@ -1,7 +1,7 @@
 // The CNI plugin: each verb of the specification asked of the cantainer daemon over its control socket, so that a
 // container of a CNI runtime (Podman 4, containerd, CRI-O, Multus) joins the same buses, with the same state and
 // reconciler, as Docker's. The plugin only parses, checks and translates; it never touches the kernel itself.
-import { CantainerError } from '../errors.js';
+import { CantainerError, errorMessage } from '../errors.js';
 import {
   callDaemon,
   CONTAINER_ANNOTATION,
@@ -62,7 +62,7 @@ function fromDaemon(error: unknown, socket: string, unreachableCode: number = CN
   }
   if (error instanceof CantainerError)
     return new CniError(error.code === 'EINVALIDVALUE' ? CNI_ERROR.invalidConfig : CNI_ERROR.refused, error.message, error.code);
-  return new CniError(CNI_ERROR.io, error instanceof Error ? error.message : String(error));
+  return new CniError(CNI_ERROR.io, errorMessage(error));
 }
 
 async function ask(
@@ -194,10 +194,7 @@ export async function runCni(
     }
     return { stdout: out === '' ? '' : `${out}\n`, exitCode: 0 };
   } catch (error) {
-    const failure =
-      error instanceof CniError
-        ? error
-        : new CniError(CNI_ERROR.io, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+    const failure = error instanceof CniError ? error : new CniError(CNI_ERROR.io, `internal error: ${errorMessage(error)}`);
     return {
       stdout: `${JSON.stringify({ cniVersion, code: failure.code, msg: failure.message, ...(failure.details === undefined ? {} : { details: failure.details }) })}\n`,
       exitCode: 1,

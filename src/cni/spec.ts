@@ -2,7 +2,7 @@
 // versions, the error codes, the environment and the network configuration on stdin, each checked with the field,
 // the value and what is allowed named in the error.
 import { createHash } from 'node:crypto';
-import { describeValue } from '../errors.js';
+import { describeValue, errorMessage } from '../errors.js';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export const LATEST_VERSION = '1.1.0';
@@ -172,10 +172,7 @@ export function parseNetworkConfig(text: string, args: Readonly<Record<string, s
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new CniError(
-      CNI_ERROR.decode,
-      `the network configuration on stdin is not JSON: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw new CniError(CNI_ERROR.decode, `the network configuration on stdin is not JSON: ${errorMessage(error)}`);
   }
   const raw = record(parsed);
   if (raw === undefined)

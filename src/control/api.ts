@@ -7,7 +7,8 @@ import { MEMBER_ENDPOINTS } from './members.js';
 import { STREAM, type JsonHandler, type JsonStream } from '../daemon/http.js';
 import { describeGateway, type Gateway } from '../bus/gateway.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
-import { UnknownBusError, UnknownGatewayError, type BusService, type GatewayView } from '../service/buses.js';
+import type { BusService, GatewayView } from '../service/buses.js';
+import { UnknownBusError, UnknownGatewayError, UnknownTunnelError, UnknownUplinkError } from '../service/errors.js';
 import type { Bus } from '../bus/model.js';
 import { hostEndName } from '../bus/plan.js';
 import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
@@ -126,8 +127,7 @@ const addUplink: ControlHandler = async (body, context) => {
 const removeUplink: ControlHandler = async (body, context) => {
   const bus = text(body, 'bus');
   const iface = text(body, 'interface');
-  if (!(await context.buses.removeUplink(bus, iface)))
-    throw new CantainerError('ENOUPLINK', `bus ${bus} has no uplink ${iface}`, { hint: 'cantainer uplink ls lists the uplinks' });
+  if (!(await context.buses.removeUplink(bus, iface))) throw new UnknownUplinkError(bus, iface);
   return { removed: `${bus} ${iface}` };
 };
 
@@ -210,8 +210,7 @@ const removeTunnel: ControlHandler = async (body, context) => {
   const host = tunnelHost(context);
   const busName = text(body, 'bus');
   const name = text(body, 'name');
-  if (!(await context.buses.removeTunnel(busName, name)))
-    throw new CantainerError('ENOTUNNEL', `bus ${busName} has no tunnel ${name}`, { hint: 'cantainer tunnel ls lists the tunnels' });
+  if (!(await context.buses.removeTunnel(busName, name))) throw new UnknownTunnelError(busName, name);
   await host.sync(context.buses.list());
   return { removed: `${busName} ${name}` };
 };

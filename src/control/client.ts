@@ -2,7 +2,7 @@
 // CNI and netavark plugins): one JSON request, one JSON answer, a clear error when the daemon cannot be reached,
 // and the daemon's own error (with its code) when it refuses. Kept light: plugins load it on every call.
 import { request } from 'node:http';
-import { CantainerError } from '../errors.js';
+import { CantainerError, isErrorCode } from '../errors.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
 
@@ -70,7 +70,7 @@ export async function callDaemon<T extends object>(socketPath: string, method: s
             // The daemon's message carries its hint already.
             reject(
               new CantainerError(
-                typeof record.Code === 'string' ? record.Code : 'EDAEMON',
+                isErrorCode(record.Code) ? record.Code : 'EDAEMON',
                 typeof record.Err === 'string' ? record.Err : `the daemon answered ${response.statusCode ?? '?'}`,
               ),
             );

@@ -14,6 +14,7 @@ import { servePlugin, type PluginServer } from './http.js';
 import { collectMetrics, formatMetricsAddress, RequestMetrics, serveMetrics, type MetricsAddress, type MetricsServer } from './metrics.js';
 import { packageVersion } from '../version.js';
 import { TunnelHost } from '../tunnel/host.js';
+import { errorMessage } from '../errors.js';
 
 export const DEFAULT_PLUGIN_SOCKET = '/run/docker/plugins/cantainer.sock';
 export const DEFAULT_STATE_DIR = '/var/lib/cantainer';
@@ -72,7 +73,7 @@ function every(ms: number, what: string, log: Logger, task: () => Promise<void>)
     running = true;
     task()
       .catch((error: unknown) => {
-        log.error(`${what} failed`, { err: error instanceof Error ? error.message : String(error) });
+        log.error(`${what} failed`, { err: errorMessage(error) });
       })
       .finally(() => {
         running = false;

@@ -5,7 +5,7 @@ import { createConnection } from 'node:net';
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
-import { CantainerError } from '../errors.js';
+import { CantainerError, type ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** Ids a handler found in its request, for the request's log line. */
@@ -91,7 +91,7 @@ function send(response: ServerResponse, status: number, body: object): void {
  * HTTP statuses of error codes, for clients that tell kinds of failure apart (the CLI). Only with `errorCodes`:
  * Docker's plugin client reads a 404 as "method not implemented", so plugin answers keep 400 and 500.
  */
-const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   EINVALIDVALUE: 400,
   ENOBUS: 404,
   ENOGATEWAY: 404,
@@ -105,7 +105,7 @@ function errorAnswer(error: unknown, withCodes: boolean): { status: number; err:
     if (withCodes) return { status: STATUS_OF_CODE[error.code] ?? 500, err, code: error.code };
     return { status: error.code === 'EINVALIDVALUE' ? 400 : 500, err };
   }
-  return { status: 500, err: `internal error: ${error instanceof Error ? error.message : String(error)}` };
+  return { status: 500, err: `internal error: ${errorMessage(error)}` };
 }
 
 /** The body as text, or undefined once it grows over `max` bytes (what follows is read and dropped). */
@@ -177,7 +177,7 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
     try {
       text = await readBody(request, maxBody);
     } catch (error) {
-      log.warn('request abandoned', { method, err: error instanceof Error ? error.message : String(error) });
+      log.warn('request abandoned', { method, err: errorMessage(error) });
       return;
     }
     if (text === undefined) {
@@ -214,7 +214,7 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
     (request, response) => {
       handle(request, response).catch((error: unknown) => {
         // Only a broken connection gets here (the handler catches its own errors): log it, keep serving.
-        log.warn('connection failed', { err: error instanceof Error ? error.message : String(error) });
+        log.warn('connection failed', { err: errorMessage(error) });
         if (!response.headersSent) send(response, 500, { Err: 'internal error' });
       });
     },

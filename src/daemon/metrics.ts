@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, isAbsolute } from 'node:path';
-import { InvalidValueError } from '../errors.js';
+import { InvalidValueError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BusService } from '../service/buses.js';
 import type { TunnelCounters } from '../tunnel/counters.js';
@@ -103,7 +103,7 @@ function busFamilies(service: BusService, log: Logger): MetricFamily[] {
     } catch (error) {
       // A bus whose namespace cannot be read has no counters this time; the others still do.
       wired.push({ labels, value: 0 });
-      log.debug('metrics: reading a bus failed', { bus: bus.name, err: error instanceof Error ? error.message : String(error) });
+      log.debug('metrics: reading a bus failed', { bus: bus.name, err: errorMessage(error) });
     }
   }
   const uplinks = service
@@ -320,7 +320,7 @@ export async function serveMetrics(address: MetricsAddress, collect: () => strin
     try {
       text = collect();
     } catch (error) {
-      log.error('collecting metrics failed', { err: error instanceof Error ? error.message : String(error) });
+      log.error('collecting metrics failed', { err: errorMessage(error) });
       response.writeHead(500, { 'Content-Type': 'text/plain' }).end('collecting metrics failed\n');
       return;
     }
@@ -354,7 +354,7 @@ export async function serveMetrics(address: MetricsAddress, collect: () => strin
     throw new InvalidValueError(
       '--metrics-listen',
       formatMetricsAddress(address),
-      `an address this host can listen on (${error instanceof Error ? error.message : String(error)})`,
+      `an address this host can listen on (${errorMessage(error)})`,
     );
   });
   if (address.kind === 'unix') chmodSync(address.path, 0o660);

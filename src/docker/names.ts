@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { Bus } from '../bus/model.js';
 import type { Gateway } from '../bus/gateway.js';
 import type { BusService } from '../service/buses.js';
+import { errorMessage } from '../errors.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 const COMPOSE_PROJECT = 'com.docker.compose.project';
@@ -145,7 +146,7 @@ export class NetworkNamer {
         }
         problem = 'Docker does not know the network yet';
       } catch (error) {
-        problem = error instanceof Error ? error.message : String(error);
+        problem = errorMessage(error);
       }
       const delay = this.#delays[i];
       if (delay === undefined) {

@@ -1,7 +1,7 @@
 // libnetwork's remote network driver protocol: the request and response shapes of each endpoint, and parsers that
 // turn a request body into a typed value. Requests accept unknown fields (the protocol grew over Engine versions);
 // missing or mistyped fields the driver needs are refused with their name.
-import { InvalidValueError } from '../errors.js';
+import { InvalidValueError, errorMessage } from '../errors.js';
 
 export interface IpamData {
   readonly AddressSpace?: string;
@@ -57,7 +57,7 @@ export function parseBody(text: string): Body {
     throw new InvalidValueError(
       'request body',
       `${text.slice(0, 80)}${text.length > 80 ? '...' : ''}`,
-      `a JSON object (${error instanceof Error ? error.message : String(error)})`,
+      `a JSON object (${errorMessage(error)})`,
     );
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InvalidValueError('request body', json, 'a JSON object');

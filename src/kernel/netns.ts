@@ -3,7 +3,7 @@
 // to the target namespace (a socket keeps the namespace it was created in).
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidValueError } from '../errors.js';
+import { InvalidValueError, errorMessage } from '../errors.js';
 import { Errno, errnoNumber } from '../netlink/errno.js';
 import { KernelError, NamespaceRestoreError } from './errors.js';
 import { describeOperation, type NamespacePort } from './port.js';
@@ -39,7 +39,7 @@ function whileSwitched<T>(enter: () => void, fn: () => T): T {
     try {
       setns(original, CLONE_NEWNET, () => 'returning to the original netns');
     } catch (error) {
-      throw new NamespaceRestoreError(error instanceof Error ? error.message : String(error));
+      throw new NamespaceRestoreError(errorMessage(error));
     }
     if (!outcome.ok) throw outcome.error;
     return outcome.value;

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { CantainerError } from '../errors.js';
+import { CantainerError, errorMessage } from '../errors.js';
 
 export const CAN_MODULES = ['vcan', 'vxcan', 'can_gw', 'can_raw', 'can_isotp'] as const;
 export type CanModule = (typeof CAN_MODULES)[number];
@@ -125,7 +125,7 @@ export function loadRequiredModules(report: PreflightReport = preflight()): stri
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
     throw new CantainerError(
       'EMODULE',
-      `loading ${toLoad.join(', ')}: ${stderr === undefined || stderr === '' ? (error instanceof Error ? error.message : String(error)) : stderr}`,
+      `loading ${toLoad.join(', ')}: ${stderr === undefined || stderr === '' ? errorMessage(error) : stderr}`,
       { hint: `run: modprobe -a ${toLoad.join(' ')}` },
     );
   }

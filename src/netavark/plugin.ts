@@ -2,7 +2,7 @@
 // the container on the bus through the cantainer daemon's control socket, `teardown NETNS` takes it off, `info`
 // says what this is. Like the CNI plugin, it only parses, checks and translates: one daemon, one state per host.
 import { createHash } from 'node:crypto';
-import { CantainerError, describeValue } from '../errors.js';
+import { CantainerError, describeValue, errorMessage } from '../errors.js';
 import {
   callDaemon,
   CONTAINER_ANNOTATION,
@@ -41,7 +41,7 @@ function parseStdin(stdin: string): Json {
     return record(JSON.parse(stdin), 'the JSON on stdin');
   } catch (error) {
     if (error instanceof PluginError) throw error;
-    throw new PluginError(`the JSON on stdin does not parse: ${error instanceof Error ? error.message : String(error)}`);
+    throw new PluginError(`the JSON on stdin does not parse: ${errorMessage(error)}`);
   }
 }
 
@@ -142,7 +142,7 @@ function attachment(stdin: string, netns: string | undefined): Attachment {
 function message(error: unknown, socket: string): string {
   if (error instanceof CantainerError && error.code === 'ENODAEMON')
     return `${error.message}: start it (${START_DAEMON}), or name its socket with $${CONTROL_SOCKET_ENV} (socket ${socket})`;
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
 /** Runs one call of the plugin: never throws; errors come back as `{"error": ...}` with exit status 1. */

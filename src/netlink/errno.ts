@@ -2,7 +2,7 @@
 // asm-generic/errno.h). The kernel answers netlink requests with these numbers whatever the host platform of the
 // caller's runtime thinks they mean, so the table is Linux's own rather than os.constants.
 
-const ERRNOS: ReadonlyArray<readonly [number, string, string]> = [
+const ERRNOS = [
   [1, 'EPERM', 'Operation not permitted'],
   [2, 'ENOENT', 'No such file or directory'],
   [3, 'ESRCH', 'No such process'],
@@ -52,10 +52,13 @@ const ERRNOS: ReadonlyArray<readonly [number, string, string]> = [
   [114, 'EALREADY', 'Operation already in progress'],
   [115, 'EINPROGRESS', 'Operation now in progress'],
   [125, 'ECANCELED', 'Operation canceled'],
-];
+] as const satisfies ReadonlyArray<readonly [number, string, string]>;
 
-const BY_NUMBER = new Map(ERRNOS.map(([num, name, message]) => [num, { name, message }]));
-const BY_NAME = new Map(ERRNOS.map(([num, name]) => [name, num]));
+/** The name of a Linux errno: one from the table, or `E<number>` for one it does not know. */
+export type ErrnoName = (typeof ERRNOS)[number][1] | `E${number}`;
+
+const BY_NUMBER = new Map<number, { name: ErrnoName; message: string }>(ERRNOS.map(([num, name, message]) => [num, { name, message }]));
+const BY_NAME = new Map<string, number>(ERRNOS.map(([num, name]) => [name, num]));
 
 /** The errnos the code tests for by name, from the table above. */
 export const Errno = {
@@ -74,7 +77,7 @@ export const Errno = {
 
 export interface ErrnoDescription {
   readonly errno: number;
-  readonly name: string;
+  readonly name: ErrnoName;
   readonly message: string;
 }
 

@@ -2,7 +2,7 @@
 // it, and undoes its own work when a step fails. It only ever touches cantainer's own namespaces and, in them,
 // the links and rules a plan names, so it can run at any time, as often as needed, with the same result: after a
 // restart, after someone deleted a rule or the whole namespace by hand, or for every request.
-import { CantainerError } from '../errors.js';
+import { CantainerError, errorMessage } from '../errors.js';
 import { KernelError } from '../kernel/errors.js';
 import { CURRENT_NETNS, type KernelPort, type NetnsTarget, type RoutePort } from '../kernel/port.js';
 import { Errno } from '../netlink/errno.js';
@@ -61,7 +61,7 @@ export class ReconcileError extends CantainerError {
   readonly undoFailures: readonly string[];
 
   constructor(bus: string, cause: unknown, undone: number, undoFailures: string[]) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     const tail =
       undoFailures.length === 0 ? `; undone: ${undone} step${undone === 1 ? '' : 's'}` : `; undoing failed too: ${undoFailures.join('; ')}`;
     super('ERECONCILE', `wiring bus ${bus}: ${reason}${tail}`, {
@@ -114,9 +114,7 @@ function undo(done: readonly Step[]): string[] {
     try {
       step.undo();
     } catch (error) {
-      failures.push(
-        `${step.change.action} ${step.change.object} ${step.change.name}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      failures.push(`${step.change.action} ${step.change.object} ${step.change.name}: ${errorMessage(error)}`);
     }
   }
   return failures;

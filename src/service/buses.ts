@@ -2,7 +2,7 @@
 // Every change is one transaction, serialised per bus: compute the new bus, wire it (the reconciler undoes its
 // own steps on failure), persist it, and put the kernel back if persisting fails. So a failed request leaves
 // kernel and state as they were, and a repeated request changes nothing.
-import { CantainerError, InvalidValueError } from '../errors.js';
+import { CantainerError, InvalidValueError, errorMessage } from '../errors.js';
 import { CURRENT_NETNS, type KernelPort, type NetnsTarget } from '../kernel/port.js';
 import type { Logger } from '../log.js';
 import { checkBus, unused, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
@@ -22,26 +22,13 @@ import { busMtu, busNamespace, hostEndName, MONITOR, type BusAttachments } from 
 import { checkUplink, normaliseUplink, uplinkHostEndName, type Uplink, type UplinkPort } from '../bus/uplink.js';
 import { checkTunnel, listenKey, type Tunnel } from '../bus/tunnel.js';
 import { CAN_LINK_MTU, type Link } from '../netlink/link.js';
+import { ARPHRD_CAN } from '../netlink/constants.js';
 import { Reconciler, type Change, type ObservedRule } from '../reconcile/reconciler.js';
 import type { DesiredState } from '../state/schema.js';
 import type { StateFileError, StateStore } from '../state/store.js';
 import { KeyedQueue } from './queue.js';
+import { BusConflictError, StateWriteError, UnknownBusError } from './errors.js';
 import { stateEvents, type BusEvent, type EventSnapshot } from './events.js';
-
-export class BusConflictError extends CantainerError {
-  constructor(message: string, hint?: string) {
-    super('ECONFLICT', message, hint === undefined ? {} : { hint });
-  }
-}
-
-export class UnknownBusError extends CantainerError {
-  constructor(key: string, by: 'id' | 'name' = 'id') {
-    super('ENOBUS', `no bus with ${by} ${key}`, {
-      hint:
-        by === 'id' ? 'it was removed, or created before the state was lost; create it again' : 'buses are named by their network names',
-    });
-  }
-}
 
 export interface BusObservation {
   readonly bus: Bus;
@@ -75,12 +62,6 @@ export interface ReconcileStats {
   readonly changes: number;
   /** Changes that put back what had drifted from the state (found at start or by a repair), not asked for by a request. */
   readonly driftCorrections: number;
-}
-
-export class UnknownGatewayError extends CantainerError {
-  constructor(source: string, destination: string) {
-    super('ENOGATEWAY', `no gateway from ${source} to ${destination}`, { hint: 'cantainer gateway ls lists the gateways' });
-  }
 }
 
 /** A gateway with what became of it among the buses of this host. */
@@ -119,9 +100,6 @@ export const TRANSIENT_ID_PREFIX = 'named:';
 
 /** How long a member's end handed to an engine may wait to be taken before it counts as an orphan. */
 export const DEFAULT_TAKEOVER_GRACE_MS = 600_000;
-
-/** ARPHRD_CAN: the link type of every CAN interface (vcan, vxcan, physical controllers). */
-const ARPHRD_CAN = 280;
 
 /** The queue key of changes to the set of buses and gateways (taken before any bus's own key). */
 const TOPOLOGY = '\0topology';
@@ -199,7 +177,7 @@ export class BusService {
           pruned = true;
         }
       } catch (error) {
-        failed.set(stored.name, error instanceof Error ? error.message : String(error));
+        failed.set(stored.name, errorMessage(error));
       }
     }
     // Twice: a gateway whose other bus had no namespace yet in the first pass is wired in the second.
@@ -210,7 +188,7 @@ export class BusService {
           const changes = this.#apply(bus, { drift: true });
           if (changes.length > 0) repaired.set(bus.name, (repaired.get(bus.name) ?? 0) + changes.length);
         } catch (error) {
-          failed.set(bus.name, error instanceof Error ? error.message : String(error));
+          failed.set(bus.name, errorMessage(error));
         }
       }
     }
@@ -358,7 +336,7 @@ export class BusService {
         try {
           listener(event);
         } catch (error) {
-          this.#log.warn('an event listener failed', { err: error instanceof Error ? error.message : String(error) });
+          this.#log.warn('an event listener failed', { err: errorMessage(error) });
         }
       }
     }
@@ -691,7 +669,7 @@ export class BusService {
         } catch (error) {
           this.#log.warn('rewiring a neighbour of a removed bus failed; retried on the next change', {
             bus: bus.name,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           });
         }
       }
@@ -860,11 +838,7 @@ export class BusService {
         this.#buses.set(previous.id, previous);
         this.#apply(previous);
       }
-      throw new CantainerError(
-        'ESTATEWRITE',
-        `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error, hint: 'check that the state directory is writable and not full' },
-      );
+      throw new StateWriteError(this.#store.path, error);
     }
   }
 
@@ -1009,15 +983,11 @@ export class BusService {
         wire();
       } catch (undoError) {
         this.#log.warn('putting buses back after a failed change failed too; retried on the next change', {
-          error: undoError instanceof Error ? undoError.message : String(undoError),
+          error: errorMessage(undoError),
         });
       }
       if (error instanceof CantainerError) throw error;
-      throw new CantainerError(
-        'ESTATEWRITE',
-        `saving the state to ${this.#store.path}: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error, hint: 'check that the state directory is writable and not full' },
-      );
+      throw new StateWriteError(this.#store.path, error);
     }
   }
 

@@ -1,6 +1,6 @@
 // The state file's schema: version 2 (version 1, without gateways, is read too). Parsed field by field, so that a damaged file fails with the path of the
 // first bad field rather than with a crash somewhere later; unknown fields are kept out of the typed value.
-import { CantainerError, describeValue } from '../errors.js';
+import { CantainerError, describeValue, errorMessage } from '../errors.js';
 import { checkBus, type Bus, type Member, type MemberEnd } from '../bus/model.js';
 import type { Uplink, UplinkDirection } from '../bus/uplink.js';
 import type { Tunnel, TunnelTransport } from '../bus/tunnel.js';
@@ -132,7 +132,7 @@ function parseBus(value: Json, field: string): Bus {
   try {
     checkBus(bus);
   } catch (error) {
-    throw new StateFormatError(field, error instanceof Error ? error.message : String(error));
+    throw new StateFormatError(field, errorMessage(error));
   }
   return bus;
 }
@@ -182,7 +182,7 @@ function parseGateway(value: Json, field: string): Gateway {
   try {
     checkGateway(gateway);
   } catch (error) {
-    throw new StateFormatError(field, error instanceof Error ? error.message : String(error));
+    throw new StateFormatError(field, errorMessage(error));
   }
   return gateway;
 }
@@ -192,7 +192,7 @@ export function parseState(text: string): DesiredState {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new StateFormatError('file', `not JSON (${error instanceof Error ? error.message : String(error)})`);
+    throw new StateFormatError('file', `not JSON (${errorMessage(error)})`);
   }
   const raw = object(json, 'file');
   if (!READABLE_VERSIONS.includes(raw.version)) {

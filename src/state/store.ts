@@ -4,7 +4,7 @@
 // the caller then keeps serving with an empty state and must not clean the kernel up on its basis.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { CantainerError } from '../errors.js';
+import { CantainerError, errorMessage } from '../errors.js';
 import type { Bus } from '../bus/model.js';
 import { parseState, serializeState, STATE_VERSION, type DesiredState } from './schema.js';
 
@@ -52,7 +52,7 @@ export class StateStore {
       renameSync(this.path, keptAt);
       return {
         state: EMPTY_STATE,
-        problem: new StateFileError(`state file ${this.path}: ${error instanceof Error ? error.message : String(error)}`, keptAt, error),
+        problem: new StateFileError(`state file ${this.path}: ${errorMessage(error)}`, keptAt, error),
       };
     }
   }

@@ -5,6 +5,7 @@ import type { CanFrame } from '../can/frame.js';
 import type { CanSocketPort } from '../kernel/port.js';
 import { countDrop, type TunnelCounters } from './counters.js';
 import type { RateLimitedLog } from './warnings.js';
+import { errorMessage } from '../errors.js';
 
 /** The bus side of a tunnel: what it may put on the bus, and the socket it goes through. */
 export class BusSide {
@@ -86,7 +87,7 @@ export class BusSide {
         countDrop(this.#counters, 'bus-refused');
         this.#warnings.warn('bus-refused', 'the bus refused a frame from a tunnel', {
           ...this.#fields,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
         });
       }
     }

@@ -11,6 +11,7 @@ import { newCounters, type TunnelCounters } from './counters.js';
 import { RateLimitedLog } from './warnings.js';
 import { TcpClientCarrier, TcpServerCarrier } from './tcp.js';
 import { UdpCarrier } from './udp.js';
+import { errorMessage } from '../errors.js';
 
 export type TunnelState = 'up' | 'failed';
 
@@ -109,7 +110,7 @@ export class TunnelHost {
       await carrier.start();
     } catch (error) {
       carrier.close();
-      const failure = error instanceof Error ? error.message : String(error);
+      const failure = errorMessage(error);
       this.#warnings.warn(`start-${bus.id}-${tunnel.name}`, 'a tunnel could not start; tried again on the next change or check', {
         ...fields,
         error: failure,
@@ -137,7 +138,7 @@ export class TunnelHost {
       this.#log.debug('a tunnel is not attached to its bus yet', {
         bus: bus.name,
         tunnel: running.tunnel.name,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
   }
