@@ -99,6 +99,37 @@ export default tseslint.config(
     },
   },
   {
+    // The transport carries JSON over sockets for any protocol: it knows nothing of buses or of who calls it.
+    files: ['src/transport/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: sideEffectModules.map((name) => ({ name, message: 'Only src/kernel/ may make syscalls or spawn processes.' })),
+          patterns: [
+            {
+              group: ['../*/*', '!../metrics/*'],
+              message: 'The transport imports only the shared errors, the log and the metrics text format.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Front doors sit below the composition root (daemon/) and the commands (cli/).
+    files: ['src/docker/**/*.ts', 'src/control/**/*.ts', 'src/cni/**/*.ts', 'src/netavark/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: sideEffectModules.map((name) => ({ name, message: 'Only src/kernel/ may make syscalls or spawn processes.' })),
+          patterns: [{ group: ['../daemon/*', '../cli/*'], message: 'Front doors never import the daemon or the commands.' }],
+        },
+      ],
+    },
+  },
+  {
     // node:test's describe/it return promises the runner awaits; fixtures index into known arrays.
     files: ['test/**/*.ts'],
     rules: {

@@ -6,7 +6,7 @@ import { InvalidValueError, errorMessage } from '../errors.js';
 import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR, startDaemon } from '../daemon/daemon.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
-import { parseMetricsAddress } from '../daemon/metrics.js';
+import { parseMetricsAddress } from '../transport/metrics-server.js';
 
 export interface DaemonCliOptions {
   readonly socket: string;

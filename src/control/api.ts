@@ -4,7 +4,8 @@
 import { InvalidValueError } from '../errors.js';
 import { optionalInteger, optionalText, strings, text } from './body.js';
 import { MEMBER_ENDPOINTS } from './members.js';
-import { STREAM, type JsonHandler, type JsonStream } from '../daemon/http.js';
+import { STREAM, type JsonStream } from '../transport/json-server.js';
+import type { ControlContext, ControlHandler } from './context.js';
 import { describeGateway, type Gateway } from '../bus/gateway.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
 import type { BusService, GatewayView } from '../service/buses.js';
@@ -18,18 +19,10 @@ import { checkTunnel, defaultTunnelName, TUNNEL_TRANSPORTS, type Tunnel, type Tu
 import type { TunnelCounters } from '../tunnel/counters.js';
 import type { TunnelHost, TunnelView } from '../tunnel/host.js';
 
+export type { ControlContext } from './context.js';
+
 export { DEFAULT_CONTROL_SOCKET } from './client.js';
 import { CONTAINER_ANNOTATION } from './client.js';
-
-export interface ControlContext {
-  readonly buses: BusService;
-  /** The tunnels this daemon runs (absent where the daemon runs none: a tunnel request is then refused). */
-  readonly tunnels?: TunnelHost;
-  /** The containers of a bus's members (by member id) when the front door that made the bus can tell. */
-  /** What the daemon found at start (a state file it could not read is set aside and reported here). */
-  readonly started?: { readonly at: string; readonly stateProblem?: string; readonly stateFile: string };
-  readonly memberContainers?: (busId: string) => Promise<ReadonlyMap<string, { readonly container: string; readonly netnsPath?: string }>>;
-}
 
 /** A bus in `cantainer ls`. */
 export interface BusEntry {
@@ -44,8 +37,6 @@ export interface BusEntry {
   /** The bus's namespace file: tools read its `monitor` interface there. */
   readonly namespace: string;
 }
-
-export type ControlHandler = JsonHandler<ControlContext>;
 
 /** A gateway as the API shows it: its settings, the name of the bus that declares it, and its status. */
 export type GatewayEntry = Omit<Gateway, 'declaredBy'> & {

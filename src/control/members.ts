@@ -4,7 +4,7 @@
 import { InvalidValueError } from '../errors.js';
 import type { Member } from '../bus/model.js';
 import { busMtu } from '../bus/plan.js';
-import type { ControlHandler } from './api.js';
+import type { ControlHandler } from './context.js';
 import { annotationsOf, optionalText, strings, text } from './body.js';
 
 /** What Member.Attach answers. */

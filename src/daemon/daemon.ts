@@ -10,8 +10,9 @@ import { ENDPOINTS, type DriverContext } from '../docker/driver.js';
 import { dockerApiLookup, dockerMemberLookup, NetworkNamer, type NetworkLookup } from '../docker/names.js';
 import { parseBody } from '../docker/protocol.js';
 import { CONTROL_ENDPOINTS, type ControlContext } from '../control/api.js';
-import { servePlugin, type PluginServer } from './http.js';
-import { collectMetrics, formatMetricsAddress, RequestMetrics, serveMetrics, type MetricsAddress, type MetricsServer } from './metrics.js';
+import { serveJson, type JsonServer } from '../transport/json-server.js';
+import { collectMetrics, RequestMetrics } from './metrics.js';
+import { formatMetricsAddress, serveMetrics, type MetricsAddress, type MetricsServer } from '../transport/metrics-server.js';
 import { packageVersion } from '../version.js';
 import { TunnelHost } from '../tunnel/host.js';
 import { errorMessage } from '../errors.js';
@@ -46,8 +47,8 @@ export interface DaemonOptions {
 
 export interface Daemon {
   readonly service: BusService;
-  readonly server: PluginServer;
-  readonly control: PluginServer | undefined;
+  readonly server: JsonServer;
+  readonly control: JsonServer | undefined;
   readonly metrics: MetricsServer | undefined;
   readonly tunnels: TunnelHost;
   readonly report: StartReport;
@@ -113,7 +114,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
   };
   const requests = new RequestMetrics();
-  const server = await servePlugin({
+  const server = await serveJson({
     onRequest: requests.recorder('plugin'),
     socketPath: options.socketPath,
     handlers: ENDPOINTS,
@@ -140,7 +141,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const control =
     options.controlSocketPath === undefined
       ? undefined
-      : await servePlugin({
+      : await serveJson({
           socketPath: options.controlSocketPath,
           handlers: CONTROL_ENDPOINTS,
           context: controlContext,

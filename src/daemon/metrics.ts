@@ -1,47 +1,19 @@
-// The daemon's Prometheus endpoint (`--metrics-listen`): per bus what the kernel's can-gw counters say, members,
-// gateways and uplinks; per socket and method request counts and latencies; what the reconciler did. Off unless
-// asked for; loopback unless another address is given; a unix socket as well.
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { dirname, isAbsolute } from 'node:path';
-import { InvalidValueError, errorMessage } from '../errors.js';
+// What the daemon's Prometheus endpoint says (`--metrics-listen`, served by transport/metrics-server.ts): per bus
+// what the kernel's can-gw counters say, members, gateways and uplinks; per socket and method request counts and
+// latencies; what the reconciler did.
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BusService } from '../service/buses.js';
 import type { TunnelCounters } from '../tunnel/counters.js';
 import type { TunnelHost, TunnelView } from '../tunnel/host.js';
-import { CONTENT_TYPE, Counter, formatMetrics, Histogram, type MetricFamily, type Sample } from '../metrics/exposition.js';
-
-export type MetricsAddress =
-  { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'unix'; readonly path: string };
-
-const ALLOWED = 'PORT or :PORT (on 127.0.0.1), HOST:PORT, [IPv6]:PORT, or a unix socket as unix:/PATH or /PATH';
-
-/** Parses `--metrics-listen`: a bare port listens on loopback only; other interfaces must be named. */
-export function parseMetricsAddress(text: string): MetricsAddress {
-  const fail = (): never => {
-    throw new InvalidValueError('--metrics-listen', text, ALLOWED);
-  };
-  const unix = text.startsWith('unix:') ? text.slice('unix:'.length) : isAbsolute(text) ? text : undefined;
-  if (unix !== undefined) return isAbsolute(unix) ? { kind: 'unix', path: unix } : fail();
-  const match = /^(?:(?:\[(?<v6>[0-9a-fA-F:.]+)\]|(?<host>[^:[\]\s]*)):)?(?<port>\d{1,5})$/u.exec(text);
-  const port = Number(match?.groups?.port);
-  if (match === null || !Number.isInteger(port) || port > 65535) return fail();
-  const host = match.groups?.v6 ?? match.groups?.host ?? '';
-  return { kind: 'tcp', host: host === '' ? '127.0.0.1' : host, port };
-}
-
-export function formatMetricsAddress(address: MetricsAddress): string {
-  return address.kind === 'unix'
-    ? `unix:${address.path}`
-    : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
-}
+import { Counter, formatMetrics, Histogram, type MetricFamily, type Sample } from '../metrics/exposition.js';
 
 /** Requests as the sockets answered them: counts by status and latencies, per socket and method. */
 export class RequestMetrics {
   readonly #count = new Counter();
   readonly #latency = new Histogram();
 
-  /** A recorder for one socket, for servePlugin's onRequest. */
+  /** A recorder for one socket, for serveJson's onRequest. */
   recorder(socket: string): (method: string, status: number, seconds: number) => void {
     return (method, status, seconds) => {
       this.#count.inc({ socket, method, code: String(status) });
@@ -296,80 +268,4 @@ export function collectMetrics(sources: MetricsSources): string {
       samples: [{ value: Math.round(STARTED * 1000) / 1000 }],
     },
   ]);
-}
-
-export interface MetricsServer {
-  /** Where it listens (the port chosen by the system when 0 was asked). */
-  readonly address: MetricsAddress;
-  close(): Promise<void>;
-}
-
-/** Serves GET /metrics at `address`. A stale unix socket file is replaced; any other file is refused. */
-export async function serveMetrics(address: MetricsAddress, collect: () => string, log: Logger): Promise<MetricsServer> {
-  const server: Server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, { Allow: 'GET, HEAD' }).end();
-      return;
-    }
-    if (path !== '/metrics') {
-      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('metrics are at /metrics\n');
-      return;
-    }
-    let text: string;
-    try {
-      text = collect();
-    } catch (error) {
-      log.error('collecting metrics failed', { err: errorMessage(error) });
-      response.writeHead(500, { 'Content-Type': 'text/plain' }).end('collecting metrics failed\n');
-      return;
-    }
-    response.writeHead(200, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
-    response.end(request.method === 'HEAD' ? undefined : text);
-  });
-  server.on('clientError', (_error, socket) => {
-    socket.destroy();
-  });
-  if (address.kind === 'unix') {
-    mkdirSync(dirname(address.path), { recursive: true, mode: 0o755 });
-    if (existsSync(address.path)) {
-      if (!lstatSync(address.path).isSocket())
-        throw new InvalidValueError(
-          '--metrics-listen',
-          formatMetricsAddress(address),
-          `a path that is free or a stale socket; ${address.path} is another kind of file`,
-        );
-      unlinkSync(address.path);
-    }
-  }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const done = (): void => {
-      server.off('error', reject);
-      resolve();
-    };
-    if (address.kind === 'unix') server.listen(address.path, done);
-    else server.listen(address.port, address.host, done);
-  }).catch((error: unknown) => {
-    throw new InvalidValueError(
-      '--metrics-listen',
-      formatMetricsAddress(address),
-      `an address this host can listen on (${errorMessage(error)})`,
-    );
-  });
-  if (address.kind === 'unix') chmodSync(address.path, 0o660);
-  const bound = server.address();
-  const actual: MetricsAddress =
-    address.kind === 'tcp' && typeof bound === 'object' && bound !== null ? { ...address, port: bound.port } : address;
-  return {
-    address: actual,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeAllConnections();
-        if (address.kind === 'unix' && existsSync(address.path)) unlinkSync(address.path);
-      }),
-  };
 }

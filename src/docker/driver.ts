@@ -1,9 +1,9 @@
 // Docker's remote network driver in CAN terms: a network is a bus, an endpoint is a member, Join hands Docker the
 // member's end to move into the container. The endpoint table maps each protocol path to a parser and a handler;
-// the transport (daemon/http.ts) knows nothing of CAN and this file nothing of HTTP.
+// the transport (transport/json-server.ts) knows nothing of CAN and this file nothing of HTTP.
 import { createHash } from 'node:crypto';
 import { CantainerError, InvalidValueError } from '../errors.js';
-import type { JsonHandler } from '../daemon/http.js';
+import type { JsonHandler } from '../transport/json-server.js';
 import type { Logger } from '../log.js';
 import type { Bus, Member } from '../bus/model.js';
 import type { BusService } from '../service/buses.js';

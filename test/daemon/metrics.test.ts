@@ -2,13 +2,14 @@
 // in-memory kernel scraped after Docker's requests, frames sent through the frame simulator and a repaired drift.
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryLogger } from '../../src/log.js';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
-import { formatMetricsAddress, parseMetricsAddress, serveMetrics, type MetricsAddress } from '../../src/daemon/metrics.js';
+import { formatMetricsAddress, parseMetricsAddress, serveMetrics, type MetricsAddress } from '../../src/transport/metrics-server.js';
 import { Counter, formatMetrics, Histogram } from '../../src/metrics/exposition.js';
 import { main, type CliIo } from '../../src/cli/main.js';
 import { CURRENT_NETNS } from '../../src/kernel/port.js';
@@ -140,6 +141,29 @@ describe('--metrics-listen addresses', () => {
       assert.equal((await scrape(first.address)).text, 'x 1\n');
       await first.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the metrics socket', () => {
+  it('is never taken from a server that still answers on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cantainer-metrics-'));
+    const path = join(dir, 'metrics.sock');
+    const live = createServer();
+    await new Promise<void>((resolve) => live.listen(path, resolve));
+    try {
+      await assert.rejects(
+        serveMetrics({ kind: 'unix', path }, () => '', memoryLogger()),
+        /--metrics-listen: .*metrics\.sock is in use/u,
+      );
+      assert.equal(statSync(path).isSocket(), true);
+    } finally {
+      await new Promise<void>((resolve) =>
+        live.close(() => {
+          resolve();
+        }),
+      );
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,10 +1,8 @@
 // HTTP over a unix socket for plugin protocols: POST /<Method> with a JSON body, a JSON answer, `{"Err": ...}` on
 // failure. Generic: it maps paths to handlers and errors to answers, and knows nothing of CAN. Bounded: bodies
 // over a limit and clients that do not finish their request in time are cut off; no request can crash it.
-import { createConnection } from 'node:net';
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { dirname } from 'node:path';
+import { listen } from './listen.js';
 import { CantainerError, type ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -30,7 +28,7 @@ function isStream(answer: object): answer is JsonStream {
   return STREAM in answer;
 }
 
-export interface PluginServerOptions<C> {
+export interface JsonServerOptions<C> {
   readonly socketPath: string;
   readonly handlers: Readonly<Record<string, JsonHandler<C>>>;
   readonly context: C;
@@ -42,6 +40,8 @@ export interface PluginServerOptions<C> {
   readonly requestTimeoutMs?: number;
   /** A listening socket inherited from a service manager, used instead of binding `socketPath`. */
   readonly listenFd?: number;
+  /** The option that chose `socketPath`, named in the hint when the path is taken (default --socket). */
+  readonly socketOption?: string;
   /** Answer errors with a status per kind (404 unknown, 409 conflict) and the error's `Code`. */
   readonly errorCodes?: boolean;
   /**
@@ -51,35 +51,13 @@ export interface PluginServerOptions<C> {
   readonly onRequest?: (method: string, status: number, seconds: number) => void;
 }
 
-export interface PluginServer {
+export interface JsonServer {
   readonly socketPath: string;
   close(): Promise<void>;
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
-
-/** Refuses to start beside a live daemon; removes a stale socket file (a crashed daemon's) but nothing else. */
-async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  if (!lstatSync(path).isSocket())
-    throw new CantainerError('ESOCKET', `${path} exists and is not a socket`, { hint: 'remove it, or choose another path with --socket' });
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = createConnection(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => {
-      resolve(false);
-    });
-  });
-  if (alive)
-    throw new CantainerError('ESOCKET', `another daemon is serving ${path}`, {
-      hint: 'stop it first, or choose another path with --socket',
-    });
-  unlinkSync(path);
-}
 
 function send(response: ServerResponse, status: number, body: object): void {
   const text = `${JSON.stringify(body)}\n`;
@@ -136,7 +114,7 @@ function readBody(request: IncomingMessage, max: number): Promise<string | undef
   });
 }
 
-export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<PluginServer> {
+export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonServer> {
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const { log } = options;
 
@@ -223,30 +201,10 @@ export async function servePlugin<C>(options: PluginServerOptions<C>): Promise<P
     socket.destroy();
   });
 
-  if (options.listenFd === undefined) {
-    mkdirSync(dirname(options.socketPath), { recursive: true, mode: 0o755 });
-    await clearStaleSocket(options.socketPath);
-  }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const done = (): void => {
-      server.off('error', reject);
-      resolve();
-    };
-    if (options.listenFd === undefined) server.listen(options.socketPath, done);
-    else server.listen({ fd: options.listenFd }, done);
-  });
-  // Root only: whoever can talk to the plugin socket can create interfaces and rules.
-  if (options.listenFd === undefined) chmodSync(options.socketPath, 0o600);
-  return {
-    socketPath: options.socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeAllConnections();
-        if (options.listenFd === undefined && existsSync(options.socketPath)) unlinkSync(options.socketPath);
-      }),
-  };
+  const listening = await listen(
+    server,
+    options.listenFd === undefined ? { kind: 'unix', path: options.socketPath, mode: 0o600 } : { kind: 'fd', fd: options.listenFd },
+    options.socketOption ?? '--socket',
+  );
+  return { socketPath: options.socketPath, close: () => listening.close() };
 }
