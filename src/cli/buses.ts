@@ -7,43 +7,13 @@ import { parseIdList } from '../bus/model.js';
 import { readFileSync } from 'node:fs';
 import { formatCandump, formatCandumpLog, formatCansend, parseCandumpLog, parseCansend } from '../can/text.js';
 import { MONITOR } from '../bus/plan.js';
-import { DEFAULT_CONTROL_SOCKET, type BusEntry, type GatewayEntry } from '../control/api.js';
+import { DEFAULT_CONTROL_SOCKET, type BusDetail, type ControlStreams } from '../control/protocol.js';
 import { KernelError, systemKernel, type CanSocketPort } from '../kernel/index.js';
 import { Errno } from '../netlink/errno.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, followDaemon, listCommand } from './client.js';
 import { table, type CliIo } from './output.js';
 
-interface InspectAnswer {
-  readonly name: string;
-  readonly id: string;
-  readonly fd: boolean;
-  readonly namespace: string;
-  readonly frames: number;
-  readonly dropped: number;
-  readonly members: ReadonlyArray<{
-    id: string;
-    hostEnd: string;
-    container?: string;
-    interface?: string;
-    send?: string[];
-    receive?: string[];
-  }>;
-  readonly gateways: readonly GatewayEntry[];
-  readonly uplinks: ReadonlyArray<{ interface: string; direction: string; state: string; detail?: string }>;
-  readonly rules: ReadonlyArray<{
-    source: string;
-    destination: string;
-    fd: boolean;
-    filter?: string;
-    edits?: string[];
-    handled: number;
-    dropped: number;
-    deleted: number;
-  }>;
-  readonly drift: readonly string[];
-}
-
-function inspectText(bus: InspectAnswer): string {
+function inspectText(bus: BusDetail): string {
   const lines = [
     `bus ${bus.name}  (${bus.fd ? 'CAN FD' : 'classic CAN'}, id ${bus.id})`,
     `namespace ${bus.namespace}, monitor interface ${MONITOR}`,
@@ -51,7 +21,7 @@ function inspectText(bus: InspectAnswer): string {
     '',
   ];
   lines.push(`members (${bus.members.length})`);
-  const filters = (m: InspectAnswer['members'][number]): string =>
+  const filters = (m: BusDetail['members'][number]): string =>
     [m.send === undefined ? '' : `send ${m.send.join(',')}`, m.receive === undefined ? '' : `receive ${m.receive.join(',')}`]
       .filter(Boolean)
       .join('; ') || '-';
@@ -116,8 +86,8 @@ async function openMonitor(
   name: string,
   controlSocket: string | undefined,
   filters?: readonly IdFilter[],
-): Promise<{ bus: InspectAnswer; socket: CanSocketPort }> {
-  const bus = await callDaemon<InspectAnswer>(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
+): Promise<{ bus: BusDetail; socket: CanSocketPort }> {
+  const bus = await callDaemon(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
   const socket = systemKernel().canSocket(MONITOR, {
     netns: { label: bus.name, path: bus.namespace },
     fd: bus.fd,
@@ -127,11 +97,12 @@ async function openMonitor(
 }
 
 /** An event as a line people read: time, type, then what it concerns. */
-function eventText(event: Record<string, unknown>): string {
-  const fields = ['bus', 'member', 'gateway', 'interface', 'detail'].flatMap((key) =>
-    typeof event[key] === 'string' ? [`${key}=${event[key].includes(' ') ? JSON.stringify(event[key]) : event[key]}`] : [],
-  );
-  return [String(event.time), String(event.type), ...fields].join('  ');
+function eventText(event: ControlStreams['Events.Stream']): string {
+  const fields = (['bus', 'member', 'gateway', 'interface', 'detail'] as const).flatMap((key) => {
+    const value = event[key];
+    return value === undefined ? [] : [`${key}=${value.includes(' ') ? JSON.stringify(value) : value}`];
+  });
+  return [event.time, event.type, ...fields].join('  ');
 }
 
 /**
@@ -145,10 +116,9 @@ function dumpFilters(texts: readonly string[]): IdFilter[] | undefined {
 }
 
 export function registerBusCommands(program: Command, io: CliIo, status: { code: number }): void {
-  listCommand<BusEntry>(program, io, {
+  listCommand(program, io, {
     description: 'list the buses: name, network id, FD, members, gateways, uplinks, frames carried and dropped',
     method: 'Bus.List',
-    key: 'buses',
     head: ['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED'],
     row: (b) => [
       b.name,
@@ -171,7 +141,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
     .option('--json', 'print it as JSON')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (name: string, options: { json?: boolean; controlSocket?: string }) => {
-      const bus = await callDaemon<InspectAnswer>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', {
+      const bus = await callDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', {
         bus: name,
       });
       io.out(options.json === true ? `${JSON.stringify(bus, null, 2)}\n` : inspectText(bus));

@@ -1,9 +1,10 @@
 // The `cantainer` commands' side of the daemon's control socket: the option naming it, and the listing commands.
 import type { Command } from 'commander';
-import { callDaemon, CONTROL_SOCKET_ENV, controlSocketPath, DEFAULT_CONTROL_SOCKET } from '../control/client.js';
+import { callDaemon, controlSocketPath } from '../control/client.js';
+import { CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET, type ControlAnswer, type ControlMethod } from '../control/protocol.js';
 import { table } from './output.js';
 
-export { callDaemon, CONTROL_SOCKET_ENV, controlSocketPath, followDaemon } from '../control/client.js';
+export { callDaemon, controlSocketPath, followDaemon } from '../control/client.js';
 
 /** The option every command that talks to the daemon takes. */
 export const CONTROL_SOCKET_OPTION = [
@@ -14,21 +15,29 @@ export const CONTROL_SOCKET_OPTION = [
 /** Collects a repeatable option's values. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
+/** The listing methods, and the key of each answer that holds the list. */
+const LISTS = { 'Bus.List': 'buses', 'Gateway.List': 'gateways', 'Uplink.List': 'uplinks', 'Tunnel.List': 'tunnels' } as const satisfies {
+  [M in ControlMethod]?: keyof ControlAnswer<M>;
+};
+
+type ListMethod = keyof typeof LISTS;
+
+/** An entry of the list `method` answers. */
+type Listed<M extends ListMethod> = ControlAnswer<M> extends Readonly<Record<(typeof LISTS)[M], ReadonlyArray<infer E>>> ? E : never;
+
 /**
- * A listing command (`ls`): asks the daemon for `method`, prints the list under `key` as a table, or as JSON with
+ * A listing command (`ls`): asks the daemon for `method`, prints the list it answers as a table, or as JSON with
  * --json.
  */
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T types the caller's rows against the entries it lists
-export function listCommand<T>(
+export function listCommand<M extends ListMethod>(
   parent: Command,
   io: { readonly out: (text: string) => void },
   spec: {
     readonly name?: string;
     readonly description: string;
-    readonly method: string;
-    readonly key: string;
+    readonly method: M;
     readonly head: readonly string[];
-    readonly row: (entry: T) => string[];
+    readonly row: (entry: Listed<M>) => string[];
   },
 ): Command {
   return parent
@@ -37,8 +46,13 @@ export function listCommand<T>(
     .option('--json', 'print the list as JSON')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (options: { json?: boolean; controlSocket?: string }) => {
-      const answer = await callDaemon<Record<string, T[]>>(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), spec.method);
-      const list = answer[spec.key] ?? [];
+      const answer: ControlAnswer<ListMethod> = await callDaemon(
+        controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET),
+        spec.method,
+        {},
+      );
+      // The answer of `method` holds its list under LISTS[method] (checked against the protocol above).
+      const list = (answer as Record<string, unknown>)[LISTS[spec.method]] as ReadonlyArray<Listed<M>>;
       io.out(options.json === true ? `${JSON.stringify(list, null, 2)}\n` : table(spec.head, list.map(spec.row)));
     });
 }

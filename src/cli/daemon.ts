@@ -3,8 +3,8 @@ import { systemKernel } from '../kernel/index.js';
 import { loadRequiredModules } from '../kernel/preflight.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { InvalidValueError, errorMessage } from '../errors.js';
-import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR, startDaemon } from '../daemon/daemon.js';
-import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
+import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR } from '../daemon/defaults.js';
+import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
 import { parseMetricsAddress } from '../transport/metrics-server.js';
 
@@ -52,6 +52,8 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
   }
   const listenFd = inheritedSocket(process.env, process.pid);
   if (listenFd !== undefined) log.info('serving a socket inherited from the service manager', { fd: listenFd });
+  // Loaded here, not at the top: the other commands never load the service, the reconciler or the front doors.
+  const { startDaemon } = await import('../daemon/daemon.js');
   const daemon = await startDaemon({
     kernel,
     socketPath: options.socket,

@@ -4,8 +4,8 @@ import { existsSync, lstatSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Command } from 'commander';
 import { preflight } from '../kernel/preflight.js';
-import { DEFAULT_CONTROL_SOCKET, type BusEntry } from '../control/api.js';
-import { DEFAULT_PLUGIN_SOCKET } from '../daemon/daemon.js';
+import { DEFAULT_CONTROL_SOCKET, type BusEntry } from '../control/protocol.js';
+import { DEFAULT_PLUGIN_SOCKET } from '../daemon/defaults.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
 import { callDaemon, CONTROL_SOCKET_OPTION, controlSocketPath } from './client.js';
 import type { CliIo } from './output.js';
@@ -47,12 +47,7 @@ async function diagnose(options: { controlSocket?: string; socket: string; docke
   const control = controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET);
   let buses: BusEntry[] | undefined;
   try {
-    const status = await callDaemon<{ version: string; pid: number; buses: number; stateFile?: string; stateProblem?: string }>(
-      control,
-      'Daemon.Status',
-      {},
-      10_000,
-    );
+    const status = await callDaemon(control, 'Daemon.Status', {}, 10_000);
     findings.push({
       check: 'daemon',
       state: 'ok',
@@ -68,7 +63,7 @@ async function diagnose(options: { controlSocket?: string; socket: string; docke
             fix: 'networks of the unreadable state are not rewired: remove and create them again (docker network rm, docker network create)',
           },
     );
-    buses = (await callDaemon<{ buses: BusEntry[] }>(control, 'Bus.List', {}, 10_000)).buses;
+    buses = (await callDaemon(control, 'Bus.List', {}, 10_000)).buses;
   } catch (error) {
     findings.push({
       check: 'daemon',
@@ -99,7 +94,7 @@ async function diagnose(options: { controlSocket?: string; socket: string; docke
         },
   );
   for (const bus of buses ?? []) {
-    const inspected = await callDaemon<{ drift: string[] }>(control, 'Bus.Inspect', { bus: bus.id }, 10_000);
+    const inspected = await callDaemon(control, 'Bus.Inspect', { bus: bus.id }, 10_000);
     findings.push(
       inspected.drift.length === 0
         ? { check: `bus ${bus.name}`, state: 'ok', detail: `${bus.members} members; the kernel holds exactly the plan` }
@@ -136,11 +131,7 @@ export function registerDoctorCommands(program: Command, io: CliIo, status: { co
     .argument('<bus>', 'the bus (its network name)')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (name: string, options: { controlSocket?: string }) => {
-      const answer = await callDaemon<{ bus: string; changes: string[] }>(
-        controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET),
-        'Bus.Repair',
-        { bus: name },
-      );
+      const answer = await callDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Repair', { bus: name });
       io.out(
         answer.changes.length === 0
           ? `bus ${answer.bus}: nothing to repair\n`

@@ -1,7 +1,7 @@
 // `cantainer gateway add|rm|ls`: gateways between buses, through the daemon's control socket.
 import type { Command } from 'commander';
 import { gatewayWords } from '../bus/gateway-spec.js';
-import { DEFAULT_CONTROL_SOCKET, type GatewayEntry } from '../control/api.js';
+import { DEFAULT_CONTROL_SOCKET, type GatewayEntry } from '../control/protocol.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
 import type { CliIo } from './output.js';
 
@@ -72,7 +72,7 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (source: string, destination: string, options: AddOptions) => {
       const { json, controlSocket, ...flags } = options;
-      const answer = await callDaemon<{ gateway: GatewayEntry }>(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.Add', {
+      const answer = await callDaemon(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.Add', {
         source,
         destination,
         ...flags,
@@ -93,10 +93,9 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
       io.out(`gateway ${source} -> ${destination} removed\n`);
     });
 
-  listCommand<GatewayEntry>(gateway, io, {
+  listCommand(gateway, io, {
     description: 'list the gateways: direction, state (wired, waiting for a bus, refused), filters and edits',
     method: 'Gateway.List',
-    key: 'gateways',
     head: ['GATEWAY', 'STATE', 'SETTINGS', 'DECLARED BY'],
     row: (entry) => [arrow(entry), status(entry), settings(entry), entry.declaredBy ?? '-'],
   });

@@ -1,6 +1,6 @@
 // `cantainer tunnel add|rm|ls`: CAN over IP in cannelloni's format, each tunnel a member of a bus run by the daemon.
 import { Option, type Command } from 'commander';
-import { DEFAULT_CONTROL_SOCKET, type TunnelEntry } from '../control/api.js';
+import { DEFAULT_CONTROL_SOCKET, type TunnelEntry, type TunnelRequest } from '../control/protocol.js';
 import { tunnelFromFlags } from '../bus/tunnel.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
 import type { CliIo } from './output.js';
@@ -20,7 +20,7 @@ interface AddOptions {
 }
 
 /** The request for `tunnel add`: exactly one of --udp, --tcp-server, --tcp-client, with the flags that go with it. */
-export function tunnelRequest(bus: string, options: AddOptions): Record<string, unknown> {
+export function tunnelRequest(bus: string, options: AddOptions): TunnelRequest {
   return { bus, ...tunnelFromFlags(options) };
 }
 
@@ -72,7 +72,7 @@ export function registerTunnelCommands(program: Command, io: CliIo): void {
     .option('--json', 'print the tunnel as JSON')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (bus: string, options: AddOptions) => {
-      const answer = await callDaemon<{ tunnel: TunnelEntry }>(
+      const answer = await callDaemon(
         controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET),
         'Tunnel.Add',
         tunnelRequest(bus, options),
@@ -96,11 +96,10 @@ export function registerTunnelCommands(program: Command, io: CliIo): void {
       io.out(`tunnel ${name} on ${bus} removed\n`);
     });
 
-  listCommand<TunnelEntry>(tunnel, io, {
+  listCommand(tunnel, io, {
     description:
       'list the tunnels: bus, name, transport, addresses, state, peers connected, frames in and out, drops by cause (--json: every counter)',
     method: 'Tunnel.List',
-    key: 'tunnels',
     head: ['BUS', 'NAME', 'TRANSPORT', 'ADDRESS', 'STATE', 'PEERS', 'IN', 'OUT', 'DROPPED', 'NOTE'],
     row: (entry) => [
       entry.bus,

@@ -1,23 +1,21 @@
 // `cantainer uplink add|rm|ls`: existing CAN interfaces of the host (can0, a USB adapter, vcan0) joined to buses.
 import type { Command } from 'commander';
-import { DEFAULT_CONTROL_SOCKET } from '../control/api.js';
-import type { UplinkDirection } from '../bus/uplink.js';
+import { InvalidValueError } from '../errors.js';
+import { DEFAULT_CONTROL_SOCKET, type UplinkEntry } from '../control/protocol.js';
+import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, listCommand } from './client.js';
 import type { CliIo } from './output.js';
-
-interface UplinkEntry {
-  readonly bus: string;
-  readonly interface: string;
-  readonly direction: UplinkDirection;
-  readonly accept: readonly string[];
-  readonly reject: readonly string[];
-  readonly state: 'up' | 'down';
-  readonly detail?: string;
-}
 
 function filters(entry: UplinkEntry): string {
   const words = [...entry.accept.flatMap((f) => ['--accept', f]), ...entry.reject.flatMap((f) => ['--reject', f])];
   return words.length === 0 ? 'every frame' : words.join(' ');
+}
+
+/** `--direction`, checked here so that the request says what it asks. */
+function uplinkDirection(text: string): UplinkDirection {
+  const direction = UPLINK_DIRECTIONS.find((known) => known === text);
+  if (direction === undefined) throw new InvalidValueError('--direction', text, UPLINK_DIRECTIONS.join(', '));
+  return direction;
 }
 
 export function registerUplinkCommands(program: Command, io: CliIo): void {
@@ -47,17 +45,13 @@ export function registerUplinkCommands(program: Command, io: CliIo): void {
         iface: string,
         options: { direction: string; accept?: string[]; reject?: string[]; json?: boolean; controlSocket?: string },
       ) => {
-        const answer = await callDaemon<{ uplink: UplinkEntry }>(
-          controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET),
-          'Uplink.Add',
-          {
-            bus,
-            interface: iface,
-            direction: options.direction,
-            accept: options.accept ?? [],
-            reject: options.reject ?? [],
-          },
-        );
+        const answer = await callDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Uplink.Add', {
+          bus,
+          interface: iface,
+          direction: uplinkDirection(options.direction),
+          accept: options.accept ?? [],
+          reject: options.reject ?? [],
+        });
         const entry = answer.uplink;
         io.out(
           options.json === true
@@ -78,10 +72,9 @@ export function registerUplinkCommands(program: Command, io: CliIo): void {
       io.out(`uplink ${iface} on ${bus} removed\n`);
     });
 
-  listCommand<UplinkEntry>(uplink, io, {
+  listCommand(uplink, io, {
     description: 'list the uplinks: bus, interface, direction, state (up, or down while the interface is missing), filters',
     method: 'Uplink.List',
-    key: 'uplinks',
     head: ['BUS', 'INTERFACE', 'DIRECTION', 'STATE', 'FILTERS', 'NOTE'],
     row: (entry) => [entry.bus, entry.interface, entry.direction, entry.state, filters(entry), entry.detail ?? ''],
   });

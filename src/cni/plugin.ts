@@ -2,15 +2,9 @@
 // container of a CNI runtime (Podman 4, containerd, CRI-O, Multus) joins the same buses, with the same state and
 // reconciler, as Docker's. The plugin only parses, checks and translates; it never touches the kernel itself.
 import { CantainerError, errorMessage } from '../errors.js';
-import {
-  callDaemon,
-  CONTAINER_ANNOTATION,
-  CONTROL_SOCKET_ENV,
-  DEFAULT_CONTROL_SOCKET,
-  START_DAEMON,
-  type DaemonCall,
-} from '../control/client.js';
-import type { AttachAnswer, MemberEntry } from '../control/members.js';
+import { callDaemon, START_DAEMON, type DaemonCall } from '../control/client.js';
+import { CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
+import type { ControlAnswer, ControlMethod, ControlRequest } from '../control/protocol.js';
 import {
   addResult,
   attachmentMemberId,
@@ -65,13 +59,13 @@ function fromDaemon(error: unknown, socket: string, unreachableCode: number = CN
   return new CniError(CNI_ERROR.io, errorMessage(error));
 }
 
-async function ask(
+async function ask<M extends ControlMethod>(
   call: DaemonCall,
   socket: string,
-  method: string,
-  body: object,
+  method: M,
+  body: ControlRequest<M>,
   unreachableCode?: number,
-): Promise<Record<string, unknown>> {
+): Promise<ControlAnswer<M>> {
   try {
     return await call(socket, method, body);
   } catch (error) {
@@ -90,7 +84,7 @@ async function add(env: CniEnvironment, config: NetworkConfig, socket: string, c
   const containerId = env.containerId ?? '';
   const ifname = env.ifname ?? '';
   const netns = env.netns ?? '';
-  const answer = (await ask(call, socket, 'Member.Attach', {
+  const answer = await ask(call, socket, 'Member.Attach', {
     bus: config.bus,
     create: true,
     ...(config.fd === undefined ? {} : { fd: config.fd }),
@@ -107,7 +101,7 @@ async function add(env: CniEnvironment, config: NetworkConfig, socket: string, c
       [CONTAINER_ANNOTATION]: containerLabel(containerId, env.args),
     },
     busAnnotations: { [ATTACHMENT.origin]: 'cni' },
-  })) as unknown as AttachAnswer;
+  });
   return JSON.stringify(addResult(config.cniVersion, config.prevResult, { name: ifname, netns, mtu: answer.mtu }));
 }
 
@@ -126,7 +120,7 @@ async function check(env: CniEnvironment, config: NetworkConfig, socket: string,
   if (config.prevResult !== undefined && !listed)
     throw new CniError(CNI_ERROR.drift, `prevResult lists no interface ${ifname}: it is not what ADD returned`);
   const answer = await ask(call, socket, 'Member.Check', { bus: config.bus, member: attachmentMemberId(env.containerId ?? '', ifname) });
-  const problems = Array.isArray(answer.problems) ? (answer.problems as string[]) : [];
+  const { problems } = answer;
   if (problems.length > 0)
     throw new CniError(CNI_ERROR.drift, `${ifname} of container ${env.containerId ?? ''} on bus ${config.bus}: ${problems.join('; ')}`);
   return '';
@@ -141,8 +135,7 @@ async function status(socket: string, call: DaemonCall): Promise<string> {
 async function gc(config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
   const valid = new Set((config.validAttachments ?? []).map((a) => attachmentMemberId(a.containerId, a.ifname)));
   const answer = await ask(call, socket, 'Member.List', { bus: config.bus, annotation: ATTACHMENT.container });
-  const members = Array.isArray(answer.members) ? (answer.members as MemberEntry[]) : [];
-  for (const member of members) {
+  for (const member of answer.members) {
     if (member.annotations[ATTACHMENT.network] !== config.name || valid.has(member.id)) continue;
     await ask(call, socket, 'Member.Detach', { bus: config.bus, member: member.id });
   }

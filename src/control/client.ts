@@ -3,13 +3,14 @@
 // and the daemon's own error (with its code) when it refuses. Kept light: plugins load it on every call.
 import { request } from 'node:http';
 import { CantainerError, isErrorCode } from '../errors.js';
-
-export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
-
-export const CONTROL_SOCKET_ENV = 'CANTAINER_CONTROL_SOCKET';
-
-/** The member annotation with the name people know a member's container by (set by the plugins that attach by name). */
-export const CONTAINER_ANNOTATION = 'container';
+import {
+  CONTROL_SOCKET_ENV,
+  type ControlAnswer,
+  type ControlMethod,
+  type ControlRequest,
+  type ControlStream,
+  type ControlStreams,
+} from './protocol.js';
 
 /** Where the commands find the daemon: --control-socket, else $CANTAINER_CONTROL_SOCKET, else the default. */
 export function controlSocketPath(
@@ -24,7 +25,12 @@ export function controlSocketPath(
 export const START_DAEMON = 'systemctl start cantainer, or cantainer daemon';
 
 /** Asks the daemon: method and body in, the answer out (a CantainerError when it refuses or cannot be reached). */
-export type DaemonCall = (socketPath: string, method: string, body: object) => Promise<Record<string, unknown>>;
+export type DaemonCall = <M extends ControlMethod>(
+  socketPath: string,
+  method: M,
+  body: ControlRequest<M>,
+  timeoutMs?: number,
+) => Promise<ControlAnswer<M>>;
 
 /** All of standard input (nothing from a terminal, so that a call by hand does not wait): what the plugins are given. */
 export async function readStdin(): Promise<string> {
@@ -42,9 +48,18 @@ function unreachable(path: string, code: string): CantainerError {
   return new CantainerError('ENODAEMON', `cannot reach the cantainer daemon at ${path} (${code})`, { hint });
 }
 
-export async function callDaemon<T extends object>(socketPath: string, method: string, body: object = {}, timeoutMs = 60_000): Promise<T> {
+/**
+ * Asks the daemon one method of the control protocol (control/protocol.ts): the body and the answer are typed by
+ * the method.
+ */
+export const callDaemon: DaemonCall = async <M extends ControlMethod>(
+  socketPath: string,
+  method: M,
+  body: ControlRequest<M>,
+  timeoutMs = 60_000,
+): Promise<ControlAnswer<M>> => {
   const payload = JSON.stringify(body);
-  return new Promise<T>((resolve, reject) => {
+  return new Promise<ControlAnswer<M>>((resolve, reject) => {
     const req = request(
       {
         socketPath,
@@ -76,7 +91,8 @@ export async function callDaemon<T extends object>(socketPath: string, method: s
             );
             return;
           }
-          resolve(answer as T);
+          // The daemon and this client are one version: the answer is what the protocol says.
+          resolve(answer as ControlAnswer<M>);
         });
       },
     );
@@ -92,16 +108,16 @@ export async function callDaemon<T extends object>(socketPath: string, method: s
     });
     req.end(payload);
   });
-}
+};
 
 /**
  * Follows a stream of the daemon (newline-delimited JSON) and calls `onValue` with each object until `onValue`
  * returns false, the daemon ends the stream, or `stop` is called. Resolves when it is over.
  */
-export function followDaemon(
+export function followDaemon<S extends ControlStream>(
   socketPath: string,
-  method: string,
-  onValue: (value: Record<string, unknown>) => boolean,
+  method: S,
+  onValue: (value: ControlStreams[S]) => boolean,
 ): { done: Promise<void>; stop: () => void } {
   let stopRequest: () => void = () => undefined;
   const done = new Promise<void>((resolve, reject) => {
@@ -126,7 +142,7 @@ export function followDaemon(
             const line = pending.slice(0, at);
             pending = pending.slice(at + 1);
             if (line.trim() === '') continue;
-            if (!onValue(JSON.parse(line) as Record<string, unknown>)) {
+            if (!onValue(JSON.parse(line) as ControlStreams[S])) {
               req.destroy();
               resolve();
               return;

@@ -1,7 +1,8 @@
 // What every control handler is given: the bus service and the daemon's other parts it may ask.
 import type { BusService } from '../service/buses.js';
 import type { TunnelHost } from '../tunnel/host.js';
-import type { JsonHandler } from '../transport/json-server.js';
+import type { JsonHandler, JsonStream, RequestIds } from '../transport/json-server.js';
+import type { ControlAnswer, ControlMethod, ControlStream } from './protocol.js';
 
 export interface ControlContext {
   readonly buses: BusService;
@@ -13,4 +14,24 @@ export interface ControlContext {
   readonly memberContainers?: (busId: string) => Promise<ReadonlyMap<string, { readonly container: string; readonly netnsPath?: string }>>;
 }
 
-export type ControlHandler = JsonHandler<ControlContext>;
+/** The body of a control request as it came: handlers read and check each field (control/body.ts). */
+export type RequestBody = Readonly<Record<string, unknown>>;
+
+/** The handler of one method: parses its body, asks the service, answers as the protocol says. */
+export type ControlHandler<M extends ControlMethod> = (
+  body: RequestBody,
+  context: ControlContext,
+  request: RequestIds,
+) => ControlAnswer<M> | Promise<ControlAnswer<M>>;
+
+export type ControlHandlers<M extends ControlMethod> = { readonly [K in M]: ControlHandler<K> };
+
+/** The handler of a streaming method. */
+export type StreamHandler = (body: RequestBody, context: ControlContext) => JsonStream;
+
+/** The handlers as the transport takes them: by path. */
+export function endpoints(
+  handlers: Readonly<Partial<Record<ControlMethod, JsonHandler<ControlContext>>>> & Readonly<Partial<Record<ControlStream, StreamHandler>>>,
+): Readonly<Record<string, JsonHandler<ControlContext>>> {
+  return Object.fromEntries(Object.entries(handlers).map(([method, handler]) => [`/${method}`, handler]));
+}

@@ -4,30 +4,9 @@
 import { InvalidValueError } from '../errors.js';
 import type { Member } from '../bus/model.js';
 import { busMtu } from '../bus/plan.js';
-import type { ControlHandler } from './context.js';
+import type { ControlHandler, ControlHandlers } from './context.js';
+import type { AttachAnswer, MemberEntry } from './protocol.js';
 import { annotationsOf, optionalText, strings, text } from './body.js';
-
-/** What Member.Attach answers. */
-export interface AttachAnswer {
-  readonly bus: string;
-  readonly id: string;
-  readonly fd: boolean;
-  readonly mtu: number;
-  /** The bus was made by this attach. */
-  readonly created: boolean;
-  readonly member: string;
-  readonly interface: string;
-  readonly netns: string;
-}
-
-/** A member as Member.List shows it. */
-export interface MemberEntry {
-  readonly id: string;
-  readonly interface: string;
-  readonly netns?: string;
-  readonly since?: string;
-  readonly annotations: Readonly<Record<string, string>>;
-}
 
 function optionalBoolean(body: Readonly<Record<string, unknown>>, key: string): boolean | undefined {
   const value = body[key];
@@ -36,7 +15,7 @@ function optionalBoolean(body: Readonly<Record<string, unknown>>, key: string): 
   return value;
 }
 
-const attachMember: ControlHandler = async (body, context) => {
+const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
   const busName = text(body, 'bus');
   const netns = text(body, 'netns');
   if (!netns.startsWith('/'))
@@ -75,16 +54,16 @@ const attachMember: ControlHandler = async (body, context) => {
   return answer;
 };
 
-const detachMember: ControlHandler = async (body, context) => {
+const detachMember: ControlHandler<'Member.Detach'> = async (body, context) => {
   const result = await context.buses.detachMember(text(body, 'bus'), text(body, 'member'));
   return result;
 };
 
-const checkMember: ControlHandler = (body, context) => ({
+const checkMember: ControlHandler<'Member.Check'> = (body, context) => ({
   problems: context.buses.memberProblems(text(body, 'bus'), text(body, 'member')),
 });
 
-const listMembers: ControlHandler = (body, context) => {
+const listMembers: ControlHandler<'Member.List'> = (body, context) => {
   const name = text(body, 'bus');
   const annotation = optionalText(body, 'annotation');
   const bus = context.buses.list().find((candidate) => candidate.name === name);
@@ -100,9 +79,9 @@ const listMembers: ControlHandler = (body, context) => {
   return { members };
 };
 
-export const MEMBER_ENDPOINTS: Readonly<Record<string, ControlHandler>> = {
-  '/Member.Attach': attachMember,
-  '/Member.Detach': detachMember,
-  '/Member.Check': checkMember,
-  '/Member.List': listMembers,
+export const MEMBER_HANDLERS: ControlHandlers<'Member.Attach' | 'Member.Detach' | 'Member.Check' | 'Member.List'> = {
+  'Member.Attach': attachMember,
+  'Member.Detach': detachMember,
+  'Member.Check': checkMember,
+  'Member.List': listMembers,
 };

@@ -17,9 +17,6 @@ import { packageVersion } from '../version.js';
 import { TunnelHost } from '../tunnel/host.js';
 import { errorMessage } from '../errors.js';
 
-export const DEFAULT_PLUGIN_SOCKET = '/run/docker/plugins/cantainer.sock';
-export const DEFAULT_STATE_DIR = '/var/lib/cantainer';
-
 export interface DaemonOptions {
   readonly kernel: KernelPort;
   readonly socketPath: string;

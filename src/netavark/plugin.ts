@@ -3,14 +3,8 @@
 // says what this is. Like the CNI plugin, it only parses, checks and translates: one daemon, one state per host.
 import { createHash } from 'node:crypto';
 import { CantainerError, describeValue, errorMessage } from '../errors.js';
-import {
-  callDaemon,
-  CONTAINER_ANNOTATION,
-  CONTROL_SOCKET_ENV,
-  DEFAULT_CONTROL_SOCKET,
-  START_DAEMON,
-  type DaemonCall,
-} from '../control/client.js';
+import { callDaemon, START_DAEMON, type DaemonCall } from '../control/client.js';
+import { CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { packageVersion } from '../version.js';
 
 export interface NetavarkOutcome {
@@ -105,6 +99,8 @@ interface Attachment {
   readonly containerId: string;
   readonly containerName: string;
   readonly network: string;
+  /** The container's network namespace file. */
+  readonly netns: string;
 }
 
 function attachment(stdin: string, netns: string | undefined): Attachment {
@@ -136,6 +132,7 @@ function attachment(stdin: string, netns: string | undefined): Attachment {
     containerId,
     containerName: typeof input.container_name === 'string' ? input.container_name : '',
     network: network.name as string,
+    netns,
   };
 }
 
@@ -170,7 +167,7 @@ export async function runNetavark(
           create: true,
           ...(a.fd === undefined ? {} : { fd: a.fd }),
           member: a.member,
-          netns,
+          netns: a.netns,
           interface: a.ifname,
           annotations: {
             [NOTE.origin]: 'netavark',

@@ -118,3 +118,32 @@ describe('layers', () => {
     assert.deepEqual(cycles, []);
   });
 });
+
+describe('what the commands and plugins load', () => {
+  const imports = sourceFiles().flatMap(importsOf);
+  /** The modules loaded at start by `entry`: static imports that are not erased, followed through. */
+  const loadedBy = (entry: string): Set<string> => {
+    const seen = new Set<string>([entry]);
+    const queue = [entry];
+    for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+      for (const edge of imports) {
+        if (edge.from !== file || edge.typeOnly || edge.dynamic || seen.has(edge.to)) continue;
+        seen.add(edge.to);
+        queue.push(edge.to);
+      }
+    }
+    return seen;
+  };
+  const HEAVY = /^(service|reconcile|state|tunnel|docker\/driver|daemon\/daemon|control\/api)\b/u;
+
+  for (const entry of ['cli/main.ts', 'cni/main.ts', 'netavark/main.ts']) {
+    it(`${entry} loads neither the service nor the reconciler at start`, () => {
+      assert.deepEqual([...loadedBy(entry)].filter((file) => HEAVY.test(file)).sort(), []);
+    });
+  }
+
+  it('the daemon does load them (the test above can see them)', () => {
+    const loaded = loadedBy('daemon/daemon.ts');
+    assert.ok(loaded.has('service/buses.ts') && loaded.has('reconcile/reconciler.ts') && loaded.has('control/api.ts'));
+  });
+});

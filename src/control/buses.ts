@@ -1,0 +1,132 @@
+// Buses and the daemon over the control socket: `cantainer ls`, `inspect`, `doctor --repair`, `events`.
+import { hostEndName } from '../bus/plan.js';
+import type { Bus } from '../bus/model.js';
+import { UnknownBusError } from '../service/errors.js';
+import { STREAM, type JsonStream } from '../transport/json-server.js';
+import { packageVersion } from '../version.js';
+import { text } from './body.js';
+import type { ControlContext, ControlHandler, ControlHandlers, StreamHandler } from './context.js';
+import { gatewayEntry } from './gateways.js';
+import { CONTAINER_ANNOTATION, type BusEntry } from './protocol.js';
+
+function knownBus(context: ControlContext, name: string): Bus {
+  const bus = context.buses.byName(name) ?? context.buses.get(name);
+  if (bus === undefined) throw new UnknownBusError(name, 'name');
+  return bus;
+}
+
+const listBuses: ControlHandler<'Bus.List'> = (_body, context) => {
+  const gateways = context.buses.gateways().filter((view) => view.status.state === 'wired');
+  const buses: BusEntry[] = context.buses.list().map((bus) => {
+    const seen = context.buses.observe(bus.id);
+    return {
+      name: bus.name,
+      id: bus.id,
+      fd: bus.fd,
+      members: bus.members.length,
+      gateways: gateways.filter((view) => view.gateway.source === bus.name || view.gateway.destination === bus.name).length,
+      uplinks: bus.uplinks?.length ?? 0,
+      frames: seen.frames,
+      dropped: seen.dropped,
+      namespace: seen.namespacePath,
+    };
+  });
+  return { buses };
+};
+
+const inspectBus: ControlHandler<'Bus.Inspect'> = async (body, context) => {
+  const bus = knownBus(context, text(body, 'bus'));
+  const seen = context.buses.observe(bus.id);
+  const containers =
+    context.memberContainers === undefined
+      ? new Map<string, { container: string; netnsPath?: string }>()
+      : await context.memberContainers(bus.id).catch(() => new Map<string, { container: string; netnsPath?: string }>());
+  const members = bus.members.map((member) => {
+    const found = containers.get(member.id);
+    const iface =
+      found?.netnsPath === undefined
+        ? undefined
+        : context.buses.memberInterface(bus.id, member.id, { label: found.container, path: found.netnsPath });
+    // Members attached into a namespace file (CNI, netavark) carry their container's name and keep their interface's.
+    const container = found?.container.replace(/^\//u, '') ?? member.annotations?.[CONTAINER_ANNOTATION];
+    return {
+      id: member.id,
+      hostEnd: hostEndName(member.id),
+      ...(container === undefined ? {} : { container }),
+      ...(iface === undefined ? (member.end.handover !== true ? { interface: member.end.name } : {}) : { interface: iface }),
+      ...(member.end.netns === undefined ? {} : { netns: member.end.netns }),
+      ...(member.send === undefined ? {} : { send: member.send }),
+      ...(member.receive === undefined ? {} : { receive: member.receive }),
+    };
+  });
+  return {
+    name: bus.name,
+    id: bus.id,
+    fd: bus.fd,
+    namespace: seen.namespacePath,
+    frames: seen.frames,
+    dropped: seen.dropped,
+    members,
+    gateways: context.buses
+      .gateways()
+      .filter((view) => view.gateway.source === bus.name || view.gateway.destination === bus.name)
+      .map((view) => gatewayEntry(view, context.buses)),
+    uplinks: context.buses
+      .uplinks()
+      .filter((view) => view.bus === bus.name)
+      .map((view) => ({
+        interface: view.uplink.interface,
+        direction: view.uplink.direction,
+        state: view.state,
+        ...(view.detail === undefined ? {} : { detail: view.detail }),
+      })),
+    rules: seen.rules.map((rule) => ({
+      source: rule.source,
+      destination: rule.destination,
+      fd: rule.fd === true,
+      ...(rule.filter === undefined
+        ? {}
+        : { filter: `${rule.filter.id.toString(16).toUpperCase()}/${rule.filter.mask.toString(16).toUpperCase()}` }),
+      ...(rule.modifications === undefined ? {} : { edits: Object.keys(rule.modifications) }),
+      handled: rule.counters.handled,
+      dropped: rule.counters.dropped,
+      deleted: rule.counters.deleted,
+    })),
+    drift: context.buses
+      .check(bus.id)
+      .map((change) => `${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`),
+  };
+};
+
+const repairBus: ControlHandler<'Bus.Repair'> = async (body, context) => {
+  const bus = knownBus(context, text(body, 'bus'));
+  const changes = await context.buses.repair(bus.id);
+  return { bus: bus.name, changes: changes.map((change) => `${change.action} ${change.object} ${change.name}`) };
+};
+
+const daemonStatus: ControlHandler<'Daemon.Status'> = (_body, context) => ({
+  version: packageVersion(),
+  pid: process.pid,
+  ...(context.started === undefined
+    ? {}
+    : {
+        startedAt: context.started.at,
+        stateFile: context.started.stateFile,
+        ...(context.started.stateProblem === undefined ? {} : { stateProblem: context.started.stateProblem }),
+      }),
+  buses: context.buses.list().length,
+});
+
+const streamEvents: StreamHandler = (_body, context) => {
+  const stream: JsonStream = { [STREAM]: (write) => context.buses.onEvent(write) };
+  return stream;
+};
+
+export const BUS_HANDLERS: ControlHandlers<'Bus.List' | 'Bus.Inspect' | 'Bus.Repair' | 'Daemon.Status'> = {
+  'Bus.List': listBuses,
+  'Bus.Inspect': inspectBus,
+  'Bus.Repair': repairBus,
+  'Daemon.Status': daemonStatus,
+};
+
+export const STREAM_HANDLERS = { 'Events.Stream': streamEvents } as const;

@@ -1,0 +1,203 @@
+// The control protocol in one place: every method of the daemon's control socket with the body it takes and the
+// answer it gives. The server's handlers are typed against this map (a handler that answers another shape does not
+// compile), and so is the one client every front door uses (the commands, the CNI and netavark plugins). Types and
+// constants only: loading it loads nothing of the service.
+import type { Gateway } from '../bus/gateway.js';
+import type { GatewayFlags } from '../bus/gateway-spec.js';
+import type { Tunnel, TunnelTransport } from '../bus/tunnel.js';
+import type { Uplink, UplinkDirection } from '../bus/uplink.js';
+import type { BusEvent } from '../service/events.js';
+import type { TunnelCounters } from '../tunnel/counters.js';
+
+export const DEFAULT_CONTROL_SOCKET = '/run/cantainer/control.sock';
+
+export const CONTROL_SOCKET_ENV = 'CANTAINER_CONTROL_SOCKET';
+
+/** The member annotation with the name people know a member's container by (set by the plugins that attach by name). */
+export const CONTAINER_ANNOTATION = 'container';
+
+/** A bus in `cantainer ls`. */
+export interface BusEntry {
+  readonly name: string;
+  readonly id: string;
+  readonly fd: boolean;
+  readonly members: number;
+  readonly gateways: number;
+  readonly uplinks: number;
+  readonly frames: number;
+  readonly dropped: number;
+  /** The bus's namespace file: tools read its `monitor` interface there. */
+  readonly namespace: string;
+}
+
+/** A gateway as the API shows it: its settings, the name of the bus that declares it, and its status. */
+export type GatewayEntry = Omit<Gateway, 'declaredBy'> & {
+  /** The bus whose settings declare it (then it goes with that bus), or absent when added by hand. */
+  readonly declaredBy?: string;
+  readonly state: 'wired' | 'waiting' | 'refused';
+  /** Why it is not wired: the missing buses, or the reason it is refused. */
+  readonly detail?: string;
+};
+
+/** An uplink with its bus and whether its interface is there. */
+export type UplinkEntry = Uplink & {
+  readonly bus: string;
+  readonly state: 'up' | 'down';
+  readonly detail?: string;
+};
+
+/** A tunnel as the API shows it: its settings, its bus, its state and counters. */
+export type TunnelEntry = Tunnel & {
+  readonly bus: string;
+  readonly state: 'up' | 'failed' | 'stopped';
+  readonly detail?: string;
+  readonly peers?: readonly string[];
+  readonly counters?: TunnelCounters;
+};
+
+/** A member in `cantainer inspect`. */
+export interface InspectMember {
+  readonly id: string;
+  /** The member's end in the bus namespace. */
+  readonly hostEnd: string;
+  readonly container?: string;
+  readonly interface?: string;
+  /** The namespace file a CNI or netavark member was made in. */
+  readonly netns?: string;
+  readonly send?: readonly string[];
+  readonly receive?: readonly string[];
+}
+
+/** A kernel rule of a bus with its counters. */
+export interface RuleEntry {
+  readonly source: string;
+  readonly destination: string;
+  readonly fd: boolean;
+  /** `ID/MASK` in hex, when the rule filters. */
+  readonly filter?: string;
+  /** The fields the rule edits. */
+  readonly edits?: readonly string[];
+  readonly handled: number;
+  readonly dropped: number;
+  readonly deleted: number;
+}
+
+/** One bus in detail: what `cantainer inspect` prints. */
+export interface BusDetail {
+  readonly name: string;
+  readonly id: string;
+  readonly fd: boolean;
+  readonly namespace: string;
+  readonly frames: number;
+  readonly dropped: number;
+  readonly members: readonly InspectMember[];
+  readonly gateways: readonly GatewayEntry[];
+  readonly uplinks: ReadonlyArray<{
+    readonly interface: string;
+    readonly direction: UplinkDirection;
+    readonly state: 'up' | 'down';
+    readonly detail?: string;
+  }>;
+  readonly rules: readonly RuleEntry[];
+  /** What differs between the bus's plan and the kernel, one change a line. */
+  readonly drift: readonly string[];
+}
+
+/** What Member.Attach takes: a member made straight in a namespace file, on a bus found (or made) by name. */
+export interface AttachRequest {
+  readonly bus: string;
+  /** The absolute path of the container's network namespace file. */
+  readonly netns: string;
+  readonly member: string;
+  readonly interface: string;
+  /** Make the bus (transient) when none has that name. */
+  readonly create?: boolean;
+  readonly fd?: boolean;
+  readonly send?: readonly string[];
+  readonly receive?: readonly string[];
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** Notes kept with a bus made by this attach. */
+  readonly busAnnotations?: Readonly<Record<string, string>>;
+}
+
+/** What Member.Attach answers. */
+export interface AttachAnswer {
+  readonly bus: string;
+  readonly id: string;
+  readonly fd: boolean;
+  readonly mtu: number;
+  /** The bus was made by this attach. */
+  readonly created: boolean;
+  readonly member: string;
+  readonly interface: string;
+  readonly netns: string;
+}
+
+/** A member as Member.List shows it. */
+export interface MemberEntry {
+  readonly id: string;
+  readonly interface: string;
+  readonly netns?: string;
+  readonly since?: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** What Tunnel.Add takes: the command line's flags by their long names. */
+export interface TunnelRequest {
+  readonly bus: string;
+  readonly transport: TunnelTransport;
+  readonly name?: string;
+  readonly listen?: string;
+  readonly peer?: string;
+  readonly timeoutUs?: number;
+  readonly mtu?: number;
+  readonly allow?: readonly string[];
+}
+
+/** What Daemon.Status answers. */
+export interface DaemonStatus {
+  readonly version: string;
+  readonly pid: number;
+  readonly startedAt?: string;
+  readonly stateFile?: string;
+  /** Why the state file could not be used at start (it was set aside). */
+  readonly stateProblem?: string;
+  readonly buses: number;
+}
+
+type NoBody = Readonly<Record<string, never>>;
+
+/** Every request-and-answer method of the control socket: `POST /<method>` with `request`, answered with `answer`. */
+export interface ControlMethods {
+  'Bus.List': { request: NoBody; answer: { buses: BusEntry[] } };
+  /** `bus`: a name, or an id. */
+  'Bus.Inspect': { request: { bus: string }; answer: BusDetail };
+  'Bus.Repair': { request: { bus: string }; answer: { bus: string; changes: string[] } };
+  'Gateway.Add': { request: GatewayFlags & { source: string; destination: string }; answer: { gateway: GatewayEntry } };
+  'Gateway.Remove': { request: { source: string; destination: string }; answer: { removed: string } };
+  'Gateway.List': { request: NoBody; answer: { gateways: GatewayEntry[] } };
+  'Uplink.Add': {
+    request: { bus: string; interface: string; direction?: UplinkDirection; accept?: readonly string[]; reject?: readonly string[] };
+    answer: { uplink: UplinkEntry };
+  };
+  'Uplink.Remove': { request: { bus: string; interface: string }; answer: { removed: string } };
+  'Uplink.List': { request: NoBody; answer: { uplinks: UplinkEntry[] } };
+  'Tunnel.Add': { request: TunnelRequest; answer: { tunnel: TunnelEntry } };
+  'Tunnel.Remove': { request: { bus: string; name: string }; answer: { removed: string } };
+  'Tunnel.List': { request: NoBody; answer: { tunnels: TunnelEntry[] } };
+  'Member.Attach': { request: AttachRequest; answer: AttachAnswer };
+  'Member.Detach': { request: { bus: string; member: string }; answer: { removed: boolean; busRemoved: boolean } };
+  'Member.Check': { request: { bus: string; member: string }; answer: { problems: string[] } };
+  'Member.List': { request: { bus: string; annotation?: string }; answer: { members: MemberEntry[] } };
+  'Daemon.Status': { request: NoBody; answer: DaemonStatus };
+}
+
+/** Methods answered with a stream of newline-delimited JSON values, with the type of each value. */
+export interface ControlStreams {
+  'Events.Stream': BusEvent;
+}
+
+export type ControlMethod = keyof ControlMethods;
+export type ControlRequest<M extends ControlMethod> = ControlMethods[M]['request'];
+export type ControlAnswer<M extends ControlMethod> = ControlMethods[M]['answer'];
+export type ControlStream = keyof ControlStreams;
