@@ -133,3 +133,17 @@ export function withMember(bus: Bus, member: Member): Bus {
 export function withoutMember(bus: Bus, memberId: string): Bus {
   return { ...bus, members: bus.members.filter((m) => m.id !== memberId) };
 }
+
+/** `bus` with the members, uplinks and tunnels of `twin` added (those it has already stay as they are). */
+export function absorb(bus: Bus, twin: Bus): Bus {
+  const members = [...bus.members, ...twin.members.filter((member) => !bus.members.some((m) => m.id === member.id))];
+  const uplinks = [
+    ...(bus.uplinks ?? []),
+    ...(twin.uplinks ?? []).filter((uplink) => !(bus.uplinks ?? []).some((u) => u.interface === uplink.interface)),
+  ];
+  const tunnels = [
+    ...(bus.tunnels ?? []),
+    ...(twin.tunnels ?? []).filter((tunnel) => !(bus.tunnels ?? []).some((t) => t.name === tunnel.name)),
+  ];
+  return { ...bus, members, ...(uplinks.length === 0 ? {} : { uplinks }), ...(tunnels.length === 0 ? {} : { tunnels }) };
+}

@@ -1,7 +1,7 @@
 // Buses and the daemon over the control socket: `cantainer ls`, `inspect`, `doctor --repair`, `events`.
 import { hostEndName } from '../bus/plan.js';
 import type { Bus } from '../bus/model.js';
-import { UnknownBusError } from '../service/errors.js';
+import { UnknownBusError } from '../errors.js';
 import { STREAM, type JsonStream } from '../transport/json-server.js';
 import { packageVersion } from '../version.js';
 import { text } from './body.js';

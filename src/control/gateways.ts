@@ -4,7 +4,7 @@ import { describeGateway } from '../bus/gateway.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
 import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import type { BusService, GatewayView } from '../service/buses.js';
-import { UnknownGatewayError, UnknownUplinkError } from '../service/errors.js';
+import { UnknownGatewayError, UnknownUplinkError } from '../errors.js';
 import { optionalText, strings, text } from './body.js';
 import type { ControlHandler, ControlHandlers } from './context.js';
 import type { GatewayEntry } from './protocol.js';

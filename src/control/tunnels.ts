@@ -1,7 +1,7 @@
 // Tunnels over the control socket: `cantainer tunnel add|rm|ls`. A tunnel that cannot start is not kept.
 import { CantainerError, InvalidValueError } from '../errors.js';
 import { checkTunnel, defaultTunnelName, TUNNEL_TRANSPORTS, type Tunnel, type TunnelTransport } from '../bus/tunnel.js';
-import { UnknownTunnelError } from '../service/errors.js';
+import { UnknownTunnelError } from '../errors.js';
 import type { TunnelHost, TunnelView } from '../tunnel/host.js';
 import { optionalInteger, optionalText, strings, text } from './body.js';
 import type { ControlContext, ControlHandler, ControlHandlers } from './context.js';

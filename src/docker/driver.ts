@@ -7,7 +7,7 @@ import type { JsonHandler } from '../transport/json-server.js';
 import type { Logger } from '../log.js';
 import type { Bus, Member } from '../bus/model.js';
 import type { BusService } from '../service/buses.js';
-import { UnknownBusError } from '../service/errors.js';
+import { UnknownBusError } from '../errors.js';
 import { gatewayFromWords } from '../bus/gateway-spec.js';
 import { DEFAULT_PREFIX, parseEndpointOptions, parseNetworkOptions } from './options.js';
 import { provisionalName, type NetworkNamer } from './names.js';

@@ -85,3 +85,44 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
     if (!newGateways.has(id)) events.push({ type: 'gateway-removed', gateway: describeGateway(entry.gateway) });
   return events.map((event) => ({ time, ...event }));
 }
+
+/**
+ * Tells listeners what changed: each announcement compares the state with the one announced last, so every saved
+ * change is announced once. A listener that throws is logged and the others still hear.
+ */
+export class Announcer {
+  readonly #listeners = new Set<(event: BusEvent) => void>();
+  readonly #onListenerError: (error: unknown) => void;
+  /** The state as last announced. */
+  #announced: EventSnapshot = { buses: [], gateways: [] };
+
+  constructor(onListenerError: (error: unknown) => void) {
+    this.#onListenerError = onListenerError;
+  }
+
+  /** Takes `snapshot` as known without announcing it (the state found at start is not news). */
+  reset(snapshot: EventSnapshot): void {
+    this.#announced = snapshot;
+  }
+
+  /** Announces the changes from the last snapshot to this one, then `extra` events. */
+  announce(snapshot: EventSnapshot, time: string, extra: readonly BusEvent[] = []): void {
+    const events = [...stateEvents(this.#announced, snapshot, time), ...extra];
+    this.#announced = snapshot;
+    for (const event of events) {
+      for (const listener of this.#listeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.#onListenerError(error);
+        }
+      }
+    }
+  }
+
+  /** Calls `listener` with every event from now on; returns the function that stops it. */
+  listen(listener: (event: BusEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

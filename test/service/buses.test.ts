@@ -8,7 +8,7 @@ import type { Bus, Member } from '../../src/bus/model.js';
 import { busNamespace, planBus } from '../../src/bus/plan.js';
 import { ReconcileError } from '../../src/reconcile/reconciler.js';
 import { BusService } from '../../src/service/buses.js';
-import { BusConflictError, UnknownBusError } from '../../src/service/errors.js';
+import { BusConflictError, UnknownBusError } from '../../src/errors.js';
 import { StateStore } from '../../src/state/store.js';
 import { FakeKernel } from '../support/fake-kernel.js';
 import { kernelSnapshot, planSnapshot } from '../support/snapshot.js';

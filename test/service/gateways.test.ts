@@ -9,7 +9,7 @@ import type { Gateway } from '../../src/bus/gateway.js';
 import { busNamespace } from '../../src/bus/plan.js';
 import { ReconcileError } from '../../src/reconcile/reconciler.js';
 import { BusService } from '../../src/service/buses.js';
-import { BusConflictError } from '../../src/service/errors.js';
+import { BusConflictError } from '../../src/errors.js';
 import { StateStore } from '../../src/state/store.js';
 import { FakeKernel } from '../support/fake-kernel.js';
 import { kernelSnapshot } from '../support/snapshot.js';

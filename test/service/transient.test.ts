@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import type { Member } from '../../src/bus/model.js';
 import { busNamespace } from '../../src/bus/plan.js';
 import { BusService } from '../../src/service/buses.js';
-import { BusConflictError, UnknownBusError } from '../../src/service/errors.js';
+import { BusConflictError, UnknownBusError } from '../../src/errors.js';
 import { StateStore } from '../../src/state/store.js';
 import { FakeKernel } from '../support/fake-kernel.js';
 import { countAt, simFrame, transmit } from '../support/frame-sim.js';

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import type { Bus } from '../../src/bus/model.js';
 import type { Uplink } from '../../src/bus/uplink.js';
 import { BusService } from '../../src/service/buses.js';
-import { BusConflictError } from '../../src/service/errors.js';
+import { BusConflictError } from '../../src/errors.js';
 import { StateStore } from '../../src/state/store.js';
 import { InvalidValueError } from '../../src/errors.js';
 import { FakeKernel } from '../support/fake-kernel.js';
