@@ -147,3 +147,28 @@ describe('what the commands and plugins load', () => {
     assert.ok(loaded.has('service/buses.ts') && loaded.has('reconcile/reconciler.ts') && loaded.has('control/api.ts'));
   });
 });
+
+describe('room to live in', () => {
+  const files = sourceFiles();
+  it('no file of src/ is over 450 lines', () => {
+    const long = files.flatMap((file) => {
+      const lines = readFileSync(join(root, file), 'utf8').split('\n').length;
+      return lines > 450 ? [`${file}: ${lines}`] : [];
+    });
+    assert.deepEqual(long, []);
+  });
+
+  it('no class of src/ is over 300 lines', () => {
+    const long = files.flatMap((file) => {
+      const lines = readFileSync(join(root, file), 'utf8').split('\n');
+      return lines.flatMap((line, start) => {
+        const name = /^(?:export )?class (\w+)/u.exec(line)?.[1];
+        if (name === undefined) return [];
+        // A class ends at the first closing brace at the start of a line after it (the formatter puts it there).
+        const length = lines.slice(start).findIndex((text) => text === '}') + 1;
+        return length > 300 ? [`${file}: class ${name}, ${length} lines`] : [];
+      });
+    });
+    assert.deepEqual(long, []);
+  });
+});
