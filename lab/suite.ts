@@ -1,6 +1,7 @@
-// Runs the real-kernel test suite (dist/test/lab/*.test.js) inside one lab VM and reports what ran.
-import { readdirSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+// Runs the real-kernel test suite (the files lab/files.ts names) in lab VMs and reports what ran.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LAB_FILES, MATRIX_FILES, TRIXIE_FILES } from './files.js';
 import { fileURLToPath } from 'node:url';
 import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { chooseAccelerator } from './accel.js';
@@ -25,13 +26,10 @@ export async function runLabSuite(): Promise<number> {
     console.error(`${missing}\nlab: the real-kernel suite cannot run; set CANTAINER_SKIP_LAB=1 to skip it explicitly`);
     return 1;
   }
-  const testDir = join(projectRoot, 'dist', 'test', 'lab');
-  const files = readdirSync(testDir)
-    .filter((name) => name.endsWith('.test.js'))
-    .sort()
-    .map((name) => relative(projectRoot, join(testDir, name)));
-  if (files.length === 0) {
-    console.error('lab: no real-kernel test files found under dist/test/lab');
+  const files = LAB_FILES;
+  const absent = [...LAB_FILES, ...MATRIX_FILES, ...TRIXIE_FILES].filter((file) => !existsSync(join(projectRoot, file)));
+  if (absent.length > 0) {
+    console.error(`lab: test files named in lab/files.ts are not built: ${absent.join(', ')}; run "npm run build" first`);
     return 1;
   }
   const log = (line: string): void => {
@@ -78,9 +76,6 @@ export async function runLabSuite(): Promise<number> {
   return ok && matrix && trixie ? 0 : 1;
 }
 
-/** Files of the Docker end-to-end suite run again on each newer engine. */
-const MATRIX_FILES = ['dist/test/lab/docker-driver.test.js'];
-
 /** The Docker e2e suite on Debian trixie's and sid's engines, one VM each; reports each engine's wall time. */
 async function runEngineMatrix(artefacts: LabArtefacts, accel: Accelerator): Promise<boolean> {
   let ok = true;
@@ -113,11 +108,7 @@ async function runEngineMatrix(artefacts: LabArtefacts, accel: Accelerator): Pro
 
 /** The tests that need a newer userland (Podman 5, netavark), in a VM booted on a Debian trixie root. */
 async function runTrixieSuite(artefacts: LabArtefacts, accel: Accelerator): Promise<boolean> {
-  const dir = join(projectRoot, 'dist', 'test', 'lab', 'trixie');
-  const files = readdirSync(dir)
-    .filter((name) => name.endsWith('.test.js'))
-    .sort()
-    .map((name) => relative(projectRoot, join(dir, name)));
+  const files = TRIXIE_FILES;
   const root = ensureTrixieRoot((line) => {
     console.log(line);
   });

@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-// Runs the compiled test files with node:test. Node 20's `node --test <dir>` neither globs nor picks up .ts
+// Runs the unit suite (every compiled test file under dist/test/unit) with node:test, then the lab suite
+// (lab/suite.ts, the files lab/files.ts names). Node 20's `node --test <dir>` neither globs nor picks up .ts
 // files and then passes with zero tests, so this script lists the files itself and fails when it finds none.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
-const testRoot = join(root, 'dist', 'test');
+const testRoot = join(root, 'dist', 'test', 'unit');
 
 function findTests(dir) {
   return readdirSync(dir)
     .flatMap((entry) => {
       const path = join(dir, entry);
-      if (statSync(path).isDirectory()) return entry === 'lab' ? [] : findTests(path);
+      if (statSync(path).isDirectory()) return findTests(path);
       return entry.endsWith('.test.js') ? [path] : [];
     })
     .sort();

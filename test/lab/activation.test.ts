@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { ensureDockerWithImages, sh, startCantainerDaemon, waitFor } from './helpers.js';
+import { ensureDockerWithImages, sh, startCantainerDaemon, waitFor } from '../support/lab.js';
 
 const SOCKET = '/run/docker/plugins/cantainer.sock';
 const STATE = '/run/cantainer-activation/state';

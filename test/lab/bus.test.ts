@@ -10,7 +10,7 @@ import type { Bus, Member } from '../../src/bus/model.js';
 import { busNamespace, hostEndName, MONITOR, planBus } from '../../src/bus/plan.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { kernelSnapshot, planSnapshot } from '../support/snapshot.js';
-import { sh, waitFor } from './helpers.js';
+import { sh, waitFor } from '../support/lab.js';
 
 const QUIET_MS = 300;
 /** cantainer's bus namespaces, and, elsewhere, namespaces standing in for containers. */

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { formatCansend } from '../../src/can/text.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import { sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import { sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
 
 const DIR = '/run/cantainer-cni';
 const CONTROL = `${DIR}/control.sock`;

@@ -15,7 +15,7 @@ import {
   startCantainerDaemon,
   waitFor,
   type RunningDaemon,
-} from './helpers.js';
+} from '../support/lab.js';
 
 const kernel = systemKernel();
 const compose = (args: string, timeoutMs = 240_000): string =>

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import type { CanFrame } from '../../src/can/frame.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import { cansend, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import { cansend, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
 
 const QUIET_MS = 400;
 const CONTROL = '/run/cantainer-gw/control.sock';

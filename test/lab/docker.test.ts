@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sh } from './helpers.js';
+import { sh } from '../support/lab.js';
 
 describe('Docker engine in the lab', () => {
   it('starts dockerd on a tmpfs, imports a local image and runs a container', () => {

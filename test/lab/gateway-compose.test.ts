@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import type { CanFrame } from '../../src/can/frame.js';
 import type { CanSocketPort } from '../../src/kernel/index.js';
-import { cansend, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import { cansend, containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
 
 const CONTROL = '/run/cantainer-gwc/control.sock';
 const NETNS_DIR = '/run/cantainer-gwc/netns';

@@ -15,7 +15,7 @@ import { busNamespace, MONITOR } from '../../src/bus/plan.js';
 import { silentLogger } from '../../src/log.js';
 import { BusService } from '../../src/service/buses.js';
 import { StateStore } from '../../src/state/store.js';
-import { sh } from './helpers.js';
+import { sh } from '../support/lab.js';
 
 const QUIET_MS = 300;
 const kernel = systemKernel({ netnsDir: '/run/cantainer-test/gw' });

@@ -1,8 +1,8 @@
 // The kernel port contract against the real kernel; the unit suite runs the same suite on the fake.
 import { readFileSync } from 'node:fs';
 import { systemKernel } from '../../src/kernel/index.js';
-import { kernelPortContract } from '../contract/kernel-port.js';
-import { sh, waitFor } from './helpers.js';
+import { kernelPortContract } from '../support/kernel-contract.js';
+import { sh, waitFor } from '../support/lab.js';
 
 kernelPortContract('real kernel', () => {
   sh('modprobe -a vcan vxcan can-gw can-raw');

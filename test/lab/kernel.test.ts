@@ -15,7 +15,7 @@ import {
 import { NetnsStore } from '../../src/kernel/netns.js';
 import { RouteHandle as RealRoute } from '../../src/kernel/route.js';
 import type { CanGwRule } from '../../src/netlink/cangw.js';
-import { sh, waitFor } from './helpers.js';
+import { sh, waitFor } from '../support/lab.js';
 
 const kernel = systemKernel({ netnsDir: '/run/cantainer-test/netns' });
 const QUIET_MS = 300;

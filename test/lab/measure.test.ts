@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { systemKernel, type RoutePort } from '../../src/kernel/index.js';
 import { sameRule, type CanGwRule } from '../../src/netlink/cangw.js';
-import { sh } from './helpers.js';
+import { sh } from '../support/lab.js';
 
 const ROUNDS = 40;
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { sh } from './helpers.js';
+import { sh } from '../support/lab.js';
 
 describe('lab kernel', () => {
   it('is a Debian kernel with the CAN modules loadable', () => {

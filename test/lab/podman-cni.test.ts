@@ -17,7 +17,7 @@ import {
   sh,
   startCantainerDaemon,
   type RunningDaemon,
-} from './helpers.js';
+} from '../support/lab.js';
 
 const DIR = '/run/cantainer-podman';
 const CONTROL = `${DIR}/control.sock`;

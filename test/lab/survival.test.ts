@@ -10,7 +10,7 @@ import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
 import { busNamespace, planBus } from '../../src/bus/plan.js';
 import type { Bus } from '../../src/bus/model.js';
 import { kernelSnapshot, planSnapshot } from '../support/snapshot.js';
-import { containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import { containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
 
 const STATE_DIR = '/run/cantainer-survival/state';
 const LOG = '/run/cantainer-survival.log';

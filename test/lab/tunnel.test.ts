@@ -10,7 +10,7 @@ import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { formatCansend } from '../../src/can/text.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
 import { dockerRequests as d, post } from '../support/plugin-client.js';
-import { sh, startCantainerDaemon, waitFor, type RunningDaemon } from './helpers.js';
+import { sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
 
 interface Host {
   readonly name: string;

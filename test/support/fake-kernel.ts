@@ -1,5 +1,5 @@
 // An in-memory kernel for unit tests of everything above the kernel layer. It enforces the kernel semantics the
-// bus core relies on, and the contract suite (test/contract/kernel-port.ts) runs the same assertions against it
+// bus core relies on, and the contract suite (test/support/kernel-contract.ts) runs the same assertions against it
 // and against the real kernel in the lab:
 // - names are validated by the same codecs the real layer sends through (15 characters, allowed characters);
 // - EEXIST for a taken name, ENODEV for a missing link, EBUSY for an MTU change while up;

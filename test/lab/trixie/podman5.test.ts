@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { classicFrame, fdFrame } from '../../../src/can/frame.js';
 import { formatCansend } from '../../../src/can/text.js';
-import { exchangeFrames as exchange, podmanWith, sh, startCantainerDaemon, type RunningDaemon } from '../helpers.js';
+import { exchangeFrames as exchange, podmanWith, sh, startCantainerDaemon, type RunningDaemon } from '../../support/lab.js';
 
 const DIR = '/run/cantainer-podman5';
 const PLUGINS = '/usr/local/lib/netavark-plugins';

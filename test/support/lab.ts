@@ -1,0 +1,115 @@
+// Helpers for the real-kernel suite, which runs as root inside the lab VM (see lab/suite.ts).
+import { execFileSync } from 'node:child_process';
+import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
+import type { CanFrame } from '../../src/can/frame.js';
+import { formatCansend } from '../../src/can/text.js';
+import { stopChild } from './child.js';
+
+if (process.env.CANTAINER_IN_LAB !== '1') {
+  throw new Error('the real-kernel suite runs inside the lab VM: use `npm test` (lab/suite.ts), not node --test directly');
+}
+
+/** Runs a shell command, returning its standard output; throws with its standard error when it fails. */
+export function sh(command: string, timeoutMs = 30_000): string {
+  return execFileSync('sh', ['-c', command], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Polls a condition every 10 ms until it holds or the deadline passes. */
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Starts dockerd once per lab run (later calls find it running) and imports the busybox image with can-utils. */
+export function ensureDockerWithImages(): void {
+  sh(
+    '. lab/guest/docker.sh && lab_start_dockerd && { docker image inspect lab/canutils >/dev/null 2>&1 || lab_busybox_image lab/canutils /usr/bin/cansend /usr/bin/candump /usr/bin/isotpsend /usr/bin/isotprecv; }',
+    180_000,
+  );
+}
+
+export interface RunningDaemon {
+  readonly logPath: string;
+  /** SIGTERM, and wait for the exit. */
+  stop(): Promise<void>;
+  /** SIGKILL, and wait for the exit: a crash. */
+  kill(): Promise<void>;
+}
+
+/** Starts `cantainer daemon` from this checkout and waits until it serves (its log says so). */
+export async function startCantainerDaemon(
+  args: string[] = [],
+  logPath = '/run/cantainer-daemon.log',
+  wrapper: readonly string[] = [],
+): Promise<RunningDaemon> {
+  const { spawn } = await import('node:child_process');
+  const { openSync, existsSync, readFileSync } = await import('node:fs');
+  // A killed daemon leaves its socket file: wait for the new one's "serving" line instead.
+  const serving = (): number =>
+    existsSync(logPath) ? readFileSync(logPath, 'utf8').split('"msg":"serving the Docker network plugin"').length - 1 : 0;
+  const before = serving();
+  const out = openSync(logPath, 'a');
+  // A wrapper that execs its command (nsenter --net=...) keeps the pid, so the stop and kill below reach the daemon.
+  const command = [...wrapper, process.execPath, 'bin/cantainer', 'daemon', '--log-level', 'debug', ...args];
+  const child = spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', out, out] });
+  await waitFor('the daemon to serve', () => serving() > before || child.exitCode !== null, 30_000);
+  if (child.exitCode !== null) throw new Error(`cantainer daemon exited with ${child.exitCode}: ${sh(`tail -20 ${logPath}`)}`);
+  return { logPath, stop: () => stopChild(child, 'SIGTERM'), kill: () => stopChild(child, 'SIGKILL') };
+}
+
+const hostKernel = systemKernel();
+
+/** A raw CAN socket (FD-capable unless told otherwise) on an interface inside a running container. */
+export function containerSocket(container: string, ifname: string, fd = true): CanSocketPort {
+  const pid = sh(`docker inspect -f '{{.State.Pid}}' ${container}`).trim();
+  return hostKernel.canSocket(ifname, { netns: { label: container, path: `/proc/${pid}/ns/net` }, fd });
+}
+
+/** Sends frames (cansend syntax) from inside a container with can-utils' cansend, in one docker exec. */
+export function cansend(container: string, ifname: string, frames: string[]): void {
+  sh(`docker exec ${container} sh -c '${frames.map((frame) => `cansend ${ifname} ${frame}`).join(' && ')}'`, 60_000);
+}
+
+/** Podman with fixed global flags: runs it, expects it to fail, and opens CAN sockets in its containers. */
+export function podmanWith(flags: readonly string[]): {
+  readonly run: (args: string[], timeoutMs?: number) => string;
+  readonly fails: (args: string[]) => string;
+  readonly socket: (container: string, ifname: string) => CanSocketPort;
+} {
+  const run = (args: string[], timeoutMs = 120_000): string =>
+    execFileSync('podman', [...flags, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const fails = (args: string[]): string => {
+    try {
+      run(args);
+    } catch (error) {
+      return String((error as { stderr?: unknown }).stderr ?? error);
+    }
+    throw new Error(`podman ${args.join(' ')} succeeded`);
+  };
+  const socket = (container: string, ifname: string): CanSocketPort => {
+    const pid = run(['inspect', '-f', '{{.State.Pid}}', container]).trim();
+    return hostKernel.canSocket(ifname, { netns: { label: `${container}/${ifname}`, path: `/proc/${pid}/ns/net` }, fd: true });
+  };
+  return { run, fails, socket };
+}
+
+/** Sends frames from one socket; returns what each listener received (within 1 s of quiet), in order; closes them all. */
+export async function exchangeFrames(
+  sender: CanSocketPort,
+  listeners: Readonly<Record<string, CanSocketPort>>,
+  frames: readonly CanFrame[],
+): Promise<Record<string, string[]>> {
+  try {
+    for (const frame of frames) sender.send(frame);
+    const got = await Promise.all(
+      Object.entries(listeners).map(async ([name, socket]) => [name, (await socket.receiveAll(1000)).map(formatCansend)] as const),
+    );
+    return Object.fromEntries(got);
+  } finally {
+    sender.close();
+    for (const socket of Object.values(listeners)) socket.close();
+  }
+}

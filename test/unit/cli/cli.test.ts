@@ -1,0 +1,125 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { main, type CliIo } from '../../../src/cli/main.js';
+import { parseHex } from '../../../src/cli/decode.js';
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIo = { out: (text) => (out += text), err: (text) => (err += text) };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+describe('cantainer CLI', () => {
+  it('prints help for the program and for every command', async () => {
+    const top = await run(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.out, /Usage: cantainer/u);
+    assert.match(top.out, /decode <hex>/u);
+    const decode = await run(['decode', '--help']);
+    assert.equal(decode.code, 0);
+    assert.match(decode.out, /Usage: cantainer decode \[options\] <hex>/u);
+  });
+
+  it('has --help on every command, with its usage line', async () => {
+    const commands = [
+      ['ls'],
+      ['inspect'],
+      ['send'],
+      ['dump'],
+      ['replay'],
+      ['events'],
+      ['doctor'],
+      ['repair'],
+      ['gateway'],
+      ['gateway', 'add'],
+      ['gateway', 'rm'],
+      ['gateway', 'ls'],
+      ['uplink'],
+      ['uplink', 'add'],
+      ['uplink', 'rm'],
+      ['uplink', 'ls'],
+      ['daemon'],
+      ['preflight'],
+      ['decode'],
+    ];
+    for (const command of commands) {
+      const help = await run([...command, '--help']);
+      assert.equal(help.code, 0, command.join(' '));
+      assert.match(help.out, new RegExp(`^Usage: cantainer ${command.join(' ')} `, 'u'), command.join(' '));
+    }
+  });
+
+  it('prints the version', async () => {
+    const result = await run(['--version']);
+    assert.match(result.out, /^\d+\.\d+\.\d+\n$/u);
+  });
+
+  it('decodes a can-gw request given as strace escapes', async () => {
+    const result = await run([
+      'decode',
+      '"\\x24\\x00\\x00\\x00\\x18\\x00\\x05\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x1d\\x01\\x01\\x00\\x08\\x00\\x09\\x00\\x03\\x00\\x00\\x00\\x08\\x00\\x0a\\x00\\x04\\x00\\x00\\x00"',
+    ]);
+    assert.equal(result.code, 0, result.err);
+    const [message] = JSON.parse(result.out) as Array<{ type: string; rule: unknown; counters: unknown }>;
+    assert.equal(message?.type, 'RTM_NEWROUTE');
+    assert.deepEqual(message.rule, { sourceIndex: 3, destinationIndex: 4, echo: true });
+  });
+
+  it('reports bad hex as an error naming the argument, exit status 1', async () => {
+    const result = await run(['decode', 'xyz']);
+    assert.equal(result.code, 1);
+    assert.match(result.err, /^cantainer: hex: "xyz" is not valid/u);
+  });
+
+  it('reports a malformed datagram without crashing', async () => {
+    const result = await run(['decode', '10000000']);
+    assert.equal(result.code, 1);
+    assert.match(result.err, /malformed netlink datagram/u);
+  });
+
+  it('rejects unknown commands with a usage error', async () => {
+    const result = await run(['frobnicate']);
+    assert.notEqual(result.code, 0);
+    assert.match(result.err, /unknown command 'frobnicate'/u);
+  });
+
+  it('parses hex in the forms people paste', () => {
+    assert.deepEqual(parseHex('0a 0b:0c'), Buffer.from([10, 11, 12]));
+    assert.deepEqual(parseHex('\\x0a\\x0b'), Buffer.from([10, 11]));
+  });
+});
+
+describe('daemon: systemd socket activation', () => {
+  it('uses fd 3 only when LISTEN_PID names this process and LISTEN_FDS is at least 1', async () => {
+    const { inheritedSocket } = await import('../../../src/cli/daemon.js');
+    assert.equal(inheritedSocket({ LISTEN_PID: '42', LISTEN_FDS: '1' }, 42), 3);
+    assert.equal(inheritedSocket({ LISTEN_PID: '42', LISTEN_FDS: '2' }, 42), 3);
+    assert.equal(inheritedSocket({ LISTEN_PID: '41', LISTEN_FDS: '1' }, 42), undefined, 'meant for another process');
+    assert.equal(inheritedSocket({ LISTEN_PID: '42', LISTEN_FDS: '0' }, 42), undefined);
+    assert.equal(inheritedSocket({}, 42), undefined);
+  });
+});
+
+describe('cantainer daemon (arguments)', () => {
+  it('documents its options in --help', async () => {
+    const { code, out } = await run(['daemon', '--help']);
+    assert.equal(code, 0);
+    for (const option of [
+      '--socket <path>',
+      '--state-dir <dir>',
+      '--log-level <level>',
+      '--netns-dir <dir>',
+      '/run/docker/plugins/cantainer.sock',
+      '/var/lib/cantainer',
+    ])
+      assert.ok(out.includes(option), option);
+  });
+
+  it('refuses a bad log level before touching anything', async () => {
+    const { code, err } = await run(['daemon', '--log-level', 'loud']);
+    assert.equal(code, 1);
+    assert.match(err, /--log-level: "loud" is not valid; allowed: debug, info, warn, error/u);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatPreflight, judgePreflight, type PreflightFacts } from '../../../src/kernel/preflight.js';
+
+const DEBIAN_DEP = [
+  'kernel/drivers/net/can/vcan.ko:',
+  'kernel/drivers/net/can/vxcan.ko: kernel/drivers/net/can/dev/can-dev.ko',
+  'kernel/net/can/can-gw.ko: kernel/net/can/can.ko',
+  'kernel/net/can/can-raw.ko: kernel/net/can/can.ko',
+  'kernel/net/can/can-isotp.ko.xz: kernel/net/can/can.ko',
+].join('\n');
+
+function facts(overrides: Partial<PreflightFacts>): PreflightFacts {
+  return {
+    kernelRelease: '6.1.0-56-amd64',
+    loaded: new Set(),
+    modulesBuiltin: '',
+    modulesDep: DEBIAN_DEP,
+    maxHops: undefined,
+    ...overrides,
+  };
+}
+
+describe('preflight', () => {
+  it('reports loadable modules with the modprobe command that loads them', () => {
+    const report = judgePreflight(facts({ loaded: new Set(['vcan']) }));
+    assert.deepEqual(
+      report.modules.map((m) => [m.module, m.state]),
+      [
+        ['vcan', 'loaded'],
+        ['vxcan', 'loadable'],
+        ['can_gw', 'loadable'],
+        ['can_raw', 'loadable'],
+        ['can_isotp', 'loadable'],
+      ],
+    );
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.fixes, ['modprobe -a vxcan can-gw can-raw can-isotp']);
+  });
+
+  it('recognises built-in modules and reports max_hops', () => {
+    const report = judgePreflight(
+      facts({
+        modulesBuiltin: 'kernel/net/can/can-raw.ko\nkernel/drivers/net/can/vcan.ko\n',
+        modulesDep: '',
+        loaded: new Set(['vxcan', 'can_gw']),
+        maxHops: 1,
+      }),
+    );
+    assert.deepEqual(
+      report.modules.slice(0, 4).map((m) => m.state),
+      ['builtin', 'loaded', 'loaded', 'builtin'],
+    );
+    assert.equal(report.modules[4]?.state, 'missing');
+    assert.equal(report.ok, true, 'can_isotp is optional');
+    assert.match(formatPreflight(report), /can_gw max_hops: 1\nready\n/u);
+  });
+
+  it('fails when a required module is missing and says how to get it', () => {
+    const report = judgePreflight(facts({ modulesDep: 'kernel/drivers/net/can/vcan.ko:\n', kernelRelease: '6.8.0-31-generic' }));
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.fixes, [
+      'modprobe -a vcan',
+      "kernel 6.8.0-31-generic has no vxcan, can_gw, can_raw, can_isotp: use a kernel built with them (Debian's and Ubuntu's are; on Ubuntu: apt-get install linux-modules-extra-6.8.0-31-generic)",
+    ]);
+    assert.match(formatPreflight(report), /NOT READY/u);
+  });
+
+  it('does not mistake a longer module name for a shorter one', () => {
+    const report = judgePreflight(facts({ modulesDep: 'kernel/drivers/net/can/vcan_extra.ko:\n' }));
+    assert.equal(report.modules[0]?.state, 'missing');
+  });
+});
