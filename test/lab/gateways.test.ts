@@ -10,25 +10,16 @@ import { join } from 'node:path';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
 import type { Bus, Member } from '../../src/bus/model.js';
-import type { Gateway } from '../../src/bus/gateway.js';
 import { busNamespace, MONITOR } from '../../src/bus/plan.js';
 import { silentLogger } from '../../src/log.js';
 import { BusService } from '../../src/service/buses.js';
 import { StateStore } from '../../src/state/store.js';
 import { sh } from '../support/lab.js';
+import { gateway } from '../support/gateways.js';
 
 const QUIET_MS = 300;
 const kernel = systemKernel({ netnsDir: '/run/cantainer-test/gw' });
 const ecus = systemKernel({ netnsDir: '/run/cantainer-test/gw-ecu' });
-const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({
-  source,
-  destination,
-  both: false,
-  accept: [],
-  reject: [],
-  edits: [],
-  ...more,
-});
 
 function ecu(name: string): Member {
   if (!ecus.namespaces.exists(name)) ecus.namespaces.create(name);

@@ -2,21 +2,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BusConflictError, InvalidValueError } from '../../../src/errors.js';
-import type { Gateway } from '../../../src/bus/gateway.js';
 import { gatewaysWithout, neighbours, removableGateway, withGateway } from '../../../src/bus/gateway-set.js';
 import { checkListenFree, checkUplinkUnclaimed } from '../../../src/bus/claims.js';
 import { absorb, type Bus } from '../../../src/bus/model.js';
 import { uplinkHostEndName } from '../../../src/bus/uplink.js';
+import { gateway } from '../../support/gateways.js';
 
-const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({
-  source,
-  destination,
-  both: false,
-  accept: [],
-  reject: [],
-  edits: [],
-  ...more,
-});
 const bus = (id: string, name: string, more: Partial<Bus> = {}): Bus => ({ id, name, fd: false, members: [], ...more });
 const names = (id: string): string | undefined => ({ n1: 'body', n2: 'chassis' })[id];
 

@@ -16,16 +16,7 @@ import { busMtu, planBus } from '../../../src/bus/plan.js';
 import { selectionFilters } from '../../../src/can/idset.js';
 import { gatewayFromWords, gatewayWords } from '../../../src/bus/gateway-spec.js';
 import type { Bus } from '../../../src/bus/model.js';
-
-const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({
-  source,
-  destination,
-  both: false,
-  accept: [],
-  reject: [],
-  edits: [],
-  ...more,
-});
+import { gateway } from '../../support/gateways.js';
 
 describe('gateway model', () => {
   it('computes the CRC8 table of a polynomial (SAE J1850 0x1D: crc8("123456789") with init FF, final xor FF is 0x4B)', () => {

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/log.js';
 import type { Bus, Member } from '../../../src/bus/model.js';
-import type { Gateway } from '../../../src/bus/gateway.js';
 import { busNamespace } from '../../../src/bus/plan.js';
 import { ReconcileError } from '../../../src/reconcile/reconciler.js';
 import { BusService } from '../../../src/service/buses.js';
@@ -14,17 +13,9 @@ import { StateStore } from '../../../src/state/store.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { kernelSnapshot } from '../../support/snapshot.js';
 import { countAt, simFrame, transmit, type SimFrame } from '../../support/frame-sim.js';
+import { gateway } from '../../support/gateways.js';
 
 const bus = (id: string, name: string, members: Member[] = [], fd = false): Bus => ({ id, name, fd, members });
-const gateway = (source: string, destination: string, more: Partial<Gateway> = {}): Gateway => ({
-  source,
-  destination,
-  both: false,
-  accept: [],
-  reject: [],
-  edits: [],
-  ...more,
-});
 
 describe('gateways between buses', () => {
   let dir: string;
