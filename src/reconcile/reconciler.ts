@@ -84,7 +84,10 @@ export class Reconciler {
   /** Makes the kernel match the bus; returns what it changed (nothing when it already matched). */
   apply(bus: Bus, attachments: BusAttachments = {}, options: ApplyOptions = {}): Change[] {
     const plan = planBus(bus, attachments);
-    const trusted = options.trustRules === true ? this.#known.get(plan.namespace) : undefined;
+    // A namespace made again (removed by hand, lost with a reboot) numbers its links as the old one did: rules
+    // remembered from the old one would match keys of the new links and be skipped. Only an existing one is trusted.
+    const trusted =
+      options.trustRules === true && this.#kernel.namespaces.exists(plan.namespace) ? this.#known.get(plan.namespace) : undefined;
     // Forgotten until this apply succeeds: a failed one leaves the kernel's rules uncertain.
     this.#known.delete(plan.namespace);
     const done: Step[] = [];

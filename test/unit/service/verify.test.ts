@@ -54,6 +54,14 @@ describe('trusted joins and the periodic verify', () => {
     assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace('A')], planSnapshot(planBus(bus)));
   });
 
+  it('a bus namespace removed by hand is made again at the next join with every planned rule at once (#22)', async () => {
+    kernel.namespaces.delete(busNamespace('A'));
+    await service.addMember('A', ecu(kernel, 'a4'));
+    const bus = service.get('A')!;
+    assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace('A')], planSnapshot(planBus(bus)));
+    assert.deepEqual(heard(kernel, 'a1', simFrame(0x123, '01')), { 'a2/can0': 1, 'a3/can0': 1, 'a4/can0': 1, [monitorOf('A')]: 1 });
+  });
+
   it('what was deleted behind its back is put back by verify, counted as drift corrections', async () => {
     flushRules();
     await service.addMember('A', ecu(kernel, 'a4'));
