@@ -210,8 +210,8 @@ export class BusCore {
   }
 
   /** Wires `next`, then persists it; on a failure the kernel and the state stay as they were (`previous`). */
-  commit(previous: Bus | undefined, next: Bus, options: { trustRules?: boolean } = {}): void {
-    this.apply(next, options);
+  commit(previous: Bus | undefined, next: Bus, options: { trustRules?: boolean; drift?: boolean } = {}): Change[] {
+    const changes = this.apply(next, options);
     this.#buses.set(next.id, next);
     try {
       this.#save();
@@ -225,6 +225,18 @@ export class BusCore {
       }
       throw new StateWriteError(this.#store.path, error);
     }
+    return changes;
+  }
+
+  /**
+   * Wires the stored bus `id` again (its key held), first dropping its orphans (saved when there were some): a
+   * member that can never be wired again must not stop the rest of its bus from being wired. `drift` as for apply.
+   */
+  rewire(id: string, options: { drift?: boolean } = {}): Change[] {
+    const stored = this.#buses.get(id);
+    if (stored === undefined) throw new UnknownBusError(id);
+    const bus = this.prune(stored);
+    return bus === stored ? this.apply(stored, options) : this.commit(stored, bus, options);
   }
 
   /**
@@ -237,7 +249,10 @@ export class BusCore {
     const touched = new Map<string, Bus>();
     for (const bus of [...neighbours(names, before.gateways, before.buses.values()), ...neighbours(names, gateways, buses.values())])
       touched.set(bus.id, bus);
-    this.#buses = new Map(buses);
+    // Buses wired here that this change leaves as they are (neighbours) are pruned first: a dead member of one must
+    // not refuse the change. Those it changes were pruned by the caller; what it adds is checked by the apply.
+    const unchanged = (id: string, bus: Bus): boolean => touched.has(id) && before.buses.get(id) === bus;
+    this.#buses = new Map([...buses].map(([id, bus]) => [id, unchanged(id, bus) ? this.prune(bus) : bus]));
     this.#gateways = [...gateways];
     const wire = (): void => {
       for (const id of [...touched.keys(), ...touched.keys()]) {

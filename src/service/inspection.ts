@@ -1,6 +1,6 @@
 // What the kernel holds for the buses, against what they should have: observing a bus's rules and counters,
 // checking its drift, the problems of one member, and repairing what drifted (one bus now, or all now and then).
-import { UnknownBusError } from '../errors.js';
+import { UnknownBusError, errorMessage } from '../errors.js';
 import type { NetnsTarget } from '../kernel/port.js';
 import { busNamespace, hostEndName, MONITOR } from '../bus/plan.js';
 import type { Bus } from '../bus/model.js';
@@ -85,7 +85,7 @@ export function memberProblems(core: BusCore, busName: string, memberId: string)
 
 /** Makes the kernel match a bus's plan again now (what a restart would do); returns the changes made. */
 export function repair(core: BusCore, id: string): Promise<Change[]> {
-  return core.onBus(id, () => core.apply(known(core, id), { drift: true }));
+  return core.onBus(id, () => core.rewire(known(core, id).id, { drift: true }));
 }
 
 /**
@@ -96,12 +96,13 @@ export function repair(core: BusCore, id: string): Promise<Change[]> {
 export async function verify(core: BusCore): Promise<Array<{ bus: string; changes: Change[] }>> {
   const repaired: Array<{ bus: string; changes: Change[] }> = [];
   for (const id of [...core.buses.keys()]) {
-    const changes = await core.onBus(id, () => {
-      const bus = core.buses.get(id);
-      return bus === undefined ? [] : core.apply(bus, { drift: true });
-    });
-    const name = core.busName(id) ?? id;
-    if (changes.length > 0) repaired.push({ bus: name, changes });
+    // One bus that cannot be wired never stops the repair of the others: it is logged and tried again next time.
+    try {
+      const changes = await core.onBus(id, () => (core.buses.has(id) ? core.rewire(id, { drift: true }) : []));
+      if (changes.length > 0) repaired.push({ bus: core.busName(id) ?? id, changes });
+    } catch (error) {
+      core.log.warn('verifying a bus failed; tried again at the next verify', { bus: core.busName(id) ?? id, err: errorMessage(error) });
+    }
   }
   return repaired;
 }

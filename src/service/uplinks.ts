@@ -53,7 +53,7 @@ export async function watchUplinks(core: BusCore): Promise<UplinkView[]> {
       if (current === undefined) return [];
       const moved = core.interfaces.moved(current);
       if (moved.length === 0) return [];
-      core.apply(current);
+      core.rewire(current.id);
       const views = moved.map((uplink) => core.interfaces.view(current, uplink));
       core.announce(
         views.map((view) => ({
