@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/log.js';
@@ -8,7 +8,7 @@ import type { Bus, Member } from '../../../src/bus/model.js';
 import { busNamespace, planBus } from '../../../src/bus/plan.js';
 import { ReconcileError } from '../../../src/reconcile/reconciler.js';
 import { BusService } from '../../../src/service/buses.js';
-import { BusConflictError, UnknownBusError } from '../../../src/errors.js';
+import { BusConflictError, CantainerError, UnknownBusError } from '../../../src/errors.js';
 import { StateStore } from '../../../src/state/store.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { kernelSnapshot, planSnapshot } from '../../support/snapshot.js';
@@ -90,6 +90,38 @@ describe('bus service', () => {
     await assert.rejects(service.createBus({ ...powertrain, id: 'net-2' }), /saving the state/u);
     assert.equal(kernel.namespaces.exists(busNamespace('net-2')), false);
     rmSync(dir, { force: true });
+  });
+
+  it('answers ESTATEWRITE and puts the kernel back when the disk fills up mid-write; the state file stays whole (#22)', async () => {
+    await service.createBus(powertrain);
+    let full = false;
+    // Once full, the disk takes 7 bytes of a write and then none.
+    let taken = 0;
+    const store = new StateStore(dir, {
+      write: (fd, buffer, offset, length) => {
+        if (!full) return writeSync(fd, buffer, offset, length);
+        const n = Math.min(length, Math.max(0, 7 - taken));
+        taken += n;
+        return n === 0 ? 0 : writeSync(fd, buffer, offset, n);
+      },
+    });
+    const tight = new BusService({ kernel, store, log: silentLogger });
+    tight.start();
+    const kernelBefore = kernelSnapshot(kernel);
+    const stateBefore = readFileSync(join(dir, 'state.json'));
+    full = true;
+    await assert.rejects(
+      tight.addMember('net-1', member('a')),
+      (error: unknown) => error instanceof CantainerError && error.code === 'ESTATEWRITE',
+    );
+    assert.deepEqual(kernelSnapshot(kernel), kernelBefore);
+    assert.deepEqual(readFileSync(join(dir, 'state.json')), stateBefore);
+    full = false;
+    await tight.addMember('net-1', member('a'));
+    assert.deepEqual(
+      new StateStore(dir).load().state.buses[0]?.members.map((m) => m.id),
+      ['a'],
+    );
   });
 
   it('removes a bus with everything in it; removing it again answers false', async () => {

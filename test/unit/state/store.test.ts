@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bus } from '../../../src/bus/model.js';
@@ -139,5 +139,55 @@ describe('state schema', () => {
   it('drops unknown fields instead of carrying them into the typed state', () => {
     const parsed = parseState(JSON.stringify({ version: 1, buses: [{ ...bus, surprise: 1 }] }));
     assert.deepEqual(parsed.buses[0], bus);
+  });
+});
+
+describe('state store on a disk that takes fewer bytes than asked (#22)', () => {
+  let dir: string;
+  let store: StateStore;
+  beforeEach(() => {
+    dir = join(mkdtempSync(join(tmpdir(), 'cantainer-state-')), 'state');
+    store = new StateStore(dir);
+  });
+  afterEach(() => {
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  });
+
+  const enospc = (): never => {
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+
+  it('writes in as many pieces as the disk takes', () => {
+    const pieces: number[] = [];
+    const slow = new StateStore(dir, {
+      write: (fd, buffer, offset, length) => {
+        const n = writeSync(fd, buffer, offset, Math.min(length, 100));
+        pieces.push(n);
+        return n;
+      },
+    });
+    slow.save({ buses: [bus], gateways: [] });
+    assert.ok(pieces.length > 1);
+    assert.deepEqual(parseState(readFileSync(join(dir, STATE_FILE), 'utf8')).buses, [bus]);
+  });
+
+  it('keeps the good file when the disk fills up mid-write, and leaves no temporary file', () => {
+    store.save({ buses: [bus], gateways: [] });
+    const good = readFileSync(join(dir, STATE_FILE));
+    let calls = 0;
+    const full = new StateStore(dir, {
+      write: (fd, buffer, offset, length) => (++calls === 1 ? writeSync(fd, buffer, offset, Math.floor(length / 2)) : enospc()),
+    });
+    assert.throws(() => {
+      full.save({ buses: [bus, { ...bus, id: 'net-2' }], gateways: [] });
+    }, /ENOSPC/u);
+    assert.deepEqual(readFileSync(join(dir, STATE_FILE)), good);
+    assert.deepEqual(readdirSync(dir), [STATE_FILE]);
+    const stalled = new StateStore(dir, { write: () => 0 });
+    assert.throws(() => {
+      stalled.save(EMPTY_STATE);
+    }, /no progress after 0 of \d+ bytes/u);
+    assert.deepEqual(readFileSync(join(dir, STATE_FILE)), good);
+    assert.deepEqual(readdirSync(dir), [STATE_FILE]);
   });
 });
