@@ -1,7 +1,7 @@
 // Network namespaces. Namespaces are per thread: the one place that switches the JavaScript thread into another
 // namespace is `inNetns`, synchronously and always back, so that only sockets opened inside its callback belong
 // to the target namespace (a socket keeps the namespace it was created in).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidValueError, errorMessage } from '../errors.js';
 import { Errno, errnoNumber } from '../netlink/errno.js';
@@ -68,6 +68,26 @@ export function withNetnsFile<T>(path: string | undefined, fn: (fd: number | und
   }
 }
 
+/** The device of nsfs, the pseudo file system every namespace file lives on (a bind mount of one shows it too). */
+let nsfsDevice: number | undefined;
+
+/** Whether `path` is a namespace file (nsfs): a bind-mounted namespace, or /proc/PID/ns/*; false if it is gone. */
+export function isNamespaceFile(path: string): boolean {
+  nsfsDevice ??= statSync(THREAD_NETNS).dev;
+  try {
+    const stat = statSync(path);
+    return stat.isFile() && stat.dev === nsfsDevice;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a file in the namespace directory that is no namespace (after detaching whatever may be mounted on it). */
+function removeStray(path: string): void {
+  umountDetach(path);
+  unlinkSync(path);
+}
+
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/u;
 
 export function checkNetnsName(name: string): void {
@@ -91,8 +111,9 @@ export class NetnsStore implements NamespacePort {
     return join(this.dir, name);
   }
 
+  /** A namespace of that name is there: its file is a bind mount of a namespace (a stray file does not count). */
   exists(name: string): boolean {
-    return existsSync(this.path(name));
+    return isNamespaceFile(this.path(name));
   }
 
   /** Opens a namespace of the store for setns or IFLA_NET_NS_FD; the caller closes the fd. */
@@ -112,6 +133,9 @@ export class NetnsStore implements NamespacePort {
     const path = this.path(name);
     const operation = describeOperation.createNetns(name);
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    // A file of that name that is no namespace (a leftover of a crash between creating the file and mounting on
+    // it, or put there by hand) would stop every start of the daemon: it is taken away, not trusted.
+    if (existsSync(path) && !isNamespaceFile(path)) removeStray(path);
     try {
       closeSync(openSync(path, 'wx', 0o444));
     } catch (error) {
@@ -143,6 +167,10 @@ export class NetnsStore implements NamespacePort {
   delete(name: string): boolean {
     const path = this.path(name);
     if (!existsSync(path)) return false;
+    if (!isNamespaceFile(path)) {
+      removeStray(path);
+      return false;
+    }
     umountDetach(path);
     unlinkSync(path);
     return true;

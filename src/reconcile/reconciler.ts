@@ -244,7 +244,11 @@ export class Reconciler {
 
   #removeNamespace(name: string): boolean {
     this.#known.delete(name);
-    if (!this.#kernel.namespaces.exists(name)) return false;
+    if (!this.#kernel.namespaces.exists(name)) {
+      // A stray file of that name (no namespace) goes too, so that the name is free again.
+      this.#kernel.namespaces.delete(name);
+      return false;
+    }
     // The kernel destroys a namespace asynchronously, and member ends elsewhere with it: deleting the links
     // first makes them go now, so their names are free again when this returns.
     const route = this.#kernel.route(this.#kernel.owned(name));

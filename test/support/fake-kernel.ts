@@ -112,7 +112,7 @@ interface Fault {
 }
 
 export class FakeKernel implements KernelPort {
-  readonly namespaces: NamespacePort;
+  readonly namespaces: FakeNamespaces;
   /** The can_gw module's max_hops. */
   maxHops = 1;
   readonly #host = new FakeNetns(CURRENT_NETNS);
@@ -241,10 +241,17 @@ class FakeNamespaces implements NamespacePort {
     return this.kernel.hasPath(this.path(name));
   }
 
+  /** Files of the directory that are no namespace (see plantStray). */
+  readonly strays = new Set<string>();
+
+  /** Puts a file that is no namespace in the directory, as a crash or a hand might. */
+  plantStray(name: string): void {
+    this.strays.add(this.path(name));
+  }
+
   list(): string[] {
     const prefix = `${this.dir}/`;
-    return this.kernel
-      .paths()
+    return [...this.kernel.paths(), ...this.strays]
       .filter((path) => path.startsWith(prefix) && !path.slice(prefix.length).includes('/'))
       .map((path) => path.slice(prefix.length))
       .sort();
@@ -255,6 +262,7 @@ class FakeNamespaces implements NamespacePort {
     const operation = describeOperation.createNetns(name);
     this.kernel.enter('createNamespace', () => operation);
     if (this.kernel.hasPath(path)) throw KernelError.fromErrno(operation, Errno.EEXIST);
+    this.strays.delete(path);
     this.kernel.createPath({ label: name, path });
     return path;
   }
@@ -262,6 +270,7 @@ class FakeNamespaces implements NamespacePort {
   delete(name: string): boolean {
     const path = this.path(name);
     this.kernel.enter('deleteNamespace', () => `deleting netns ${name}`);
+    if (this.strays.delete(path)) return false;
     if (!this.kernel.hasPath(path)) return false;
     this.kernel.destroyPath(path);
     return true;

@@ -14,6 +14,8 @@ export interface ContractSubject {
   readonly maxHops: number;
   /** Waits until `condition` holds: the real kernel destroys namespaces asynchronously, the fake at once. */
   eventually(what: string, condition: () => boolean): Promise<void>;
+  /** Puts a file that is no namespace in the namespace directory (as a crash between its two steps leaves one). */
+  plantStray(name: string): void;
 }
 
 function isKernelError(errnoName: string, message?: string): (error: unknown) => boolean {
@@ -60,6 +62,24 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       assert.equal(s.kernel.namespaces.delete('kc-a'), true);
       assert.equal(s.kernel.namespaces.delete('kc-a'), false);
       assert.equal(s.kernel.namespaces.exists('kc-a'), false);
+      assert.deepEqual(s.kernel.namespaces.list(), []);
+    });
+
+    it('a file in the namespace directory that is no namespace counts as none: create takes its place, delete removes it (#22)', () => {
+      s.plantStray('kc-stray');
+      assert.equal(s.kernel.namespaces.exists('kc-stray'), false);
+      assert.deepEqual(s.kernel.namespaces.list(), ['kc-stray']);
+      s.kernel.namespaces.create('kc-stray');
+      assert.equal(s.kernel.namespaces.exists('kc-stray'), true);
+      assert.deepEqual(
+        route(s.kernel.owned('kc-stray'))
+          .listLinks()
+          .map((link) => link.name),
+        ['lo'],
+      );
+      assert.equal(s.kernel.namespaces.delete('kc-stray'), true);
+      s.plantStray('kc-stray');
+      assert.equal(s.kernel.namespaces.delete('kc-stray'), false);
       assert.deepEqual(s.kernel.namespaces.list(), []);
     });
 

@@ -2,8 +2,14 @@
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { kernelPortContract } from '../../support/kernel-contract.js';
 
-kernelPortContract('in-memory fake', () => ({
-  kernel: new FakeKernel('/run/cantainer-contract/netns'),
-  maxHops: 1,
-  eventually: (what, condition) => (condition() ? Promise.resolve() : Promise.reject(new Error(`the fake did not do at once: ${what}`))),
-}));
+kernelPortContract('in-memory fake', () => {
+  const kernel = new FakeKernel('/run/cantainer-contract/netns');
+  return {
+    kernel,
+    maxHops: 1,
+    eventually: (what, condition) => (condition() ? Promise.resolve() : Promise.reject(new Error(`the fake did not do at once: ${what}`))),
+    plantStray: (name) => {
+      kernel.namespaces.plantStray(name);
+    },
+  };
+});

@@ -154,6 +154,18 @@ describe('bus service', () => {
     assert.deepEqual(kernelSnapshot(rebooted), kernelSnapshot(kernel));
   });
 
+  it("starts with stray files in the namespace directory: the bus's own is made again, others swept (#22)", async () => {
+    await service.createBus(powertrain);
+    const rebooted = new FakeKernel();
+    rebooted.namespaces.plantStray(busNamespace('net-1'));
+    rebooted.namespaces.plantStray('cbus-0123456789ab');
+    const report = make(rebooted).start();
+    assert.deepEqual(report.failed, []);
+    assert.deepEqual(report.swept, ['cbus-0123456789ab']);
+    assert.deepEqual(rebooted.namespaces.list(), [busNamespace('net-1')]);
+    assert.deepEqual(kernelSnapshot(rebooted), kernelSnapshot(kernel));
+  });
+
   it('with an unreadable state file: reports it, starts empty, and leaves the kernel alone', async () => {
     await service.createBus(powertrain);
     writeFileSync(join(dir, 'state.json'), 'not json');
