@@ -31,6 +31,6 @@ export class KernelError extends CantainerError {
 /** Switching back to the original network namespace failed: the thread is in the wrong namespace, so stop. */
 export class NamespaceRestoreError extends CantainerError {
   constructor(detail: string) {
-    super('ENSRESTORE', `could not switch back to the original network namespace: ${detail}; the process must exit`);
+    super('ENSRESTORE', `could not switch back to the original network namespace: ${detail}; the process ends`);
   }
 }

@@ -29,23 +29,48 @@ export function inNetns<T>(netnsFd: number | undefined, label: string, fn: () =>
 function whileSwitched<T>(enter: () => void, fn: () => T): T {
   const original = openSync(THREAD_NETNS, 'r');
   try {
-    enter();
-    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
-    try {
-      outcome = { ok: true, value: fn() };
-    } catch (error) {
-      outcome = { ok: false, error };
-    }
-    try {
+    return switchedAndBack(enter, fn, () => {
       setns(original, CLONE_NEWNET, () => 'returning to the original netns');
-    } catch (error) {
-      throw new NamespaceRestoreError(errorMessage(error));
-    }
-    if (!outcome.ok) throw outcome.error;
-    return outcome.value;
+    });
   } finally {
     closeSync(original);
   }
+}
+
+/**
+ * What to do when the thread cannot return to its namespace: end the process. Everything it would do next (answer
+ * requests, open sockets, make links) would happen in a bus's namespace instead of its own; a service manager
+ * (systemd, Docker for a managed plugin) starts it again, and the state brings every bus back.
+ */
+export function endProcess(error: NamespaceRestoreError): never {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: error.message, code: error.code })}\n`);
+  process.exit(70); // EX_SOFTWARE
+}
+
+/**
+ * The steps of a switch: `enter`, run `fn`, then `back`, also when `fn` throws. When `back` fails, `fatal` is called
+ * and nothing of `fn` is returned or thrown: the caller must never go on in the wrong namespace.
+ */
+export function switchedAndBack<T>(
+  enter: () => void,
+  fn: () => T,
+  back: () => void,
+  fatal: (error: NamespaceRestoreError) => never = endProcess,
+): T {
+  enter();
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+  try {
+    outcome = { ok: true, value: fn() };
+  } catch (error) {
+    outcome = { ok: false, error };
+  }
+  try {
+    back();
+  } catch (error) {
+    return fatal(new NamespaceRestoreError(errorMessage(error)));
+  }
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
 }
 
 /** Opens a namespace file (ours, Docker's sandbox key, /proc/PID/ns/net); the caller closes the fd. */
