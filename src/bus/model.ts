@@ -58,6 +58,12 @@ export interface MemberEnd {
    * gone (its container ended, the host rebooted) is dropped: the pair died with the namespace.
    */
   readonly netns?: string;
+  /**
+   * The identity of the namespace `netns` named when the member joined (see KernelPort.identify). When the path
+   * later names another namespace (a PID reused under /proc/PID/ns/net), the member is dropped, never wired into
+   * a stranger's namespace.
+   */
+  readonly netnsId?: string;
   /** Bring it up when created, for ends nobody else (such as a container engine) brings up. */
   readonly up?: boolean;
   /**

@@ -1,7 +1,7 @@
 // The kernel layer's one interface: everything above it (bus model, reconciler, front doors) reaches the kernel
 // only through a Kernel, whose parts are the port interfaces of port.ts, so unit tests substitute a fake.
 import { CanSocket } from './can-socket.js';
-import { NetnsStore } from './netns.js';
+import { identifyNetns, NetnsStore } from './netns.js';
 import { CURRENT_NETNS, type KernelPort } from './port.js';
 import { preflight, type PreflightReport } from './preflight.js';
 import { RouteHandle } from './route.js';
@@ -18,6 +18,7 @@ export function systemKernel(options: { netnsDir?: string } = {}): Kernel {
     canSocket: (ifname, socketOptions) => CanSocket.open(ifname, socketOptions),
     preflight,
     owned: (name) => ({ label: name, path: namespaces.path(name) }),
+    identify: identifyNetns,
   };
 }
 
@@ -34,6 +35,7 @@ export {
   type CanSocketPort,
   type KernelPort,
   type NamespacePort,
+  type NetnsIdentity,
   type NetnsTarget,
   type RoutePort,
   type VcanSpec,

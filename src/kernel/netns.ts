@@ -1,12 +1,12 @@
 // Network namespaces. Namespaces are per thread: the one place that switches the JavaScript thread into another
 // namespace is `inNetns`, synchronously and always back, so that only sockets opened inside its callback belong
 // to the target namespace (a socket keeps the namespace it was created in).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidValueError, errorMessage } from '../errors.js';
 import { Errno, errnoNumber } from '../netlink/errno.js';
 import { KernelError, NamespaceRestoreError } from './errors.js';
-import { describeOperation, type NamespacePort } from './port.js';
+import { describeOperation, type NamespacePort, type NetnsIdentity } from './port.js';
 import { bindMount, CLONE_NEWNET, setns, umountDetach, unshare } from './libc.js';
 
 const THREAD_NETNS = '/proc/thread-self/ns/net';
@@ -73,12 +73,49 @@ export function switchedAndBack<T>(
   return outcome.value;
 }
 
+/** Non-blocking: a FIFO put where a namespace file should be must never hang the daemon (node adds O_CLOEXEC). */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
 /** Opens a namespace file (ours, Docker's sandbox key, /proc/PID/ns/net); the caller closes the fd. */
 export function openNetnsFile(path: string): number {
+  let fd: number;
   try {
-    return openSync(path, 'r');
+    fd = openSync(path, OPEN_FLAGS);
   } catch (error) {
     throw KernelError.fromErrno(`opening netns ${path}`, errnoNumber((error as NodeJS.ErrnoException).code ?? '') ?? Errno.EIO);
+  }
+  nsfsDevice ??= statSync(THREAD_NETNS).dev;
+  if (fstatSync(fd).dev !== nsfsDevice) {
+    closeSync(fd);
+    throw new KernelError(`opening netns ${path}`, Errno.EINVAL, 'not a namespace file');
+  }
+  return fd;
+}
+
+/** What the file at `path` is: a network namespace (with its identity), gone, or something else. */
+export function identifyNetns(path: string): NetnsIdentity {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? { kind: 'gone' } : { kind: 'other', what: `not readable (${code ?? 'error'})` };
+  }
+  if (stat.isFIFO()) return { kind: 'other', what: 'a FIFO' };
+  if (stat.isSocket()) return { kind: 'other', what: 'a socket' };
+  if (stat.isDirectory()) return { kind: 'other', what: 'a directory' };
+  if (!stat.isFile()) return { kind: 'other', what: 'a device' };
+  nsfsDevice ??= statSync(THREAD_NETNS).dev;
+  if (stat.dev !== nsfsDevice) return { kind: 'other', what: 'a plain file, not a namespace' };
+  // An nsfs file of some namespace: its fd's magic link says which kind (net:[4026531840], mnt:[...]).
+  const fd = openSync(path, OPEN_FLAGS);
+  try {
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    if (!link.startsWith('net:[')) return { kind: 'other', what: `a ${link.split(':')[0] ?? 'other'} namespace, not a network namespace` };
+    const own = fstatSync(fd);
+    return { kind: 'netns', id: `${own.dev}:${own.ino}` };
+  } finally {
+    closeSync(fd);
   }
 }
 

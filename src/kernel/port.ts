@@ -107,8 +107,17 @@ export interface CanSocketOptions {
 }
 
 /** What the bus core needs from the kernel. */
+/**
+ * What a path names: a network namespace with an identity that stays while it lives (its nsfs device and inode),
+ * nothing, or something else (a FIFO, a directory, a plain file, another kind of namespace), said in words.
+ */
+export type NetnsIdentity =
+  { readonly kind: 'netns'; readonly id: string } | { readonly kind: 'gone' } | { readonly kind: 'other'; readonly what: string };
+
 export interface KernelPort {
   readonly namespaces: NamespacePort;
+  /** What `path` names, without entering it or blocking on it (a FIFO is never opened). */
+  identify(path: string): NetnsIdentity;
   /** Link and can-gw operations in a namespace (default: the caller's own). */
   route(netns?: NetnsTarget): RoutePort;
   /** A target for one of cantainer's own namespaces. */

@@ -1,7 +1,7 @@
 // The link steps of an apply: links of the bus namespace that are not in the plan go, missing ones are made
 // (vcans, and vxcan pairs whose far end goes where it belongs), wrong ones fixed (MTU, down).
 import { KernelError } from '../kernel/errors.js';
-import { CURRENT_NETNS, type KernelPort, type NetnsTarget, type RoutePort } from '../kernel/port.js';
+import { CURRENT_NETNS, describeOperation, type KernelPort, type NetnsTarget, type RoutePort, type VxcanPair } from '../kernel/port.js';
 import { Errno } from '../netlink/errno.js';
 import type { Link } from '../netlink/link.js';
 import type { BusPlan, LinkPlan, VxcanPlan } from '../bus/plan.js';
@@ -106,9 +106,24 @@ export function placeOf(kernel: KernelPort, link: VxcanPlan): NetnsTarget {
   return link.end.netns === undefined ? CURRENT_NETNS : { label: link.end.netns, path: link.end.netns };
 }
 
+function pairSpecOf(want: VxcanPlan, place: NetnsTarget): VxcanPair {
+  return { name: want.name, mtu: want.mtu, peer: { name: want.end.name, mtu: want.end.mtu ?? want.mtu, netns: place } };
+}
+
 function createPair(context: LinkContext, want: VxcanPlan, route: RoutePort): void {
   const place = placeOf(context.kernel, want);
-  const pair = { name: want.name, mtu: want.mtu, peer: { name: want.end.name, mtu: want.end.mtu ?? want.mtu, netns: place } };
+  const { netns, netnsId } = want.end;
+  if (netns !== undefined && netnsId !== undefined) {
+    // Never wire into a stranger's namespace: the path must still name the one the member joined in.
+    const found = context.kernel.identify(netns);
+    if (found.kind !== 'netns' || found.id !== netnsId)
+      throw new KernelError(
+        describeOperation.createVxcanPair(pairSpecOf(want, place)),
+        Errno.ENOENT,
+        `${netns} no longer names the member's namespace`,
+      );
+  }
+  const pair = pairSpecOf(want, place);
   const far = context.kernel.route(place);
   try {
     try {

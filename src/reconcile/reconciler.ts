@@ -182,6 +182,9 @@ export class Reconciler {
     };
     return members.map((member) => {
       const host = hostEnds.get(member.name);
+      // The path names another namespace than the one the member joined in (a PID reused): never look inside it.
+      if (!this.#sameNamespace(member))
+        return { memberId: member.memberId, hostEnd: host?.kind === 'vxcan', endInPlace: false, namespaceGone: true };
       if (host?.kind !== 'vxcan') {
         // A pair made into a namespace file: whether that namespace is still there tells a member to rewire from a gone one.
         const gone = member.end.netns !== undefined && member.end.busNamespace === undefined && linksAt(member) === undefined;
@@ -191,6 +194,14 @@ export class Reconciler {
       const end = linksAt(member)?.get(member.end.name);
       return { memberId: member.memberId, hostEnd: true, endInPlace: end?.kind === 'vxcan' && end.peerIndex === host.index };
     });
+  }
+
+  /** The member's namespace file names the namespace it joined in (true when it was made with no identity). */
+  #sameNamespace(member: VxcanPlan): boolean {
+    const { netns, netnsId } = member.end;
+    if (netns === undefined || netnsId === undefined) return true;
+    const found = this.#kernel.identify(netns);
+    return found.kind === 'netns' && found.id === netnsId;
   }
 
   /** What the bus namespace holds now: its links, and its rules by link name with the kernel's counters. */

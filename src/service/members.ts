@@ -1,6 +1,6 @@
 // Members: a container's end (or one made in a namespace file) joined to a bus, and what goes when it leaves.
 // Joins and leaves are the hot path: they trust the rules the last apply made (verify reads the rest back).
-import { BusConflictError, UnknownBusError } from '../errors.js';
+import { BusConflictError, InvalidValueError, UnknownBusError } from '../errors.js';
 import { withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
 import type { BusCore } from './core.js';
 import { retireIfUnused } from './topology.js';
@@ -19,8 +19,23 @@ export interface AttachTarget {
 /** Ids of transient buses: the name after this prefix (ids of other buses are the front door's own). */
 export const TRANSIENT_ID_PREFIX = 'named:';
 
+/**
+ * The member with the identity of the namespace its end is made in (when it names one): that path must be a network
+ * namespace now, and stays this member's only while it names the same one (see MemberEnd.netnsId).
+ */
+function identified(core: BusCore, member: Member): Member {
+  const path = member.end.netns;
+  if (path === undefined) return member;
+  const found = core.kernel.identify(path);
+  if (found.kind === 'gone')
+    throw new InvalidValueError('netns', path, 'the path of an existing network namespace (/run/netns/NAME, /proc/PID/ns/net)');
+  if (found.kind === 'other') throw new InvalidValueError('netns', path, `a network namespace; ${path} is ${found.what}`);
+  return { ...member, end: { ...member.end, netnsId: found.id } };
+}
+
 /** Adds a member (or replaces the one with its id) and wires it. */
-export function addMember(core: BusCore, busId: string, member: Member): Promise<Bus> {
+export function addMember(core: BusCore, busId: string, input: Member): Promise<Bus> {
+  const member = identified(core, input);
   return core.onBus(busId, () => {
     const stored = core.buses.get(busId);
     if (stored === undefined) throw new UnknownBusError(busId);
@@ -46,8 +61,9 @@ function join(core: BusCore, stored: Bus, member: Member): Bus {
 export async function attachMember(
   core: BusCore,
   target: AttachTarget,
-  member: Member,
+  input: Member,
 ): Promise<{ readonly bus: Bus; readonly created: boolean }> {
+  const member = identified(core, input);
   const found = core.namedOnce(target.bus);
   if (found !== undefined) {
     const attached = await core.onBus(found.id, () => {

@@ -69,6 +69,7 @@ function parseEnd(value: Json, field: string): MemberEnd {
   return {
     name: string(raw.name, `${field}.name`),
     ...(raw.netns === undefined ? {} : { netns: string(raw.netns, `${field}.netns`) }),
+    ...(raw.netnsId === undefined ? {} : { netnsId: string(raw.netnsId, `${field}.netnsId`) }),
     ...(raw.up === undefined ? {} : { up: boolean(raw.up, `${field}.up`) }),
     ...(raw.handover === undefined ? {} : { handover: boolean(raw.handover, `${field}.handover`) }),
   };

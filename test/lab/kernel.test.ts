@@ -363,3 +363,30 @@ describe('kernel layer: nothing is left behind', () => {
     }
   });
 });
+
+describe('kernel layer: what a namespace path names (#22)', () => {
+  const dir = '/run/cantainer-test/identify';
+  before(() => {
+    sh(`mkdir -p ${dir} && rm -f ${dir}/fifo && mkfifo ${dir}/fifo && touch ${dir}/file`);
+  });
+  after(() => {
+    sh(`rm -rf ${dir}`);
+  });
+
+  it('tells a network namespace from a FIFO, a directory, a plain file and another kind of namespace, without hanging', () => {
+    const own = kernel.identify('/proc/self/ns/net');
+    assert.equal(own.kind, 'netns');
+    assert.deepEqual(kernel.identify(`/proc/${process.pid}/ns/net`), own);
+    assert.deepEqual(kernel.identify(`${dir}/fifo`), { kind: 'other', what: 'a FIFO' });
+    assert.deepEqual(kernel.identify(dir), { kind: 'other', what: 'a directory' });
+    assert.deepEqual(kernel.identify(`${dir}/file`), { kind: 'other', what: 'a plain file, not a namespace' });
+    assert.deepEqual(kernel.identify('/proc/self/ns/mnt'), { kind: 'other', what: 'a mnt namespace, not a network namespace' });
+    assert.deepEqual(kernel.identify(`${dir}/none`), { kind: 'gone' });
+  });
+
+  it('refuses to enter a FIFO at once instead of waiting for a writer', () => {
+    const started = Date.now();
+    assert.throws(() => kernel.route({ label: 'fifo', path: `${dir}/fifo` }), /opening netns .*fifo: .*not a namespace file/u);
+    assert.ok(Date.now() - started < 5_000);
+  });
+});

@@ -18,7 +18,7 @@ import {
   setMtuRequest,
   type Link,
 } from '../../src/netlink/link.js';
-import { Iff } from '../../src/netlink/constants.js';
+import { ARPHRD_CAN, Iff } from '../../src/netlink/constants.js';
 import { checkNetnsName } from '../../src/kernel/netns.js';
 import { FakeCanSocket } from './fake-socket.js';
 import {
@@ -30,13 +30,13 @@ import {
   type CanSocketOptions,
   type KernelPort,
   type NamespacePort,
+  type NetnsIdentity,
   type NetnsTarget,
   type RoutePort,
   type VcanSpec,
   type VxcanPair,
 } from '../../src/kernel/index.js';
 
-const ARPHRD_CAN = 280;
 const ARPHRD_LOOPBACK = 772;
 /** What Debian's 6.1 kernel gives a vcan or vxcan created without an MTU. */
 const DEFAULT_CAN_MTU = 72;
@@ -60,7 +60,11 @@ export interface FakeRule {
   readonly counters: { handled: number; dropped: number; deleted: number };
 }
 
+let namespacesMade = 0;
+
 export class FakeNetns {
+  /** Its identity, as an nsfs inode: a namespace made later at the same path has another. */
+  readonly serial = ++namespacesMade;
   readonly links = new Map<string, FakeLink>();
   rules: FakeRule[] = [];
   #nextIndex = 1;
@@ -156,6 +160,22 @@ export class FakeKernel implements KernelPort {
   /** Destroys a foreign namespace, as when a container exits: its links go, with their vxcan peers. */
   destroyForeign(path: string): void {
     this.destroyPath(path);
+  }
+
+  /** Files that are no network namespace, by path, with what they are (see identify). */
+  readonly #others = new Map<string, string>();
+
+  /** Puts something that is no network namespace at `path` (a FIFO, a plain file), as a runtime's bug might. */
+  plantFile(path: string, what: string): void {
+    this.#others.set(path, what);
+  }
+
+  identify(path: string): NetnsIdentity {
+    const other = this.#others.get(path);
+    if (other !== undefined) return { kind: 'other', what: other };
+    if (this.namespaces.strays.has(path)) return { kind: 'other', what: 'a plain file, not a namespace' };
+    const space = this.#byPath.get(path);
+    return space === undefined ? { kind: 'gone' } : { kind: 'netns', id: `fake:${space.serial}` };
   }
 
   /** Makes the `nth` next call of `operation` fail with `errno`, changing nothing. */

@@ -83,6 +83,19 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       assert.deepEqual(s.kernel.namespaces.list(), []);
     });
 
+    it('identifies network namespaces by path: one of its own, nothing there, a stray file (#22)', () => {
+      const path = s.kernel.namespaces.create('kc-id');
+      const first = s.kernel.identify(path);
+      assert.equal(first.kind, 'netns');
+      assert.deepEqual(s.kernel.identify(path), first, 'the identity stays while the namespace lives');
+      assert.deepEqual(s.kernel.identify(`${path}-none`), { kind: 'gone' });
+      s.plantStray('kc-id-stray');
+      assert.deepEqual(s.kernel.identify(s.kernel.namespaces.path('kc-id-stray')), {
+        kind: 'other',
+        what: 'a plain file, not a namespace',
+      });
+    });
+
     it('creates a vcan with its MTU; EEXIST for a taken name; a 16-character name is refused before the kernel', () => {
       const r = route(space('kc-vcan'));
       r.createVcan({ name: 'mon', mtu: 16 });

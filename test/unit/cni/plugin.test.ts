@@ -95,11 +95,17 @@ describe('the CNI plugin', () => {
     assert.equal((await cni('ADD', conf(), attach('ecu2'))).exitCode, 0);
     const bus = daemon!.service.byName('powertrain')!;
     assert.equal(bus.transient, true);
+    // Each end remembers the identity of the namespace it was made in.
+    const idOf = (path: string): string => {
+      const found = kernel.identify(path);
+      if (found.kind !== 'netns') assert.fail(`${path} names no namespace`);
+      return found.id;
+    };
     assert.deepEqual(
       bus.members.map((m) => [m.id, m.end]),
       [
-        [attachmentMemberId('ecu1', 'can0'), { name: 'can0', netns: '/run/netns/ecu1', up: true }],
-        [attachmentMemberId('ecu2', 'can0'), { name: 'can0', netns: '/run/netns/ecu2', up: true }],
+        [attachmentMemberId('ecu1', 'can0'), { name: 'can0', netns: '/run/netns/ecu1', netnsId: idOf('/run/netns/ecu1'), up: true }],
+        [attachmentMemberId('ecu2', 'can0'), { name: 'can0', netns: '/run/netns/ecu2', netnsId: idOf('/run/netns/ecu2'), up: true }],
       ],
     );
     const heard = countAt(transmit(kernel, { label: 'ecu1', path: '/run/netns/ecu1' }, 'can0', simFrame(0x123, 'cafe')));
