@@ -116,6 +116,10 @@ export class Reconciler {
       const touched = new Set(linkSteps.map((step) => step.change.name));
       const after = [...before.filter((link) => !touched.has(link.name)), ...[...touched].flatMap((name) => open.findLink(name) ?? [])];
       const { steps: ruleSteps, wired } = stepsForRules(plan, after, open, trusted);
+      // Rules that go are deleted before rules that come are added: an old rule and its replacement never hold
+      // together, which would deliver a frame matching both twice. A frame sent in that instant may miss the
+      // receivers the change concerns (the README says so); none is ever delivered twice.
+      for (const step of ruleSteps) if (step.change.action === 'delete') run(step);
       // Rules to add go to the kernel in one batch (a large bus adds hundreds at a join); each success is undoable.
       const batched = ruleSteps.filter((step): step is Step & { adds: CanGwRule } => step.adds !== undefined);
       const failures = open.addRules(batched.map((step) => step.adds));
@@ -130,7 +134,7 @@ export class Reconciler {
         this.#onChange?.(plan.busName, step.change);
       });
       if (failure !== undefined) throw failure;
-      for (const step of ruleSteps) if (step.adds === undefined) run(step);
+      for (const step of ruleSteps) if (step.adds === undefined && step.change.action !== 'delete') run(step);
       if (plan.hostEnds.length > 0) {
         host = this.#kernel.route(CURRENT_NETNS);
         for (const step of stepsForHostRules(plan, host)) run(step);

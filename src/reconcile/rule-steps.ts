@@ -34,7 +34,13 @@ export function stepsForHostRules(plan: BusPlan, host: RoutePort): Step[] {
   for (const extras of observed.values()) {
     for (const rule of extras) {
       const name = `host ${names.get(rule.sourceIndex) ?? rule.sourceIndex}->${names.get(rule.destinationIndex) ?? rule.destinationIndex}`;
-      steps.push({ change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' }, run: () => host.deleteRule(rule) });
+      steps.unshift({
+        change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' },
+        run: () => host.deleteRule(rule),
+        undo: () => {
+          host.addRule(rule);
+        },
+      });
     }
   }
   return steps;
@@ -89,7 +95,13 @@ export function stepsForRules(
     const destination = names.get(rule.destinationIndex);
     if (source === undefined || destination === undefined) continue;
     const name = ruleName({ source, destination, ...(rule.fd === true ? { fd: true } : {}) });
-    steps.push({ change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' }, run: () => route.deleteRule(rule) });
+    steps.push({
+      change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' },
+      run: () => route.deleteRule(rule),
+      undo: () => {
+        route.addRule(rule);
+      },
+    });
   }
   return { steps, wired: resolved ? planned : undefined };
 }
