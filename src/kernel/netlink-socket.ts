@@ -1,15 +1,33 @@
 // A NETLINK_ROUTE socket bound to the network namespace it was opened in. rtnetlink answers synchronously while
 // the request is sent (module loading included), so requests are plain calls; a receive timeout turns a reply that
 // never comes into an error instead of a hang.
-import { NETLINK_EXT_ACK, NETLINK_ROUTE, NlmF, NlMsgType, SOL_NETLINK } from '../netlink/constants.js';
+import { NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_ROUTE, NlmF, NlMsgType, SOL_NETLINK } from '../netlink/constants.js';
 import { decodeAck, decodeMessages, encodeRequest, type NetlinkRequest } from '../netlink/message.js';
 import { ReplyCollector, type Reply } from '../netlink/reply.js';
 import { Errno } from '../netlink/errno.js';
 import { KernelError } from './errors.js';
-import { AF_NETLINK, bind, close, recv, send, setReceiveTimeout, setsockoptInt, SOCK_CLOEXEC, SOCK_RAW, socket } from './libc.js';
+import {
+  AF_NETLINK,
+  bind,
+  close,
+  recv,
+  send,
+  setReceiveTimeout,
+  setsockoptInt,
+  SO_RCVBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  socket,
+  SOL_SOCKET,
+} from './libc.js';
 import { inNetns } from './netns.js';
 
 const RECEIVE_BUFFER = 64 * 1024;
+/**
+ * What the kernel may queue for the socket: the acknowledgements of a whole batch (every failed request gets one)
+ * must fit, or the kernel drops them and the socket reports ENOBUFS instead of the requests' own errors.
+ */
+const SOCKET_BUFFER = 4 * 1024 * 1024;
 const REPLY_TIMEOUT_MS = 5_000;
 
 export class NetlinkSocket {
@@ -31,8 +49,11 @@ export class NetlinkSocket {
     try {
       bind(fd, sockaddrNl(), what);
       setReceiveTimeout(fd, REPLY_TIMEOUT_MS, what);
-      // Extended acks carry the kernel's reason ("Unknown device type") with the errno.
+      // Extended acks carry the kernel's reason ("Unknown device type") with the errno; capped acks leave out the
+      // request they answer (a can-gw rule can be 700 bytes, echoed once per failure of a batch otherwise).
       setsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1, what);
+      setsockoptInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1, what);
+      setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, SOCKET_BUFFER, what);
     } catch (error) {
       close(fd);
       throw error;

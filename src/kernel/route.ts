@@ -42,8 +42,34 @@ import {
 } from './port.js';
 
 const DUMP_ATTEMPTS = 3;
-/** Rules per netlink send: about 64 bytes each, well inside a socket's send buffer. */
+/**
+ * A batch of rules per netlink send: at most this many, and at most this many bytes (a plain rule is about 64 bytes,
+ * one with FD edits about 700), well inside the socket's buffers both ways.
+ */
 const RULES_PER_SEND = 256;
+const BYTES_PER_SEND = 32 * 1024;
+
+/** A netlink message's size on the wire: its header and its payload, 4-byte aligned. */
+function requestBytes(request: NetlinkRequest): number {
+  return 16 + ((request.payload.length + 3) & ~3);
+}
+
+/** Consecutive ranges of the requests of these sizes, each within RULES_PER_SEND and BYTES_PER_SEND (at least one each). */
+export function batchesOf(sizes: readonly number[]): Array<{ start: number; end: number }> {
+  const batches: Array<{ start: number; end: number }> = [];
+  let start = 0;
+  let bytes = 0;
+  sizes.forEach((size, i) => {
+    if (i > start && (i - start >= RULES_PER_SEND || bytes + size > BYTES_PER_SEND)) {
+      batches.push({ start, end: i });
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  });
+  if (start < sizes.length) batches.push({ start, end: sizes.length });
+  return batches;
+}
 
 /** The kernel's answer when the object of an operation does not exist (any more). */
 function isGone(error: unknown, ...errnos: number[]): boolean {
@@ -170,9 +196,10 @@ export class RouteHandle implements RoutePort {
   /** Adds rules many to a netlink send (the kernel handles them in order); returns each one's failure or undefined. */
   addRules(rules: readonly CanGwRule[]): Array<KernelError | undefined> {
     const results: Array<KernelError | undefined> = [];
-    for (let start = 0; start < rules.length; start += RULES_PER_SEND) {
-      const chunk = rules.slice(start, start + RULES_PER_SEND);
-      const requests = chunk.map((rule) => addRuleRequest(rule));
+    const all = rules.map((rule) => addRuleRequest(rule));
+    for (const { start, end } of batchesOf(all.map(requestBytes))) {
+      const chunk = rules.slice(start, end);
+      const requests = all.slice(start, end);
       results.push(
         ...this.#socket.requestBatch(
           requests,

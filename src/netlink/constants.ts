@@ -65,6 +65,8 @@ export const NlMsgErrAttr = {
 /** Socket options at level SOL_NETLINK. */
 export const SOL_NETLINK = 270;
 export const NETLINK_EXT_ACK = 11;
+/** Error acks carry only the failed request's header, not the whole request back (linux/netlink.h). */
+export const NETLINK_CAP_ACK = 10;
 export const NETLINK_GET_STRICT_CHK = 12;
 
 /** enum IFLA_* (linux/if_link.h). */

@@ -122,7 +122,15 @@ export class Reconciler {
       for (const step of ruleSteps) if (step.change.action === 'delete') run(step);
       // Rules to add go to the kernel in one batch (a large bus adds hundreds at a join); each success is undoable.
       const batched = ruleSteps.filter((step): step is Step & { adds: CanGwRule } => step.adds !== undefined);
-      const failures = open.addRules(batched.map((step) => step.adds));
+      let failures: ReturnType<RoutePort['addRules']>;
+      try {
+        failures = open.addRules(batched.map((step) => step.adds));
+      } catch (error) {
+        // The batch failed as a whole (its acknowledgements lost): the kernel may have taken any of its rules, so
+        // every one is undone (deleting one it never took changes nothing).
+        for (const step of batched) done.push({ change: step.change, run: step.run, undo: () => open.deleteRule(step.adds) });
+        throw error;
+      }
       let failure: Error | undefined;
       batched.forEach((step, i) => {
         const error = failures[i];

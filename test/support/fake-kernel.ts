@@ -105,6 +105,8 @@ export type FakeOperation =
   | 'moveLink'
   | 'deleteLink'
   | 'addRule'
+  /** A whole batch failing after the kernel took its rules (its acknowledgements lost, as with ENOBUFS). */
+  | 'addRules'
   | 'deleteRule'
   | 'listLinks'
   | 'listRules';
@@ -415,7 +417,7 @@ class FakeRoute implements RoutePort {
   addRules(rules: readonly CanGwRule[]): Array<KernelError | undefined> {
     // As the real layer: every rule is encoded (and checked) before any is sent; the kernel then goes on past failures.
     for (const rule of rules) addRuleRequest(rule);
-    return rules.map((rule) => {
+    const results = rules.map((rule) => {
       try {
         this.addRule(rule);
         return undefined;
@@ -424,6 +426,9 @@ class FakeRoute implements RoutePort {
         throw error;
       }
     });
+    // As the real layer, an empty batch sends nothing.
+    if (rules.length > 0) this.#enter('addRules', `adding ${rules.length} can-gw rules in one batch`);
+    return results;
   }
 
   deleteRule(rule: CanGwRule): boolean {

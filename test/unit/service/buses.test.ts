@@ -80,6 +80,19 @@ describe('bus service', () => {
     );
   });
 
+  it('undoes every rule of a batch that failed as a whole: none is left behind (#22)', async () => {
+    await service.createBus(powertrain);
+    await service.addMember('net-1', member('a'));
+    const kernelBefore = kernelSnapshot(kernel);
+    kernel.failOn('addRules', 1);
+    await assert.rejects(service.addMember('net-1', member('b')), ReconcileError);
+    assert.deepEqual(kernelSnapshot(kernel), kernelBefore);
+    assert.deepEqual(
+      service.get('net-1')?.members.map((m) => m.id),
+      ['a'],
+    );
+  });
+
   it('puts the kernel back when the state cannot be saved', async () => {
     await service.createBus(powertrain);
     const kernelBefore = kernelSnapshot(kernel);
