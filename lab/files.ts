@@ -21,6 +21,7 @@ export const LAB_FILES = [
   'measure',
   'modules',
   'podman-cni',
+  'reliability',
   'survival',
   'tunnel',
 ].map((name) => `dist/test/lab/${name}.test.js`);
