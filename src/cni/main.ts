@@ -6,5 +6,6 @@ import { runCni } from './plugin.js';
 export async function cniMain(): Promise<number> {
   const outcome = await runCni(process.env, await readStdin());
   process.stdout.write(outcome.stdout);
+  if (outcome.stderr !== undefined) process.stderr.write(outcome.stderr);
   return outcome.exitCode;
 }

@@ -22,6 +22,8 @@ import {
 export interface CniOutcome {
   readonly stdout: string;
   readonly exitCode: number;
+  /** A line for the runtime's log (plugins' standard error), when something is worth saying beside the result. */
+  readonly stderr?: string;
 }
 
 /** Member annotations that say which attachment a member is. */
@@ -105,9 +107,20 @@ async function add(env: CniEnvironment, config: NetworkConfig, socket: string, c
   return JSON.stringify(addResult(config.cniVersion, config.prevResult, { name: ifname, netns, mtu: answer.mtu }));
 }
 
-async function del(env: CniEnvironment, config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
-  await ask(call, socket, 'Member.Detach', { bus: config.bus, member: attachmentMemberId(env.containerId ?? '', env.ifname ?? '') });
-  return '';
+/**
+ * Removes the attachment. The specification asks DEL to succeed whenever it can, so that a runtime can always tear
+ * a container down: with the daemon down it succeeds and says so (the returned note); the daemon drops the member
+ * itself when it comes back, its namespace being gone by then.
+ */
+async function del(env: CniEnvironment, config: NetworkConfig, socket: string, call: DaemonCall): Promise<string | undefined> {
+  const member = attachmentMemberId(env.containerId ?? '', env.ifname ?? '');
+  try {
+    await call(socket, 'Member.Detach', { bus: config.bus, member });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof CantainerError && error.code === 'ENODAEMON')) throw fromDaemon(error, socket);
+    return `cantainer: DEL of ${env.ifname ?? '?'} of container ${env.containerId ?? '?'} on bus ${config.bus} while the daemon is down (${error.message}): nothing to remove now; the daemon drops the member when it comes back`;
+  }
 }
 
 async function check(env: CniEnvironment, config: NetworkConfig, socket: string, call: DaemonCall): Promise<string> {
@@ -172,9 +185,12 @@ export async function runCni(
       case 'ADD':
         out = await add(environment, config, socket, call);
         break;
-      case 'DEL':
-        out = await del(environment, config, socket, call);
+      case 'DEL': {
+        const note = await del(environment, config, socket, call);
+        if (note !== undefined) return { stdout: '', exitCode: 0, stderr: `${note}\n` };
+        out = '';
         break;
+      }
       case 'CHECK':
         out = await check(environment, config, socket, call);
         break;

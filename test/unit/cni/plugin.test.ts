@@ -262,6 +262,28 @@ describe('the CNI plugin', () => {
     );
   });
 
+  it('succeeds DEL while the daemon is down, saying so, and the daemon drops the member when it comes back (#22)', async () => {
+    container('ecu1');
+    container('ecu2');
+    await cni('ADD', conf(), attach('ecu1'));
+    await cni('ADD', conf(), attach('ecu2'));
+    await daemon!.close();
+    daemon = undefined;
+    // The runtime deletes the container's namespace after DEL.
+    const outcome = await cni('DEL', conf(), attach('ecu1'));
+    kernel.destroyForeign('/run/netns/ecu1');
+    assert.deepEqual({ stdout: outcome.stdout, exitCode: outcome.exitCode }, { stdout: '', exitCode: 0 });
+    assert.match(
+      outcome.stderr ?? '',
+      /^cantainer: DEL of can0 of container ecu1 on bus powertrain while the daemon is down .*drops the member when it comes back\n$/u,
+    );
+    await start();
+    assert.deepEqual(
+      daemon!.service.byName('powertrain')?.members.map((m) => m.annotations?.['cni.container']),
+      ['ecu2'],
+    );
+  });
+
   it('fails ADD with code 11 when the daemon is down, and creates nothing', async () => {
     container('ecu1');
     await daemon!.close();
