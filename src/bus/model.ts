@@ -1,6 +1,6 @@
 // A CAN bus and its members as plain data: the desired state that the front doors (container engines, the CLI)
 // edit and the reconciler makes true in the kernel. Nothing here touches the kernel or knows which front door asked.
-import { InvalidValueError } from '../errors.js';
+import { BusConflictError, InvalidValueError } from '../errors.js';
 import { checkInterfaceName } from '../netlink/link.js';
 import { parseIdFilter, type IdSelection } from '../can/idset.js';
 import { checkUplink, type Uplink } from './uplink.js';
@@ -152,4 +152,21 @@ export function absorb(bus: Bus, twin: Bus): Bus {
     ...(twin.tunnels ?? []).filter((tunnel) => !(bus.tunnels ?? []).some((t) => t.name === tunnel.name)),
   ];
   return { ...bus, members, ...(uplinks.length === 0 ? {} : { uplinks }), ...(tunnels.length === 0 ? {} : { tunnels }) };
+}
+
+/** The bus of that name, if exactly one has it. */
+export function busNamed(buses: Iterable<Bus>, name: string): Bus | undefined {
+  const found = [...buses].filter((bus) => bus.name === name);
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/** The bus of that name, or none; refused when several have it (a member attaching by name must know which). */
+export function onlyBusNamed(buses: Iterable<Bus>, name: string): Bus | undefined {
+  const found = [...buses].filter((bus) => bus.name === name);
+  if (found.length > 1)
+    throw new BusConflictError(
+      `${found.length} buses are named ${name} (ids ${found.map((bus) => bus.id).join(', ')})`,
+      'remove or rename all but one',
+    );
+  return found[0];
 }

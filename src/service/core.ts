@@ -3,10 +3,10 @@
 // undoes its own steps on failure), persist it, and put the kernel back if persisting fails. So a failed request
 // leaves kernel and state as they were, and a repeated request changes nothing. The operations (members,
 // gateways, uplinks, tunnels, buses) are in their own modules and change state only through this class.
-import { BusConflictError, StateWriteError, UnknownBusError, errorMessage, CantainerError } from '../errors.js';
+import { StateWriteError, UnknownBusError, errorMessage, CantainerError } from '../errors.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { Logger } from '../log.js';
-import { unused, type Bus } from '../bus/model.js';
+import { busNamed, onlyBusNamed, unused, type Bus } from '../bus/model.js';
 import { gatewayPorts, gatewayStatus, type Gateway, type GatewayPort, type GatewayStatus } from '../bus/gateway.js';
 import { neighbours } from '../bus/gateway-set.js';
 import { busMtu, busNamespace, type BusAttachments } from '../bus/plan.js';
@@ -112,19 +112,12 @@ export class BusCore {
 
   /** The bus of that name, if exactly one has it. */
   byName(name: string): Bus | undefined {
-    const found = [...this.#buses.values()].filter((bus) => bus.name === name);
-    return found.length === 1 ? found[0] : undefined;
+    return busNamed(this.#buses.values(), name);
   }
 
   /** The bus of that name; refused when several have it (members attach by name, so it must say which). */
   namedOnce(name: string): Bus | undefined {
-    const found = [...this.#buses.values()].filter((bus) => bus.name === name);
-    if (found.length > 1)
-      throw new BusConflictError(
-        `${found.length} buses are named ${name} (ids ${found.map((bus) => bus.id).join(', ')})`,
-        'remove or rename all but one',
-      );
-    return found[0];
+    return onlyBusNamed(this.#buses.values(), name);
   }
 
   /** Runs `task` holding the key of bus `id`. */
