@@ -1,6 +1,7 @@
 // The command-line front door: parses arguments and calls into the layers below; no logic of its own.
 import { Command, CommanderError } from 'commander';
 import { CantainerError } from '../errors.js';
+import { describeErrno, errnoNumber } from '../netlink/errno.js';
 import { packageVersion } from '../version.js';
 import { decodeCommand } from './decode.js';
 import { DAEMON_DEFAULTS, runDaemon, type DaemonCliOptions } from './daemon.js';
@@ -28,7 +29,9 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
     .helpOption('-h, --help', 'show help for a command')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Taken out of the arguments before parsing (see main), so that it works before or after any command.
+    .option('--debug', 'print the stack trace of an error too');
 
   program
     .command('decode')
@@ -82,19 +85,45 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const status = { code: 0 };
   const program = buildProgram(io, status);
-  if (argv.length === 0) {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((arg) => arg !== '--debug');
+  if (args.length === 0) {
     io.out(program.helpInformation());
     return 0;
   }
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
     return status.code;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof CantainerError) {
-      io.err(`cantainer: ${error.message}${error.hint ? `\nhint: ${error.hint}` : ''}\n`);
-      return 1;
-    }
-    throw error;
+    const said = operationalError(error);
+    // A bug (anything else) keeps its stack trace: it is for a bug report, not for the user to fix.
+    if (said === undefined) throw error;
+    io.err(`cantainer: ${said.message}${said.hint === undefined ? '' : `\nhint: ${said.hint}`}\n`);
+    if (debug && error instanceof Error && error.stack !== undefined) io.err(`${error.stack}\n`);
+    return 1;
   }
+}
+
+/**
+ * What an error the user can act on says, in one line and a hint: cantainer's own errors, and the system's (a file
+ * that is missing or not readable, a permission). Undefined for anything else.
+ */
+function operationalError(error: unknown): { message: string; hint?: string } | undefined {
+  if (error instanceof CantainerError) return { message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) };
+  if (!(error instanceof Error)) return undefined;
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || syscall === undefined) return undefined;
+  const errno = errnoNumber(code);
+  const what = errno === undefined ? code : `${describeErrno(errno).message.toLowerCase()} (${code})`;
+  const hints: Readonly<Record<string, string>> = {
+    ENOENT: 'check the path',
+    EACCES: 'check its permissions, or run the command as root',
+    EPERM: 'run the command as root',
+    EISDIR: 'name a file, not a directory',
+  };
+  return {
+    message: `cannot ${syscall}${path === undefined ? '' : ` ${path}`}: ${what}`,
+    ...(hints[code] === undefined ? {} : { hint: hints[code] }),
+  };
 }

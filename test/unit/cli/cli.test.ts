@@ -122,4 +122,17 @@ describe('cantainer daemon (arguments)', () => {
     assert.equal(code, 1);
     assert.match(err, /--log-level: "loud" is not valid; allowed: debug, info, warn, error/u);
   });
+
+  it('says in one line what went wrong with a file, and how to fix it; the stack trace only with --debug (#22)', async () => {
+    const missing = await run(['replay', 'powertrain', '/nonexistent/powertrain.log']);
+    assert.equal(missing.code, 1);
+    assert.equal(
+      missing.err,
+      'cantainer: cannot open /nonexistent/powertrain.log: no such file or directory (ENOENT)\nhint: check the path\n',
+    );
+    const directory = await run(['replay', 'powertrain', '/']);
+    assert.equal(directory.err, 'cantainer: cannot read: is a directory (EISDIR)\nhint: name a file, not a directory\n');
+    const debug = await run(['--debug', 'replay', 'powertrain', '/nonexistent/powertrain.log']);
+    assert.match(debug.err, /^cantainer: cannot open \/nonexistent\/powertrain\.log: .*\n.*Error: ENOENT.*\n\s+at /su);
+  });
 });
