@@ -68,6 +68,14 @@ export class InvalidValueError extends CantainerError {
   }
 }
 
+/** A value that must be given was not. Names it and says when it is needed: `--peer is required with --udp: …`. */
+export class RequiredValueError extends InvalidValueError {
+  constructor(field: string, when: string) {
+    super(field, undefined, when);
+    this.message = `${field} is required ${when}`;
+  }
+}
+
 /** Bytes that should hold a protocol message do not. Names what was being decoded and where it broke. */
 export class MalformedMessageError extends CantainerError {
   constructor(what: string, detail: string) {

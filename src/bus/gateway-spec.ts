@@ -75,7 +75,14 @@ export function gatewayFromFlags(source: string, destination: string, flags: Gat
     ...(flags.xorChecksum === undefined ? {} : { xorChecksum: parseXor(flags.xorChecksum) }),
     ...(flags.crc8 === undefined ? {} : { crc8Checksum: parseCrc8(flags.crc8) }),
   };
-  checkGateway(gateway);
+  try {
+    checkGateway(gateway);
+  } catch (error) {
+    // Named by the flag that gave the value.
+    if (error instanceof InvalidValueError && (error.field === 'accept' || error.field === 'reject'))
+      throw new InvalidValueError(`--${error.field}`, error.value, error.message.replace(/^.*; allowed: /u, ''));
+    throw error;
+  }
   return normaliseGateway(gateway);
 }
 

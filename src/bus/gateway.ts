@@ -150,8 +150,8 @@ export function gatewayModifications(
 /** The ids a gateway lets through. */
 export function gatewaySelection(gateway: Pick<Gateway, 'accept' | 'reject'>): IdSelection {
   return {
-    accept: gateway.accept.map((text, i) => parseIdFilter(`accept[${i}]`, text)),
-    reject: gateway.reject.map((text, i) => parseIdFilter(`reject[${i}]`, text)),
+    accept: gateway.accept.map((text) => parseIdFilter('accept', text)),
+    reject: gateway.reject.map((text) => parseIdFilter('reject', text)),
   };
 }
 
@@ -222,8 +222,8 @@ export function checkGateway(gateway: Gateway, fd = true): void {
   if (gateway.source === gateway.destination)
     throw new InvalidValueError('destination', gateway.destination, 'another bus than the source');
   if (typeof gateway.both !== 'boolean') throw new InvalidValueError('both', gateway.both, 'true or false');
-  gateway.accept.forEach((text, i) => parseIdFilter(`accept[${i}]`, text));
-  gateway.reject.forEach((text, i) => parseIdFilter(`reject[${i}]`, text));
+  for (const text of gateway.accept) parseIdFilter('accept', text);
+  for (const text of gateway.reject) parseIdFilter('reject', text);
   const seen = new Set<string>();
   for (const edit of gateway.edits) {
     if (!(MOD_OPERATIONS as readonly string[]).includes(edit.operation))
@@ -259,8 +259,7 @@ export function checkGateway(gateway: Gateway, fd = true): void {
 
 /** Normalises filters to candump's spelling, so that equal gateways compare equal. */
 export function normaliseGateway(gateway: Gateway): Gateway {
-  const norm = (list: readonly string[], field: string): string[] =>
-    list.map((text, i) => formatIdFilter(parseIdFilter(`${field}[${i}]`, text)));
+  const norm = (list: readonly string[], field: string): string[] => list.map((text) => formatIdFilter(parseIdFilter(field, text)));
   return { ...gateway, accept: norm(gateway.accept, 'accept'), reject: norm(gateway.reject, 'reject') };
 }
 

@@ -86,36 +86,40 @@ export function checkBus(bus: Bus): void {
     throw new InvalidValueError('bus.transient', bus.transient, 'true or false');
   const ids = new Set<string>();
   const ends = new Set<string>();
-  for (const [i, member] of bus.members.entries()) {
-    const field = `bus.members[${i}]`;
-    if (typeof member.id !== 'string' || !ID_PATTERN.test(member.id)) throw new InvalidValueError(`${field}.id`, member.id, ID_ALLOWED);
-    if (ids.has(member.id)) throw new InvalidValueError(`${field}.id`, member.id, 'an id no other member of the bus has');
+  for (const member of bus.members) {
+    if (typeof member.id !== 'string' || !ID_PATTERN.test(member.id)) throw new InvalidValueError('member id', member.id, ID_ALLOWED);
+    if (ids.has(member.id)) throw new InvalidValueError('member id', member.id, 'an id no other member of the bus has');
     ids.add(member.id);
-    checkInterfaceName(`${field}.end.name`, member.end.name);
+    // Named by the member's id, which its front door gave it, never by its place in a list.
+    const field = `member ${member.id}`;
+    checkInterfaceName(`${field} interface`, member.end.name);
     const place = `${member.end.netns ?? ''}\0${member.end.name}`;
     if (ends.has(place))
-      throw new InvalidValueError(`${field}.end.name`, member.end.name, 'a name no other member uses in the same namespace');
+      throw new InvalidValueError(`${field} interface`, member.end.name, 'a name no other member uses in the same namespace');
     ends.add(place);
-    parseIdList(`${field}.send`, member.send);
-    parseIdList(`${field}.receive`, member.receive);
+    parseIdList(`${field} send`, member.send);
+    parseIdList(`${field} receive`, member.receive);
   }
   const uplinks = new Set<string>();
-  for (const [i, uplink] of (bus.uplinks ?? []).entries()) {
-    checkUplink(uplink, `bus.uplinks[${i}]`);
+  for (const uplink of bus.uplinks ?? []) {
+    checkUplink(uplink);
     if (uplinks.has(uplink.interface))
-      throw new InvalidValueError(`bus.uplinks[${i}].interface`, uplink.interface, 'an interface not uplinked to the bus already');
+      throw new InvalidValueError('uplink interface', uplink.interface, 'an interface not uplinked to the bus already');
     uplinks.add(uplink.interface);
   }
   const tunnels = new Set<string>();
   const listening = new Set<string>();
-  for (const [i, tunnel] of (bus.tunnels ?? []).entries()) {
-    checkTunnel(tunnel, `bus.tunnels[${i}]`);
-    if (tunnels.has(tunnel.name))
-      throw new InvalidValueError(`bus.tunnels[${i}].name`, tunnel.name, 'a name no other tunnel of the bus has');
+  for (const tunnel of bus.tunnels ?? []) {
+    checkTunnel(tunnel);
+    if (tunnels.has(tunnel.name)) throw new InvalidValueError('tunnel name', tunnel.name, 'a name no other tunnel of the bus has');
     tunnels.add(tunnel.name);
     const key = listenKey(tunnel);
     if (key !== undefined && listening.has(key))
-      throw new InvalidValueError(`bus.tunnels[${i}].listen`, tunnel.listen, 'an address and port no other tunnel of the bus listens on');
+      throw new InvalidValueError(
+        `tunnel ${tunnel.name} listen`,
+        tunnel.listen,
+        'an address and port no other tunnel of the bus listens on',
+      );
     if (key !== undefined) listening.add(key);
   }
 }
@@ -124,10 +128,10 @@ export function checkBus(bus: Bus): void {
 export function parseIdList(field: string, list: readonly string[] | undefined): IdSelection {
   const accept = [];
   const reject = [];
-  for (const [i, entry] of (list ?? []).entries()) {
-    if (typeof entry !== 'string') throw new InvalidValueError(`${field}[${i}]`, entry, 'ID[/MASK] or !ID[/MASK] in hex');
-    if (entry.startsWith('!')) reject.push(parseIdFilter(`${field}[${i}]`, entry.slice(1)));
-    else accept.push(parseIdFilter(`${field}[${i}]`, entry));
+  for (const entry of list ?? []) {
+    if (typeof entry !== 'string') throw new InvalidValueError(field, entry, 'ID[/MASK] or !ID[/MASK] in hex');
+    if (entry.startsWith('!')) reject.push(parseIdFilter(field, entry.slice(1)));
+    else accept.push(parseIdFilter(field, entry));
   }
   return { accept, reject };
 }

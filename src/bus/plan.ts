@@ -162,13 +162,13 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     throw new Error(`bus ${bus.name}: two member, gateway, uplink or tunnel ids hash to the same interface name`);
   const busKinds = bus.fd ? [false, true] : [false];
   const participants: Participant[] = [
-    ...bus.members.map((member, i): Participant => ({
+    ...bus.members.map((member): Participant => ({
       name: hostEndName(member.id),
       sends: true,
       receives: true,
       kinds: busKinds,
-      send: parseIdList(`bus.members[${i}].send`, member.send),
-      receive: parseIdList(`bus.members[${i}].receive`, member.receive),
+      send: parseIdList(`member ${member.id} send`, member.send),
+      receive: parseIdList(`member ${member.id} receive`, member.receive),
     })),
     { name: MONITOR, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL },
     ...ports.map((port): Participant => ({

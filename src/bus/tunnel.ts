@@ -2,7 +2,7 @@
 // daemon carries the frames between the network and a vxcan pair in the bus's namespace: the pair's near end is
 // wired like a member's end, the far end is where the daemon reads and writes. Nothing listens unless a tunnel says
 // where, and only on the address it names.
-import { InvalidValueError } from '../errors.js';
+import { InvalidValueError, RequiredValueError } from '../errors.js';
 import { shortHash } from './hash.js';
 
 export const TUNNEL_TRANSPORTS = ['udp', 'tcp-server', 'tcp-client'] as const;
@@ -91,11 +91,14 @@ export function parseCidr(field: string, text: string): Cidr {
   return { address, prefix, family };
 }
 
-export function checkTunnel(tunnel: Tunnel, field = 'tunnel'): void {
+/** How a tunnel's settings are named in messages: by the key, after what the settings belong to. */
+export type TunnelKeyName = (key: 'name' | 'transport' | 'listen' | 'peer' | 'timeoutUs' | 'mtu' | 'allow') => string;
+
+export function checkTunnel(tunnel: Tunnel, name: TunnelKeyName = (key) => `tunnel ${key}`): void {
   if (typeof tunnel.name !== 'string' || !NAME_PATTERN.test(tunnel.name))
-    throw new InvalidValueError(`${field}.name`, tunnel.name, '1..64 letters, digits, "_", "." or "-", starting with a letter or digit');
+    throw new InvalidValueError(name('name'), tunnel.name, '1..64 letters, digits, "_", "." or "-", starting with a letter or digit');
   if (!(TUNNEL_TRANSPORTS as readonly string[]).includes(tunnel.transport))
-    throw new InvalidValueError(`${field}.transport`, tunnel.transport, TUNNEL_TRANSPORTS.join(', '));
+    throw new InvalidValueError(name('transport'), tunnel.transport, TUNNEL_TRANSPORTS.join(', '));
   const needs = {
     udp: { listen: true, peer: true },
     'tcp-server': { listen: true, peer: false },
@@ -105,32 +108,28 @@ export function checkTunnel(tunnel: Tunnel, field = 'tunnel'): void {
     const value = tunnel[key];
     if (needs[key] && value === undefined)
       throw new InvalidValueError(
-        `${field}.${key}`,
+        name(key),
         value,
         `an address: a ${tunnel.transport} tunnel needs ${key === 'listen' ? 'where to listen' : 'where its far end is'}`,
       );
     if (!needs[key] && value !== undefined)
-      throw new InvalidValueError(`${field}.${key}`, value, `nothing: a ${tunnel.transport} tunnel has no ${key} address`);
-    if (value !== undefined) parseAddress(`${field}.${key}`, value, { literal: key === 'listen' });
+      throw new InvalidValueError(name(key), value, `nothing: a ${tunnel.transport} tunnel has no ${key} address`);
+    if (value !== undefined) parseAddress(name(key), value, { literal: key === 'listen' });
   }
   if (tunnel.transport !== 'udp') {
     for (const key of ['timeoutUs', 'mtu'] as const) {
-      if (tunnel[key] !== undefined) throw new InvalidValueError(`${field}.${key}`, tunnel[key], 'nothing: it sizes UDP packets only');
+      if (tunnel[key] !== undefined) throw new InvalidValueError(name(key), tunnel[key], 'nothing: it sizes UDP packets only');
     }
   }
   if (tunnel.timeoutUs !== undefined && (!Number.isInteger(tunnel.timeoutUs) || tunnel.timeoutUs < 0 || tunnel.timeoutUs > 10_000_000)) {
-    throw new InvalidValueError(
-      `${field}.timeoutUs`,
-      tunnel.timeoutUs,
-      'an integer 0..10000000 (microseconds; 0 sends every frame at once)',
-    );
+    throw new InvalidValueError(name('timeoutUs'), tunnel.timeoutUs, 'an integer 0..10000000 (microseconds; 0 sends every frame at once)');
   }
   if (tunnel.mtu !== undefined && (!Number.isInteger(tunnel.mtu) || tunnel.mtu < 576 || tunnel.mtu > 65535)) {
-    throw new InvalidValueError(`${field}.mtu`, tunnel.mtu, 'an integer 576..65535 (the link MTU, IP and UDP headers included)');
+    throw new InvalidValueError(name('mtu'), tunnel.mtu, 'an integer 576..65535 (the link MTU, IP and UDP headers included)');
   }
   if (tunnel.transport === 'tcp-client' && tunnel.allow.length > 0)
-    throw new InvalidValueError(`${field}.allow`, tunnel.allow, 'nothing: a tcp-client tunnel takes no one in');
-  tunnel.allow.forEach((text, i) => parseCidr(`${field}.allow[${i}]`, text));
+    throw new InvalidValueError(name('allow'), tunnel.allow, 'nothing: a tcp-client tunnel takes no one in');
+  for (const text of tunnel.allow) parseCidr(name('allow'), text);
 }
 
 /**
@@ -220,12 +219,11 @@ export function tunnelFromFlags(flags: TunnelFlags, field = (flag: string): stri
   else if (flags.tcpClient !== undefined) draft = { transport: 'tcp-client', peer: flags.tcpClient, allow: [...(flags.allow ?? [])] };
   else {
     if (flags.listen === undefined)
-      throw new InvalidValueError(
+      throw new RequiredValueError(
         field('--listen'),
-        undefined,
-        'ADDR:PORT where this side receives (an address of this host; 0.0.0.0 for all, said explicitly)',
+        'with --udp: ADDR:PORT where this side receives (an address of this host; 0.0.0.0 for all, said explicitly)',
       );
-    if (flags.peer === undefined) throw new InvalidValueError(field('--peer'), undefined, 'ADDR:PORT of the far side');
+    if (flags.peer === undefined) throw new RequiredValueError(field('--peer'), 'with --udp: ADDR:PORT of the far side');
     const timeoutUs = integer('--timeout-us', flags.timeoutUs);
     const mtu = integer('--mtu', flags.mtu);
     draft = {
@@ -238,13 +236,17 @@ export function tunnelFromFlags(flags: TunnelFlags, field = (flag: string): stri
     };
   }
   const tunnel = { name: flags.name ?? defaultTunnelName(draft), ...draft };
-  try {
-    checkTunnel(tunnel);
-  } catch (error) {
-    if (error instanceof InvalidValueError)
-      throw new InvalidValueError(field(error.field), error.value, error.message.replace(/^.*; allowed: /u, ''));
-    throw error;
-  }
+  // Each setting named by the flag that gave it.
+  const flagOf: Readonly<Record<Parameters<TunnelKeyName>[0], string>> = {
+    name: '--name',
+    transport: 'mode',
+    listen: draft.transport === 'udp' ? '--listen' : '--tcp-server',
+    peer: draft.transport === 'udp' ? '--peer' : '--tcp-client',
+    timeoutUs: '--timeout-us',
+    mtu: '--mtu',
+    allow: '--allow',
+  };
+  checkTunnel(tunnel, (key) => field(flagOf[key]));
   return tunnel;
 }
 

@@ -21,24 +21,26 @@ export interface Uplink {
   readonly reject: readonly string[];
 }
 
-export function checkUplink(uplink: Uplink, field = 'uplink'): void {
-  checkInterfaceName(`${field}.interface`, uplink.interface);
+/** How an uplink's settings are named in messages: by the key, after what the settings belong to. */
+export type UplinkKeyName = (key: 'interface' | 'direction' | 'accept' | 'reject') => string;
+
+export function checkUplink(uplink: Uplink, name: UplinkKeyName = (key) => `uplink ${key}`): void {
+  checkInterfaceName(name('interface'), uplink.interface);
   if (!(UPLINK_DIRECTIONS as readonly string[]).includes(uplink.direction))
-    throw new InvalidValueError(`${field}.direction`, uplink.direction, UPLINK_DIRECTIONS.join(', '));
-  uplink.accept.forEach((text, i) => parseIdFilter(`${field}.accept[${i}]`, text));
-  uplink.reject.forEach((text, i) => parseIdFilter(`${field}.reject[${i}]`, text));
+    throw new InvalidValueError(name('direction'), uplink.direction, UPLINK_DIRECTIONS.join(', '));
+  for (const text of uplink.accept) parseIdFilter(name('accept'), text);
+  for (const text of uplink.reject) parseIdFilter(name('reject'), text);
 }
 
 export function normaliseUplink(uplink: Uplink): Uplink {
-  const norm = (list: readonly string[], field: string): string[] =>
-    list.map((text, i) => formatIdFilter(parseIdFilter(`${field}[${i}]`, text)));
+  const norm = (list: readonly string[], field: string): string[] => list.map((text) => formatIdFilter(parseIdFilter(field, text)));
   return { ...uplink, accept: norm(uplink.accept, 'accept'), reject: norm(uplink.reject, 'reject') };
 }
 
 export function uplinkSelection(uplink: Uplink): IdSelection {
   return {
-    accept: uplink.accept.map((text, i) => parseIdFilter(`accept[${i}]`, text)),
-    reject: uplink.reject.map((text, i) => parseIdFilter(`reject[${i}]`, text)),
+    accept: uplink.accept.map((text) => parseIdFilter('accept', text)),
+    reject: uplink.reject.map((text) => parseIdFilter('reject', text)),
   };
 }
 
@@ -88,7 +90,8 @@ export function uplinkFromWords(field: string, text: string): Uplink {
   }
   const uplink = { interface: iface, direction: direction as UplinkDirection, accept, reject };
   try {
-    checkUplink(uplink, 'uplink');
+    // Each setting named by the flag that gave it.
+    checkUplink(uplink, (key) => (key === 'interface' ? 'interface' : `--${key}`));
   } catch (error) {
     if (error instanceof InvalidValueError)
       throw new InvalidValueError(`${field}: ${error.field}`, error.value, error.message.replace(/^.*; allowed: /u, ''));

@@ -14,8 +14,8 @@ export function plainAddress(address: string): string {
 export function allowCheck(entries: readonly string[]): AddressCheck | undefined {
   if (entries.length === 0) return undefined;
   const list = new BlockList();
-  for (const [i, entry] of entries.entries()) {
-    const cidr = parseCidr(`allow[${i}]`, entry);
+  for (const entry of entries) {
+    const cidr = parseCidr('allow', entry);
     list.addSubnet(cidr.address, cidr.prefix, cidr.family === 4 ? 'ipv4' : 'ipv6');
   }
   return (address) => {

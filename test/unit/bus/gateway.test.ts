@@ -63,7 +63,7 @@ describe('gateway model', () => {
     };
     refuses(gateway('a', 'a'), /destination: "a" is not valid; allowed: another bus than the source/u);
     refuses(gateway('a', ''), /destination: "" is not valid/u);
-    refuses(gateway('a', 'b', { accept: ['800'] }), /accept\[0\]: "800" is not valid/u);
+    refuses(gateway('a', 'b', { accept: ['800'] }), /accept: "800" is not valid/u);
     refuses(
       gateway('a', 'b', { edits: [{ operation: 'set', field: 'id', value: '800' }] }),
       /--set id: "800" is not valid; allowed: an id in hex/u,

@@ -130,14 +130,14 @@ describe('bus model', () => {
           { id: 'x', end: { name: 'b' } },
         ],
       },
-      'bus.members[1].id',
+      'member id',
       /"x" is not valid; allowed: an id no other member/u,
     );
   });
 
   it('refuses an end name over 15 characters or with a slash', () => {
-    refuses({ ...bus(0), members: [{ id: 'x', end: { name: 'a23456789012345x' } }] }, 'bus.members[0].end.name', /1\.\.15 bytes/u);
-    refuses({ ...bus(0), members: [{ id: 'x', end: { name: 'a/b' } }] }, 'bus.members[0].end.name', /without "\/"/u);
+    refuses({ ...bus(0), members: [{ id: 'x', end: { name: 'a23456789012345x' } }] }, 'member x interface', /1\.\.15 bytes/u);
+    refuses({ ...bus(0), members: [{ id: 'x', end: { name: 'a/b' } }] }, 'member x interface', /without "\/"/u);
   });
 
   it('refuses two ends of the same name in the same namespace, allows them in different ones', () => {
@@ -149,7 +149,7 @@ describe('bus model', () => {
           { id: 'y', end: { name: 'can0' } },
         ],
       },
-      'bus.members[1].end.name',
+      'member y interface',
       /no other member uses/u,
     );
     checkBus({

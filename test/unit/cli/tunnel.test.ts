@@ -154,13 +154,11 @@ describe('cantainer tunnel, through the control socket', () => {
   it('refuses bad input naming the flag, the value and what is allowed, changing nothing', async () => {
     const a = await start('a');
     const cases: Array<[string[], RegExp]> = [
-      [['--udp', '--peer', '127.0.0.1:1'], /--listen: undefined is not valid; allowed: ADDR:PORT where this side receives/u],
-      [
-        ['--udp', '--listen', '20000', '--peer', '127.0.0.1:1'],
-        /tunnel.listen: "20000" is not valid; allowed: ADDR:PORT with an IP address/u,
-      ],
-      [['--udp', '--listen', 'localhost:20000', '--peer', '127.0.0.1:1'], /tunnel.listen: "localhost:20000" is not valid/u],
-      [['--tcp-server', '127.0.0.1:70000'], /tunnel.listen: "127.0.0.1:70000" is not valid/u],
+      [['--udp', '--peer', '127.0.0.1:1'], /^cantainer: --listen is required with --udp: ADDR:PORT where this side receives/u],
+      [['--udp', '--listen', '127.0.0.1:20000'], /^cantainer: --peer is required with --udp: ADDR:PORT of the far side/u],
+      [['--udp', '--listen', '20000', '--peer', '127.0.0.1:1'], /--listen: "20000" is not valid; allowed: ADDR:PORT with an IP address/u],
+      [['--udp', '--listen', 'localhost:20000', '--peer', '127.0.0.1:1'], /--listen: "localhost:20000" is not valid/u],
+      [['--tcp-server', '127.0.0.1:70000'], /--tcp-server: "127.0.0.1:70000" is not valid/u],
       [
         ['--tcp-server', '127.0.0.1:2000', '--tcp-client', 'h:1'],
         /mode: "--tcp-server --tcp-client" is not valid; allowed: exactly one of --udp/u,
@@ -171,17 +169,17 @@ describe('cantainer tunnel, through the control socket', () => {
       ],
       [
         ['--tcp-server', '127.0.0.1:2000', '--allow', '10.0.0.0/33'],
-        /tunnel.allow\[0\]: "10.0.0.0\/33" is not valid; allowed: ADDR or ADDR\/PREFIX/u,
+        /--allow: "10.0.0.0\/33" is not valid; allowed: ADDR or ADDR\/PREFIX/u,
       ],
       [
         ['--udp', '--listen', '127.0.0.1:1', '--peer', '127.0.0.1:2', '--mtu', '100'],
-        /tunnel.mtu: 100 is not valid; allowed: an integer 576..65535/u,
+        /--mtu: 100 is not valid; allowed: an integer 576..65535/u,
       ],
       [
         ['--udp', '--listen', '127.0.0.1:1', '--peer', '127.0.0.1:2', '--timeout-us', '-5'],
         /--timeout-us: "-5" is not valid; allowed: a whole number/u,
       ],
-      [['--tcp-client', 'host:1', '--name', '-x'], /tunnel.name: "-x" is not valid/u],
+      [['--tcp-client', 'host:1', '--name', '-x'], /--name: "-x" is not valid/u],
     ];
     for (const [flags, message] of cases) {
       const result = await run(a.control, 'tunnel', 'add', 'powertrain', ...flags);

@@ -324,7 +324,7 @@ describe('the CNI plugin', () => {
         /^unsupported field "bitrate" \(value 500000\): this plugin reads bus, fd, send, receive, controlSocket$/u,
       ],
       ['ADD', conf({ fd: 'yes' }), attach('ecu1'), 7, /^fd: "yes" is not valid; allowed: true or false$/u],
-      ['ADD', conf({ send: ['12G'] }), attach('ecu1'), 7, /send\[0\]/u],
+      ['ADD', conf({ send: ['12G'] }), attach('ecu1'), 7, /^member cni-\w+ send: "12G" is not valid; allowed: ID or ID\/MASK in hex/u],
       ['ADD', conf(), { ...attach('ecu1'), CNI_ARGS: 'colour=red' }, 2, /^CNI_ARGS: unsupported key "colour"/u],
       [
         'ADD',

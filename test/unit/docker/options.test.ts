@@ -102,7 +102,7 @@ describe('network options', () => {
     ]);
     refuses(
       () => parseNetworkOptions({ uplink: 'can0 --direction up' }),
-      'network option "uplink": uplink.direction',
+      'network option "uplink": --direction',
       /"up" is not valid; allowed: both, in, out/u,
     );
     refuses(() => parseNetworkOptions({ uplink: '--accept 1' }), 'network option "uplink"', /IFACE \[--direction/u);
@@ -123,7 +123,7 @@ describe('network options', () => {
     );
     refuses(
       () => parseNetworkOptions({ tunnel: '--udp --listen 20000 --peer 10.0.0.2:20000' }),
-      'network option "tunnel": tunnel.listen',
+      'network option "tunnel": --listen',
       /"20000" is not valid; allowed: ADDR:PORT with an IP address/u,
     );
     refuses(

@@ -281,6 +281,6 @@ describe('gateways between buses', () => {
     );
     assert.deepEqual(send('b1', simFrame(0x18daf110 | 0x80000000)), { 'a1/can0': 1, 'a3/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 });
     assert.deepEqual(send('a3', simFrame(0x7e8)), { 'a1/can0': 1, 'a2/can0': 1, 'b1/can0': 1, [monitor('A')]: 1, [monitor('B')]: 1 });
-    await assert.rejects(service.addMember('A', { ...ecu('a4'), send: ['!xyz'] }), /bus\.members\[3\]\.send\[0\]: "xyz" is not valid/u);
+    await assert.rejects(service.addMember('A', { ...ecu('a4'), send: ['!xyz'] }), /member a4 send: "xyz" is not valid/u);
   });
 });
