@@ -19,6 +19,7 @@ const raw = {
   mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
   umount2: libc.func('int umount2(const char *target, int flags)'),
   ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
 };
 
 export const AF_NETLINK = 16;
@@ -34,6 +35,26 @@ export const MSG_DONTWAIT = 0x40;
 export const CLONE_NEWNET = 0x40000000;
 export const MS_BIND = 0x1000;
 export const MNT_DETACH = 2;
+/** ioctl on a namespace fd: which kind of namespace it is (linux/nsfs.h, _IO(0xb7, 3)). */
+const NS_GET_NSTYPE = 0xb703;
+
+/** The kinds of namespace by their CLONE_NEW* flag, as NS_GET_NSTYPE answers. */
+const NAMESPACE_KINDS: Readonly<Record<number, string>> = {
+  [CLONE_NEWNET]: 'net',
+  0x00020000: 'mnt',
+  0x04000000: 'uts',
+  0x08000000: 'ipc',
+  0x10000000: 'user',
+  0x20000000: 'pid',
+  0x02000000: 'cgroup',
+  0x00000080: 'time',
+};
+
+/** The kind of namespace open at `fd` ('net', 'mnt', …). */
+export function namespaceKind(fd: number, what: () => string): string {
+  const type = check(what, raw.ioctl(fd, NS_GET_NSTYPE) as number);
+  return NAMESPACE_KINDS[type] ?? `unknown (${type})`;
+}
 
 function check(operation: () => string, result: number): number {
   if (result < 0) throw KernelError.fromErrno(operation(), koffi.errno());

@@ -1,13 +1,13 @@
 // Network namespaces. Namespaces are per thread: the one place that switches the JavaScript thread into another
 // namespace is `inNetns`, synchronously and always back, so that only sockets opened inside its callback belong
 // to the target namespace (a socket keeps the namespace it was created in).
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidValueError, errorMessage } from '../errors.js';
 import { Errno, errnoNumber } from '../netlink/errno.js';
 import { KernelError, NamespaceRestoreError } from './errors.js';
 import { describeOperation, type NamespacePort, type NetnsIdentity } from './port.js';
-import { bindMount, CLONE_NEWNET, setns, umountDetach, unshare } from './libc.js';
+import { bindMount, CLONE_NEWNET, namespaceKind, setns, umountDetach, unshare } from './libc.js';
 
 const THREAD_NETNS = '/proc/thread-self/ns/net';
 
@@ -107,11 +107,11 @@ export function identifyNetns(path: string): NetnsIdentity {
   if (!stat.isFile()) return { kind: 'other', what: 'a device' };
   nsfsDevice ??= statSync(THREAD_NETNS).dev;
   if (stat.dev !== nsfsDevice) return { kind: 'other', what: 'a plain file, not a namespace' };
-  // An nsfs file of some namespace: its fd's magic link says which kind (net:[4026531840], mnt:[...]).
+  // An nsfs file of some namespace: the kernel says which kind.
   const fd = openSync(path, OPEN_FLAGS);
   try {
-    const link = readlinkSync(`/proc/self/fd/${fd}`);
-    if (!link.startsWith('net:[')) return { kind: 'other', what: `a ${link.split(':')[0] ?? 'other'} namespace, not a network namespace` };
+    const kind = namespaceKind(fd, () => `asking what kind of namespace ${path} is`);
+    if (kind !== 'net') return { kind: 'other', what: `a ${kind} namespace, not a network namespace` };
     const own = fstatSync(fd);
     return { kind: 'netns', id: `${own.dev}:${own.ino}` };
   } finally {
