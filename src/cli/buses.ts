@@ -96,9 +96,18 @@ async function openMonitor(
   return { bus, socket };
 }
 
+/** `--count N`: how many to take before stopping, 1 or more (all, until Ctrl-C, when absent). */
+function countOption(text: string | undefined, what: string): number {
+  if (text === undefined) return Infinity;
+  const count = Number(text);
+  if (!/^\d+$/u.test(text) || !Number.isSafeInteger(count) || count < 1)
+    throw new InvalidValueError('--count', text, `a whole number of ${what}, 1 or more`);
+  return count;
+}
+
 /** An event as a line people read: time, type, then what it concerns. */
-function eventText(event: ControlStreams['Events.Stream']): string {
-  const fields = (['bus', 'member', 'gateway', 'interface', 'detail'] as const).flatMap((key) => {
+export function eventText(event: ControlStreams['Events.Stream']): string {
+  const fields = (['bus', 'member', 'gateway', 'interface', 'tunnel', 'detail'] as const).flatMap((key) => {
     const value = event[key];
     return value === undefined ? [] : [`${key}=${value.includes(' ') ? JSON.stringify(value) : value}`];
   });
@@ -175,9 +184,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
     .option('--count <n>', 'stop after this many events')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (options: { json?: boolean; count?: string; controlSocket?: string }) => {
-      const count = options.count === undefined ? Infinity : Number(options.count);
-      if (count !== Infinity && (!Number.isInteger(count) || count < 1))
-        throw new InvalidValueError('--count', options.count, 'a whole number of events, 1 or more');
+      const count = countOption(options.count, 'events');
       let seen = 0;
       const following = followDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Events.Stream', (event) => {
         io.out(options.json === true ? `${JSON.stringify(event)}\n` : `${eventText(event)}\n`);
@@ -243,9 +250,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
     .option(...CONTROL_SOCKET_OPTION)
     .action(
       async (name: string, options: { filter?: string[]; log?: boolean; count?: string; timeout?: string; controlSocket?: string }) => {
-        const count = options.count === undefined ? Infinity : Number(options.count);
-        if (!Number.isInteger(count) && count !== Infinity)
-          throw new InvalidValueError('--count', options.count, 'a whole number of frames');
+        const count = countOption(options.count, 'frames');
         const quietMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
         if (Number.isNaN(quietMs) || quietMs <= 0) throw new InvalidValueError('--timeout', options.timeout, 'a number of seconds above 0');
         const filters = dumpFilters(options.filter ?? []);

@@ -89,8 +89,11 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
     .argument('<dst>', 'the bus frames go to')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (source: string, destination: string, options: { controlSocket?: string }) => {
-      await callDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.Remove', { source, destination });
-      io.out(`gateway ${source} -> ${destination} removed\n`);
+      const answer = await callDaemon(controlSocketPath(options.controlSocket, DEFAULT_CONTROL_SOCKET), 'Gateway.Remove', {
+        source,
+        destination,
+      });
+      io.out(`gateway ${answer.removed} removed${answer.both ? ': both ways' : ''}\n`);
     });
 
   listCommand(gateway, io, {

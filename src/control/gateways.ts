@@ -1,6 +1,7 @@
 // Gateways and uplinks over the control socket: `cantainer gateway add|rm|ls` and `cantainer uplink add|rm|ls`.
 import { InvalidValueError } from '../errors.js';
 import { describeGateway } from '../bus/gateway.js';
+import { removableGateway } from '../bus/gateway-set.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
 import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import type { BusService, GatewayView } from '../service/buses.js';
@@ -56,8 +57,15 @@ const addGateway: ControlHandler<'Gateway.Add'> = async (body, context) => {
 const removeGateway: ControlHandler<'Gateway.Remove'> = async (body, context) => {
   const source = text(body, 'source');
   const destination = text(body, 'destination');
-  if (!(await context.buses.removeGateway(source, destination))) throw new UnknownGatewayError(source, destination);
-  return { removed: describeGateway({ source, destination, both: false }) };
+  // What goes, as the answer names it: a gateway both ways goes both ways.
+  const found = removableGateway(
+    context.buses.gateways().map((view) => view.gateway),
+    source,
+    destination,
+    (id) => context.buses.get(id)?.name,
+  );
+  if (found === undefined || !(await context.buses.removeGateway(source, destination))) throw new UnknownGatewayError(source, destination);
+  return { removed: describeGateway(found), both: found.both };
 };
 
 const listGateways: ControlHandler<'Gateway.List'> = (_body, context) => ({

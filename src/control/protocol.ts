@@ -174,7 +174,8 @@ export interface ControlMethods {
   'Bus.Inspect': { request: { bus: string }; answer: BusDetail };
   'Bus.Repair': { request: { bus: string }; answer: { bus: string; changes: string[] } };
   'Gateway.Add': { request: GatewayFlags & { source: string; destination: string }; answer: { gateway: GatewayEntry } };
-  'Gateway.Remove': { request: { source: string; destination: string }; answer: { removed: string } };
+  /** `removed`: the gateway as `gateway ls` shows it (`a <-> b` when it went both ways). */
+  'Gateway.Remove': { request: { source: string; destination: string }; answer: { removed: string; both: boolean } };
   'Gateway.List': { request: NoBody; answer: { gateways: GatewayEntry[] } };
   'Uplink.Add': {
     request: { bus: string; interface: string; direction?: UplinkDirection; accept?: readonly string[]; reject?: readonly string[] };

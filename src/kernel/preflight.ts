@@ -22,6 +22,8 @@ export interface PreflightFacts {
   readonly modulesDep: string;
   /** /sys/module/can_gw/parameters/max_hops, when can_gw is loaded. */
   readonly maxHops: number | undefined;
+  /** The distribution, from /etc/os-release: its ID and the IDs it is like (ubuntu; debian), for the package advice. */
+  readonly distribution?: readonly string[];
 }
 
 export interface ModuleReport {
@@ -58,19 +60,43 @@ export function judgePreflight(facts: PreflightFacts): PreflightReport {
     return { module, state, required: REQUIRED.includes(module) };
   });
   const fixes: string[] = [];
-  const toLoad = modules.filter((m) => m.state === 'loadable').map((m) => m.module.replace(/_/gu, '-'));
+  const file = (m: ModuleReport): string => m.module.replace(/_/gu, '-');
+  const toLoad = modules.filter((m) => m.required && m.state === 'loadable').map(file);
   if (toLoad.length > 0) fixes.push(`modprobe -a ${toLoad.join(' ')}`);
-  if (modules.some((m) => m.state === 'missing')) {
-    const names = modules
-      .filter((m) => m.state === 'missing')
-      .map((m) => m.module)
-      .join(', ');
-    fixes.push(
-      `kernel ${facts.kernelRelease} has no ${names}: use a kernel built with them (Debian's and Ubuntu's are; on Ubuntu: apt-get install linux-modules-extra-${facts.kernelRelease})`,
-    );
-  }
+  const optional = modules.filter((m) => !m.required && m.state === 'loadable').map(file);
+  if (optional.length > 0) fixes.push(`modprobe -a ${optional.join(' ')}  (optional: ${OPTIONAL_USE})`);
+  const advice = kernelAdvice(facts.kernelRelease, facts.distribution ?? []);
+  const missing = modules.filter((m) => m.required && m.state === 'missing').map((m) => m.module);
+  if (missing.length > 0) fixes.push(`kernel ${facts.kernelRelease} has no ${missing.join(', ')}: ${advice}`);
+  const missingOptional = modules.filter((m) => !m.required && m.state === 'missing').map((m) => m.module);
+  if (missingOptional.length > 0)
+    fixes.push(`kernel ${facts.kernelRelease} has no ${missingOptional.join(', ')} (optional: ${OPTIONAL_USE}): ${advice}`);
   const ok = modules.every((m) => !m.required || m.state !== 'missing');
   return { kernelRelease: facts.kernelRelease, modules, maxHops: facts.maxHops, ok, fixes };
+}
+
+/** What the optional module is for. */
+const OPTIONAL_USE = 'only ISO-TP and UDS tools in containers need it';
+
+/** How to get a kernel with the CAN modules, in the words of the distribution it runs on. */
+export function kernelAdvice(kernelRelease: string, distribution: readonly string[]): string {
+  const is = (id: string): boolean => distribution.includes(id);
+  if (is('ubuntu')) return `apt-get install linux-modules-extra-${kernelRelease}, then run this again`;
+  if (is('debian'))
+    return "Debian's standard kernel has them: apt-get install linux-image-$(dpkg --print-architecture) and boot it (the cloud kernel has no CAN)";
+  if (is('fedora') || is('rhel') || is('centos')) return `dnf install kernel-modules-extra-${kernelRelease}, then run this again`;
+  if (is('arch')) return "Arch's standard kernel has them: pacman -S linux and boot it";
+  return 'use a kernel built with CONFIG_CAN_VCAN, CONFIG_CAN_VXCAN, CONFIG_CAN_GW and CONFIG_CAN_RAW';
+}
+
+/** The ID and ID_LIKE words of an os-release file. */
+export function parseOsRelease(text: string): string[] {
+  const value = (key: string): string =>
+    new RegExp(`^${key}=(.*)$`, 'mu')
+      .exec(text)?.[1]
+      ?.replace(/^["']|["']$/gu, '')
+      .trim() ?? '';
+  return [value('ID'), ...value('ID_LIKE').split(/\s+/u)].filter((word) => word !== '').map((word) => word.toLowerCase());
 }
 
 function readOr(path: string, fallback: string): string {
@@ -96,6 +122,7 @@ export function readPreflightFacts(root = '/'): PreflightFacts {
     modulesBuiltin: readOr(join(moduleDir, 'modules.builtin'), ''),
     modulesDep: readOr(join(moduleDir, 'modules.dep'), ''),
     maxHops: Number.isNaN(hops) ? undefined : hops,
+    distribution: parseOsRelease(readOr(join(root, 'etc', 'os-release'), '')),
   };
 }
 

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { main, type CliIo } from '../../../src/cli/main.js';
 import { parseHex } from '../../../src/cli/decode.js';
+import { eventText } from '../../../src/cli/buses.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -134,5 +135,29 @@ describe('cantainer daemon (arguments)', () => {
     assert.equal(directory.err, 'cantainer: cannot read: is a directory (EISDIR)\nhint: name a file, not a directory\n');
     const debug = await run(['--debug', 'replay', 'powertrain', '/nonexistent/powertrain.log']);
     assert.match(debug.err, /^cantainer: cannot open \/nonexistent\/powertrain\.log: .*\n.*Error: ENOENT.*\n\s+at /su);
+  });
+
+  it('takes --count as a whole number, 1 or more (#22)', async () => {
+    for (const [command, what] of [
+      ['dump', 'frames'],
+      ['events', 'events'],
+    ] as const) {
+      for (const bad of ['0', '-3', '2.5', 'x']) {
+        const args = command === 'dump' ? ['dump', 'powertrain', '--count', bad] : ['events', '--count', bad];
+        const outcome = await run(args);
+        assert.equal(outcome.code, 1, `${command} --count ${bad}`);
+        assert.equal(
+          outcome.err.split('\n')[0],
+          `cantainer: --count: ${JSON.stringify(bad)} is not valid; allowed: a whole number of ${what}, 1 or more`,
+        );
+      }
+    }
+  });
+
+  it('names tunnels in the text of events (#22)', () => {
+    assert.equal(
+      eventText({ time: '2026-12-03T10:00:00.000Z', type: 'tunnel-added', bus: 'powertrain', tunnel: 'udp-20000' }),
+      '2026-12-03T10:00:00.000Z  tunnel-added  bus=powertrain  tunnel=udp-20000',
+    );
   });
 });

@@ -90,7 +90,11 @@ describe('the cantainer commands, through the control socket', () => {
         state: 'wired',
       },
     ]);
-    assert.deepEqual(await run('gateway', 'rm', 'body', 'powertrain'), { code: 0, out: 'gateway body -> powertrain removed\n', err: '' });
+    assert.deepEqual(await run('gateway', 'rm', 'body', 'powertrain'), {
+      code: 0,
+      out: 'gateway powertrain <-> body removed: both ways\n',
+      err: '',
+    });
     assert.equal((await run('gateway', 'ls')).out, 'GATEWAY  STATE  SETTINGS  DECLARED BY\n');
   });
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatPreflight, judgePreflight, type PreflightFacts } from '../../../src/kernel/preflight.js';
+import { formatPreflight, judgePreflight, kernelAdvice, parseOsRelease, type PreflightFacts } from '../../../src/kernel/preflight.js';
 
 const DEBIAN_DEP = [
   'kernel/drivers/net/can/vcan.ko:',
@@ -35,7 +35,11 @@ describe('preflight', () => {
       ],
     );
     assert.equal(report.ok, true);
-    assert.deepEqual(report.fixes, ['modprobe -a vxcan can-gw can-raw can-isotp']);
+    assert.deepEqual(report.fixes, [
+      'modprobe -a vxcan can-gw can-raw',
+      'modprobe -a can-isotp  (optional: only ISO-TP and UDS tools in containers need it)',
+    ]);
+    assert.match(formatPreflight(report), /can_isotp +loadable \(optional\)/u);
   });
 
   it('recognises built-in modules and reports max_hops', () => {
@@ -57,11 +61,14 @@ describe('preflight', () => {
   });
 
   it('fails when a required module is missing and says how to get it', () => {
-    const report = judgePreflight(facts({ modulesDep: 'kernel/drivers/net/can/vcan.ko:\n', kernelRelease: '6.8.0-31-generic' }));
+    const report = judgePreflight(
+      facts({ modulesDep: 'kernel/drivers/net/can/vcan.ko:\n', kernelRelease: '6.8.0-31-generic', distribution: ['ubuntu', 'debian'] }),
+    );
     assert.equal(report.ok, false);
     assert.deepEqual(report.fixes, [
       'modprobe -a vcan',
-      "kernel 6.8.0-31-generic has no vxcan, can_gw, can_raw, can_isotp: use a kernel built with them (Debian's and Ubuntu's are; on Ubuntu: apt-get install linux-modules-extra-6.8.0-31-generic)",
+      'kernel 6.8.0-31-generic has no vxcan, can_gw, can_raw: apt-get install linux-modules-extra-6.8.0-31-generic, then run this again',
+      'kernel 6.8.0-31-generic has no can_isotp (optional: only ISO-TP and UDS tools in containers need it): apt-get install linux-modules-extra-6.8.0-31-generic, then run this again',
     ]);
     assert.match(formatPreflight(report), /NOT READY/u);
   });
@@ -69,5 +76,17 @@ describe('preflight', () => {
   it('does not mistake a longer module name for a shorter one', () => {
     const report = judgePreflight(facts({ modulesDep: 'kernel/drivers/net/can/vcan_extra.ko:\n' }));
     assert.equal(report.modules[0]?.state, 'missing');
+  });
+
+  it('gives the package advice of the distribution it runs on (#22)', () => {
+    assert.deepEqual(parseOsRelease('PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nID_LIKE=debian\n'), ['ubuntu', 'debian']);
+    assert.deepEqual(parseOsRelease('ID="rocky"\nID_LIKE="rhel centos fedora"\n'), ['rocky', 'rhel', 'centos', 'fedora']);
+    assert.deepEqual(parseOsRelease(''), []);
+    assert.match(kernelAdvice('6.1.0-28-cloud-amd64', ['debian']), /^Debian's standard kernel has them: apt-get install linux-image-/u);
+    assert.equal(
+      kernelAdvice('6.11.4-301.fc41.x86_64', ['fedora']),
+      'dnf install kernel-modules-extra-6.11.4-301.fc41.x86_64, then run this again',
+    );
+    assert.match(kernelAdvice('6.6.1', ['alpine']), /^use a kernel built with CONFIG_CAN_VCAN/u);
   });
 });
