@@ -130,7 +130,9 @@ export function parseIdList(field: string, list: readonly string[] | undefined):
   const reject = [];
   for (const entry of list ?? []) {
     if (typeof entry !== 'string') throw new InvalidValueError(field, entry, 'ID[/MASK] or !ID[/MASK] in hex');
+    // candump's ID~MASK (every id but those) is !ID/MASK.
     if (entry.startsWith('!')) reject.push(parseIdFilter(field, entry.slice(1)));
+    else if (entry.includes('~')) reject.push(parseIdFilter(field, entry.replace('~', '/')));
     else accept.push(parseIdFilter(field, entry));
   }
   return { accept, reject };

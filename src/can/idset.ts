@@ -113,14 +113,16 @@ export function matchesFilter(filter: IdFilter, canId: number): boolean {
   return inverted ? !equal : equal;
 }
 
-const FILTER_SYNTAX = 'ID or ID/MASK in hex: 3 digits for a standard id (123/7F0), 8 for an extended one (18DAF110/1FFFFF00)';
+const FILTER_SYNTAX =
+  'ID or ID/MASK in hex: 3 digits for a standard id (123/7F0), 8 for an extended one (18DAF110/1FFFFF00); ID:MASK as candump writes it, and 0x before ids and masks, are taken too';
 
 /**
  * Parses `ID/MASK` (or `ID` alone for exactly that id), in hex as candump writes them. Eight digits make an
  * extended id, as in can-utils; the filter then matches extended frames only, and a short one standard frames only.
  */
 export function parseIdFilter(field: string, text: string): IdFilter {
-  const match = /^([0-9A-Fa-f]{1,8})(?:\/([0-9A-Fa-f]{1,8}))?$/u.exec(text);
+  // candump's ID:MASK and python-can's 0x prefixes are the same filter.
+  const match = /^(?:0[xX])?([0-9A-Fa-f]{1,8})(?:[/:](?:0[xX])?([0-9A-Fa-f]{1,8}))?$/u.exec(text);
   if (match?.[1] === undefined) throw new InvalidValueError(field, text, FILTER_SYNTAX);
   const extended = match[1].length === 8;
   const limit = extended ? CAN_EFF_MASK : CAN_SFF_MASK;

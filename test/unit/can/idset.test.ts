@@ -11,6 +11,7 @@ import {
   type IdFilter,
   type IdSelection,
 } from '../../../src/can/idset.js';
+import { parseIdList } from '../../../src/bus/model.js';
 import { seededRandom } from '../../support/helpers.js';
 
 const EFF = CAN_EFF_FLAG >>> 0;
@@ -28,8 +29,16 @@ describe('CAN id filters', () => {
     assert.equal(formatIdFilter(parseIdFilter('accept', '18daf110/1fffff00')), '18DAF110/1FFFFF00');
   });
 
+  it("takes candump's ID:MASK and 0x prefixes as python-can users write them (#22)", () => {
+    assert.deepEqual(parseIdFilter('accept', '123:7F0'), parseIdFilter('accept', '123/7F0'));
+    assert.deepEqual(parseIdFilter('accept', '0x7DF'), parseIdFilter('accept', '7DF'));
+    assert.deepEqual(parseIdFilter('accept', '0x123/0x7F0'), parseIdFilter('accept', '123/7F0'));
+    assert.deepEqual(parseIdFilter('accept', '0x18DAF110:0X1FFFFF00'), parseIdFilter('accept', '18DAF110/1FFFFF00'));
+    assert.deepEqual(parseIdList('--filter', ['123~7FF', '100/700']), parseIdList('--filter', ['!123', '100/700']));
+  });
+
   it('refuses what is not a filter, naming the field and the syntax', () => {
-    for (const bad of ['', 'xyz', '123/', '800', '123/FFF', '20000000', '123/7FF/1']) {
+    for (const bad of ['', 'xyz', '123/', '800', '123/FFF', '20000000', '123/7FF/1', '0x', '123:', '0x0x123', '123:7FF/1']) {
       assert.throws(
         () => parseIdFilter('--accept', bad),
         (error: unknown) =>
