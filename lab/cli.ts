@@ -1,10 +1,12 @@
-// `node dist/lab/cli.js run [--timeout S] [--root trixie] -- <shell command>`: runs a command in the lab guest and exits
-// with its status; with --root trixie, on the Debian trixie root of lab/roots.ts instead of this machine's.
+// `node dist/lab/cli.js run [--console] [--timeout S] [--root trixie] -- <shell command>`: runs a command in the lab guest
+// and exits with its status; with --root trixie, on the Debian trixie root of lab/roots.ts instead of this machine's;
+// with --console, the guest kernel's console lines are shown too.
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { runInLab } from './vm.js';
 import { chooseAccelerator } from './accel.js';
+import { jobLines } from './console.js';
 import { ensureTrixieRoot } from './roots.js';
 
 const guestDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lab', 'guest');
@@ -18,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
   let timeoutS = 120;
   const rest = [...argv];
   if (rest[0] === 'run') rest.shift();
+  const allConsole = rest[0] === '--console';
+  if (allConsole) rest.shift();
   if (rest[0] === '--timeout') {
     timeoutS = Number(rest[1]);
     rest.splice(0, 2);
@@ -40,13 +44,20 @@ async function main(argv: string[]): Promise<number> {
   const accel = await chooseAccelerator(artefacts, guestDir, (line) => {
     console.error(line);
   });
+  // The job's output; the guest kernel's console too with --console.
+  const shown = allConsole
+    ? { write: (text: string) => process.stderr.write(text), end: () => undefined }
+    : jobLines((text) => process.stderr.write(text));
   const result = await runInLab(artefacts, guestDir, {
     script: rest.join(' '),
     timeoutMs: timeoutS * 1000,
     accel,
     ...(root === undefined ? {} : { root }),
-    onConsole: (text) => process.stderr.write(text),
+    onConsole: (text) => {
+      shown.write(text);
+    },
   });
+  shown.end();
   console.error(
     `lab: status ${result.status}, boot ${result.bootMs} ms, total ${result.totalMs} ms${result.timedOut ? ' (timed out)' : ''}`,
   );

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { chooseAccelerator } from './accel.js';
 import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { runInLab } from './vm.js';
+import { jobLines } from './console.js';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guestDir = join(projectRoot, 'lab', 'guest');
@@ -23,20 +24,18 @@ async function main(): Promise<number> {
   const artefacts = ensureArtefacts(guestDir, log);
   const accel = await chooseAccelerator(artefacts, guestDir, log);
   console.log(`demo: booting Debian's kernel ${artefacts.kernelRelease} in QEMU (${accel.toUpperCase()}); about a minute under emulation`);
+  const shown = jobLines((text) => process.stdout.write(text));
   const result = await runInLab(artefacts, guestDir, {
     script: 'sh lab/guest/demo.sh',
     cwd: projectRoot,
     timeoutMs: 600_000,
     accel,
+    // The guest's kernel lines are noise here, its power-off included: the demo ends with its own last line.
     onConsole: (text) => {
-      // The guest's kernel lines (bracketed timestamps) are noise here.
-      const shown = text
-        .split('\n')
-        .filter((line) => !/^\[\s*\d+\.\d+\]/u.test(line) && !line.startsWith('CANTAINER_LAB_READY'))
-        .join('\n');
-      process.stdout.write(shown);
+      shown.write(text);
     },
   });
+  shown.end();
   console.log(
     `\ndemo: ${result.status === 0 ? 'done' : `failed (status ${result.status ?? 'none'})`} in ${(result.totalMs / 1000).toFixed(0)} s`,
   );

@@ -5,6 +5,7 @@ import { missingHostTools } from '../../../lab/artefacts.js';
 import { parseStrace } from '../../../lab/golden.js';
 import { qemuArguments } from '../../../lab/vm.js';
 import { LAB_FILES, MATRIX_FILES, TRIXIE_FILES } from '../../../lab/files.js';
+import { jobLines } from '../../../lab/console.js';
 import { projectPath } from '../../support/helpers.js';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -62,5 +63,19 @@ describe('lab harness', () => {
     assert.deepEqual([...listed].sort(), [...sources].sort());
     assert.equal(new Set(listed).size, listed.length);
     for (const file of MATRIX_FILES) assert.ok(LAB_FILES.includes(file), file);
+  });
+
+  it("shows the job its own lines, whole, and none of the guest kernel's, however the console splits them (#22)", () => {
+    let shown = '';
+    const filter = jobLines((text) => (shown += text));
+    for (const piece of [
+      'CANTAINER_LAB_READY 3.1\r\nbus powertrain: 3 ECUs\r\n[  112.35',
+      '7035] sysrq: Power Off\r\n[  112.4] Call Trace:\r\n[',
+      '  112.4]  <TASK>\r\n[  112.5]  do_group_exit+0x35/0x90\r\ndemo: the last li',
+      'ne',
+    ])
+      filter.write(piece);
+    filter.end();
+    assert.equal(shown, 'bus powertrain: 3 ECUs\ndemo: the last line\n');
   });
 });
