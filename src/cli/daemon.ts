@@ -17,6 +17,8 @@ export interface DaemonCliOptions {
   readonly dockerSocket: string;
   /** Where to serve Prometheus metrics (see parseMetricsAddress); off when absent. */
   readonly metricsListen?: string;
+  /** How often every bus is read back from the kernel in full and repaired, in seconds (default 30). */
+  readonly verifyEvery?: string;
 }
 
 export const DAEMON_DEFAULTS = {
@@ -39,6 +41,9 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
   if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel))
     throw new InvalidValueError('--log-level', options.logLevel, LOG_LEVELS.join(', '));
   const metricsAddress = options.metricsListen === undefined ? undefined : parseMetricsAddress(options.metricsListen);
+  const verifyEvery = options.verifyEvery === undefined ? undefined : Number(options.verifyEvery);
+  if (verifyEvery !== undefined && (!/^\d+$/u.test(options.verifyEvery ?? '') || verifyEvery < 1 || verifyEvery > 86_400))
+    throw new InvalidValueError('--verify-every', options.verifyEvery, 'a whole number of seconds, 1..86400');
   const log = createLogger(options.logLevel as LogLevel, writeLog);
   const kernel = systemKernel({ netnsDir: options.netnsDir });
   const report = kernel.preflight();
@@ -63,6 +68,7 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
     log,
     ...(metricsAddress === undefined ? {} : { metricsAddress }),
     ...(listenFd === undefined ? {} : { listenFd }),
+    ...(verifyEvery === undefined ? {} : { verifyEveryMs: verifyEvery * 1000 }),
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);

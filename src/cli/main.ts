@@ -68,6 +68,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
       '--metrics-listen <addr>',
       'serve Prometheus metrics at /metrics: PORT or :PORT (127.0.0.1 only), HOST:PORT, [IPv6]:PORT, or a unix socket (unix:/PATH); off by default',
     )
+    .option('--verify-every <seconds>', 'how often every bus is read back from the kernel in full and what drifted put back (default 30)')
     .action(async (options: DaemonCliOptions) => {
       status.code = await runDaemon(options, (line) => process.stderr.write(line));
     });

@@ -93,6 +93,9 @@ describe('the CNI plugin on the real kernel', () => {
         `${DIR}/netns`,
         '--docker-socket',
         `${DIR}/no-docker.sock`,
+        // Drift made by hand must still be there when CHECK looks: the periodic verify would put it back first.
+        '--verify-every',
+        '3600',
       ],
       `${DIR}.log`,
     );

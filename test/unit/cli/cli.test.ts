@@ -160,4 +160,15 @@ describe('cantainer daemon (arguments)', () => {
       '2026-12-03T10:00:00.000Z  tunnel-added  bus=powertrain  tunnel=udp-20000',
     );
   });
+
+  it('takes --verify-every as whole seconds, 1 to a day', async () => {
+    for (const bad of ['0', '1.5', 'often', '86401']) {
+      const outcome = await run(['daemon', '--verify-every', bad]);
+      assert.equal(outcome.code, 1);
+      assert.equal(
+        outcome.err.split('\n')[0],
+        `cantainer: --verify-every: ${JSON.stringify(bad)} is not valid; allowed: a whole number of seconds, 1..86400`,
+      );
+    }
+  });
 });
