@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   ENOTUNNEL: 'no such tunnel',
   ENOTUNNELS: 'this daemon runs no tunnels',
   ENOMEMBER: 'no such member',
+  ENONETNS: 'a namespace path names no network namespace',
   ETUNNEL: 'a tunnel cannot start',
   ESTATE: 'the state file cannot be read',
   ESTATEFORMAT: 'the state file is not in the expected format',
@@ -73,6 +74,15 @@ export class RequiredValueError extends InvalidValueError {
   constructor(field: string, when: string) {
     super(field, undefined, when);
     this.message = `${field} is required ${when}`;
+  }
+}
+
+/** A member's namespace path names no network namespace: nothing, or something else (a FIFO, a plain file). */
+export class NotANetworkNamespaceError extends CantainerError {
+  constructor(path: string, what: string | undefined) {
+    super('ENONETNS', `netns ${path} ${what === undefined ? 'does not exist' : `is ${what}`}`, {
+      hint: 'give the path of a network namespace file (/run/netns/NAME, /proc/PID/ns/net)',
+    });
   }
 }
 

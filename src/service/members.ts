@@ -1,6 +1,6 @@
 // Members: a container's end (or one made in a namespace file) joined to a bus, and what goes when it leaves.
 // Joins and leaves are the hot path: they trust the rules the last apply made (verify reads the rest back).
-import { BusConflictError, InvalidValueError, UnknownBusError } from '../errors.js';
+import { BusConflictError, NotANetworkNamespaceError, UnknownBusError } from '../errors.js';
 import { withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
 import type { BusCore } from './core.js';
 import { retireIfUnused } from './topology.js';
@@ -27,9 +27,8 @@ function identified(core: BusCore, member: Member): Member {
   const path = member.end.netns;
   if (path === undefined) return member;
   const found = core.kernel.identify(path);
-  if (found.kind === 'gone')
-    throw new InvalidValueError('netns', path, 'the path of an existing network namespace (/run/netns/NAME, /proc/PID/ns/net)');
-  if (found.kind === 'other') throw new InvalidValueError('netns', path, `a network namespace; ${path} is ${found.what}`);
+  if (found.kind === 'gone') throw new NotANetworkNamespaceError(path, undefined);
+  if (found.kind === 'other') throw new NotANetworkNamespaceError(path, found.what);
   return { ...member, end: { ...member.end, netnsId: found.id } };
 }
 

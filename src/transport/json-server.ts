@@ -75,6 +75,7 @@ const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   ENOGATEWAY: 404,
   ENOUPLINK: 404,
   ECONFLICT: 409,
+  ENONETNS: 400,
 };
 
 function errorAnswer(error: unknown, withCodes: boolean): { status: number; err: string; code?: string } {
