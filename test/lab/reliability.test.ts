@@ -127,7 +127,7 @@ describe('promises kept on the real kernel (#22)', () => {
     }
   });
 
-  it("reports the kernel's own reason for each of 256 failing rules of 600 bytes and more, never ENOBUFS", () => {
+  it("reports the kernel's own reason for each of 256 failing FD rules with edits (356 bytes each), never ENOBUFS", () => {
     kernel.namespaces.create('big-batch');
     const route = kernel.route(kernel.owned('big-batch'));
     try {
