@@ -140,6 +140,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ? undefined
       : await serveJson({
           socketPath: options.controlSocketPath,
+          socketOption: '--control-socket',
           handlers: CONTROL_ENDPOINTS,
           context: controlContext,
           log,

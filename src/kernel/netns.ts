@@ -84,8 +84,7 @@ export function openNetnsFile(path: string): number {
   } catch (error) {
     throw KernelError.fromErrno(`opening netns ${path}`, errnoNumber((error as NodeJS.ErrnoException).code ?? '') ?? Errno.EIO);
   }
-  nsfsDevice ??= statSync(THREAD_NETNS).dev;
-  if (fstatSync(fd).dev !== nsfsDevice) {
+  if (fstatSync(fd).dev !== nsfsDevice()) {
     closeSync(fd);
     throw new KernelError(`opening netns ${path}`, Errno.EINVAL, 'not a namespace file');
   }
@@ -105,8 +104,7 @@ export function identifyNetns(path: string): NetnsIdentity {
   if (stat.isSocket()) return { kind: 'other', what: 'a socket' };
   if (stat.isDirectory()) return { kind: 'other', what: 'a directory' };
   if (!stat.isFile()) return { kind: 'other', what: 'a device' };
-  nsfsDevice ??= statSync(THREAD_NETNS).dev;
-  if (stat.dev !== nsfsDevice) return { kind: 'other', what: 'a plain file, not a namespace' };
+  if (stat.dev !== nsfsDevice()) return { kind: 'other', what: 'a plain file, not a namespace' };
   // An nsfs file of some namespace: the kernel says which kind.
   const fd = openSync(path, OPEN_FLAGS);
   try {
@@ -131,14 +129,18 @@ export function withNetnsFile<T>(path: string | undefined, fn: (fd: number | und
 }
 
 /** The device of nsfs, the pseudo file system every namespace file lives on (a bind mount of one shows it too). */
-let nsfsDevice: number | undefined;
+let nsfsDeviceSeen: number | undefined;
+
+function nsfsDevice(): number {
+  nsfsDeviceSeen ??= statSync(THREAD_NETNS).dev;
+  return nsfsDeviceSeen;
+}
 
 /** Whether `path` is a namespace file (nsfs): a bind-mounted namespace, or /proc/PID/ns/*; false if it is gone. */
 export function isNamespaceFile(path: string): boolean {
-  nsfsDevice ??= statSync(THREAD_NETNS).dev;
   try {
     const stat = statSync(path);
-    return stat.isFile() && stat.dev === nsfsDevice;
+    return stat.isFile() && stat.dev === nsfsDevice();
   } catch {
     return false;
   }

@@ -85,3 +85,16 @@ export function undo(done: readonly Step[]): string[] {
   }
   return failures;
 }
+
+export function isDeletion(step: Step): boolean {
+  return step.change.action === 'delete';
+}
+
+/**
+ * The steps with deletions first: a rule that goes is deleted before the rule that replaces it is added, so the two
+ * never hold together and no frame matching both is delivered twice. A frame sent in that instant may miss the
+ * receivers the change concerns (the README says so); none is ever delivered twice.
+ */
+export function deletesFirst(steps: readonly Step[]): Step[] {
+  return [...steps.filter(isDeletion), ...steps.filter((step) => !isDeletion(step))];
+}

@@ -8,7 +8,9 @@ import type { Link } from '../netlink/link.js';
 import type { Bus } from '../bus/model.js';
 import { busNamespace, memberPairs, planBus, type BusAttachments, type VxcanPlan } from '../bus/plan.js';
 import {
+  deletesFirst,
   IGNORED_LINKS,
+  isDeletion,
   ReconcileError,
   ruleName,
   undo,
@@ -116,10 +118,8 @@ export class Reconciler {
       const touched = new Set(linkSteps.map((step) => step.change.name));
       const after = [...before.filter((link) => !touched.has(link.name)), ...[...touched].flatMap((name) => open.findLink(name) ?? [])];
       const { steps: ruleSteps, wired } = stepsForRules(plan, after, open, trusted);
-      // Rules that go are deleted before rules that come are added: an old rule and its replacement never hold
-      // together, which would deliver a frame matching both twice. A frame sent in that instant may miss the
-      // receivers the change concerns (the README says so); none is ever delivered twice.
-      for (const step of ruleSteps) if (step.change.action === 'delete') run(step);
+      // Deletions first (see deletesFirst), then the additions.
+      for (const step of ruleSteps) if (isDeletion(step)) run(step);
       // Rules to add go to the kernel in one batch (a large bus adds hundreds at a join); each success is undoable.
       const batched = ruleSteps.filter((step): step is Step & { adds: CanGwRule } => step.adds !== undefined);
       let failures: ReturnType<RoutePort['addRules']>;
@@ -142,10 +142,10 @@ export class Reconciler {
         this.#onChange?.(plan.busName, step.change);
       });
       if (failure !== undefined) throw failure;
-      for (const step of ruleSteps) if (step.adds === undefined && step.change.action !== 'delete') run(step);
+      for (const step of ruleSteps) if (step.adds === undefined && !isDeletion(step)) run(step);
       if (plan.hostEnds.length > 0) {
         host = this.#kernel.route(CURRENT_NETNS);
-        for (const step of stepsForHostRules(plan, host)) run(step);
+        for (const step of deletesFirst(stepsForHostRules(plan, host))) run(step);
       }
       // The kernel now holds exactly the plan's rules (missing ones added, others deleted): remember them.
       if (wired !== undefined) this.#known.set(plan.namespace, wired);
@@ -192,17 +192,20 @@ export class Reconciler {
       places.set(place.path, links);
       return links;
     };
+    // A path that names another namespace than the one the member joined in (a PID reused) is never looked inside:
+    // checked only where the answer looks there (a join with every pair alive asks nothing of the members' paths).
     return members.map((member) => {
       const host = hostEnds.get(member.name);
-      // The path names another namespace than the one the member joined in (a PID reused): never look inside it.
-      if (!this.#sameNamespace(member))
-        return { memberId: member.memberId, hostEnd: host?.kind === 'vxcan', endInPlace: false, namespaceGone: true };
       if (host?.kind !== 'vxcan') {
         // A pair made into a namespace file: whether that namespace is still there tells a member to rewire from a gone one.
-        const gone = member.end.netns !== undefined && member.end.busNamespace === undefined && linksAt(member) === undefined;
+        const gone =
+          member.end.netns !== undefined &&
+          member.end.busNamespace === undefined &&
+          (!this.#sameNamespace(member) || linksAt(member) === undefined);
         return { memberId: member.memberId, hostEnd: false, endInPlace: false, ...(gone ? { namespaceGone: true } : {}) };
       }
       if (options.ends !== true) return { memberId: member.memberId, hostEnd: true, endInPlace: false };
+      if (!this.#sameNamespace(member)) return { memberId: member.memberId, hostEnd: true, endInPlace: false, namespaceGone: true };
       const end = linksAt(member)?.get(member.end.name);
       return { memberId: member.memberId, hostEnd: true, endInPlace: end?.kind === 'vxcan' && end.peerIndex === host.index };
     });

@@ -34,7 +34,7 @@ export function stepsForHostRules(plan: BusPlan, host: RoutePort): Step[] {
   for (const extras of observed.values()) {
     for (const rule of extras) {
       const name = `host ${names.get(rule.sourceIndex) ?? rule.sourceIndex}->${names.get(rule.destinationIndex) ?? rule.destinationIndex}`;
-      steps.unshift({
+      steps.push({
         change: { action: 'delete', object: 'rule', name, detail: 'not part of the bus' },
         run: () => host.deleteRule(rule),
         undo: () => {

@@ -13,15 +13,13 @@ import { StateStore } from '../../../src/state/store.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { kernelSnapshot, planSnapshot } from '../../support/snapshot.js';
 import { gateway } from '../../support/gateways.js';
+import { ecu as ecuOf } from '../../support/ecus.js';
 
 describe('members whose namespace is gone', () => {
   let dir: string;
   let kernel: FakeKernel;
   let service: BusService;
-  const ecu = (name: string): Member => {
-    kernel.addForeignNamespace(`/ecu/${name}`, name);
-    return { id: name, end: { name: 'can0', netns: `/ecu/${name}`, up: true } };
-  };
+  const ecu = (name: string): Member => ecuOf(kernel, name);
   const exact = (id: string): void => {
     const bus = service.get(id)!;
     assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace(id)], planSnapshot(planBus(bus)), `bus ${bus.name}`);
