@@ -55,6 +55,22 @@ export function ipFamily(text: string): 4 | 6 | undefined {
   return isIpv6(text) ? 6 : undefined;
 }
 
+/**
+ * An IP literal in the one form two spellings of the same address share, so that they compare equal: IPv6 lower-case
+ * and compressed (`0:0:0:0:0:0:0:1` is `::1`), an IPv4-mapped IPv6 address as the IPv4 address it is (what a
+ * dual-stack socket reports for IPv4 peers). Anything else is returned as it is.
+ */
+export function canonicalAddress(text: string): string {
+  if (ipFamily(text) !== 6) return text;
+  // The URL parser writes IPv6 in its canonical text form (RFC 5952), an embedded IPv4 part as two hex groups.
+  const host = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/u.exec(host);
+  if (mapped === null) return host;
+  const high = parseInt(mapped[1] ?? '0', 16);
+  const low = parseInt(mapped[2] ?? '0', 16);
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+}
+
 /** Parses `ADDR:PORT`, `[IPV6]:PORT` or (unless `literal`) `HOST:PORT`. */
 export function parseAddress(field: string, text: string, options: { literal: boolean }): NetAddress {
   const allowed = options.literal
@@ -150,7 +166,7 @@ export function defaultTunnelName(tunnel: Pick<Tunnel, 'transport' | 'listen' | 
 export function listenKey(tunnel: Tunnel): string | undefined {
   if (tunnel.listen === undefined) return undefined;
   const { host, port } = parseAddress('listen', tunnel.listen, { literal: true });
-  return `${tunnel.transport === 'udp' ? 'udp' : 'tcp'} ${port} ${host}`;
+  return `${tunnel.transport === 'udp' ? 'udp' : 'tcp'} ${port} ${canonicalAddress(host)}`;
 }
 
 function hash(busId: string, name: string): string {

@@ -201,6 +201,12 @@ export function tunnelFamilies(views: readonly TunnelView[]): MetricFamily[] {
       samples: each((view) => (view.tunnel.transport === 'udp' ? [{ value: view.counters.reordered }] : [])),
     },
     {
+      name: 'cantainer_tunnel_sequence_restarts_total',
+      help: 'UDP: sequence numbers that started again from behind (a restarted or duplicating peer, or over 127 datagrams lost in a row).',
+      type: 'counter',
+      samples: each((view) => (view.tunnel.transport === 'udp' ? [{ value: view.counters.sequenceRestarts }] : [])),
+    },
+    {
       name: 'cantainer_tunnel_connects_total',
       help: 'TCP connections a tunnel made or accepted.',
       type: 'counter',

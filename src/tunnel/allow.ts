@@ -1,14 +1,9 @@
-// Who may reach a tunnel: its `allow` entries as a kernel-style address match, IPv4-mapped IPv6 addresses (what a
-// dual-stack socket reports for IPv4 peers) taken as the IPv4 addresses they are.
+// Who may reach a tunnel: its `allow` entries as a kernel-style address match, addresses compared in canonical form
+// (IPv4-mapped IPv6 addresses, what a dual-stack socket reports for IPv4 peers, taken as the IPv4 addresses they are).
 import { BlockList } from 'node:net';
-import { parseCidr } from '../bus/tunnel.js';
+import { canonicalAddress, parseCidr } from '../bus/tunnel.js';
 
 export type AddressCheck = (address: string) => boolean;
-
-export function plainAddress(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/iu.exec(address);
-  return mapped?.[1] ?? address;
-}
 
 /** A check for the entries, or undefined when there are none. */
 export function allowCheck(entries: readonly string[]): AddressCheck | undefined {
@@ -19,7 +14,7 @@ export function allowCheck(entries: readonly string[]): AddressCheck | undefined
     list.addSubnet(cidr.address, cidr.prefix, cidr.family === 4 ? 'ipv4' : 'ipv6');
   }
   return (address) => {
-    const plain = plainAddress(address);
+    const plain = canonicalAddress(address);
     return list.check(plain, plain.includes(':') ? 'ipv6' : 'ipv4');
   };
 }

@@ -35,6 +35,12 @@ export interface TunnelCounters {
   /** UDP: datagrams missing from the sequence numbers (lost; taken off again if one comes late), and those that came late. */
   packetsLost: number;
   reordered: number;
+  /**
+   * UDP: datagrams whose sequence number came from behind without having been skipped: the far side restarted (its
+   * numbers begin again at 0), or a datagram was duplicated, or more than 127 datagrams in a row were lost, which an
+   * 8-bit sequence number cannot tell from a restart. The loss count starts again from there.
+   */
+  sequenceRestarts: number;
   /** TCP: connections made and ended. */
   connects: number;
   disconnects: number;
@@ -51,6 +57,7 @@ export function newCounters(): TunnelCounters {
     packetsOut: 0,
     packetsLost: 0,
     reordered: 0,
+    sequenceRestarts: 0,
     connects: 0,
     disconnects: 0,
     dropped: {},

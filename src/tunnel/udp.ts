@@ -6,8 +6,15 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import type { CanFrame } from '../can/frame.js';
 import { decodePacket, encodedSize, encodePacket, PACKET_HEADER_SIZE } from '../cannelloni/codec.js';
-import { DEFAULT_TUNNEL_MTU, DEFAULT_TUNNEL_TIMEOUT_US, parseAddress, type NetAddress, type Tunnel } from '../bus/tunnel.js';
-import { allowCheck, plainAddress, type AddressCheck } from './allow.js';
+import {
+  canonicalAddress,
+  DEFAULT_TUNNEL_MTU,
+  DEFAULT_TUNNEL_TIMEOUT_US,
+  parseAddress,
+  type NetAddress,
+  type Tunnel,
+} from '../bus/tunnel.js';
+import { allowCheck, type AddressCheck } from './allow.js';
 import type { BusSide, TunnelCarrier } from './bus-side.js';
 import { countDrop, type TunnelCounters } from './counters.js';
 import type { RateLimitedLog } from './warnings.js';
@@ -27,6 +34,8 @@ export class UdpCarrier implements TunnelCarrier {
   readonly #timeoutUs: number;
   #socket: Socket | undefined;
   #peer: { address: string; port: number } | undefined;
+  /** The peer's address in canonical form, as arriving datagrams are compared with it. */
+  #peerKey: string | undefined;
   #pending: CanFrame[] = [];
   #pendingBytes = PACKET_HEADER_SIZE;
   #timer: NodeJS.Timeout | undefined;
@@ -53,6 +62,7 @@ export class UdpCarrier implements TunnelCarrier {
     const peer = parseAddress('peer', this.#tunnel.peer ?? '', { literal: false });
     const resolved = peer.family === undefined ? await lookup(peer.host, { family: listen.family === 6 ? 0 : 4 }) : { address: peer.host };
     this.#peer = { address: resolved.address, port: peer.port };
+    this.#peerKey = canonicalAddress(resolved.address);
     const socket = createSocket({ type: listen.family === 6 ? 'udp6' : 'udp4' });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -80,8 +90,8 @@ export class UdpCarrier implements TunnelCarrier {
   }
 
   #receive(message: Buffer, remote: RemoteInfo): void {
-    const address = plainAddress(remote.address);
-    if (this.#allowed === undefined ? address !== this.#peer?.address : !this.#allowed(address)) {
+    const address = canonicalAddress(remote.address);
+    if (this.#allowed === undefined ? address !== this.#peerKey : !this.#allowed(address)) {
       countDrop(this.#counters, 'not-allowed');
       this.#warnings.warn('not-allowed', 'a datagram from an address the tunnel does not take: dropped', {
         ...this.#fields,
@@ -127,6 +137,7 @@ export class UdpCarrier implements TunnelCarrier {
       return;
     }
     this.#skipped.clear();
+    this.#counters.sequenceRestarts += 1;
   }
 
   send(frames: readonly CanFrame[]): void {

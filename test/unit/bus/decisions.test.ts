@@ -6,6 +6,7 @@ import { gatewaysWithout, neighbours, removableGateway, withGateway } from '../.
 import { checkListenFree, checkUplinkUnclaimed } from '../../../src/bus/claims.js';
 import { absorb, type Bus } from '../../../src/bus/model.js';
 import { uplinkHostEndName } from '../../../src/bus/uplink.js';
+import { canonicalAddress } from '../../../src/bus/tunnel.js';
 import { gateway } from '../../support/gateways.js';
 
 const bus = (id: string, name: string, more: Partial<Bus> = {}): Bus => ({ id, name, fd: false, members: [], ...more });
@@ -74,6 +75,14 @@ describe('claims', () => {
     );
   });
 
+  it('two spellings of one address are one claim: [::1] and [0:0:0:0:0:0:0:1]', () => {
+    const tunnel = { name: 'local', transport: 'tcp-server' as const, listen: '[::1]:20000', allow: [] };
+    const buses = [bus('1', 'body', { tunnels: [tunnel] })];
+    assert.throws(() => {
+      checkListenFree(buses, '2', { ...tunnel, name: 'other', listen: '[0:0:0:0:0:0:0:1]:20000' });
+    }, /tunnel local of bus body listens on TCP/u);
+  });
+
   it('an interface joins one bus, and never one cantainer made', () => {
     const uplink = { interface: 'can0', direction: 'both' as const, accept: [], reject: [] };
     const owner = bus('1', 'body', { uplinks: [uplink] });
@@ -87,6 +96,25 @@ describe('claims', () => {
         checkUplinkUnclaimed([owner], bus('2', 'chassis'), { ...uplink, interface: end });
       },
       (error: unknown) => error instanceof InvalidValueError && error.field === 'interface',
+    );
+  });
+});
+
+describe('canonical addresses', () => {
+  it('IPv6 compressed and lower case, IPv4-mapped addresses as IPv4, the rest as written', () => {
+    const cases: [string, string][] = [
+      ['0:0:0:0:0:0:0:1', '::1'],
+      ['::1', '::1'],
+      ['FE80:0:0:0:0:0:0:AB', 'fe80::ab'],
+      ['2001:DB8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+      ['::FFFF:192.0.2.7', '192.0.2.7'],
+      ['::ffff:c000:207', '192.0.2.7'],
+      ['192.0.2.7', '192.0.2.7'],
+      ['ecu.example', 'ecu.example'],
+    ];
+    assert.deepEqual(
+      cases.map(([text]) => [text, canonicalAddress(text)]),
+      cases,
     );
   });
 });

@@ -140,6 +140,7 @@ describe('cantainer tunnel, through the control socket', () => {
     assert.match(metrics, /^cantainer_tunnel_frames_total\{bus="powertrain",tunnel="to-a",direction="in"\} 3$/mu);
     assert.match(metrics, /^cantainer_tunnel_frames_total\{bus="powertrain",tunnel="to-a",direction="out"\} 0$/mu);
     assert.match(metrics, /^cantainer_tunnel_packets_lost_total\{bus="powertrain",tunnel="to-a"\} 0$/mu);
+    assert.match(metrics, /^cantainer_tunnel_sequence_restarts_total\{bus="powertrain",tunnel="to-a"\} 0$/mu);
 
     assert.deepEqual(await run(a.control, 'tunnel', 'rm', 'powertrain', `udp-${portA}`), {
       code: 0,

@@ -55,7 +55,7 @@ async function addTunnel(at: Site, tunnel: Tunnel): Promise<void> {
   assert.deepEqual([...failures.values()], []);
 }
 
-async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
+async function freePort(kind: 'udp' | 'udp6' | 'tcp'): Promise<number> {
   if (kind === 'tcp') {
     const server = createServer();
     await new Promise<void>((resolve) => {
@@ -69,9 +69,9 @@ async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
     );
     return port;
   }
-  const socket = createSocket('udp4');
+  const socket = createSocket(kind === 'udp6' ? 'udp6' : 'udp4');
   await new Promise<void>((resolve) => {
-    socket.bind(0, '127.0.0.1', resolve);
+    socket.bind(0, kind === 'udp6' ? '::1' : '127.0.0.1', resolve);
   });
   const { port } = socket.address();
   socket.close();
@@ -200,6 +200,19 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
     assert.deepEqual(await received(b), { b1: ['100#00AA'], b2: ['100#00AA'] });
   });
 
+  it('knows its peer however its address is written: [0:0:0:0:0:0:0:1] is ::1, both ways', async () => {
+    const [portA, portB] = [await freePort('udp6'), await freePort('udp6')];
+    const a = await site(['a1'], { fd: false });
+    const b = await site(['b1'], { fd: false });
+    await addTunnel(a, { name: 'to-b', transport: 'udp', listen: `[::1]:${portA}`, peer: `[0:0:0:0:0:0:0:1]:${portB}`, allow: [] });
+    await addTunnel(b, { name: 'to-a', transport: 'udp', listen: `[0::1]:${portB}`, peer: `[::1]:${portA}`, allow: [] });
+    a.ecus.a1!.send(frames(1)[0]!);
+    b.ecus.b1!.send(frames(1, 0x200)[0]!);
+    assert.deepEqual(await received(a, b), { a1: ['200#00AA'], b1: ['100#00AA'] });
+    assert.deepEqual(a.host.views()[0]!.counters.dropped, {});
+    assert.deepEqual(b.host.views()[0]!.counters.dropped, {});
+  });
+
   it('puts on the bus exactly what cannelloni 2.1.2 put on its bus for each recorded datagram, and counts the bad ones by cause', async () => {
     const recorded = JSON.parse(readFileSync(projectPath('test', 'fixtures', 'cannelloni', 'cannelloni-2.1.2.json'), 'utf8')) as {
       received: Array<{ datagram: string; onBus: string[] }>;
@@ -225,7 +238,7 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
     assert.deepEqual(b.host.views()[0]!.counters.dropped, { version: 1, 'op-code': 1, incomplete: 1, length: 2 });
   });
 
-  it('counts datagrams lost from the sequence numbers, takes late ones off as reordered, and starts again after a peer restart', async () => {
+  it('counts datagrams lost from the sequence numbers, takes late ones off as reordered, and counts each restart of the numbers apart', async () => {
     const b = await site(['b1']);
     const [portB, portPeer] = [await freePort('udp'), await freePort('udp')];
     await addTunnel(b, { name: 'seq', transport: 'udp', listen: `127.0.0.1:${portB}`, peer: `127.0.0.1:${portPeer}`, allow: [] });
@@ -245,8 +258,8 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
     peer.close();
     assert.equal((await received(b)).b1?.length, sequence.length, 'every frame is delivered, late or not');
     // 2 skipped then late; 4 and 5 lost; 0 after 7 is a restart; 255 after 1 is a restart again, then 0 and 1 skipped.
-    const { packetsLost, reordered } = b.host.views()[0]!.counters;
-    assert.deepEqual({ packetsLost, reordered }, { packetsLost: 4, reordered: 1 });
+    const { packetsLost, reordered, sequenceRestarts } = b.host.views()[0]!.counters;
+    assert.deepEqual({ packetsLost, reordered, sequenceRestarts }, { packetsLost: 4, reordered: 1, sequenceRestarts: 2 });
   });
 
   it('sends what cannelloni expects: one datagram per frame with --timeout-us 0, sequence numbers counting up', async () => {
