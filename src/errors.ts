@@ -109,6 +109,16 @@ export class UnknownBusError extends CantainerError {
   }
 }
 
+/** A gateway naming buses that do not exist, without being told to wait for them. */
+export class GatewayBusMissingError extends CantainerError {
+  constructor(missing: readonly string[], existing: readonly string[]) {
+    const buses = existing.length === 0 ? 'there are no buses' : `the buses are ${existing.join(', ')}`;
+    super('ENOBUS', `no bus named ${missing.join(' or ')}: ${buses}`, {
+      hint: 'buses are named by their network names; gateway add --wait adds the gateway now and wires it when the bus is created',
+    });
+  }
+}
+
 export class UnknownGatewayError extends CantainerError {
   constructor(source: string, destination: string) {
     super('ENOGATEWAY', `no gateway from ${source} to ${destination}`, { hint: 'cantainer gateway ls lists the gateways' });

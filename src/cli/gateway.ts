@@ -15,6 +15,7 @@ interface AddOptions {
   xor?: string[];
   xorChecksum?: string;
   crc8?: string;
+  wait?: boolean;
   json?: boolean;
   controlSocket?: string;
 }
@@ -43,9 +44,7 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
 
   gateway
     .command('add')
-    .description(
-      'forward frames from bus SRC to bus DST; a bus that does not exist yet is waited for. Adding SRC DST again replaces its settings',
-    )
+    .description('forward frames from bus SRC to bus DST; both buses must exist, unless --wait. Adding SRC DST again replaces its settings')
     .argument('<src>', 'the bus frames come from')
     .argument('<dst>', 'the bus frames go to')
     .option('--both', 'forward both ways, with the same filters and edits')
@@ -68,6 +67,7 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
       '--crc8 <from:to:at:poly[:init[:xor]]>',
       'after editing, write the CRC8 (polynomial POLY, hex) of data bytes FROM..TO at byte AT',
     )
+    .option('--wait', 'a bus that does not exist yet is waited for: the gateway is kept, and wired when the bus is created')
     .option('--json', 'print the gateway as JSON')
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (source: string, destination: string, options: AddOptions) => {

@@ -37,6 +37,14 @@ export function optionalText(body: Body, key: string): string | undefined {
   return value;
 }
 
+/** An optional true or false. */
+export function optionalBoolean(body: Body, key: string): boolean | undefined {
+  const value = body[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new InvalidValueError(key, value, 'true or false');
+  return value;
+}
+
 /** An optional integer. */
 export function optionalInteger(body: Body, key: string): number | undefined {
   const value = body[key];

@@ -11,6 +11,8 @@ export interface ControlContext {
   /** What the daemon found at start (a state file it could not read is set aside and reported here). */
   readonly started?: { readonly at: string; readonly stateProblem?: string; readonly stateFile: string };
   /** The containers of a bus's members (by member id) when the front door that made the bus can tell. */
+  /** Asks, once, for the names of buses the daemon knows by id only so far (Docker names networks after creating them). */
+  readonly learnBusNames?: () => Promise<void>;
   readonly memberContainers?: (busId: string) => Promise<ReadonlyMap<string, { readonly container: string; readonly netnsPath?: string }>>;
 }
 

@@ -1,19 +1,18 @@
 // Gateways and uplinks over the control socket: `cantainer gateway add|rm|ls` and `cantainer uplink add|rm|ls`.
 import { InvalidValueError } from '../errors.js';
-import { describeGateway } from '../bus/gateway.js';
+import { describeGateway, type Gateway } from '../bus/gateway.js';
 import { removableGateway } from '../bus/gateway-set.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
 import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import type { BusService, GatewayView } from '../service/buses.js';
-import { UnknownGatewayError, UnknownUplinkError } from '../errors.js';
-import { optionalText, strings, text } from './body.js';
-import type { ControlHandler, ControlHandlers } from './context.js';
+import { GatewayBusMissingError, UnknownGatewayError, UnknownUplinkError } from '../errors.js';
+import { optionalBoolean, optionalText, strings, text } from './body.js';
+import type { ControlContext, ControlHandler, ControlHandlers } from './context.js';
 import type { GatewayEntry } from './protocol.js';
 
 /** The flags of a gateway in a request body (the command line's flags, by their long names). */
 export function gatewayFlagsOf(body: Readonly<Record<string, unknown>>): GatewayFlags {
-  const both = body.both;
-  if (both !== undefined && typeof both !== 'boolean') throw new InvalidValueError('both', both, 'true or false');
+  const both = optionalBoolean(body, 'both');
   const lists = Object.fromEntries(
     (['accept', 'reject', 'set', 'and', 'or', 'xor'] as const).flatMap((key) =>
       strings(body, key) === undefined ? [] : [[key, strings(body, key)]],
@@ -48,8 +47,25 @@ export function gatewayEntry(view: GatewayView, buses: BusService): GatewayEntry
   };
 }
 
+/** The buses a gateway names that do not exist; names Docker has not told yet are asked for first. */
+async function missingBuses(gateway: Gateway, context: ControlContext): Promise<string[]> {
+  const missing = (): string[] => [gateway.source, gateway.destination].filter((name) => context.buses.byName(name) === undefined);
+  if (missing().length > 0) await context.learnBusNames?.();
+  return missing();
+}
+
 const addGateway: ControlHandler<'Gateway.Add'> = async (body, context) => {
+  const wait = optionalBoolean(body, 'wait') ?? false;
   const gateway = gatewayFromFlags(text(body, 'source'), text(body, 'destination'), gatewayFlagsOf(body));
+  const missing = wait ? [] : await missingBuses(gateway, context);
+  if (missing.length > 0)
+    throw new GatewayBusMissingError(
+      missing,
+      context.buses
+        .list()
+        .map((bus) => bus.name)
+        .sort(),
+    );
   const view = await context.buses.addGateway(gateway);
   return { gateway: gatewayEntry(view, context.buses) };
 };

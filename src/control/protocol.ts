@@ -173,7 +173,8 @@ export interface ControlMethods {
   /** `bus`: a name, or an id. */
   'Bus.Inspect': { request: { bus: string }; answer: BusDetail };
   'Bus.Repair': { request: { bus: string }; answer: { bus: string; changes: string[] } };
-  'Gateway.Add': { request: GatewayFlags & { source: string; destination: string }; answer: { gateway: GatewayEntry } };
+  /** `wait`: take a gateway naming a bus that does not exist yet, wired once it does (refused otherwise). */
+  'Gateway.Add': { request: GatewayFlags & { source: string; destination: string; wait?: boolean }; answer: { gateway: GatewayEntry } };
   /** `removed`: the gateway as `gateway ls` shows it (`a <-> b` when it went both ways). */
   'Gateway.Remove': { request: { source: string; destination: string }; answer: { removed: string; both: boolean } };
   'Gateway.List': { request: NoBody; answer: { gateways: GatewayEntry[] } };

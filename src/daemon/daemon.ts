@@ -134,6 +134,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     tunnels,
     started,
     ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }),
+    ...(namer === undefined ? {} : { learnBusNames: () => namer.askOnce() }),
   };
   const control =
     options.controlSocketPath === undefined

@@ -125,6 +125,25 @@ export class NetworkNamer {
     ).then(() => undefined);
   }
 
+  /**
+   * Asks Docker once for the name of every bus still known by id only, without waiting for retries: a request naming
+   * a bus right after `docker network create` finds it. A network Docker does not know yet stays unnamed.
+   */
+  async askOnce(): Promise<void> {
+    await Promise.all(
+      this.#buses
+        .list()
+        .filter(isUnnamed)
+        .map(async (bus) => {
+          const network = await this.#lookup(bus.id).catch(() => undefined);
+          const still = this.#buses.get(bus.id);
+          if (network === undefined || still === undefined || !isUnnamed(still)) return;
+          await this.#buses.renameBus(bus.id, network.name, await this.#qualified(bus.id, network));
+          this.#log.info('bus named after its network', { bus: network.name, network: bus.id });
+        }),
+    );
+  }
+
   /** Learns a bus's name in the background, retrying while Docker does not know the network yet. */
   learn(busId: string): Promise<void> {
     if (this.#pending.has(busId)) return Promise.resolve();

@@ -17,6 +17,7 @@ import { busNamespace } from '../../../src/bus/plan.js';
 
 const NET_A = 'a'.repeat(64);
 const NET_B = 'b'.repeat(64);
+const NET_C = 'c'.repeat(64);
 
 describe('the cantainer commands, through the control socket', () => {
   let dir: string;
@@ -98,11 +99,32 @@ describe('the cantainer commands, through the control socket', () => {
     assert.equal((await run('gateway', 'ls')).out, 'GATEWAY  STATE  SETTINGS  DECLARED BY\n');
   });
 
-  it('reports a gateway waiting for a bus, then wired when its network is created', async () => {
+  it('refuses a gateway to a bus that does not exist, naming those that do; with --wait it waits, then is wired when the network is created', async () => {
     await createNetwork(NET_A, 'powertrain');
-    assert.equal((await run('gateway', 'add', 'powertrain', 'body')).out, 'gateway powertrain -> body: waiting (waiting for body)\n');
+    await createNetwork(NET_C, 'chassis');
+    assert.deepEqual(await run('gateway', 'add', 'powertrain', 'body'), {
+      code: 1,
+      out: '',
+      err: 'cantainer: no bus named body: the buses are chassis, powertrain (hint: buses are named by their network names; gateway add --wait adds the gateway now and wires it when the bus is created)\n',
+    });
+    assert.equal((await run('gateway', 'ls')).out, 'GATEWAY  STATE  SETTINGS  DECLARED BY\n', 'nothing was kept');
+    assert.equal(
+      (await run('gateway', 'add', 'powertrain', 'body', '--wait')).out,
+      'gateway powertrain -> body: waiting (waiting for body)\n',
+    );
     await createNetwork(NET_B, 'body');
     assert.match((await run('gateway', 'ls')).out, /powertrain -> body {2}wired {2}every frame/u);
+  });
+
+  it('takes a gateway naming a network Docker has just created, before the daemon learnt its name by itself', async () => {
+    await createNetwork(NET_A, 'powertrain');
+    // Docker does not know the name yet when the driver first asks; it does by the time the gateway is added.
+    const answer = await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(NET_B, {}));
+    assert.equal(answer.status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    networks.set(NET_B, { name: 'body', labels: {} });
+    assert.equal(daemon.service.byName('body'), undefined, 'not learnt by itself yet');
+    assert.equal((await run('gateway', 'add', 'powertrain', 'body')).out, 'gateway powertrain -> body: wired\n');
   });
 
   it('refuses bad input with the field, the value and what is allowed, and an exit status of 1', async () => {
@@ -120,9 +142,9 @@ describe('the cantainer commands, through the control socket', () => {
       [missing.code, missing.err],
       [1, 'cantainer: no gateway from a to b (hint: cantainer gateway ls lists the gateways)\n'],
     );
-    await run('gateway', 'add', 'a', 'b');
-    await run('gateway', 'add', 'b', 'c');
-    const cycle = await run('gateway', 'add', 'c', 'a');
+    await run('gateway', 'add', 'a', 'b', '--wait');
+    await run('gateway', 'add', 'b', 'c', '--wait');
+    const cycle = await run('gateway', 'add', 'c', 'a', '--wait');
     assert.match(cycle.err, /would close a cycle: c -> b -> a -> c/u);
     assert.equal((JSON.parse((await run('gateway', 'ls', '--json')).out) as unknown[]).length, 2);
   });
@@ -255,7 +277,7 @@ describe('the cantainer commands, through the control socket', () => {
     await waitFor('the stream to open', () => log.lines.some((line) => line.msg === 'stream opened'));
     await createNetwork(NET_A, 'powertrain');
     await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(NET_A, 'e'.repeat(64)));
-    await run('gateway', 'add', 'powertrain', 'body');
+    await run('gateway', 'add', 'powertrain', 'body', '--wait');
     await createNetwork(NET_B, 'body');
     assert.equal(await following, 0);
     const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
