@@ -71,9 +71,10 @@ export function formatCandump(iface: string, frame: CanFrame, width = iface.leng
 }
 
 /** One line of candump -L: `(seconds.microseconds) interface frame`, which canplayer replays. */
-export function formatCandumpLog(timeMs: number, iface: string, frame: CanFrame): string {
-  const seconds = Math.floor(timeMs / 1000);
-  const micros = Math.round((timeMs - seconds * 1000) * 1000);
+export function formatCandumpLog(timeUs: number, iface: string, frame: CanFrame): string {
+  const whole = Math.round(timeUs);
+  const seconds = Math.floor(whole / 1_000_000);
+  const micros = whole - seconds * 1_000_000;
   return `(${String(seconds).padStart(10, '0')}.${String(micros).padStart(6, '0')}) ${iface} ${formatCansend(frame)}`;
 }
 

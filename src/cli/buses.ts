@@ -86,14 +86,24 @@ async function openMonitor(
   name: string,
   controlSocket: string | undefined,
   filters?: readonly IdFilter[],
+  timestamps = false,
 ): Promise<{ bus: BusDetail; socket: CanSocketPort }> {
   const bus = await callDaemon(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
   const socket = systemKernel().canSocket(MONITOR, {
     netns: { label: bus.name, path: bus.namespace },
     fd: bus.fd,
+    timestamps,
     ...(filters === undefined ? {} : { filters }),
   });
   return { bus, socket };
+}
+
+/** The longest interface name the kernel takes (IFNAMSIZ less the NUL): canplayer refuses longer ones in a log. */
+const IFNAME_MAX = 15;
+
+function checkLogInterface(name: string): void {
+  if (!/^[^\s/:]{1,15}$/u.test(name) || name === '.' || name === '..')
+    throw new InvalidValueError('--interface', name, `an interface name: 1..${IFNAME_MAX} characters, no spaces, "/" or ":"`);
 }
 
 /** `--count N`: how many to take before stopping, 1 or more (all, until Ctrl-C, when absent). */
@@ -244,40 +254,50 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
       'show only these ids (hex as candump: 123, 100/700, 18DAF110/1FFFFF00); ! before ids to leave out (!7DF); repeatable',
       collect,
     )
-    .option('--log', 'write candump -L log lines: (seconds.microseconds) bus frame')
+    .option('--log', "write candump -L log lines: (seconds.microseconds) interface frame, with the kernel's receive times")
+    .option(
+      '--interface <name>',
+      `the interface named in --log lines (default: the bus's name, cut to ${IFNAME_MAX} characters, as canplayer takes them)`,
+    )
     .option('--count <n>', 'stop after this many frames')
     .option('--timeout <seconds>', 'stop after this many seconds without a frame')
     .option(...CONTROL_SOCKET_OPTION)
     .action(
-      async (name: string, options: { filter?: string[]; log?: boolean; count?: string; timeout?: string; controlSocket?: string }) => {
+      async (
+        name: string,
+        options: { filter?: string[]; log?: boolean; interface?: string; count?: string; timeout?: string; controlSocket?: string },
+      ) => {
         const count = countOption(options.count, 'frames');
+        if (options.interface !== undefined) checkLogInterface(options.interface);
         const quietMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
         if (Number.isNaN(quietMs) || quietMs <= 0) throw new InvalidValueError('--timeout', options.timeout, 'a number of seconds above 0');
         const filters = dumpFilters(options.filter ?? []);
-        const { bus, socket } = await openMonitor(name, options.controlSocket, filters);
+        const { bus, socket } = await openMonitor(name, options.controlSocket, filters, options.log === true);
+        const logInterface = options.interface ?? bus.name.slice(0, IFNAME_MAX);
         try {
           await untilInterrupted(async (run) => {
             let seen = 0;
             let quietSince = Date.now();
             let extendedSeen = false;
             while (!run.stopped && seen < count) {
-              let frame;
+              let stamped;
               try {
-                frame = await socket.receive(Math.min(200, quietMs));
+                stamped = await socket.receiveStamped(Math.min(200, quietMs));
               } catch (error) {
                 // The monitor went down (someone took it down; the daemon brings it up again): go on reading.
                 if (!(error instanceof KernelError && error.errno === Errno.ENETDOWN)) throw error;
                 io.err(`cantainer: the monitor of bus ${bus.name} went down; waiting for it to come back\n`);
                 continue;
               }
-              if (frame === undefined) {
+              if (stamped === undefined) {
                 if (Date.now() - quietSince >= quietMs) break;
                 continue;
               }
+              const { frame, timeUs } = stamped;
               quietSince = Date.now();
               seen += 1;
               io.out(
-                `${options.log === true ? formatCandumpLog(Date.now(), bus.name, frame) : formatCandump(bus.name, frame, bus.name.length, extendedSeen)}\n`,
+                `${options.log === true ? formatCandumpLog(timeUs, logInterface, frame) : formatCandump(bus.name, frame, bus.name.length, extendedSeen)}\n`,
               );
               extendedSeen ||= frame.extended;
             }

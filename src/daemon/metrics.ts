@@ -189,6 +189,12 @@ export function tunnelFamilies(views: readonly TunnelView[]): MetricFamily[] {
       samples: each((view) => Object.entries(view.counters.dropped).map(([cause, value]) => ({ labels: { cause }, value }))),
     },
     {
+      name: 'cantainer_tunnel_dropped_frames_total',
+      help: 'Frames a tunnel dropped, by reason (queue-full: a TCP peer further behind than its queue holds, the oldest dropped).',
+      type: 'counter',
+      samples: each((view) => Object.entries(view.counters.droppedFrames).map(([reason, value]) => ({ labels: { reason }, value }))),
+    },
+    {
       name: 'cantainer_tunnel_packets_lost_total',
       help: 'UDP: datagrams missing from the sequence numbers received: lost (one that comes late is taken off again).',
       type: 'counter',

@@ -9,11 +9,11 @@ import {
   close,
   ifNameToIndex,
   MSG_DONTWAIT,
-  recv,
   send,
   setsockopt,
   setsockoptInt,
   SO_RCVBUFFORCE,
+  SO_TIMESTAMP,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_RAW,
@@ -22,7 +22,8 @@ import {
   watchReadable,
 } from './libc.js';
 import { inNetns, withNetnsFile } from './netns.js';
-import { CURRENT_NETNS, type CanSocketOptions, type CanSocketPort, type NetnsTarget } from './port.js';
+import { CURRENT_NETNS, type CanSocketOptions, type CanSocketPort, type NetnsTarget, type StampedFrame } from './port.js';
+import { ReceiveBatch } from './receive-batch.js';
 
 const CAN_RAW = 1;
 const SOL_CAN_RAW = 101;
@@ -30,6 +31,8 @@ const CAN_RAW_FILTER = 1;
 const CAN_RAW_LOOPBACK = 3;
 const CAN_RAW_RECV_OWN_MSGS = 4;
 const CAN_RAW_FD_FRAMES = 5;
+/** struct canfd_frame: the largest frame a CAN_RAW socket reads. */
+const FRAME_BYTES = 72;
 
 export interface CanFilter {
   /** can_id to match (flag bits included); CAN_INV_FILTER inverts. */
@@ -37,27 +40,44 @@ export interface CanFilter {
   readonly mask: number;
 }
 
+/** Frames one recvmmsg call reads at most. */
+const BATCH = 64;
+/**
+ * Frames read per wake-up at most: the rest wait in the kernel's buffer for the next turn of the event loop (the
+ * readiness watch fires again while anything is waiting), so that a flood cannot starve requests and timers.
+ */
+export const MAX_FRAMES_PER_WAKE = 512;
+/**
+ * Frames kept for receive() at most. Beyond, reading pauses and frames wait in the kernel's buffer (which, when full,
+ * drops and counts them as the kernel does for any slow reader) until the reader catches up.
+ */
+export const MAX_QUEUED_FRAMES = 4096;
+
 export class CanSocket implements CanSocketPort {
   readonly ifname: string;
   readonly netns: NetnsTarget;
   readonly #fd: number;
-  readonly #buffer = Buffer.alloc(72);
+  readonly #batch: ReceiveBatch;
+  readonly #timestamps: boolean;
   readonly #queue: CanFrame[] = [];
+  /** Receive times of the queued frames, in the same order (sockets opened with `timestamps` only). */
+  readonly #stamps: number[] = [];
   readonly #waiters: Array<() => void> = [];
-  readonly #watch: { close(): void; unref(): void; ref(): void };
+  #watch: { close(): void; unref(): void; ref(): void } | undefined;
+  /** Whether a receive() is waiting, holding the event loop open. */
+  #held = false;
   #closed = false;
   /** An error of the socket, kept for the next receive (see #drain). */
   #error: Error | undefined = undefined;
   #listener: { readonly onFrames: (frames: CanFrame[]) => void; readonly onError: (error: Error) => void } | undefined = undefined;
 
-  private constructor(fd: number, ifname: string, netns: NetnsTarget) {
+  private constructor(fd: number, ifname: string, netns: NetnsTarget, timestamps: boolean) {
     this.#fd = fd;
     this.ifname = ifname;
     this.netns = netns;
-    this.#watch = watchReadable(fd, () => {
-      this.#drain();
-    });
-    this.#watch.unref();
+    this.#timestamps = timestamps;
+    this.#batch = new ReceiveBatch(BATCH, FRAME_BYTES);
+    this.#watchSocket();
   }
 
   static open(ifname: string, options: CanSocketOptions = {}): CanSocket {
@@ -77,6 +97,7 @@ export class CanSocket implements CanSocketPort {
       if (options.receiveOwnMessages === true) setsockoptInt(fd, SOL_CAN_RAW, CAN_RAW_RECV_OWN_MSGS, 1, what);
       if (options.filters !== undefined) setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, encodeFilters(options.filters), what);
       if (options.receiveBufferBytes !== undefined) setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, options.receiveBufferBytes, what);
+      if (options.timestamps === true) setsockoptInt(fd, SOL_SOCKET, SO_TIMESTAMP, 1, what);
       const address = Buffer.alloc(24);
       address.writeUInt16LE(AF_CAN, 0);
       address.writeInt32LE(index, 4);
@@ -85,32 +106,55 @@ export class CanSocket implements CanSocketPort {
       close(fd);
       throw error;
     }
-    return new CanSocket(fd, ifname, netns);
+    return new CanSocket(fd, ifname, netns, options.timestamps === true);
   }
 
   send(frame: CanFrame): void {
     send(this.#fd, encodeFrame(frame), () => `sending a frame on ${this.ifname} in netns ${this.netns.label}`);
   }
 
+  #watchSocket(): void {
+    this.#watch = watchReadable(this.#fd, () => {
+      this.#drain();
+    });
+    if (this.#held) this.#watch.ref();
+    else this.#watch.unref();
+  }
+
   /**
-   * Reads every frame waiting. A socket error (the interface went down, ENETDOWN, or away, ENODEV) is kept for the
-   * next receive to throw rather than thrown here: this also runs from the readiness watch, where nobody could catch
-   * it. The kernel reports such an error once; the socket then goes on receiving once the interface is up again.
+   * Reads the frames waiting, in batches, up to MAX_FRAMES_PER_WAKE. A socket error (the interface went down,
+   * ENETDOWN, or away, ENODEV) is kept for the next receive to throw rather than thrown here: this also runs from the
+   * readiness watch, where nobody could catch it. The kernel reports such an error once; the socket then goes on
+   * receiving once the interface is up again.
    */
   #drain(): void {
     if (this.#closed) return;
+    const what = (): string => `receiving on ${this.ifname} in netns ${this.netns.label}`;
+    let read = 0;
     try {
-      for (;;) {
-        const length = recv(this.#fd, this.#buffer, MSG_DONTWAIT, () => `receiving on ${this.ifname} in netns ${this.netns.label}`);
-        if (length === undefined) break;
-        this.#queue.push(decodeFrame(this.#buffer.subarray(0, length)));
+      while (read < MAX_FRAMES_PER_WAKE && (this.#listener !== undefined || this.#queue.length < MAX_QUEUED_FRAMES)) {
+        const count = this.#batch.receive(this.#fd, MSG_DONTWAIT, what);
+        if (count === 0) break;
+        read += count;
+        const frames: CanFrame[] = [];
+        for (let i = 0; i < count; i++) {
+          frames.push(decodeFrame(this.#batch.frame(i)));
+          if (this.#timestamps && this.#listener === undefined) this.#stamps.push(this.#batch.timestampUs(i) ?? Date.now() * 1000);
+        }
+        if (this.#listener !== undefined) this.#listener.onFrames(frames);
+        else this.#queue.push(...frames);
+        if (count < BATCH) break;
       }
     } catch (error) {
       this.#error = error instanceof Error ? error : new Error(String(error));
     }
+    if (this.#listener === undefined && this.#queue.length >= MAX_QUEUED_FRAMES && this.#watch !== undefined) {
+      // Full: stop watching (the watch would fire for ever with nothing read) until receive() takes frames off.
+      this.#watch.close();
+      this.#watch = undefined;
+    }
     const listener = this.#listener;
     if (listener !== undefined) {
-      if (this.#queue.length > 0) listener.onFrames(this.#queue.splice(0));
       const error = this.#error;
       this.#error = undefined;
       if (error !== undefined) listener.onError(error);
@@ -121,20 +165,29 @@ export class CanSocket implements CanSocketPort {
 
   listen(onFrames: (frames: CanFrame[]) => void, onError: (error: Error) => void): void {
     this.#listener = { onFrames, onError };
+    const waiting = this.#queue.splice(0);
+    this.#stamps.length = 0;
+    if (this.#watch === undefined && !this.#closed) this.#watchSocket();
     // Whatever arrived before is handed over first, on the next turn (the caller may not be ready yet).
     setImmediate(() => {
+      if (waiting.length > 0 && !this.#closed) onFrames(waiting);
       this.#drain();
     });
   }
 
   /** The next received frame, or undefined if none arrives within `timeoutMs`. */
   async receive(timeoutMs: number): Promise<CanFrame | undefined> {
+    return (await this.receiveStamped(timeoutMs))?.frame;
+  }
+
+  async receiveStamped(timeoutMs: number): Promise<StampedFrame | undefined> {
     const deadline = Date.now() + timeoutMs;
     this.#drain();
     while (this.#queue.length === 0 && !this.#closed && this.#error === undefined) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      this.#watch.ref();
+      this.#held = true;
+      this.#watch?.ref();
       try {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, remaining);
@@ -144,7 +197,8 @@ export class CanSocket implements CanSocketPort {
           });
         });
       } finally {
-        this.#watch.unref();
+        this.#held = false;
+        this.#watch?.unref();
       }
     }
     const error = this.#error;
@@ -152,7 +206,10 @@ export class CanSocket implements CanSocketPort {
       this.#error = undefined;
       throw error;
     }
-    return this.#queue.shift();
+    const frame = this.#queue.shift();
+    const stamp = this.#stamps.shift();
+    if (this.#watch === undefined && !this.#closed && this.#queue.length < MAX_QUEUED_FRAMES / 2) this.#watchSocket();
+    return frame === undefined ? undefined : { frame, timeUs: stamp ?? Date.now() * 1000 };
   }
 
   /** Frames received within `quietMs` of each other (and of the call): everything that is in flight. */
@@ -165,8 +222,10 @@ export class CanSocket implements CanSocketPort {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#watch.close();
+    this.#watch?.close();
+    this.#watch = undefined;
     close(this.#fd);
+    this.#batch.free();
     for (const wake of this.#waiters.splice(0)) wake();
   }
 }

@@ -38,6 +38,7 @@ export {
   type NetnsIdentity,
   type NetnsTarget,
   type RoutePort,
+  type StampedFrame,
   type VcanSpec,
   type VxcanPair,
 } from './port.js';

@@ -20,6 +20,7 @@ const raw = {
   umount2: libc.func('int umount2(const char *target, int flags)'),
   ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
+  recvmmsg: libc.func('int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)'),
 };
 
 export const AF_NETLINK = 16;
@@ -31,6 +32,8 @@ export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
 /** SO_RCVBUF without the net.core.rmem_max cap (CAP_NET_ADMIN). */
 export const SO_RCVBUFFORCE = 33;
+/** Stamp each received packet with the kernel's receive time, handed over as a control message (SCM_TIMESTAMP). */
+export const SO_TIMESTAMP = 29;
 export const MSG_DONTWAIT = 0x40;
 export const CLONE_NEWNET = 0x40000000;
 export const MS_BIND = 0x1000;
@@ -82,6 +85,37 @@ export function recv(fd: number, buffer: Buffer, flags: number, what: () => stri
   if (outcome.ok) return outcome.value;
   if (outcome.errno === Errno.EAGAIN) return undefined;
   throw KernelError.fromErrno(what(), outcome.errno);
+}
+
+/**
+ * recvmmsg(2) into message headers at `messages` (native memory: see receive-batch.ts); returns how many were
+ * received, or undefined when nothing is waiting (EAGAIN). EINTR is retried.
+ */
+export function recvmmsg(fd: number, messages: bigint, count: number, flags: number, what: () => string): number | undefined {
+  const outcome = retryInterrupted(
+    () => raw.recvmmsg(fd, messages, count, flags, null) as number,
+    () => koffi.errno(),
+  );
+  if (outcome.ok) return outcome.value;
+  if (outcome.errno === Errno.EAGAIN) return undefined;
+  throw KernelError.fromErrno(what(), outcome.errno);
+}
+
+/** Memory outside the JavaScript heap, for structures the kernel reads pointers from: its address and a view of it. */
+export interface NativeBlock {
+  readonly address: bigint;
+  readonly memory: ArrayBuffer;
+}
+
+export function allocNative(bytes: number): NativeBlock {
+  const pointer = koffi.alloc('uint8_t', bytes) as bigint;
+  const memory = koffi.view(pointer, bytes);
+  new Uint8Array(memory).fill(0);
+  return { address: pointer, memory };
+}
+
+export function freeNative(block: NativeBlock): void {
+  koffi.free(block.address);
 }
 
 export function setsockopt(fd: number, level: number, name: number, value: Buffer, what: () => string): void {

@@ -81,6 +81,11 @@ export interface CanSocketPort {
   /** Frames received within `quietMs` of each other (and of the call). */
   receiveAll(quietMs: number): Promise<CanFrame[]>;
   /**
+   * The next received frame with the time the kernel received it, in microseconds since the epoch (a socket opened
+   * with `timestamps`; without, the time it was read), or undefined if none arrives within `timeoutMs`.
+   */
+  receiveStamped(timeoutMs: number): Promise<StampedFrame | undefined>;
+  /**
    * Hands frames over as they arrive instead (receive then gets none): each call with what was waiting, in order.
    * An error of the socket (its interface went down or away) goes to `onError`; the socket stays open.
    */
@@ -104,6 +109,14 @@ export interface CanSocketOptions {
    * is lost in a burst by a reader that is also busy with other work.
    */
   readonly receiveBufferBytes?: number;
+  /** Stamp each frame with the kernel's receive time (SO_TIMESTAMP), for receiveStamped. */
+  readonly timestamps?: boolean;
+}
+
+export interface StampedFrame {
+  readonly frame: CanFrame;
+  /** Microseconds since the epoch. */
+  readonly timeUs: number;
 }
 
 /** What the bus core needs from the kernel. */

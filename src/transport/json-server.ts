@@ -36,6 +36,8 @@ export interface JsonServerOptions<C> {
   /** Parses a request body (the protocol's own rules for empty bodies and types). */
   readonly parseBody: (text: string) => Readonly<Record<string, unknown>>;
   readonly maxBodyBytes?: number;
+  /** Bytes a stream may hold for a client that does not read, before the client is dropped. */
+  readonly maxStreamBytes?: number;
   /** A client must send its whole request within this time. */
   readonly requestTimeoutMs?: number;
   /** A listening socket inherited from a service manager, used instead of binding `socketPath`. */
@@ -57,6 +59,8 @@ export interface JsonServer {
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** What a stream keeps for a client that stopped reading, at most: then the client is dropped, so memory stays flat. */
+export const MAX_STREAM_BYTES = 1024 * 1024;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 
 function send(response: ServerResponse, status: number, body: object): void {
@@ -87,8 +91,16 @@ function errorAnswer(error: unknown, withCodes: boolean): { status: number; err:
   return { status: 500, err: `internal error: ${errorMessage(error)}` };
 }
 
-/** The body as text, or undefined once it grows over `max` bytes (what follows is read and dropped). */
+/**
+ * The body as text, or undefined once it grows over `max` bytes (what follows is read and dropped). A declared
+ * Content-Length over `max` is undefined at once, before anything of the body is read.
+ */
 function readBody(request: IncomingMessage, max: number): Promise<string | undefined> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > max) {
+    request.resume();
+    return Promise.resolve(undefined);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -117,6 +129,7 @@ function readBody(request: IncomingMessage, max: number): Promise<string | undef
 
 export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonServer> {
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const maxStream = options.maxStreamBytes ?? MAX_STREAM_BYTES;
   const { log } = options;
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -172,7 +185,16 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
         response.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
         record(200);
         log.info('stream opened', { method });
-        const stop = answer[STREAM]((value) => response.write(`${JSON.stringify(value)}\n`));
+        const stop = answer[STREAM]((value) => {
+          if (response.destroyed) return;
+          // write() queues whatever the client has not read: past the bound, the client is dropped instead.
+          if (response.writableLength > maxStream) {
+            log.warn('a stream client that stopped reading was dropped', { method, unsent: response.writableLength });
+            response.destroy();
+            return;
+          }
+          response.write(`${JSON.stringify(value)}\n`);
+        });
         response.once('close', () => {
           stop();
           log.info('stream closed', { method, ms: Math.round(performance.now() - started) });

@@ -12,8 +12,10 @@ export type DropCause =
   | 'error-frame'
   /** The bus side refused a frame (its interface down or gone). */
   | 'bus-refused'
-  /** A TCP peer that did not read fast enough, disconnected rather than buffered without end. */
+  /** A TCP peer that made no progress reading for the stated time, disconnected. */
   | 'slow-peer'
+  /** Frames for a TCP peer further behind than its queue holds: the oldest are dropped for that peer only. */
+  | 'queue-full'
   /** Bus frames with nobody to send them to (no client connected, the server not reached yet). */
   | 'not-connected'
   /** A TCP server at its limit of clients. */
@@ -45,6 +47,16 @@ export interface TunnelCounters {
   connects: number;
   disconnects: number;
   dropped: Partial<Record<DropCause, number>>;
+  /** Frames (not datagrams or connections) dropped, by reason: the part of `dropped` that counts frames. */
+  droppedFrames: Partial<Record<FrameDropReason, number>>;
+}
+
+/** The causes that count frames (the others count datagrams or connections). */
+export const FRAME_DROP_REASONS = ['queue-full', 'not-connected', 'fd-on-classic', 'error-frame', 'bus-refused'] as const;
+export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
+
+function isFrameDrop(cause: DropCause): cause is FrameDropReason {
+  return (FRAME_DROP_REASONS as readonly string[]).includes(cause);
 }
 
 export function newCounters(): TunnelCounters {
@@ -61,9 +73,11 @@ export function newCounters(): TunnelCounters {
     connects: 0,
     disconnects: 0,
     dropped: {},
+    droppedFrames: {},
   };
 }
 
 export function countDrop(counters: TunnelCounters, cause: DropCause, n = 1): void {
   counters.dropped[cause] = (counters.dropped[cause] ?? 0) + n;
+  if (isFrameDrop(cause)) counters.droppedFrames[cause] = (counters.droppedFrames[cause] ?? 0) + n;
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { BusSide, type TunnelCarrier } from './bus-side.js';
 import { newCounters, type TunnelCounters } from './counters.js';
 import { RateLimitedLog } from './warnings.js';
-import { TcpClientCarrier, TcpServerCarrier } from './tcp.js';
+import { TcpClientCarrier, TcpServerCarrier, type StreamLimits } from './tcp.js';
 import { UdpCarrier } from './udp.js';
 import { errorMessage } from '../errors.js';
 
@@ -55,9 +55,12 @@ export class TunnelHost {
   #syncing: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  constructor(options: { readonly kernel: KernelPort; readonly log: Logger }) {
+  readonly #streamLimits: StreamLimits | undefined;
+
+  constructor(options: { readonly kernel: KernelPort; readonly log: Logger; readonly streamLimits?: StreamLimits }) {
     this.#kernel = options.kernel;
     this.#log = options.log;
+    this.#streamLimits = options.streamLimits;
     this.#warnings = new RateLimitedLog(options.log);
   }
 
@@ -98,7 +101,13 @@ export class TunnelHost {
     const counters = newCounters();
     const fields = { bus: bus.name, tunnel: tunnel.name };
     const side = new BusSide({ fd: bus.fd, counters, warnings: this.#warnings, fields });
-    const context = { bus: side, counters, warnings: this.#warnings, fields };
+    const context = {
+      bus: side,
+      counters,
+      warnings: this.#warnings,
+      fields,
+      ...(this.#streamLimits === undefined ? {} : { limits: this.#streamLimits }),
+    };
     const carrier =
       tunnel.transport === 'udp'
         ? new UdpCarrier(tunnel, side, counters, this.#warnings, fields)

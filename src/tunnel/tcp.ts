@@ -1,7 +1,9 @@
 // TCP tunnels, as cannelloni speaks TCP: each side sends CANNELLONIv1, then frames back to back. A server takes many
 // clients at once, each a member of the bus: a frame from one client goes on the bus and to every other client,
-// once. A client reconnects by itself, backing off. A peer that stops reading is disconnected once its unsent bytes
-// pass a bound, so that it can neither grow the daemon's memory nor hold the bus back.
+// once. A client reconnects by itself, backing off. A peer that reads slowly is never disconnected for it: its
+// frames wait in a bounded queue of its own (when full, its oldest frames are dropped and counted); only a peer that
+// makes no progress at all for a stated time is disconnected, so that none can grow the daemon's memory or hold the
+// bus back.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { CanFrame } from '../can/frame.js';
 import { encodeFrames, StreamDecoder, TCP_HANDSHAKE } from '../cannelloni/codec.js';
@@ -11,8 +13,17 @@ import type { BusSide, TunnelCarrier } from './bus-side.js';
 import { countDrop, type DropCause, type TunnelCounters } from './counters.js';
 import type { RateLimitedLog } from './warnings.js';
 
-/** Bytes a peer may leave unread before it counts as too slow. */
-export const MAX_UNSENT_BYTES = 1024 * 1024;
+/** How much a TCP peer may be behind. */
+export interface StreamLimits {
+  /** Bytes of frames queued for one peer beyond what its socket holds; past it, the peer's oldest frames are dropped. */
+  readonly queueBytes: number;
+  /** A peer with frames waiting that takes none of them for this long is disconnected. */
+  readonly stallMs: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { queueBytes: 8 * 1024 * 1024, stallMs: 30_000 };
+/** Bytes handed to a peer's socket at once; more wait in its queue, where the oldest can still be dropped. */
+const SOCKET_BYTES = 256 * 1024;
 /** Clients one server takes at once. */
 export const MAX_CLIENTS = 64;
 /** How long a new connection has to send its handshake. */
@@ -26,32 +37,57 @@ interface Context {
   readonly counters: TunnelCounters;
   readonly warnings: RateLimitedLog;
   readonly fields: Readonly<Record<string, string>>;
+  readonly limits?: StreamLimits;
 }
 
-/** One connection: the handshake both ways, frames decoded as they arrive, writes bounded. */
+/** Frames encoded once for every peer, and how many there are (to count them if they are dropped). */
+interface Encoded {
+  readonly bytes: Buffer;
+  readonly frames: number;
+}
+
+/** One connection: the handshake both ways, frames decoded as they arrive, writes queued and bounded. */
 class StreamPeer {
   readonly name: string;
   readonly socket: Socket;
   readonly #decoder = new StreamDecoder();
   readonly #context: Context;
-  readonly #timer: NodeJS.Timeout;
+  readonly #limits: StreamLimits;
+  readonly #handshakeTimer: NodeJS.Timeout;
+  readonly #stallTimer: NodeJS.Timeout;
+  readonly #queue: Encoded[] = [];
+  #queuedBytes = 0;
+  /** When the peer last took frames (its socket drained, or it had nothing waiting). */
+  #progressAt = Date.now();
 
   constructor(socket: Socket, name: string, context: Context, onFrames: (peer: StreamPeer, frames: CanFrame[]) => void) {
     this.socket = socket;
     this.name = name;
     this.#context = context;
+    this.#limits = context.limits ?? DEFAULT_STREAM_LIMITS;
     socket.setNoDelay(true);
     socket.write(TCP_HANDSHAKE);
     context.counters.bytesOut += TCP_HANDSHAKE.length;
-    this.#timer = setTimeout(() => {
+    this.#handshakeTimer = setTimeout(() => {
       if (!this.#decoder.handshaken) this.drop('handshake', 'no handshake within 10 s');
     }, HANDSHAKE_TIMEOUT_MS);
-    this.#timer.unref();
+    this.#handshakeTimer.unref();
+    this.#stallTimer = setInterval(
+      () => {
+        this.#checkProgress();
+      },
+      Math.max(10, Math.min(1000, this.#limits.stallMs / 4)),
+    );
+    this.#stallTimer.unref();
     socket.on('data', (chunk: Buffer) => {
       context.counters.bytesIn += chunk.length;
       const { frames, problem } = this.#decoder.push(chunk);
       if (frames.length > 0) onFrames(this, frames);
       if (problem !== undefined) this.drop(problem.cause, problem.message);
+    });
+    socket.on('drain', () => {
+      this.#progressAt = Date.now();
+      this.#flush();
     });
   }
 
@@ -60,14 +96,48 @@ class StreamPeer {
     return this.#decoder.handshaken && !this.socket.destroyed;
   }
 
-  /** Sends encoded frames; a peer too far behind is disconnected instead. Returns whether they went. */
-  write(bytes: Buffer): boolean {
-    if (this.socket.writableLength + bytes.length > MAX_UNSENT_BYTES) {
-      this.drop('slow-peer', `more than ${MAX_UNSENT_BYTES} bytes unread`);
-      return false;
+  /** Sends encoded frames, or queues them behind those the peer has not taken yet; the oldest go when full. */
+  send(encoded: Encoded): void {
+    if (this.socket.writableLength === 0 && this.#queue.length === 0) this.#progressAt = Date.now();
+    this.#queue.push(encoded);
+    this.#queuedBytes += encoded.bytes.length;
+    this.#flush();
+    let dropped = 0;
+    while (this.#queuedBytes > this.#limits.queueBytes && this.#queue.length > 1) {
+      const oldest = this.#queue.shift();
+      if (oldest === undefined) break;
+      this.#queuedBytes -= oldest.bytes.length;
+      dropped += oldest.frames;
     }
-    this.socket.write(bytes);
-    return true;
+    if (dropped > 0) {
+      countDrop(this.#context.counters, 'queue-full', dropped);
+      this.#context.warnings.warn('queue-full', 'a tunnel peer is further behind than its queue holds: its oldest frames were dropped', {
+        ...this.#context.fields,
+        peer: this.name,
+        queueBytes: String(this.#limits.queueBytes),
+      });
+    }
+  }
+
+  #flush(): void {
+    while (this.#queue.length > 0 && this.socket.writableLength < SOCKET_BYTES && !this.socket.destroyed) {
+      const next = this.#queue.shift();
+      if (next === undefined) break;
+      this.#queuedBytes -= next.bytes.length;
+      this.socket.write(next.bytes);
+    }
+  }
+
+  #checkProgress(): void {
+    if (this.socket.writableLength === 0 && this.#queue.length === 0) {
+      this.#progressAt = Date.now();
+      return;
+    }
+    if (Date.now() - this.#progressAt > this.#limits.stallMs)
+      this.drop(
+        'slow-peer',
+        `took no frames for ${this.#limits.stallMs / 1000} s with ${this.#queuedBytes + this.socket.writableLength} bytes waiting`,
+      );
   }
 
   drop(cause: DropCause, detail: string): void {
@@ -83,7 +153,10 @@ class StreamPeer {
   }
 
   close(): void {
-    clearTimeout(this.#timer);
+    clearTimeout(this.#handshakeTimer);
+    clearInterval(this.#stallTimer);
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
     this.socket.destroy();
   }
 }
@@ -158,13 +231,12 @@ export class TcpServerCarrier implements TunnelCarrier {
 
   #fanOut(frames: readonly CanFrame[], except?: StreamPeer): number {
     let reached = 0;
-    const bytes = encodeFrames(frames);
+    const encoded = { bytes: encodeFrames(frames), frames: frames.length };
     for (const client of this.#clients) {
       if (client === except || !client.ready) continue;
-      if (client.write(bytes)) {
-        reached += 1;
-        this.#context.counters.bytesOut += bytes.length;
-      }
+      client.send(encoded);
+      reached += 1;
+      this.#context.counters.bytesOut += encoded.bytes.length;
     }
     return reached;
   }
@@ -243,10 +315,9 @@ export class TcpClientCarrier implements TunnelCarrier {
       return;
     }
     const bytes = encodeFrames(frames);
-    if (peer.write(bytes)) {
-      this.#context.counters.framesOut += frames.length;
-      this.#context.counters.bytesOut += bytes.length;
-    }
+    peer.send({ bytes, frames: frames.length });
+    this.#context.counters.framesOut += frames.length;
+    this.#context.counters.bytesOut += bytes.length;
   }
 
   peers(): string[] {

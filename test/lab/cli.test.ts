@@ -101,7 +101,9 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
         .map((line) => line.trimEnd());
     assert.deepEqual(lines(a), lines(c.replaceAll('  monitor  ', '  chassis  ')), 'the default format, line for line');
     const strip = (text: string): string[] => lines(text).map((line) => line.replace(/^\(\d{10}\.\d{6}\) \S+ /u, ''));
-    assert.deepEqual(strip(b), strip(e), 'the -L format, but for timestamps and the interface name');
+    assert.deepEqual(strip(b), strip(e), 'the -L format, but for the interface name');
+    const stamps = (text: string): string[] => lines(text).map((line) => /^\((\d{10}\.\d{6})\)/u.exec(line)?.[1] ?? line);
+    assert.deepEqual(stamps(b), stamps(e), "the kernel's receive times, as candump -L shows them");
     assert.match(lines(b)[0] ?? '', /^\(\d{10}\.\d{6}\) chassis 123#DEADBEEF$/u);
     const listed = JSON.parse(cantainer('ls --json')) as Array<{ name: string; frames: number; members: number }>;
     assert.deepEqual(
@@ -170,6 +172,26 @@ describe('ls, inspect, dump and send with a real dockerd', () => {
       sh(`node bin/cantainer send chassis 12#01 --control-socket ${CONTROL} 2>&1 || true`),
       /frame 1: "12#01" is not valid; allowed: ID#DATA as cansend takes it/u,
     );
+  });
+
+  it('writes --log lines canplayer replays for a bus whose name is longer than an interface name (18 characters)', async () => {
+    sh('docker network create -d cantainer --ipam-driver null instrument-cluster', 60_000);
+    try {
+      const ns = (JSON.parse(cantainer('inspect instrument-cluster --json')) as Inspected).namespace;
+      const base = receivers(ns);
+      const dumping = background(`node bin/cantainer dump instrument-cluster --log --count 1 --control-socket ${CONTROL}`);
+      await waitFor('the tracer to listen on the monitor', () => receivers(ns) > base, 20_000);
+      cantainer('send instrument-cluster 2A0#0102');
+      const line = (await dumping).trim();
+      assert.match(line, /^\(\d{10}\.\d{6}\) instrument-clus 2A0#0102$/u, 'cut to the 15 characters an interface name has');
+      writeFileSync('/run/cantainer-cli/long.log', `${line}\n`);
+      const again = background(`node bin/cantainer dump instrument-cluster --log --interface vcan0 --count 1 --control-socket ${CONTROL}`);
+      await waitFor('the tracer to listen on the monitor', () => receivers(ns) > base, 20_000);
+      sh(`nsenter --net=${ns} canplayer -I /run/cantainer-cli/long.log monitor=instrument-clus`);
+      assert.match((await again).trim(), /^\(\d{10}\.\d{6}\) vcan0 2A0#0102$/u, 'canplayer put the logged frame on the bus');
+    } finally {
+      sh('docker network rm instrument-cluster', 60_000);
+    }
   });
 
   it('replays a candump -L log into the bus keeping its timing, and canplayer replays what dump --log wrote', async () => {

@@ -16,7 +16,7 @@ import {
   type CanFrame,
 } from '../../src/can/frame.js';
 import { Errno } from '../../src/netlink/errno.js';
-import { KernelError, type CanSocketOptions, type CanSocketPort, type NetnsTarget } from '../../src/kernel/index.js';
+import { KernelError, type CanSocketOptions, type CanSocketPort, type NetnsTarget, type StampedFrame } from '../../src/kernel/index.js';
 import type { FakeKernel, FakeLink } from './fake-kernel.js';
 import { transmit, type SimFrame } from './frame-sim.js';
 
@@ -59,7 +59,8 @@ export class FakeCanSocket implements CanSocketPort {
   readonly link: FakeLink;
   readonly #kernel: FakeKernel;
   readonly #fd: boolean;
-  readonly #queue: CanFrame[] = [];
+  /** Frames waiting, each with the time it arrived (the kernel stamps frames as it receives them). */
+  readonly #queue: StampedFrame[] = [];
   #waiters: Array<() => void> = [];
   #listener: ((frames: CanFrame[]) => void) | undefined;
   #closed = false;
@@ -96,11 +97,15 @@ export class FakeCanSocket implements CanSocketPort {
       this.#listener([decoded]);
       return;
     }
-    this.#queue.push(decoded);
+    this.#queue.push({ frame: decoded, timeUs: Math.round(performance.timeOrigin * 1000 + performance.now() * 1000) });
     for (const wake of this.#waiters.splice(0)) wake();
   }
 
   async receive(timeoutMs: number): Promise<CanFrame | undefined> {
+    return (await this.receiveStamped(timeoutMs))?.frame;
+  }
+
+  async receiveStamped(timeoutMs: number): Promise<StampedFrame | undefined> {
     if (this.#queue.length === 0 && !this.#closed) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
@@ -121,7 +126,7 @@ export class FakeCanSocket implements CanSocketPort {
 
   listen(onFrames: (frames: CanFrame[]) => void, _onError: (error: Error) => void): void {
     this.#listener = onFrames;
-    const waiting = this.#queue.splice(0);
+    const waiting = this.#queue.splice(0).map((stamped) => stamped.frame);
     if (waiting.length > 0)
       setImmediate(() => {
         onFrames(waiting);

@@ -49,8 +49,8 @@ describe('frames as can-utils writes them', () => {
   });
 
   it('writes candump -L lines with seconds and microseconds', () => {
-    assert.equal(formatCandumpLog(1700000000123.456, 'powertrain', parseCansend('f', '123#01')), '(1700000000.123456) powertrain 123#01');
-    assert.equal(formatCandumpLog(5, 'x', parseCansend('f', '123#')), '(0000000000.005000) x 123#');
+    assert.equal(formatCandumpLog(1700000000123456, 'powertrain', parseCansend('f', '123#01')), '(1700000000.123456) powertrain 123#01');
+    assert.equal(formatCandumpLog(5000, 'x', parseCansend('f', '123#')), '(0000000000.005000) x 123#');
   });
 
   it('reads candump -L logs back, with their timing, skipping blank and comment lines', () => {

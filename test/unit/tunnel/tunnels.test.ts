@@ -5,17 +5,19 @@ import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classicFrame, fdFrame, type CanFrame } from '../../../src/can/frame.js';
 import { formatCansend } from '../../../src/can/text.js';
-import { decodePacket, encodeFrames, encodePacket, TCP_HANDSHAKE } from '../../../src/cannelloni/codec.js';
+import { decodePacket, encodeFrames, encodePacket, StreamDecoder, TCP_HANDSHAKE } from '../../../src/cannelloni/codec.js';
 import type { Tunnel } from '../../../src/bus/tunnel.js';
+import type { TunnelCounters } from '../../../src/tunnel/counters.js';
 import { silentLogger } from '../../../src/log.js';
 import { BusService } from '../../../src/service/buses.js';
 import { StateStore } from '../../../src/state/store.js';
 import { TunnelHost } from '../../../src/tunnel/host.js';
+import type { StreamLimits } from '../../../src/tunnel/tcp.js';
 import type { CanSocketPort } from '../../../src/kernel/port.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { ecu } from '../../support/ecus.js';
@@ -31,12 +33,16 @@ interface Site {
 
 const sites: Site[] = [];
 
-async function site(ecus: readonly string[], options: { fd?: boolean; dir?: string } = {}): Promise<Site> {
+async function site(ecus: readonly string[], options: { fd?: boolean; dir?: string; streamLimits?: StreamLimits } = {}): Promise<Site> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'cantainer-tunnel-'));
   const kernel = new FakeKernel();
   const service = new BusService({ kernel, store: new StateStore(dir), log: silentLogger });
   service.start();
-  const host = new TunnelHost({ kernel, log: silentLogger });
+  const host = new TunnelHost({
+    kernel,
+    log: silentLogger,
+    ...(options.streamLimits === undefined ? {} : { streamLimits: options.streamLimits }),
+  });
   if (service.byName('powertrain') === undefined)
     await service.createBus({ id: 'P', name: 'powertrain', fd: options.fd ?? true, members: [] });
   const sockets: Record<string, CanSocketPort> = {};
@@ -396,24 +402,68 @@ describe('TCP tunnels: a server with many clients, clients that reconnect', () =
     assert.deepEqual((await received(a)).a1, ['003#03']);
   });
 
-  it('disconnects a client that stops reading, counted, instead of buffering without end', async () => {
-    const [a, , , port] = await star();
-    const raw = connect({ host: '127.0.0.1', port });
-    raw.on('error', () => undefined);
+  /** A plain cannelloni client on the server of `a`, handshaken, with what it decodes. */
+  async function rawClient(a: Site, port: number, peers: number): Promise<{ socket: Socket; frames: CanFrame[] }> {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => undefined);
     await new Promise<void>((resolve) => {
-      raw.once('connect', resolve);
+      socket.once('connect', resolve);
     });
-    raw.write(TCP_HANDSHAKE);
-    await until('three peers', () => a.host.views()[0]!.peers?.length === 3);
-    raw.pause();
-    const big = fdFrame({ id: 0x600, data: new Uint8Array(64).fill(0x5a) });
-    const dropped = (): boolean => a.host.views()[0]!.counters.dropped['slow-peer'] !== undefined;
-    for (let round = 0; round < 400 && !dropped(); round++) {
-      for (let i = 0; i < 500; i++) a.ecus.a1!.send(big);
-      await sleep(5);
+    const decoder = new StreamDecoder();
+    const got: CanFrame[] = [];
+    socket.on('data', (chunk: Buffer) => got.push(...decoder.push(chunk).frames));
+    socket.write(TCP_HANDSHAKE);
+    await until('the client to be a peer', () => a.host.views()[0]!.peers?.length === peers);
+    return { socket, frames: got };
+  }
+
+  const big = (i: number): CanFrame => fdFrame({ id: 0x600 + (i % 0x100), data: new Uint8Array(64).fill(i & 0xff) });
+
+  it('a client that reads slowly loses nothing: a burst bigger than its socket waits in its own queue, in order', async () => {
+    const port = await freePort('tcp');
+    const a = await site(['a1']);
+    await addTunnel(a, { name: 'server', transport: 'tcp-server', listen: `127.0.0.1:${port}`, allow: [] });
+    const slow = await rawClient(a, port, 1);
+    slow.socket.pause();
+    // 20000 FD frames: 1.4 MB, far more than a socket holds; the client reads nothing for a while.
+    const sent = Array.from({ length: 20_000 }, (_, i) => big(i));
+    for (let i = 0; i < sent.length; i += 500) {
+      for (const frame of sent.slice(i, i + 500)) a.ecus.a1!.send(frame);
+      await sleep(1);
     }
-    await until('the slow client is dropped', () => a.host.views()[0]!.counters.dropped['slow-peer'] === 1, 10_000);
-    assert.equal(a.host.views()[0]!.peers?.length, 2, 'the other clients stay');
+    await sleep(300);
+    slow.socket.resume();
+    await until('every frame at the slow client', () => slow.frames.length >= sent.length, 20_000);
+    slow.socket.destroy();
+    assert.deepEqual(slow.frames.map(formatCansend), texts(sent));
+    assert.deepEqual(a.host.views()[0]!.counters.dropped, {});
+  });
+
+  it("drops a stalled client's oldest frames when its queue is full, counted, and disconnects it once it took nothing for the stated time", async () => {
+    const port = await freePort('tcp');
+    const a = await site(['a1'], { streamLimits: { queueBytes: 64 * 1024, stallMs: 1500 } });
+    await addTunnel(a, { name: 'server', transport: 'tcp-server', listen: `127.0.0.1:${port}`, allow: [] });
+    const reader = await rawClient(a, port, 1);
+    const stalled = await rawClient(a, port, 2);
+    stalled.socket.pause();
+    const counters = (): TunnelCounters => a.host.views()[0]!.counters;
+    const sent: CanFrame[] = [];
+    for (let round = 0; round < 200 && counters().droppedFrames['queue-full'] === undefined; round++) {
+      for (let i = 0; i < 200; i++) {
+        const frame = big(sent.length);
+        sent.push(frame);
+        a.ecus.a1!.send(frame);
+      }
+      await sleep(2);
+    }
+    assert.ok((counters().droppedFrames['queue-full'] ?? 0) > 0, 'frames were dropped for the stalled client');
+    assert.equal(counters().dropped['slow-peer'], undefined, 'not disconnected for being behind');
+    await until('the stalled client to be disconnected', () => counters().dropped['slow-peer'] === 1, 10_000);
+    assert.equal(a.host.views()[0]!.peers?.length, 1, 'the other client stays');
+    await until('every frame at the client that reads', () => reader.frames.length >= sent.length, 10_000);
+    assert.deepEqual(reader.frames.map(formatCansend), texts(sent), 'the client that reads lost nothing');
+    reader.socket.destroy();
+    stalled.socket.destroy();
   });
 });
 
