@@ -1,7 +1,7 @@
 // HTTP over a unix socket for plugin protocols: POST /<Method> with a JSON body, a JSON answer, `{"Err": ...}` on
 // failure. Generic: it maps paths to handlers and errors to answers, and knows nothing of CAN. Bounded: bodies
 // over a limit and clients that do not finish their request in time are cut off; no request can crash it.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { listen } from './listen.js';
 import { CantainerError, type ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -220,8 +220,27 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
       });
     },
   );
-  server.on('clientError', (_error, socket) => {
-    socket.destroy();
+  // A request the HTTP parser cannot take (garbage, broken headers, too long) or that took too long is still answered,
+  // with why, before the connection is closed: a client is never left with a closed connection and no reason.
+  server.on('clientError', (error: Error & { code?: string }, socket) => {
+    const code = error.code ?? 'unknown';
+    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const reason =
+      status === 431
+        ? 'request headers too large'
+        : status === 408
+          ? `request not complete within ${requestTimeout} ms`
+          : `malformed request (${code})`;
+    const body = `${JSON.stringify({ Err: reason })}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: ${CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    log.warn('request failed', { status, err: reason });
+    options.onRequest?.('other', status, 0);
   });
 
   const listening = await listen(
