@@ -8,6 +8,7 @@ import { measureDataPlane } from './dataplane.js';
 import { measureProfiles } from './profiles.js';
 import { measureCompose } from './compose.js';
 import { measureTunnel } from './tunnel.js';
+import { measureSoak } from './soak.js';
 import { SECTIONS, type Section } from './sections.js';
 
 const log = (line: string): void => {
@@ -86,6 +87,9 @@ async function runSection(section: Section, quick: boolean): Promise<void> {
       break;
     case 'profile':
       emit(section, await measureProfiles(30, log));
+      break;
+    case 'soak':
+      emit(section, await measureSoak(quick ? 100 : 5000, log));
       break;
   }
 }

@@ -5,6 +5,7 @@ import type { DataPlaneResult } from './dataplane.js';
 import type { JoinResult } from './join.js';
 import type { ProfileResult } from './profiles.js';
 import type { TunnelResult } from './tunnel.js';
+import type { SoakResult } from './soak.js';
 
 export interface BenchResults {
   readonly machine?: { kernel: string; cpus: number; cpuModel: string; memoryMiB: number; node: string; canGwMaxHops: number };
@@ -14,6 +15,7 @@ export interface BenchResults {
   readonly compose?: ComposeResult;
   readonly daemon?: DaemonResult;
   readonly profile?: readonly ProfileResult[];
+  readonly soak?: SoakResult;
 }
 
 export interface RunFacts {
@@ -175,7 +177,59 @@ function tunnelSection(rows: readonly TunnelResult[]): string {
       ],
       lines,
     ),
+    ...cannelloniComparison(rows),
   ].join('\n');
+}
+
+/** Where cantainer stands against cannelloni in one row: the targets of the comparison, each met or not. */
+export function againstCannelloni(r: TunnelResult): { delivered: boolean; rate: boolean; tail: boolean; tcpLossless: boolean } | undefined {
+  const theirs = r.cannelloni;
+  if (theirs === undefined) return undefined;
+  return {
+    delivered: r.ours.received - r.ours.duplicates >= theirs.received - theirs.duplicates,
+    rate: r.ours.fps >= theirs.fps,
+    tail: r.ours.latencyUs.p99 <= theirs.latencyUs.p99,
+    tcpLossless: r.transport !== 'tcp' || r.ours.lost === 0,
+  };
+}
+
+function cannelloniComparison(rows: readonly TunnelResult[]): string[] {
+  const compared = rows.filter((r) => r.cannelloni !== undefined);
+  if (compared.length === 0) return [];
+  const mark = (ok: boolean): string => (ok ? 'yes' : '**no**');
+  return [
+    '',
+    "Against cannelloni 2.1.2 in the same run: two cannelloni processes on loopback, each on a vxcan pair to its ECU, with its buffer timeout set to 1000 µs as cantainer's (its own default is 100 ms). Targets: at least as many frames delivered, a receive rate no lower, nothing lost over TCP, a paced p99 latency no worse.",
+    '',
+    table(
+      [
+        'Transport',
+        'Frames',
+        'delivered (cantainer / cannelloni)',
+        'fps',
+        'p50 / p99 µs',
+        'more delivered',
+        'rate',
+        'nothing lost (TCP)',
+        'p99',
+      ],
+      compared.map((r) => {
+        const theirs = r.cannelloni as NonNullable<TunnelResult['cannelloni']>;
+        const verdict = againstCannelloni(r) ?? { delivered: false, rate: false, tail: false, tcpLossless: false };
+        return [
+          r.transport.toUpperCase(),
+          r.fd ? 'FD' : 'classic',
+          `${r.ours.received - r.ours.duplicates} / ${theirs.received - theirs.duplicates} of ${r.ours.sent}`,
+          `${r.ours.fps.toFixed(0)} / ${theirs.fps.toFixed(0)}`,
+          `${r.ours.latencyUs.p50.toFixed(0)}/${r.ours.latencyUs.p99.toFixed(0)} vs ${theirs.latencyUs.p50.toFixed(0)}/${theirs.latencyUs.p99.toFixed(0)}`,
+          mark(verdict.delivered),
+          mark(verdict.rate),
+          r.transport === 'tcp' ? mark(verdict.tcpLossless) : '-',
+          mark(verdict.tail),
+        ];
+      }),
+    ),
+  ];
 }
 
 function composeSection(c: ComposeResult): string {
@@ -202,6 +256,34 @@ function composeSection(c: ComposeResult): string {
       c.methods.map((m) => [m.method, String(m.count), m.totalSeconds.toFixed(2)]),
     ),
     ...(c.retried.length === 0 ? [] : ['', `Rounds run again after the engine failed them: ${c.retried.join('; ')}.`]),
+  ].join('\n');
+}
+
+/** Growth from the first tenth of a soak to the last: within noise, or not. */
+export function soakVerdict(soak: SoakResult): { rssMiB: number; fds: number; joinRatio: number; flat: boolean } {
+  const first = soak.windows[0];
+  const last = soak.windows.at(-1);
+  if (first === undefined || last === undefined) return { rssMiB: 0, fds: 0, joinRatio: 1, flat: false };
+  const rssMiB = Math.round((last.rssMiB - first.rssMiB) * 10) / 10;
+  const fds = last.fds - first.fds;
+  const joinRatio = last.joinMs.p50 / first.joinMs.p50;
+  // Noise: the garbage collector moves RSS by several MiB either way; a leak of one object per cycle would not.
+  return { rssMiB, fds, joinRatio, flat: rssMiB <= 16 && fds <= 0 && joinRatio <= 1.25 && soak.linksAfter === soak.linksBefore };
+}
+
+function soakSection(soak: SoakResult): string {
+  const verdict = soakVerdict(soak);
+  return [
+    '## 7. Soak (`npm run bench -- soak`)',
+    '',
+    `${soak.cycles} member join/leave cycles (CreateEndpoint, Join, the engine's move of the end, Leave, DeleteEndpoint, as Docker sends them) on a bus of ${soak.residents} members that stay, with a gateway added and removed every tenth cycle (${soak.gatewayCycles} times), against the daemon on the real kernel; ${soak.seconds} s. Each row is a tenth of the run: join latency in it, resident memory and open descriptors at its end.`,
+    '',
+    table(
+      ['Cycles', 'join p50 (ms)', 'join p99 (ms)', 'RSS (MiB)', 'open fds'],
+      soak.windows.map((w) => [`${w.fromCycle}-${w.toCycle}`, ms(w.joinMs.p50), ms(w.joinMs.p99), w.rssMiB.toFixed(1), String(w.fds)]),
+    ),
+    '',
+    `First tenth to last: RSS ${verdict.rssMiB >= 0 ? '+' : ''}${verdict.rssMiB} MiB, open descriptors ${verdict.fds >= 0 ? '+' : ''}${verdict.fds}, join p50 ${ratio(verdict.joinRatio)}; the bus's members and rules ${soak.linksBefore} before, ${soak.linksAfter} after. Target, no growth beyond noise (16 MiB, no descriptor, 1.25x): ${verdict.flat ? 'met' : '**not met**'}.`,
   ].join('\n');
 }
 
@@ -273,6 +355,7 @@ export function renderReport(results: BenchResults, facts: RunFacts, analysis: s
   if (results.compose) parts.push('', composeSection(results.compose));
   if (results.daemon) parts.push('', daemonSection(results.daemon));
   if (results.profile) parts.push('', profileSection(results.profile));
+  if (results.soak) parts.push('', soakSection(results.soak));
   parts.push('', '## Raw results', '', '```json', JSON.stringify(results, null, 1), '```', '');
   return parts.join('\n');
 }

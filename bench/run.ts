@@ -1,5 +1,5 @@
 // `npm run bench [-- SECTION...] [--quick]`: boots the lab VM, runs the benchmark sections inside it (join,
-// dataplane, tunnel, daemon, profile, compose; all by default) and writes BENCHMARKS.md. Sections not run keep their last
+// dataplane, tunnel, daemon, profile, compose, soak; all by default) and writes BENCHMARKS.md. Sections not run keep their last
 // results (read back from the report's raw JSON), so one section can be measured again alone.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

@@ -13,6 +13,7 @@ export const LAB_FILES = [
   'docker-driver',
   'docker-gateways',
   'docker',
+  'fuzz',
   'gateway-compose',
   'gateways',
   'isotp',

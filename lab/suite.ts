@@ -15,6 +15,11 @@ const guestDir = join(projectRoot, 'lab', 'guest');
 // The whole suite takes about half an hour under TCG; the crash test (16 compose cycles, 8 min) is the largest part.
 const SUITE_TIMEOUT_MS = 50 * 60_000;
 
+/** npm run test:full passes CANTAINER_FULL=1 on to the tests in the VM: full-size fuzz, soak and flood counts. */
+function fullSize(): Record<string, string> {
+  return process.env.CANTAINER_FULL === '1' ? { CANTAINER_FULL: '1' } : {};
+}
+
 function summaryNumber(output: string, key: string): number | undefined {
   const match = new RegExp(`ℹ ${key} (\\d+)`, 'u').exec(output);
   return match?.[1] === undefined ? undefined : Number(match[1]);
@@ -42,7 +47,7 @@ export async function runLabSuite(): Promise<number> {
     runInLab(artefacts, guestDir, {
       script: `exec node --test --test-concurrency=1 --test-reporter=spec ${files.join(' ')}`,
       cwd: projectRoot,
-      env: { CANTAINER_IN_LAB: '1' },
+      env: { CANTAINER_IN_LAB: '1', ...fullSize() },
       timeoutMs: SUITE_TIMEOUT_MS,
       accel,
       onConsole: (text) => process.stdout.write(text),

@@ -147,14 +147,19 @@ export class StateWriteError extends CantainerError {
   }
 }
 
+/** Characters of a value a message shows at most. */
+const MAX_DESCRIBED = 160;
+
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (value === undefined) return 'undefined';
   if (value instanceof Uint8Array) return `${value.length} bytes`;
+  let text: string;
   try {
-    return JSON.stringify(value);
+    text = JSON.stringify(value);
   } catch {
     return Object.prototype.toString.call(value);
   }
+  // A message names the value, it does not repeat a megabyte of it.
+  return text.length <= MAX_DESCRIBED ? text : `${text.slice(0, MAX_DESCRIBED)}… (${text.length} characters)`;
 }

@@ -3,7 +3,7 @@
 // over a limit and clients that do not finish their request in time are cut off; no request can crash it.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { listen } from './listen.js';
-import { CantainerError, type ErrorCode, errorMessage } from '../errors.js';
+import { CantainerError, type ErrorCode, errorMessage, InvalidValueError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** Ids a handler found in its request, for the request's log line. */
@@ -89,6 +89,27 @@ function errorAnswer(error: unknown, withCodes: boolean): { status: number; err:
     return { status: error.code === 'EINVALIDVALUE' ? 400 : 500, err };
   }
   return { status: 500, err: `internal error: ${errorMessage(error)}` };
+}
+
+/** How deep a request body may nest: the protocols need a few levels; parsing 100000 takes the event loop for long. */
+export const MAX_NESTING = 64;
+
+/** Whether JSON text opens more than `limit` arrays or objects inside each other (strings skipped), in one pass. */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i += 1;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth += 1;
+      if (depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth -= 1;
+  }
+  return false;
 }
 
 /**
@@ -179,6 +200,8 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
       return;
     }
     try {
+      if (nestedDeeperThan(text, MAX_NESTING))
+        throw new InvalidValueError('body', `${text.slice(0, 40)}…`, `JSON nested at most ${MAX_NESTING} levels deep`);
       const body = options.parseBody(text);
       const answer = await handler(body, options.context, ids);
       if (isStream(answer)) {

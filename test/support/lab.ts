@@ -33,10 +33,26 @@ export function ensureDockerWithImages(): void {
 
 export interface RunningDaemon {
   readonly logPath: string;
+  readonly pid: number;
   /** SIGTERM, and wait for the exit. */
   stop(): Promise<void>;
   /** SIGKILL, and wait for the exit: a crash. */
   kill(): Promise<void>;
+}
+
+/** npm run test:full: the full-size fuzz, soak and flood counts instead of those that keep CI short. */
+export const FULL_SIZE = process.env.CANTAINER_FULL === '1';
+
+/** The count a test uses: `ci` in npm test, `full` in npm run test:full. */
+export function scaled(ci: number, full: number): number {
+  return FULL_SIZE ? full : ci;
+}
+
+/** Open file descriptors and resident memory (KiB) of a process. */
+export function processUsage(pid: number): { fds: number; rssKiB: number } {
+  const fds = Number(sh(`ls /proc/${pid}/fd | wc -l`).trim());
+  const rss = /VmRSS:\s+(\d+)/u.exec(sh(`cat /proc/${pid}/status`))?.[1];
+  return { fds, rssKiB: Number(rss ?? 0) };
 }
 
 /** Starts `cantainer daemon` from this checkout and waits until it serves (its log says so). */
@@ -57,7 +73,7 @@ export async function startCantainerDaemon(
   const child = spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', out, out] });
   await waitFor('the daemon to serve', () => serving() > before || child.exitCode !== null, 30_000);
   if (child.exitCode !== null) throw new Error(`cantainer daemon exited with ${child.exitCode}: ${sh(`tail -20 ${logPath}`)}`);
-  return { logPath, stop: () => stopChild(child, 'SIGTERM'), kill: () => stopChild(child, 'SIGKILL') };
+  return { logPath, pid: child.pid ?? 0, stop: () => stopChild(child, 'SIGTERM'), kill: () => stopChild(child, 'SIGKILL') };
 }
 
 const hostKernel = systemKernel();

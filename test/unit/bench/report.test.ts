@@ -6,7 +6,9 @@ import { percentile, spread } from '../../../bench/stats.js';
 import { unionMs } from '../../../bench/compose.js';
 import { summariseProfile } from '../../../bench/profile.js';
 import { cangwArguments } from '../../../bench/join.js';
-import { parseResults, renderReport, type BenchResults } from '../../../bench/report.js';
+import { againstCannelloni, parseResults, renderReport, soakVerdict, type BenchResults } from '../../../bench/report.js';
+import type { TunnelResult } from '../../../bench/tunnel.js';
+import type { SoakResult } from '../../../bench/soak.js';
 
 describe('benchmark statistics', () => {
   it('takes percentiles by nearest rank: p99 of fewer than 100 samples is the largest', () => {
@@ -152,5 +154,62 @@ describe('BENCHMARKS.md', () => {
     assert.ok(!text.includes('## 3.'), 'a section not measured is left out');
     const raw = /```json\n([\s\S]*?)\n```/u.exec(text)?.[1];
     assert.deepEqual(JSON.parse(raw ?? '{}'), results);
+  });
+
+  it('judges a tunnel against cannelloni on each target: frames delivered, rate, nothing lost over TCP, p99', () => {
+    const figures = (received: number, fps: number, p99: number, lost = 0): TunnelResult['ours'] => ({
+      fps,
+      sent: 1000,
+      received,
+      lost,
+      duplicates: 0,
+      outOfOrder: 0,
+      latencyUs: { p50: 100, p99, samples: 1000 },
+    });
+    const row = (ours: TunnelResult['ours'], theirs?: TunnelResult['ours']): TunnelResult => ({
+      transport: 'tcp',
+      fd: false,
+      ours,
+      baseline: figures(1000, 20_000, 50),
+      counters: {},
+      ...(theirs === undefined ? {} : { cannelloni: theirs }),
+    });
+    assert.equal(againstCannelloni(row(figures(1000, 9000, 900))), undefined, 'no reference, no verdict');
+    assert.deepEqual(againstCannelloni(row(figures(1000, 9000, 900), figures(990, 8000, 1000))), {
+      delivered: true,
+      rate: true,
+      tail: true,
+      tcpLossless: true,
+    });
+    assert.deepEqual(againstCannelloni(row(figures(980, 7000, 1100, 20), figures(990, 8000, 1000))), {
+      delivered: false,
+      rate: false,
+      tail: false,
+      tcpLossless: false,
+    });
+  });
+
+  it('calls a soak flat only when memory, descriptors, join latency and the kernel objects did not grow', () => {
+    const window = (from: number, rssMiB: number, fds: number, p50: number): SoakResult['windows'][number] => ({
+      fromCycle: from,
+      toCycle: from + 99,
+      joinMs: { p50, p99: p50 * 2, samples: 100 },
+      rssMiB,
+      fds,
+    });
+    const soak = (last: SoakResult['windows'][number], linksAfter = 10): SoakResult => ({
+      cycles: 1000,
+      gatewayCycles: 100,
+      residents: 4,
+      seconds: 60,
+      windows: [window(1, 60, 30, 10), window(501, 70, 30, 10.5), last],
+      linksBefore: 10,
+      linksAfter,
+    });
+    assert.deepEqual(soakVerdict(soak(window(901, 64, 30, 11))), { rssMiB: 4, fds: 0, joinRatio: 1.1, flat: true });
+    assert.equal(soakVerdict(soak(window(901, 90, 30, 11))).flat, false, '30 MiB more');
+    assert.equal(soakVerdict(soak(window(901, 60, 31, 10))).flat, false, 'a descriptor more');
+    assert.equal(soakVerdict(soak(window(901, 60, 30, 20))).flat, false, 'joins twice as slow');
+    assert.equal(soakVerdict(soak(window(901, 60, 30, 10), 12)).flat, false, 'kernel objects left behind');
   });
 });

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryLogger } from '../../../src/log.js';
-import { serveJson, STREAM, type JsonServer, type JsonStream } from '../../../src/transport/json-server.js';
+import { MAX_NESTING, nestedDeeperThan, serveJson, STREAM, type JsonServer, type JsonStream } from '../../../src/transport/json-server.js';
 
 const MAX_STREAM = 64 * 1024;
 const PAYLOAD = 'x'.repeat(2000);
@@ -117,5 +117,42 @@ describe('the JSON server keeps its memory bounded', () => {
     socket.destroy();
     assert.match(answer, /^HTTP\/1\.1 413 /u);
     assert.match(answer, /"Err":"request body over 1024 bytes"/u);
+  });
+
+  it('refuses a body nested deeper than 64 levels before parsing it, naming the limit', async () => {
+    const depth = 100_000;
+    const body = `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const server2 = await serveJson({
+      socketPath: join(dir, 'deep.sock'),
+      handlers: { '/Echo': (parsed) => parsed },
+      context: undefined,
+      log,
+      parseBody: (text) => JSON.parse(text) as Record<string, unknown>,
+    });
+    try {
+      const socket = await new Promise<Socket>((resolve) => {
+        const s = connect(join(dir, 'deep.sock'), () => {
+          s.write(`POST /Echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+          resolve(s);
+        });
+      });
+      const answer = await new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+          if (text.includes('}\n')) resolve(text);
+        });
+      });
+      socket.destroy();
+      assert.match(answer, /^HTTP\/1\.1 400 /u);
+      const err = (JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { Err: string }).Err;
+      assert.match(err, /^body: "\{\\"a\\":\[\[\[+…" is not valid; allowed: JSON nested at most 64 levels deep$/u);
+    } finally {
+      await server2.close();
+    }
+    assert.equal(nestedDeeperThan(`${'['.repeat(MAX_NESTING)}${']'.repeat(MAX_NESTING)}`, MAX_NESTING), false);
+    assert.equal(nestedDeeperThan(`{"s":"${'['.repeat(500)}"}`, MAX_NESTING), false, 'brackets inside strings do not count');
+    assert.equal(nestedDeeperThan(`{"s":"\\"${'['.repeat(2)}"}`, 1), false, 'nor after an escaped quote');
+    assert.equal(nestedDeeperThan(`[{"a":[{}]}]`, 3), true);
   });
 });
