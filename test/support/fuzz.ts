@@ -2,7 +2,9 @@
 // bytes, broken HTTP, unknown methods, every method with fields of the wrong type, bad JSON, bodies over the limit
 // (declared and not), deeply nested bodies, slow headers. None of them may change anything: a body that names a
 // method that changes state always has a required field that cannot be taken.
+import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { seededRandom } from './helpers.js';
 
 export type FuzzSocket = 'plugin' | 'control';
 
@@ -16,18 +18,6 @@ export interface FuzzRequest {
   readonly gapMs: number;
   /** The request is cut short: the server can only answer when its request timeout ends it. */
   readonly incomplete: boolean;
-}
-
-/** A small, fast, seedable generator (mulberry32). */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PLUGIN_METHODS = [
@@ -102,7 +92,7 @@ function http(method: string, path: string, body: Buffer | string, headers: Reco
 }
 
 export function fuzzRequests(seed: number, count: number, targets: FuzzTargets): FuzzRequest[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
   const int = (max: number): number => Math.floor(next() * max);
   const wrongValues = (): unknown[] => [
@@ -430,4 +420,25 @@ export function fuzzReport(outcomes: readonly FuzzOutcome[]): {
     closed: outcomes.filter((outcome) => outcome.closedWithoutAnswer),
     slowestMs: Math.max(0, ...outcomes.filter((outcome) => !outcome.request.incomplete).map((outcome) => outcome.ms)),
   };
+}
+
+/**
+ * The promises every fuzz run checks: each complete request answered within the wait, no connection closed without
+ * an answer, each request cut short answered 408 when its time is up. Failures name the first few requests.
+ */
+export function assertEveryRequestAnswered(outcomes: readonly FuzzOutcome[]): void {
+  const { unanswered, closed } = fuzzReport(outcomes);
+  const named = (list: readonly FuzzOutcome[]): string[] =>
+    list.slice(0, 5).map(
+      (o) =>
+        `${o.request.kind} (${Math.round(o.ms)} ms): ${JSON.stringify(
+          Buffer.concat([...o.request.pieces])
+            .subarray(0, 100)
+            .toString('latin1'),
+        )}`,
+    );
+  assert.deepEqual(named(unanswered.filter((o) => !o.request.incomplete)), [], 'every complete request answered at once');
+  assert.deepEqual(named(closed), [], 'no connection closed without an answer');
+  const cut = outcomes.filter((o) => o.request.incomplete);
+  assert.ok(cut.length > 0 && cut.every((o) => o.status === 408), 'a request cut short is answered 408 when its time is up');
 }

@@ -10,7 +10,7 @@ import { startDaemon, type Daemon } from '../../../src/daemon/daemon.js';
 import { silentLogger } from '../../../src/log.js';
 import { MAX_BODY_BYTES } from '../../../src/transport/json-server.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
-import { fuzzReport, fuzzRequests, runFuzz } from '../../support/fuzz.js';
+import { assertEveryRequestAnswered, fuzzReport, fuzzRequests, runFuzz } from '../../support/fuzz.js';
 import { dockerRequests as d, post } from '../../support/plugin-client.js';
 import { kernelSnapshot } from '../../support/snapshot.js';
 import { ecu } from '../../support/ecus.js';
@@ -51,22 +51,7 @@ describe('the daemon under fuzzing (fake kernel)', () => {
     const requests = fuzzRequests(22, 3000, { buses: ['powertrain', NET.slice(0, 12)], networkIds: [NET], maxBodyBytes: MAX_BODY_BYTES });
     const outcomes = await runFuzz(sockets, requests, { concurrency: 32, waitMs: 3000 });
     const report = fuzzReport(outcomes);
-    const describe = (list: typeof report.unanswered): string[] =>
-      list.slice(0, 5).map(
-        (o) =>
-          `${o.request.kind}: ${JSON.stringify(
-            Buffer.concat([...o.request.pieces])
-              .subarray(0, 120)
-              .toString('latin1'),
-          )}`,
-      );
-    assert.deepEqual(describe(report.unanswered.filter((o) => !o.request.incomplete)), [], 'every complete request answered within 3 s');
-    assert.deepEqual(describe(report.closed), [], 'no connection closed without an answer');
-    assert.deepEqual(
-      outcomes.filter((o) => o.request.incomplete).map((o) => o.status),
-      [408, 408, 408],
-      'a request cut short is answered when its time is up',
-    );
+    assertEveryRequestAnswered(outcomes);
     for (const [kind, statuses] of Object.entries(report.byKind))
       assert.deepEqual(
         Object.keys(statuses).filter((status) => Number(status) >= 500 && kind !== 'read-only request'),
