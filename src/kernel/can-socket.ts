@@ -23,7 +23,7 @@ import {
 } from './libc.js';
 import { inNetns, withNetnsFile } from './netns.js';
 import { CURRENT_NETNS, type CanSocketOptions, type CanSocketPort, type NetnsTarget, type StampedFrame } from './port.js';
-import { ReceiveBatch } from './receive-batch.js';
+import { ReceiveBatch, SendBatch } from './message-batch.js';
 
 const CAN_RAW = 1;
 const SOL_CAN_RAW = 101;
@@ -58,6 +58,8 @@ export class CanSocket implements CanSocketPort {
   readonly netns: NetnsTarget;
   readonly #fd: number;
   readonly #batch: ReceiveBatch;
+  /** Made on the first sendBatch: most sockets only receive, or send one frame at a time. */
+  #sendBatch: SendBatch | undefined;
   readonly #timestamps: boolean;
   readonly #queue: CanFrame[] = [];
   /** Receive times of the queued frames, in the same order (sockets opened with `timestamps` only). */
@@ -111,6 +113,26 @@ export class CanSocket implements CanSocketPort {
 
   send(frame: CanFrame): void {
     send(this.#fd, encodeFrame(frame), () => `sending a frame on ${this.ifname} in netns ${this.netns.label}`);
+  }
+
+  sendBatch(frames: readonly CanFrame[]): number {
+    const what = (): string => `sending ${frames.length} frames on ${this.ifname} in netns ${this.netns.label}`;
+    const batch = (this.#sendBatch ??= new SendBatch(BATCH, FRAME_BYTES));
+    let sent = 0;
+    while (sent < frames.length) {
+      const chunk = frames.slice(sent, sent + batch.count).map(encodeFrame);
+      let taken: number;
+      try {
+        taken = batch.send(this.#fd, chunk, what);
+      } catch (error) {
+        // Those sent before stay sent; the error comes again on the next call if it lasts.
+        if (sent > 0) return sent;
+        throw error;
+      }
+      sent += taken;
+      if (taken < chunk.length) break;
+    }
+    return sent;
   }
 
   #watchSocket(): void {
@@ -226,6 +248,7 @@ export class CanSocket implements CanSocketPort {
     this.#watch = undefined;
     close(this.#fd);
     this.#batch.free();
+    this.#sendBatch?.free();
     for (const wake of this.#waiters.splice(0)) wake();
   }
 }

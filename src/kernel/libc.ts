@@ -21,6 +21,7 @@ const raw = {
   ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
   recvmmsg: libc.func('int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)'),
+  sendmmsg: libc.func('int sendmmsg(int fd, void *msgvec, unsigned int vlen, int flags)'),
 };
 
 export const AF_NETLINK = 16;
@@ -88,7 +89,7 @@ export function recv(fd: number, buffer: Buffer, flags: number, what: () => stri
 }
 
 /**
- * recvmmsg(2) into message headers at `messages` (native memory: see receive-batch.ts); returns how many were
+ * recvmmsg(2) into message headers at `messages` (native memory: see message-batch.ts); returns how many were
  * received, or undefined when nothing is waiting (EAGAIN). EINTR is retried.
  */
 export function recvmmsg(fd: number, messages: bigint, count: number, flags: number, what: () => string): number | undefined {
@@ -98,6 +99,16 @@ export function recvmmsg(fd: number, messages: bigint, count: number, flags: num
   );
   if (outcome.ok) return outcome.value;
   if (outcome.errno === Errno.EAGAIN) return undefined;
+  throw KernelError.fromErrno(what(), outcome.errno);
+}
+
+/** sendmmsg(2) of the message headers at `messages`; returns how many were sent. EINTR is retried. */
+export function sendmmsg(fd: number, messages: bigint, count: number, what: () => string): number {
+  const outcome = retryInterrupted(
+    () => raw.sendmmsg(fd, messages, count, 0) as number,
+    () => koffi.errno(),
+  );
+  if (outcome.ok) return outcome.value;
   throw KernelError.fromErrno(what(), outcome.errno);
 }
 

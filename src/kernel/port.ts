@@ -76,6 +76,11 @@ export interface CanSocketPort {
   readonly ifname: string;
   readonly netns: NetnsTarget;
   send(frame: CanFrame): void;
+  /**
+   * Sends frames in order, as few system calls as it takes; returns how many the kernel took (fewer when the
+   * socket's buffer filled: the rest were not sent). Throws the kernel's error when it took none.
+   */
+  sendBatch(frames: readonly CanFrame[]): number;
   /** The next received frame, or undefined if none arrives within `timeoutMs`. */
   receive(timeoutMs: number): Promise<CanFrame | undefined>;
   /** Frames received within `quietMs` of each other (and of the call). */

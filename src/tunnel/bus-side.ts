@@ -58,9 +58,9 @@ export class BusSide {
     this.#socket = undefined;
   }
 
-  /** Puts frames from the network on the bus; returns those that went, for peers to share. */
+  /** Puts frames from the network on the bus, in batches; returns those that went, for peers to share. */
   put(frames: readonly CanFrame[]): CanFrame[] {
-    const sent: CanFrame[] = [];
+    const eligible: CanFrame[] = [];
     for (const frame of frames) {
       if (frame.error) {
         countDrop(this.#counters, 'error-frame');
@@ -75,20 +75,30 @@ export class BusSide {
         );
         continue;
       }
-      const socket = this.#socket;
-      if (socket === undefined) {
-        countDrop(this.#counters, 'bus-refused');
-        continue;
-      }
+      eligible.push(frame);
+    }
+    const socket = this.#socket;
+    if (socket === undefined) {
+      if (eligible.length > 0) countDrop(this.#counters, 'bus-refused', eligible.length);
+      return [];
+    }
+    const sent: CanFrame[] = [];
+    let at = 0;
+    while (at < eligible.length) {
+      const rest = at === 0 ? eligible : eligible.slice(at);
       try {
-        socket.send(frame);
-        sent.push(frame);
+        const taken = socket.sendBatch(rest);
+        if (taken === 0) throw new Error('the socket took no frame');
+        for (let i = 0; i < taken; i++) sent.push(rest[i] as CanFrame);
+        at += taken;
       } catch (error) {
+        // The frame the kernel refused is dropped, counted; the next ones are tried.
         countDrop(this.#counters, 'bus-refused');
         this.#warnings.warn('bus-refused', 'the bus refused a frame from a tunnel', {
           ...this.#fields,
           error: errorMessage(error),
         });
+        at += 1;
       }
     }
     this.#counters.framesIn += sent.length;

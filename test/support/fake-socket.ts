@@ -89,6 +89,20 @@ export class FakeCanSocket implements CanSocketPort {
     });
   }
 
+  sendBatch(frames: readonly CanFrame[]): number {
+    let sent = 0;
+    for (const frame of frames) {
+      try {
+        this.send(frame);
+      } catch (error) {
+        if (sent > 0) return sent;
+        throw error;
+      }
+      sent += 1;
+    }
+    return sent;
+  }
+
   /** A frame arriving at a link: taken if it is this socket's. */
   deliver(link: FakeLink, frame: SimFrame): void {
     if (this.#closed || link !== this.link || (frame.fd && !this.#fd)) return;

@@ -357,6 +357,37 @@ export function kernelPortContract(name: string, subject: () => ContractSubject)
       }
     });
 
+    it('sends a batch of frames (more than one system call holds) in order, with receive times in order', async () => {
+      const here = space('kc-batch');
+      const r = route(here);
+      r.createVxcanPair({ name: 'ba', mtu: 72, peer: { name: 'bb', mtu: 72, netns: here } });
+      r.setLinkUp('ba', true);
+      r.setLinkUp('bb', true);
+      const a = s.kernel.canSocket('ba', { netns: here, fd: true });
+      const b = s.kernel.canSocket('bb', { netns: here, fd: true, timestamps: true, receiveBufferBytes: 4 * 1024 * 1024 });
+      try {
+        const sent = Array.from({ length: 150 }, (_, i) =>
+          i % 3 === 0 ? fdFrame({ id: 0x200 + i, data: new Uint8Array(12).fill(i) }) : classicFrame({ id: 0x200 + i, data: [i & 0xff] }),
+        );
+        const started = Date.now() * 1000;
+        assert.equal(a.sendBatch(sent), sent.length);
+        const got: Array<{ frame: CanFrame; timeUs: number }> = [];
+        for (let next = await b.receiveStamped(1000); next !== undefined; next = await b.receiveStamped(200)) got.push(next);
+        assert.deepEqual(
+          got.map((stamped) => stamped.frame),
+          sent,
+        );
+        const times = got.map((stamped) => stamped.timeUs);
+        assert.ok(
+          times.every((time, i) => time >= started - 1_000_000 && time <= Date.now() * 1000 && (i === 0 || time >= (times[i - 1] ?? 0))),
+          'receive times are the wall clock, in order',
+        );
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+
     it('deleting a namespace deletes its links, their vxcan peers elsewhere and the rules on those peers', async () => {
       const bus = space('kc-ns-bus');
       const member = space('kc-ns-member');

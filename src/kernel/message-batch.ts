@@ -1,0 +1,148 @@
+// Batched CAN I/O: one recvmmsg(2) call reads up to `count` frames from a socket, each with the kernel's receive
+// time when SO_TIMESTAMP is on, and one sendmmsg(2) call writes up to `count`. The message headers, their iovecs,
+// the frame buffers and the control buffers live in one native block laid out as 64-bit Linux lays them out, filled
+// in once; frames are read and written through a view of that block, so the FFI neither marshals nor copies
+// anything per call.
+import { allocNative, freeNative, recvmmsg, sendmmsg, type NativeBlock } from './libc.js';
+
+/** struct mmsghdr on LP64: struct msghdr (56 bytes) and msg_len, padded to 64. */
+const MMSGHDR_SIZE = 64;
+const IOVEC_SIZE = 16;
+/** CMSG_SPACE(sizeof(struct timeval)): a 16-byte cmsghdr and a 16-byte timeval. */
+const CONTROL_SIZE = 32;
+/** Offsets in struct msghdr and struct mmsghdr. */
+const MSG_IOV = 16;
+const MSG_IOVLEN = 24;
+const MSG_CONTROL = 32;
+const MSG_CONTROLLEN = 40;
+const MSG_FLAGS = 48;
+const MSG_LEN = 56;
+const SOL_SOCKET = 1;
+/** SCM_TIMESTAMP (SO_TIMESTAMP_OLD): a struct timeval of two longs on 64-bit. */
+const SCM_TIMESTAMP = 29;
+
+/** `count` messages of one frame buffer each (and a control buffer each when asked), in one native block. */
+class MessageBlock {
+  readonly count: number;
+  readonly frameSize: number;
+  readonly view: DataView;
+  readonly bytes: Buffer;
+  readonly framesAt: number;
+  readonly controlAt: number;
+  readonly #block: NativeBlock;
+  #freed = false;
+
+  constructor(count: number, frameSize: number, withControl: boolean) {
+    this.count = count;
+    this.frameSize = frameSize;
+    const iovecsAt = count * MMSGHDR_SIZE;
+    this.framesAt = iovecsAt + count * IOVEC_SIZE;
+    this.controlAt = this.framesAt + count * frameSize;
+    this.#block = allocNative(this.controlAt + (withControl ? count * CONTROL_SIZE : 0));
+    this.view = new DataView(this.#block.memory);
+    this.bytes = Buffer.from(this.#block.memory);
+    const base = this.#block.address;
+    for (let i = 0; i < count; i++) {
+      const header = i * MMSGHDR_SIZE;
+      const iovec = iovecsAt + i * IOVEC_SIZE;
+      this.view.setBigUint64(iovec, base + BigInt(this.framesAt + i * frameSize), true);
+      this.view.setBigUint64(iovec + 8, BigInt(frameSize), true);
+      this.view.setBigUint64(header + MSG_IOV, base + BigInt(iovec), true);
+      this.view.setBigUint64(header + MSG_IOVLEN, 1n, true);
+      if (withControl) this.view.setBigUint64(header + MSG_CONTROL, base + BigInt(this.controlAt + i * CONTROL_SIZE), true);
+    }
+  }
+
+  get address(): bigint {
+    return this.#block.address;
+  }
+
+  /** Sets how many bytes message `i` carries (its iovec's length). */
+  setLength(i: number, length: number): void {
+    this.view.setBigUint64(this.count * MMSGHDR_SIZE + i * IOVEC_SIZE + 8, BigInt(length), true);
+  }
+
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    freeNative(this.#block);
+  }
+}
+
+export class ReceiveBatch {
+  readonly #block: MessageBlock;
+
+  constructor(count: number, frameSize: number) {
+    this.#block = new MessageBlock(count, frameSize, true);
+  }
+
+  get count(): number {
+    return this.#block.count;
+  }
+
+  /** Reads what is waiting, up to `count` frames; returns how many (0 when none, EAGAIN). Throws what the kernel says. */
+  receive(fd: number, flags: number, what: () => string): number {
+    const { view, count } = this.#block;
+    for (let i = 0; i < count; i++) {
+      // The kernel writes back how much control data it used and the message's flags: set them afresh each call.
+      view.setBigUint64(i * MMSGHDR_SIZE + MSG_CONTROLLEN, BigInt(CONTROL_SIZE), true);
+      view.setInt32(i * MMSGHDR_SIZE + MSG_FLAGS, 0, true);
+    }
+    return recvmmsg(fd, this.#block.address, count, flags, what) ?? 0;
+  }
+
+  /** The bytes of frame `i` of the last receive (a view: read them before the next receive). */
+  frame(i: number): Buffer {
+    const { view, bytes, framesAt, frameSize } = this.#block;
+    const length = view.getUint32(i * MMSGHDR_SIZE + MSG_LEN, true);
+    const at = framesAt + i * frameSize;
+    return bytes.subarray(at, at + Math.min(length, frameSize));
+  }
+
+  /** When the kernel received frame `i`, in microseconds since the epoch; undefined without SO_TIMESTAMP. */
+  timestampUs(i: number): number | undefined {
+    const { view, controlAt } = this.#block;
+    const used = Number(view.getBigUint64(i * MMSGHDR_SIZE + MSG_CONTROLLEN, true));
+    const at = controlAt + i * CONTROL_SIZE;
+    if (used < CONTROL_SIZE || view.getInt32(at + 8, true) !== SOL_SOCKET || view.getInt32(at + 12, true) !== SCM_TIMESTAMP)
+      return undefined;
+    const seconds = Number(view.getBigInt64(at + 16, true));
+    const micros = Number(view.getBigInt64(at + 24, true));
+    return seconds * 1_000_000 + micros;
+  }
+
+  free(): void {
+    this.#block.free();
+  }
+}
+
+export class SendBatch {
+  readonly #block: MessageBlock;
+
+  constructor(count: number, frameSize: number) {
+    this.#block = new MessageBlock(count, frameSize, false);
+  }
+
+  get count(): number {
+    return this.#block.count;
+  }
+
+  /**
+   * Writes the encoded frames (at most `count`) in one call; returns how many the kernel took, in order (fewer when
+   * the socket's buffer filled). Throws what the kernel says when it took none.
+   */
+  send(fd: number, frames: readonly Uint8Array[], what: () => string): number {
+    const { bytes, framesAt, frameSize } = this.#block;
+    const n = Math.min(frames.length, this.#block.count);
+    for (let i = 0; i < n; i++) {
+      const frame = frames[i] as Uint8Array;
+      bytes.set(frame, framesAt + i * frameSize);
+      this.#block.setLength(i, frame.length);
+    }
+    return n === 0 ? 0 : sendmmsg(fd, this.#block.address, n, what);
+  }
+
+  free(): void {
+    this.#block.free();
+  }
+}
