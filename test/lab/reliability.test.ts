@@ -178,7 +178,8 @@ describe('promises kept on the real kernel (#22)', () => {
       assert.ok(latencies.length >= 3, `the flood lasted long enough to ask ${latencies.length} times`);
       assert.ok(out > COUNT / 10, `the tunnel read the flood (${out} frames out)`);
       assert.ok(worst < 1000, `every request answered within 1 s (worst ${Math.round(worst)} ms)`);
-      // The last member goes, and with it the bus it made and its tunnel: nothing is left mounted under the root.
+      // The tunnel goes, then the last member, and with it the bus it made: nothing is left mounted under the root.
+      await callDaemon(control, 'Tunnel.Remove', { bus: 'flooded', name: 'udp-29400' });
       const left = await callDaemon(control, 'Member.Detach', { bus: 'flooded', member: 'f1' });
       assert.equal(left.busRemoved, true);
     } finally {
