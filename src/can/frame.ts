@@ -115,15 +115,24 @@ export function rawCanId(frame: CanFrame): number {
 /** Encodes a frame into the 16-byte (classic) or 72-byte (FD) kernel structure. */
 export function encodeFrame(frame: CanFrame): Buffer {
   const out = Buffer.alloc(frame.kind === 'classic' ? CAN_MTU : CANFD_MTU);
-  out.writeUInt32LE(rawCanId(frame), 0);
-  out.writeUInt8(frame.data.length, 4);
-  if (frame.kind === 'classic') {
-    if (frame.len8Dlc !== undefined) out.writeUInt8(frame.len8Dlc, 7);
-  } else {
-    out.writeUInt8((frame.brs ? CANFD_BRS : 0) | (frame.esi ? CANFD_ESI : 0) | CANFD_FDF, 5);
-  }
-  out.set(frame.data, 8);
+  encodeFrameInto(frame, out);
   return out;
+}
+
+/** Writes the frame into `out` (at least 16 bytes classic, 72 FD), every byte of it; returns its length. */
+export function encodeFrameInto(frame: CanFrame, out: Uint8Array): number {
+  const length = frame.kind === 'classic' ? CAN_MTU : CANFD_MTU;
+  const view = Buffer.from(out.buffer, out.byteOffset, length);
+  view.fill(0);
+  view.writeUInt32LE(rawCanId(frame), 0);
+  view.writeUInt8(frame.data.length, 4);
+  if (frame.kind === 'classic') {
+    if (frame.len8Dlc !== undefined) view.writeUInt8(frame.len8Dlc, 7);
+  } else {
+    view.writeUInt8((frame.brs ? CANFD_BRS : 0) | (frame.esi ? CANFD_ESI : 0) | CANFD_FDF, 5);
+  }
+  view.set(frame.data, 8);
+  return length;
 }
 
 /** Decodes a frame as read from a raw CAN socket: 16 bytes are classic, 72 bytes FD. */

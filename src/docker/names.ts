@@ -137,9 +137,7 @@ export class NetworkNamer {
         .map(async (bus) => {
           const network = await this.#lookup(bus.id).catch(() => undefined);
           const still = this.#buses.get(bus.id);
-          if (network === undefined || still === undefined || !isUnnamed(still)) return;
-          await this.#buses.renameBus(bus.id, network.name, await this.#qualified(bus.id, network));
-          this.#log.info('bus named after its network', { bus: network.name, network: bus.id });
+          if (network !== undefined && still !== undefined && isUnnamed(still)) await this.#name(bus.id, network);
         }),
     );
   }
@@ -159,8 +157,7 @@ export class NetworkNamer {
       try {
         const network = await this.#lookup(busId);
         if (network !== undefined) {
-          await this.#buses.renameBus(busId, network.name, await this.#qualified(busId, network));
-          this.#log.info('bus named after its network', { bus: network.name, network: busId });
+          await this.#name(busId, network);
           return;
         }
         problem = 'Docker does not know the network yet';
@@ -177,6 +174,11 @@ export class NetworkNamer {
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
+  }
+
+  async #name(busId: string, network: DockerNetwork): Promise<void> {
+    await this.#buses.renameBus(busId, network.name, await this.#qualified(busId, network));
+    this.#log.info('bus named after its network', { bus: network.name, network: busId });
   }
 
   /** The gateways the bus declares, with names of the same compose project written as compose names them. */

@@ -120,17 +120,17 @@ export class CanSocket implements CanSocketPort {
     const batch = (this.#sendBatch ??= new SendBatch(BATCH, FRAME_BYTES));
     let sent = 0;
     while (sent < frames.length) {
-      const chunk = frames.slice(sent, sent + batch.count).map(encodeFrame);
+      const asked = Math.min(frames.length - sent, batch.count);
       let taken: number;
       try {
-        taken = batch.send(this.#fd, chunk, what);
+        taken = batch.send(this.#fd, frames, sent, what);
       } catch (error) {
         // Those sent before stay sent; the error comes again on the next call if it lasts.
         if (sent > 0) return sent;
         throw error;
       }
       sent += taken;
-      if (taken < chunk.length) break;
+      if (taken < asked) break;
     }
     return sent;
   }

@@ -3,6 +3,7 @@
 // the frame buffers and the control buffers live in one native block laid out as 64-bit Linux lays them out, filled
 // in once; frames are read and written through a view of that block, so the FFI neither marshals nor copies
 // anything per call.
+import { encodeFrameInto, type CanFrame } from '../can/frame.js';
 import { allocNative, freeNative, recvmmsg, sendmmsg, type NativeBlock } from './libc.js';
 
 /** struct mmsghdr on LP64: struct msghdr (56 bytes) and msg_len, padded to 64. */
@@ -10,6 +11,7 @@ const MMSGHDR_SIZE = 64;
 const IOVEC_SIZE = 16;
 /** CMSG_SPACE(sizeof(struct timeval)): a 16-byte cmsghdr and a 16-byte timeval. */
 const CONTROL_SIZE = 32;
+const CONTROL_SIZE_BIG = BigInt(CONTROL_SIZE);
 /** Offsets in struct msghdr and struct mmsghdr. */
 const MSG_IOV = 16;
 const MSG_IOVLEN = 24;
@@ -71,9 +73,12 @@ class MessageBlock {
 
 export class ReceiveBatch {
   readonly #block: MessageBlock;
+  /** Messages the last receive filled. */
+  #filled = 0;
 
   constructor(count: number, frameSize: number) {
     this.#block = new MessageBlock(count, frameSize, true);
+    for (let i = 0; i < count; i++) this.#block.view.setBigUint64(i * MMSGHDR_SIZE + MSG_CONTROLLEN, CONTROL_SIZE_BIG, true);
   }
 
   get count(): number {
@@ -83,12 +88,14 @@ export class ReceiveBatch {
   /** Reads what is waiting, up to `count` frames; returns how many (0 when none, EAGAIN). Throws what the kernel says. */
   receive(fd: number, flags: number, what: () => string): number {
     const { view, count } = this.#block;
-    for (let i = 0; i < count; i++) {
-      // The kernel writes back how much control data it used and the message's flags: set them afresh each call.
-      view.setBigUint64(i * MMSGHDR_SIZE + MSG_CONTROLLEN, BigInt(CONTROL_SIZE), true);
+    // The kernel writes back how much control data it used and each message's flags: set them afresh for the
+    // messages the last call filled (the others are as the constructor or an earlier reset left them).
+    for (let i = 0; i < this.#filled; i++) {
+      view.setBigUint64(i * MMSGHDR_SIZE + MSG_CONTROLLEN, CONTROL_SIZE_BIG, true);
       view.setInt32(i * MMSGHDR_SIZE + MSG_FLAGS, 0, true);
     }
-    return recvmmsg(fd, this.#block.address, count, flags, what) ?? 0;
+    this.#filled = recvmmsg(fd, this.#block.address, count, flags, what) ?? 0;
+    return this.#filled;
   }
 
   /** The bytes of frame `i` of the last receive (a view: read them before the next receive). */
@@ -128,18 +135,18 @@ export class SendBatch {
   }
 
   /**
-   * Writes the encoded frames (at most `count`) in one call; returns how many the kernel took, in order (fewer when
-   * the socket's buffer filled). Throws what the kernel says when it took none.
+   * Writes frames `from` to `from + count` (at most) in one call, encoded straight into the native block; returns
+   * how many the kernel took, in order (fewer when the socket's buffer filled). Throws what the kernel says when it
+   * took none.
    */
-  send(fd: number, frames: readonly Uint8Array[], what: () => string): number {
+  send(fd: number, frames: readonly CanFrame[], from: number, what: () => string): number {
     const { bytes, framesAt, frameSize } = this.#block;
-    const n = Math.min(frames.length, this.#block.count);
+    const n = Math.min(frames.length - from, this.#block.count);
     for (let i = 0; i < n; i++) {
-      const frame = frames[i] as Uint8Array;
-      bytes.set(frame, framesAt + i * frameSize);
-      this.#block.setLength(i, frame.length);
+      const at = framesAt + i * frameSize;
+      this.#block.setLength(i, encodeFrameInto(frames[from + i] as CanFrame, bytes.subarray(at, at + frameSize)));
     }
-    return n === 0 ? 0 : sendmmsg(fd, this.#block.address, n, what);
+    return n <= 0 ? 0 : sendmmsg(fd, this.#block.address, n, what);
   }
 
   free(): void {

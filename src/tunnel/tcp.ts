@@ -7,8 +7,8 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { CanFrame } from '../can/frame.js';
 import { encodeFrames, StreamDecoder, TCP_HANDSHAKE } from '../cannelloni/codec.js';
-import { canonicalAddress, parseAddress, type Tunnel } from '../bus/tunnel.js';
-import { allowCheck, type AddressCheck } from './allow.js';
+import { parseAddress, type Tunnel } from '../bus/tunnel.js';
+import { allowCheck, reportedAddress, type AddressCheck } from './allow.js';
 import type { BusSide, TunnelCarrier } from './bus-side.js';
 import { countDrop, type DropCause, type TunnelCounters } from './counters.js';
 import type { RateLimitedLog } from './warnings.js';
@@ -162,7 +162,7 @@ class StreamPeer {
 }
 
 function peerName(socket: Socket): string {
-  const address = canonicalAddress(socket.remoteAddress ?? '?');
+  const address = reportedAddress(socket.remoteAddress ?? '?');
   return address.includes(':') ? `[${address}]:${socket.remotePort ?? 0}` : `${address}:${socket.remotePort ?? 0}`;
 }
 

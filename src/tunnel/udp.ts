@@ -14,7 +14,7 @@ import {
   type NetAddress,
   type Tunnel,
 } from '../bus/tunnel.js';
-import { allowCheck, type AddressCheck } from './allow.js';
+import { allowCheck, reportedAddress, type AddressCheck } from './allow.js';
 import type { BusSide, TunnelCarrier } from './bus-side.js';
 import { countDrop, type TunnelCounters } from './counters.js';
 import type { RateLimitedLog } from './warnings.js';
@@ -90,7 +90,7 @@ export class UdpCarrier implements TunnelCarrier {
   }
 
   #receive(message: Buffer, remote: RemoteInfo): void {
-    const address = canonicalAddress(remote.address);
+    const address = reportedAddress(remote.address);
     if (this.#allowed === undefined ? address !== this.#peerKey : !this.#allowed(address)) {
       countDrop(this.#counters, 'not-allowed');
       this.#warnings.warn('not-allowed', 'a datagram from an address the tunnel does not take: dropped', {
