@@ -139,9 +139,13 @@ function flood(sender: string, fd: boolean, count: number): void {
 
 /**
  * 1000 frames at 1 ms intervals from a socket of this process, each stamped with the wall clock just before it is
- * sent (the clock of the receiver's kernel timestamps); returns the send times by counter.
+ * sent (the clock of the receiver's kernel timestamps); returns the send times by counter. Between frames the
+ * process sleeps in the kernel (Atomics.wait) rather than spinning: the pacer must not take a CPU from the path it
+ * measures.
  */
-async function paced(sender: string, fd: boolean, count: number): Promise<Map<number, number>> {
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function paced(sender: string, fd: boolean, count: number): Map<number, number> {
   const socket = buses.canSocket('can0', { netns: { label: 'sender', path: sender }, fd });
   const sentAt = new Map<number, number>();
   try {
@@ -152,7 +156,8 @@ async function paced(sender: string, fd: boolean, count: number): Promise<Map<nu
       const due = performance.now() + 1;
       sentAt.set(seq, realtimeMs());
       socket.send(frame);
-      while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
+      const rest = due - performance.now();
+      if (rest > 0) Atomics.wait(sleeper, 0, 0, rest);
     }
   } finally {
     socket.close();
@@ -172,8 +177,8 @@ export async function figures(sender: string, receiver: string, fd: boolean, fra
   const first = got[0]?.timeMs ?? 0;
   const last = got.at(-1)?.timeMs ?? 0;
   let sentAt = new Map<number, number>();
-  const timed = await received(receiver, async () => {
-    sentAt = await paced(sender, fd, 1000);
+  const timed = await received(receiver, () => {
+    sentAt = paced(sender, fd, 1000);
   });
   const latencies = timed.flatMap((arrival) => {
     const at = sentAt.get(arrival.seq);

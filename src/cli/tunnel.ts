@@ -62,7 +62,7 @@ export function registerTunnelCommands(program: Command, io: CliIo): void {
     .option('--peer <addr:port>', 'UDP: where datagrams go; without --allow, the only sender taken')
     .option(
       '--timeout-us <n>',
-      'UDP: how long a frame waits for others to fill a datagram, in microseconds (default 1000; 0: send at once)',
+      'UDP: frames within this time of the last datagram wait at most this long for others to fill one; on a quiet link a frame goes at once (microseconds, default 1000; 0: never wait)',
     )
     .option('--mtu <n>', 'UDP: the link MTU that sizes datagrams (default 1500)')
     .option('--tcp-server <addr:port>', 'TCP: listen here and take many clients, each a member of the bus')

@@ -1,5 +1,6 @@
 // A UDP tunnel, as cannelloni runs one: frames of the bus gathered into datagrams of the format version 2, each sent
-// when the next frame would not fit in the MTU or when the oldest frame waiting has waited the timeout; datagrams
+// when the next frame would not fit in the MTU or once the timeout has passed since the last datagram went (at once
+// when the link has been quiet that long: a lone frame does not wait for company that is not coming); datagrams
 // from the peer (or from the `allow` entries) decoded onto the bus. Sequence numbers of arriving datagrams are
 // followed to count losses and late datagrams, which UDP does not prevent.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -39,6 +40,8 @@ export class UdpCarrier implements TunnelCarrier {
   #pending: CanFrame[] = [];
   #pendingBytes = PACKET_HEADER_SIZE;
   #timer: NodeJS.Timeout | undefined;
+  /** When the last datagram went (performance.now(), ms). */
+  #sentAt = -Infinity;
   #sequence = 0;
   #lastSequence: number | undefined;
   /** Sequence numbers skipped and not seen since: a datagram that comes late is taken off the losses. */
@@ -148,14 +151,15 @@ export class UdpCarrier implements TunnelCarrier {
       this.#pending.push(frame);
       this.#pendingBytes += size;
     }
-    if (this.#timeoutUs === 0) this.#flush();
-    else if (this.#pending.length > 0)
-      this.#timer ??= setTimeout(
-        () => {
-          this.#flush();
-        },
-        Math.max(1, Math.round(this.#timeoutUs / 1000)),
-      );
+    if (this.#pending.length === 0 || this.#timer !== undefined) return;
+    // Frames wait only while a datagram went less than the timeout ago: under load datagrams go full or once per
+    // timeout, as cannelloni's do; on a quiet link a frame goes at once, without a timer's wake-up.
+    const wait = this.#sentAt + this.#timeoutUs / 1000 - performance.now();
+    if (wait <= 0) this.#flush();
+    else
+      this.#timer = setTimeout(() => {
+        this.#flush();
+      }, Math.ceil(wait));
   }
 
   #flush(): void {
@@ -169,6 +173,7 @@ export class UdpCarrier implements TunnelCarrier {
     if (frames.length === 0 || socket === undefined || peer === undefined) return;
     this.#pending = [];
     this.#pendingBytes = PACKET_HEADER_SIZE;
+    this.#sentAt = performance.now();
     const packet = encodePacket(this.#sequence, frames);
     this.#sequence = (this.#sequence + 1) & 0xff;
     this.#counters.packetsOut += 1;

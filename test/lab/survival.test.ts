@@ -10,12 +10,13 @@ import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
 import { busNamespace, planBus } from '../../src/bus/plan.js';
 import type { Bus } from '../../src/bus/model.js';
 import { kernelSnapshot, planSnapshot } from '../support/snapshot.js';
-import { containerSocket, ensureDockerWithImages, sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
+import { containerSocket, ensureDockerWithImages, scaled, sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
 
 const STATE_DIR = '/run/cantainer-survival/state';
 const LOG = '/run/cantainer-survival.log';
 const kernel = systemKernel();
-const CYCLES = Number(process.env.CANTAINER_CHAOS_CYCLES ?? '16');
+// 10 cycles in the CI suite (each about 38 s under emulation), 30 in test:full; CANTAINER_CHAOS_CYCLES overrides both.
+const CYCLES = Number(process.env.CANTAINER_CHAOS_CYCLES ?? String(scaled(10, 30)));
 
 function state(): Bus[] {
   return existsSync(`${STATE_DIR}/state.json`)

@@ -268,6 +268,38 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
     assert.deepEqual({ packetsLost, reordered, sequenceRestarts }, { packetsLost: 4, reordered: 1, sequenceRestarts: 2 });
   });
 
+  it('sends a lone frame on a quiet link at once; frames within the timeout of the last datagram wait and go together', async () => {
+    const b = await site(['b1']);
+    const [portB, portPeer] = [await freePort('udp'), await freePort('udp')];
+    await addTunnel(b, {
+      name: 'slow',
+      transport: 'udp',
+      listen: `127.0.0.1:${portB}`,
+      peer: `127.0.0.1:${portPeer}`,
+      timeoutUs: 1_000_000,
+      allow: [],
+    });
+    const peer = createSocket('udp4');
+    const datagrams: Buffer[] = [];
+    peer.on('message', (message) => datagrams.push(message));
+    await new Promise<void>((resolve) => {
+      peer.bind(portPeer, '127.0.0.1', resolve);
+    });
+    try {
+      b.ecus.b1!.send(classicFrame({ id: 0x100, data: [1] }));
+      // Well inside the 1 s timeout: the link was quiet, so the frame did not wait for it.
+      await until('the first datagram', () => datagrams.length === 1, 800);
+      const more = frames(3, 0x200);
+      for (const frame of more) b.ecus.b1!.send(frame);
+      await sleep(100);
+      assert.equal(datagrams.length, 1, 'frames right after a datagram wait for the timeout');
+      await until('the second datagram', () => datagrams.length === 2, 3000);
+      assert.deepEqual(decodePacket(datagrams[1]!).frames.map(formatCansend), texts(more));
+    } finally {
+      peer.close();
+    }
+  });
+
   it('sends what cannelloni expects: one datagram per frame with --timeout-us 0, sequence numbers counting up', async () => {
     const b = await site(['b1']);
     const [portB, portPeer] = [await freePort('udp'), await freePort('udp')];
