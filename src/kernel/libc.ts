@@ -22,20 +22,31 @@ const raw = {
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
   recvmmsg: libc.func('int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)'),
   sendmmsg: libc.func('int sendmmsg(int fd, void *msgvec, unsigned int vlen, int flags)'),
+  sendto: libc.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
+  getsockname: libc.func('int getsockname(int fd, void *addr, void *len)'),
+  inetPton: libc.func('int inet_pton(int af, const char *src, void *dst)'),
+  inetNtop: libc.func('const char *inet_ntop(int af, const void *src, char *dst, uint32_t size)'),
 };
 
 export const AF_NETLINK = 16;
 export const AF_CAN = 29;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
+export const SO_RCVBUF = 8;
 /** SO_RCVBUF without the net.core.rmem_max cap (CAP_NET_ADMIN). */
 export const SO_RCVBUFFORCE = 33;
 /** Stamp each received packet with the kernel's receive time, handed over as a control message (SCM_TIMESTAMP). */
 export const SO_TIMESTAMP = 29;
 export const MSG_DONTWAIT = 0x40;
+/** In a received message's flags: the datagram was longer than the buffer and was cut. */
+export const MSG_TRUNC = 0x20;
 export const CLONE_NEWNET = 0x40000000;
 export const MS_BIND = 0x1000;
 export const MNT_DETACH = 2;
@@ -112,6 +123,49 @@ export function sendmmsg(fd: number, messages: bigint, count: number, what: () =
   throw KernelError.fromErrno(what(), outcome.errno);
 }
 
+/**
+ * sendto(2) without blocking; returns the byte count, or undefined when the socket's buffer is full (EAGAIN).
+ * EINTR is retried.
+ */
+export function sendTo(fd: number, data: Uint8Array, address: Buffer, what: () => string): number | undefined {
+  const outcome = retryInterrupted(
+    () => raw.sendto(fd, data, data.length, MSG_DONTWAIT, address, address.length) as number,
+    () => koffi.errno(),
+  );
+  if (outcome.ok) return outcome.value;
+  if (outcome.errno === Errno.EAGAIN) return undefined;
+  throw KernelError.fromErrno(what(), outcome.errno);
+}
+
+export function getsockoptInt(fd: number, level: number, name: number, what: () => string): number {
+  const value = Buffer.alloc(4);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(4, 0);
+  check(what, raw.getsockopt(fd, level, name, value, length) as number);
+  return value.readInt32LE(0);
+}
+
+/** The address a socket is bound to, as the kernel fills a struct sockaddr. */
+export function getsockname(fd: number, what: () => string): Buffer {
+  const address = Buffer.alloc(128);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(address.length, 0);
+  check(what, raw.getsockname(fd, address, length) as number);
+  return address.subarray(0, length.readUInt32LE(0));
+}
+
+/** An IP address in text to its bytes (4 for AF_INET, 16 for AF_INET6); undefined when it is not one. */
+export function parseIp(family: typeof AF_INET | typeof AF_INET6, text: string): Buffer | undefined {
+  const bytes = Buffer.alloc(family === AF_INET ? 4 : 16);
+  return (raw.inetPton(family, text, bytes) as number) === 1 ? bytes : undefined;
+}
+
+/** An IPv6 address's 16 bytes in the C library's text form (RFC 5952; IPv4-mapped as ::ffff:a.b.c.d). */
+export function formatIp6(bytes: Uint8Array): string {
+  const text = Buffer.alloc(64);
+  return (raw.inetNtop(AF_INET6, bytes, text, text.length) as string | null) ?? '::';
+}
+
 /** Memory outside the JavaScript heap, for structures the kernel reads pointers from: its address and a view of it. */
 export interface NativeBlock {
   readonly address: bigint;
@@ -175,8 +229,21 @@ export function ifNameToIndex(name: string): number {
 
 /** Calls `onReadable` whenever `fd` has data, on the event loop, without blocking a thread. */
 export function watchReadable(fd: number, onReadable: () => void): { close(): void; unref(): void; ref(): void } {
-  const handle = koffi.node.poll(fd, { readable: true }, () => {
-    onReadable();
+  return watch(fd, { readable: true }, onReadable);
+}
+
+/** Calls `onWritable` whenever `fd` has room to send, on the event loop: for a socket whose buffer was full. */
+export function watchWritable(fd: number, onWritable: () => void): { close(): void; unref(): void; ref(): void } {
+  return watch(fd, { writable: true }, onWritable);
+}
+
+function watch(
+  fd: number,
+  events: { readable?: boolean; writable?: boolean },
+  onEvent: () => void,
+): { close(): void; unref(): void; ref(): void } {
+  const handle = koffi.node.poll(fd, events, () => {
+    onEvent();
   });
   return {
     close: () => {

@@ -62,6 +62,7 @@ const BY_NAME = new Map<string, number>(ERRNOS.map(([num, name]) => [name, num])
 
 /** The errnos the code tests for by name, from the table above. */
 export const Errno = {
+  EPERM: 1,
   ENOENT: 2,
   EINTR: 4,
   EBADF: 9,

@@ -3,7 +3,6 @@
 // when the link has been quiet that long: a lone frame does not wait for company that is not coming); datagrams
 // from the peer (or from the `allow` entries) decoded onto the bus. Sequence numbers of arriving datagrams are
 // followed to count losses and late datagrams, which UDP does not prevent.
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import type { CanFrame } from '../can/frame.js';
 import { decodePacket, encodedSize, encodePacket, PACKET_HEADER_SIZE } from '../cannelloni/codec.js';
@@ -15,10 +14,12 @@ import {
   type NetAddress,
   type Tunnel,
 } from '../bus/tunnel.js';
+import { socketAddress, UdpSocket } from '../kernel/udp-socket.js';
 import { allowCheck, reportedAddress, type AddressCheck } from './allow.js';
 import type { BusSide, TunnelCarrier } from './bus-side.js';
 import { countDrop, type TunnelCounters } from './counters.js';
 import type { RateLimitedLog } from './warnings.js';
+import { errorMessage } from '../errors.js';
 
 /** Room asked of the kernel for datagrams not read yet: bursts are lost in the default buffer (cannelloni issue 72). */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -33,8 +34,9 @@ export class UdpCarrier implements TunnelCarrier {
   readonly #listen: NetAddress;
   readonly #payload: number;
   readonly #timeoutUs: number;
-  #socket: Socket | undefined;
-  #peer: { address: string; port: number } | undefined;
+  #socket: UdpSocket | undefined;
+  /** Where datagrams go, as sendto takes it. */
+  #to: Buffer | undefined;
   /** The peer's address in canonical form, as arriving datagrams are compared with it. */
   #peerKey: string | undefined;
   #pending: CanFrame[] = [];
@@ -62,29 +64,20 @@ export class UdpCarrier implements TunnelCarrier {
 
   async start(): Promise<void> {
     const listen = this.#listen;
+    const family = listen.family === 6 ? 6 : 4;
     const peer = parseAddress('peer', this.#tunnel.peer ?? '', { literal: false });
-    const resolved = peer.family === undefined ? await lookup(peer.host, { family: listen.family === 6 ? 0 : 4 }) : { address: peer.host };
-    this.#peer = { address: resolved.address, port: peer.port };
+    const resolved = peer.family === undefined ? await lookup(peer.host, { family: family === 6 ? 0 : 4 }) : { address: peer.host };
+    this.#to = socketAddress(family, resolved.address, peer.port);
     this.#peerKey = canonicalAddress(resolved.address);
-    const socket = createSocket({ type: listen.family === 6 ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ address: listen.host, port: listen.port, exclusive: true }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    try {
-      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
-    } catch {
-      // Capped by net.core.rmem_max: the default is what there is.
-    }
-    socket.on('message', (message, remote) => {
-      this.#receive(message, remote);
-    });
-    socket.on('error', (error) => {
-      this.#warnings.warn('udp-error', 'a UDP tunnel socket failed', { ...this.#fields, error: error.message });
-    });
+    const socket = UdpSocket.open({ family, address: listen.host, port: listen.port, receiveBufferBytes: RECEIVE_BUFFER_BYTES });
+    socket.listen(
+      (datagrams) => {
+        for (const datagram of datagrams) this.#receive(datagram.data, datagram.address, datagram.port);
+      },
+      (error) => {
+        this.#warnings.warn('udp-error', 'a UDP tunnel socket failed', { ...this.#fields, error: error.message });
+      },
+    );
     this.#socket = socket;
   }
 
@@ -92,13 +85,13 @@ export class UdpCarrier implements TunnelCarrier {
     return undefined;
   }
 
-  #receive(message: Buffer, remote: RemoteInfo): void {
-    const address = reportedAddress(remote.address);
+  #receive(message: Buffer, from: string, port: number): void {
+    const address = reportedAddress(from);
     if (this.#allowed === undefined ? address !== this.#peerKey : !this.#allowed(address)) {
       countDrop(this.#counters, 'not-allowed');
       this.#warnings.warn('not-allowed', 'a datagram from an address the tunnel does not take: dropped', {
         ...this.#fields,
-        from: `${address}:${remote.port}`,
+        from: `${address}:${port}`,
       });
       return;
     }
@@ -109,7 +102,7 @@ export class UdpCarrier implements TunnelCarrier {
       countDrop(this.#counters, decoded.problem.cause);
       this.#warnings.warn(`wire-${decoded.problem.cause}`, 'a malformed datagram came through a tunnel', {
         ...this.#fields,
-        from: `${address}:${remote.port}`,
+        from: `${address}:${port}`,
         problem: decoded.problem.message,
       });
       if (decoded.frames.length === 0) return;
@@ -169,8 +162,8 @@ export class UdpCarrier implements TunnelCarrier {
     }
     const frames = this.#pending;
     const socket = this.#socket;
-    const peer = this.#peer;
-    if (frames.length === 0 || socket === undefined || peer === undefined) return;
+    const to = this.#to;
+    if (frames.length === 0 || socket === undefined || to === undefined) return;
     this.#pending = [];
     this.#pendingBytes = PACKET_HEADER_SIZE;
     this.#sentAt = performance.now();
@@ -179,11 +172,12 @@ export class UdpCarrier implements TunnelCarrier {
     this.#counters.packetsOut += 1;
     this.#counters.framesOut += frames.length;
     this.#counters.bytesOut += packet.length;
-    socket.send(packet, peer.port, peer.address, (error) => {
-      if (error === null) return;
+    try {
+      socket.send(packet, to);
+    } catch (error) {
       countDrop(this.#counters, 'send-failed');
-      this.#warnings.warn('send-failed', 'a UDP tunnel could not send a datagram', { ...this.#fields, error: error.message });
-    });
+      this.#warnings.warn('send-failed', 'a UDP tunnel could not send a datagram', { ...this.#fields, error: errorMessage(error) });
+    }
   }
 
   close(): void {
