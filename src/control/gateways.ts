@@ -1,7 +1,6 @@
 // Gateways and uplinks over the control socket: `cantainer gateway add|rm|ls` and `cantainer uplink add|rm|ls`.
 import { InvalidValueError } from '../errors.js';
 import { describeGateway, type Gateway } from '../bus/gateway.js';
-import { removableGateway } from '../bus/gateway-set.js';
 import { gatewayFromFlags, type GatewayFlags } from '../bus/gateway-spec.js';
 import { UPLINK_DIRECTIONS, type UplinkDirection } from '../bus/uplink.js';
 import type { BusService, GatewayView } from '../service/buses.js';
@@ -73,15 +72,10 @@ const addGateway: ControlHandler<'Gateway.Add'> = async (body, context) => {
 const removeGateway: ControlHandler<'Gateway.Remove'> = async (body, context) => {
   const source = text(body, 'source');
   const destination = text(body, 'destination');
-  // What goes, as the answer names it: a gateway both ways goes both ways.
-  const found = removableGateway(
-    context.buses.gateways().map((view) => view.gateway),
-    source,
-    destination,
-    (id) => context.buses.get(id)?.name,
-  );
-  if (found === undefined || !(await context.buses.removeGateway(source, destination))) throw new UnknownGatewayError(source, destination);
-  return { removed: describeGateway(found), both: found.both };
+  // The answer names what went, as it was found under the bus's lock: a gateway both ways goes both ways.
+  const removed = await context.buses.removeGateway(source, destination);
+  if (removed === undefined) throw new UnknownGatewayError(source, destination);
+  return { removed: describeGateway(removed), both: removed.both };
 };
 
 const listGateways: ControlHandler<'Gateway.List'> = (_body, context) => ({

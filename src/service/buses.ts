@@ -88,7 +88,7 @@ export class BusService {
     return topology.addGateway(this.#core, gateway);
   }
 
-  removeGateway(source: string, destination: string): Promise<boolean> {
+  removeGateway(source: string, destination: string): Promise<Gateway | undefined> {
     return topology.removeGateway(this.#core, source, destination);
   }
 

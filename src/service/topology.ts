@@ -108,17 +108,17 @@ export function addGateway(core: BusCore, input: Gateway): Promise<GatewayView> 
   });
 }
 
-/** Removes the gateway from `source` to `destination` (a both-ways one by either order); false if none. */
-export function removeGateway(core: BusCore, source: string, destination: string): Promise<boolean> {
+/** Removes the gateway from `source` to `destination` (a both-ways one by either order); returns it, or undefined if none. */
+export function removeGateway(core: BusCore, source: string, destination: string): Promise<Gateway | undefined> {
   return core.topology([source, destination], () => {
     const found = removableGateway(core.gateways, source, destination, core.busName);
-    if (found === undefined) return false;
+    if (found === undefined) return undefined;
     core.changeTopology(
       core.buses,
       core.gateways.filter((gateway) => gateway !== found),
       [source, destination],
     );
-    return true;
+    return found;
   });
 }
 

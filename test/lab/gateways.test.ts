@@ -177,7 +177,8 @@ describe('gateways on the real kernel', () => {
   });
 
   it('stops every crossing after the gateway is removed', async () => {
-    assert.equal(await service.removeGateway('powertrain', 'body'), true);
+    const removed = await service.removeGateway('powertrain', 'body');
+    assert.deepEqual([removed?.source, removed?.destination], ['powertrain', 'body']);
     const received = await exchange('a1', burst(1), ['a2', 'b1']);
     assert.deepEqual([received.a2?.length, received.b1?.length], [5, 0]);
     const route = kernel.route(kernel.owned(busNamespace('A')));

@@ -171,7 +171,9 @@ describe('gateways between buses', () => {
     assert.equal(send('e1', simFrame(0x7e8))['t1/can0'], 1);
     assert.equal(send('e1', simFrame(0x7e0))['t1/can0'], undefined);
     await assert.rejects(service.addGateway(gateway('engine', 'tester', { both: true })), /joined already by the gateway/u);
-    assert.equal(await service.removeGateway('engine', 'tester'), true);
+    const removed = await service.removeGateway('engine', 'tester');
+    assert.deepEqual([removed?.source, removed?.destination], ['engine', 'tester']);
+    assert.equal(await service.removeGateway('engine', 'tester'), undefined, 'a second removal finds nothing');
     assert.equal(send('e1', simFrame(0x7e8))['t1/can0'], undefined);
     assert.equal(send('t1', simFrame(0x7e0))['e1/can0'], 1);
   });
