@@ -42,7 +42,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   cni: ['.', 'control'],
   netavark: ['.', 'control'],
   daemon: ['.', 'metrics', 'kernel', 'state', 'service', 'tunnel', 'transport', 'control', 'docker'],
-  cli: ['.', 'can', 'netlink', 'kernel', 'bus', 'transport', 'control', 'docker', 'daemon'],
+  cli: ['.', 'can', 'netlink', 'kernel', 'bus', 'transport', 'control', 'docker', 'daemon', 'cni', 'netavark'],
 };
 
 interface Import {

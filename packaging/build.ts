@@ -1,0 +1,37 @@
+// `npm run package`: builds what installs cantainer on a host without Node.js into dist/pkg/, from this checkout
+// (after `npm run build`), offline but for the npm registry and Debian's packages.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildExecutable } from './sea.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const HELP = `usage: npm run package
+
+Builds into dist/pkg/:
+  cantainer-<version>-linux-<arch>   one executable: the CLI, the daemon, the CNI plugin (CNI_COMMAND set) and
+                                     the netavark plugin (called as cantainer-netavark); needs no Node.js
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`package: unknown argument ${argv.join(' ')}\n${HELP}`);
+    return 2;
+  }
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const out = join(root, 'dist', 'pkg');
+  mkdirSync(out, { recursive: true });
+  const started = Date.now();
+  const sea = await buildExecutable(root, out, version);
+  process.stderr.write(
+    `package: ${relative(root, sea.executable)} (${(sea.bytes / 1024 / 1024).toFixed(1)} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,94 @@
+// The self-contained executable: the compiled code bundled into one CommonJS script (esbuild), made into a Node.js
+// single executable application (node --experimental-sea-config) with koffi's native module as an asset, and
+// injected into a copy of this machine's node binary (postject). Nothing is downloaded.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { inject } from 'postject';
+
+/** The fuse Node.js looks for to know that a blob was injected (the same string in every Node.js release). */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+export interface SeaResult {
+  readonly executable: string;
+  readonly bytes: number;
+}
+
+/** The native module koffi would load on this machine (its platform package, e.g. @koromix/koffi-linux-x64). */
+function koffiNativeModule(root: string): string {
+  const arch = process.arch === 'x64' ? 'x64' : process.arch;
+  const require = createRequire(join(root, 'package.json'));
+  const pkg = require.resolve(`@koromix/koffi-linux-${arch}/package.json`);
+  return join(pkg, '..', `linux_${arch}`, 'koffi.node');
+}
+
+/** Points `koffi` at the loader that takes the native module from the executable's assets. */
+function koffiFromAsset(loader: string): Plugin {
+  return {
+    name: 'koffi-from-asset',
+    setup(bundle) {
+      // esbuild runs the filter as a Go regular expression, which takes no flags.
+      bundle.onResolve({ filter: /^koffi$/ }, () => ({ path: loader }));
+    },
+  };
+}
+
+/**
+ * Runs `task` without the warnings postject's ELF library prints for every note section without a name in the
+ * string table (node's own build has such sections; the blob goes in all the same). Other warnings pass.
+ */
+async function quietly(task: () => Promise<void>): Promise<void> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!/Can't find string offset for section name/u.test(args.map(String).join(' '))) warn(...args);
+  };
+  try {
+    await task();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+export async function buildExecutable(root: string, out: string, version: string): Promise<SeaResult> {
+  const work = join(out, 'sea');
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const script = join(work, 'cantainer.cjs');
+  await build({
+    entryPoints: [join(root, 'dist', 'packaging', 'sea', 'entry.js')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: script,
+    plugins: [koffiFromAsset(join(root, 'dist', 'packaging', 'sea', 'koffi-native.js'))],
+    define: { CANTAINER_BUNDLED_VERSION: JSON.stringify(version) },
+    // The licences of what is bundled stay with it.
+    legalComments: 'eof',
+    logLevel: 'warning',
+    // version.ts reads package.json through import.meta only when no version was bundled, which never happens here.
+    logOverride: { 'empty-import-meta': 'silent' },
+  });
+  const config = join(work, 'sea-config.json');
+  const blob = join(work, 'sea-prep.blob');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      main: script,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      // V8's compiled code goes in too: the executable starts without compiling the bundle again.
+      useCodeCache: true,
+      assets: { 'koffi.node': koffiNativeModule(root) },
+    }),
+  );
+  // Quiet when it works; when it fails, the error carries what it printed.
+  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'pipe' });
+  const executable = join(out, `cantainer-${version}-linux-${process.arch}`);
+  copyFileSync(process.execPath, executable);
+  chmodSync(executable, 0o755);
+  await quietly(() => inject(executable, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE }));
+  return { executable, bytes: statSync(executable).size };
+}

@@ -1,0 +1,121 @@
+// The self-contained executable (#23): built as `npm run package` builds it, then run with an empty environment
+// (no node on the PATH) as the CLI, the daemon, the CNI plugin (a plain copy) and the netavark plugin.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildExecutable } from '../../../packaging/sea.js';
+import { entryRole } from '../../../src/cli/entry.js';
+import { dockerRequests, post } from '../../support/plugin-client.js';
+import { stopChild } from '../../support/child.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+
+describe('which program the executable is', () => {
+  it('is the CNI plugin when CNI_COMMAND is set, whatever its name', () => {
+    assert.equal(entryRole('/opt/cni/bin/cantainer', { CNI_COMMAND: 'ADD' }), 'cni');
+    assert.equal(entryRole('cantainer-netavark', { CNI_COMMAND: 'VERSION' }), 'cni');
+  });
+
+  it('is the netavark plugin as cantainer-netavark, or from a netavark plugin directory', () => {
+    assert.equal(entryRole('/usr/bin/cantainer-netavark', {}), 'netavark');
+    assert.equal(entryRole('cantainer-netavark', {}), 'netavark');
+    assert.equal(entryRole('/usr/libexec/netavark/cantainer', {}), 'netavark');
+  });
+
+  it('is the command line otherwise', () => {
+    assert.equal(entryRole('/usr/bin/cantainer', {}), 'cli');
+    assert.equal(entryRole('cantainer', { PATH: '/bin' }), 'cli');
+  });
+});
+
+describe('the self-contained executable', () => {
+  let dir = '';
+  let executable = '';
+  /** No node anywhere on this PATH: what the executable needs, it carries. */
+  const env = { PATH: '/usr/sbin:/sbin' };
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cantainer-pkg-'));
+    executable = (await buildExecutable(root, dir, version)).executable;
+  });
+
+  after(async () => {
+    for (const child of children) await stopChild(child, 'SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`is named after the version and the architecture, and says its version`, () => {
+    assert.equal(executable, join(dir, `cantainer-${version}-linux-${process.arch}`));
+    const run = spawnSync(executable, ['--version'], { env, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), version);
+  });
+
+  it('answers as the CNI plugin from a plain copy', () => {
+    const copy = join(dir, 'cni-bin', 'cantainer');
+    spawnSync('mkdir', ['-p', dirname(copy)]);
+    copyFileSync(executable, copy);
+    const run = spawnSync(copy, [], { env: { ...env, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}', encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual((JSON.parse(run.stdout) as { supportedVersions: string[] }).supportedVersions.includes('1.0.0'), true);
+  });
+
+  it('answers as the netavark plugin when called cantainer-netavark', () => {
+    const link = join(dir, 'cantainer-netavark');
+    symlinkSync(executable, link);
+    const run = spawnSync(link, ['info'], { env, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal((JSON.parse(run.stdout) as { version: string }).version, version);
+  });
+
+  it('runs the daemon, which loads its FFI module and answers on its socket, and leaves no unpacked module behind', async () => {
+    const before = readdirSync(tmpdir()).filter((name) => name.startsWith('cantainer-koffi-'));
+    const state = join(dir, 'daemon');
+    const plugin = join(state, 'plugin.sock');
+    const child = spawn(
+      executable,
+      [
+        'daemon',
+        '--socket',
+        plugin,
+        '--control-socket',
+        join(state, 'control.sock'),
+        '--state-dir',
+        join(state, 'state'),
+        '--netns-dir',
+        join(state, 'netns'),
+        '--docker-socket',
+        join(state, 'none.sock'),
+      ],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    children.push(child);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(plugin)) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `the daemon did not start: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const answer = await post(plugin, '/Plugin.Activate');
+    assert.deepEqual(answer.body, { Implements: ['NetworkDriver'] });
+    // Making a bus goes to the kernel through the FFI: netns, netlink. Where the kernel has no CAN (as here) it
+    // answers with the kernel's own error, undone; where it has, the bus is made, and removed again.
+    const network = 'f'.repeat(64);
+    const created = await post(plugin, '/NetworkDriver.CreateNetwork', dockerRequests.createNetwork(network, {}));
+    if (created.status === 200)
+      assert.equal((await post(plugin, '/NetworkDriver.DeleteNetwork', dockerRequests.network(network))).status, 200);
+    else assert.match(JSON.stringify(created.body), /in netns [^:]+: E[A-Z]+ \(/u);
+    assert.doesNotMatch(stderr, /cannot load the FFI module/u);
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((name) => name.startsWith('cantainer-koffi-')),
+      before,
+    );
+  });
+});
