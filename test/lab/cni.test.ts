@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { formatCansend } from '../../src/can/text.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import { sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
+import { cantainerCommand, sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
 
 const DIR = '/run/cantainer-cni';
 const CONTROL = `${DIR}/control.sock`;
@@ -23,7 +23,8 @@ interface Outcome {
 
 /** One call of the plugin, as a runtime makes it. */
 function cni(command: string, config: Record<string, unknown>, env: Record<string, string> = {}): Outcome {
-  const result = spawnSync(process.execPath, ['bin/cantainer'], {
+  const [program = process.execPath, ...args] = cantainerCommand();
+  const result = spawnSync(program, args, {
     input: JSON.stringify(config),
     env: { PATH: process.env.PATH ?? '', CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin', ...env },
     encoding: 'utf8',
@@ -165,7 +166,7 @@ describe('the CNI plugin on the real kernel', () => {
   });
 
   it('the commands work on these buses: a gateway from powertrain to body carries frames one way', async () => {
-    const cantainer = (args: string): string => sh(`node bin/cantainer ${args} --control-socket ${CONTROL}`, 60_000);
+    const cantainer = (args: string): string => sh(`${cantainerCommand().join(' ')} ${args} --control-socket ${CONTROL}`, 60_000);
     assert.equal(cantainer('gateway add powertrain body --accept 7DF'), 'gateway powertrain -> body: wired\n');
     const request = [classicFrame({ id: 0x7df, data: [2, 1, 0x0d] }), classicFrame({ id: 0x100, data: [1] })];
     assert.deepEqual(

@@ -55,6 +55,15 @@ export function processUsage(pid: number): { fds: number; rssKiB: number } {
   return { fds, rssKiB: Number(rss ?? 0) };
 }
 
+/**
+ * How the suites run cantainer: `node bin/cantainer` from this checkout, or the self-contained executable that
+ * CANTAINER_EXECUTABLE names (built by `npm run package`), so that the same suites prove it.
+ */
+export function cantainerCommand(): readonly string[] {
+  const executable = process.env.CANTAINER_EXECUTABLE;
+  return executable === undefined || executable === '' ? [process.execPath, 'bin/cantainer'] : [executable];
+}
+
 /** Starts `cantainer daemon` from this checkout and waits until it serves (its log says so). */
 export async function startCantainerDaemon(
   args: string[] = [],
@@ -69,7 +78,7 @@ export async function startCantainerDaemon(
   const before = serving();
   const out = openSync(logPath, 'a');
   // A wrapper that execs its command (nsenter --net=...) keeps the pid, so the stop and kill below reach the daemon.
-  const command = [...wrapper, process.execPath, 'bin/cantainer', 'daemon', '--log-level', 'debug', ...args];
+  const command = [...wrapper, ...cantainerCommand(), 'daemon', '--log-level', 'debug', ...args];
   const child = spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', out, out] });
   await waitFor('the daemon to serve', () => serving() > before || child.exitCode !== null, 30_000);
   if (child.exitCode !== null) throw new Error(`cantainer daemon exited with ${child.exitCode}: ${sh(`tail -20 ${logPath}`)}`);
