@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDeb } from './deb.js';
 import { buildExecutable } from './sea.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -12,6 +13,7 @@ const HELP = `usage: npm run package
 Builds into dist/pkg/:
   cantainer-<version>-linux-<arch>   one executable: the CLI, the daemon, the CNI plugin (CNI_COMMAND set) and
                                      the netavark plugin (called as cantainer-netavark); needs no Node.js
+  cantainer_<version>_amd64.deb      that executable with the systemd units, the plugins' links, a manual page
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -28,9 +30,14 @@ async function main(argv: readonly string[]): Promise<number> {
   mkdirSync(out, { recursive: true });
   const started = Date.now();
   const sea = await buildExecutable(root, out, version);
-  process.stderr.write(
-    `package: ${relative(root, sea.executable)} (${(sea.bytes / 1024 / 1024).toFixed(1)} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
-  );
+  const made = (path: string, bytes: number): void => {
+    process.stderr.write(
+      `package: ${relative(root, path)} (${(bytes / 1024 / 1024).toFixed(1)} MiB) at ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
+  };
+  made(sea.executable, sea.bytes);
+  const deb = buildDeb(root, out, version, sea.executable);
+  made(deb.deb, deb.bytes);
   return 0;
 }
 

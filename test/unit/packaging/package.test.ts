@@ -1,13 +1,16 @@
-// The self-contained executable (#23): built as `npm run package` builds it, then run with an empty environment
-// (no node on the PATH) as the CLI, the daemon, the CNI plugin (a plain copy) and the netavark plugin.
+// What `npm run package` builds (#23): the self-contained executable, run with an empty environment (no node on
+// the PATH) as the CLI, the daemon, the CNI plugin (a plain copy) and the netavark plugin; the Debian package, its
+// contents, its control fields and lintian's verdict. Installing it into a Debian root is the lab's part.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { buildExecutable } from '../../../packaging/sea.js';
+import { buildDeb } from '../../../packaging/deb.js';
 import { entryRole } from '../../../src/cli/entry.js';
 import { dockerRequests, post } from '../../support/plugin-client.js';
 import { stopChild } from '../../support/child.js';
@@ -33,9 +36,10 @@ describe('which program the executable is', () => {
   });
 });
 
-describe('the self-contained executable', () => {
+describe('the self-contained executable and the Debian package', () => {
   let dir = '';
   let executable = '';
+  let debFile = '';
   /** No node anywhere on this PATH: what the executable needs, it carries. */
   const env = { PATH: '/usr/sbin:/sbin' };
   const children: ChildProcess[] = [];
@@ -117,5 +121,52 @@ describe('the self-contained executable', () => {
       readdirSync(tmpdir()).filter((name) => name.startsWith('cantainer-koffi-')),
       before,
     );
+  });
+  it('is packaged as cantainer_<version>_amd64.deb with the fields apt needs', () => {
+    const { deb } = buildDeb(root, dir, version, executable);
+    debFile = deb;
+    assert.equal(deb, join(dir, `cantainer_${version}_amd64.deb`));
+    const field = (name: string): string => spawnSync('dpkg-deb', ['-f', deb, name], { encoding: 'utf8' }).stdout.trim();
+    assert.deepEqual(['Package', 'Version', 'Architecture', 'Section'].map(field), ['cantainer', version, 'amd64', 'net']);
+    assert.match(field('Depends'), /libc6 \(>= 2\.28\), libgcc-s1, libstdc\+\+6/u);
+    assert.ok(Number(field('Installed-Size')) > 80_000, field('Installed-Size'));
+  });
+
+  it('installs the executable, the plugins as links to it, the units, the manual page and the copyright', () => {
+    const unpacked = join(dir, 'unpacked');
+    assert.equal(spawnSync('dpkg-deb', ['-x', debFile, unpacked]).status, 0);
+    assert.equal(statSync(join(unpacked, 'usr/bin/cantainer')).size, statSync(executable).size);
+    assert.equal(statSync(join(unpacked, 'usr/bin/cantainer')).mode & 0o777, 0o755);
+    assert.deepEqual(
+      ['usr/bin/cantainer-netavark', 'usr/libexec/netavark/cantainer', 'opt/cni/bin/cantainer'].map((path) =>
+        readlinkSync(join(unpacked, path)),
+      ),
+      ['cantainer', '../../bin/cantainer', '/usr/bin/cantainer'],
+    );
+    const service = readFileSync(join(unpacked, 'lib/systemd/system/cantainer.service'), 'utf8');
+    assert.match(service, /^ExecStart=\/usr\/bin\/cantainer daemon --state-dir \/var\/lib\/cantainer$/mu);
+    assert.match(
+      readFileSync(join(unpacked, 'lib/systemd/system/cantainer.socket'), 'utf8'),
+      /^ListenStream=\/run\/docker\/plugins\/cantainer\.sock$/mu,
+    );
+    assert.match(readFileSync(join(unpacked, 'usr/share/doc/cantainer/copyright'), 'utf8'), /\/usr\/share\/common-licenses\/Apache-2\.0/u);
+    // The netavark plugin, as netavark runs it from its plugin directory.
+    const info = spawnSync(join(unpacked, 'usr/libexec/netavark/cantainer'), ['info'], { env, encoding: 'utf8' });
+    assert.equal((JSON.parse(info.stdout) as { version: string }).version, version, info.stderr);
+    const page = join(unpacked, 'usr/share/man/man1/cantainer.1.gz');
+    const man = spawnSync('man', ['--warnings', '-l', page], { encoding: 'utf8', env: { ...process.env, MANWIDTH: '100' } });
+    assert.equal(man.status, 0, man.stderr);
+    assert.equal(man.stderr, '', 'groff has no warning about the page');
+    const roff = gunzipSync(readFileSync(page)).toString('utf8');
+    for (const command of ['cantainer ls', 'cantainer gateway add', 'cantainer tunnel add', 'cantainer daemon'])
+      assert.ok(roff.includes(`.B ${command}`), command);
+  });
+
+  it('passes lintian with no error or warning (the overrides state why)', () => {
+    const run = spawnSync('lintian', ['--fail-on', 'error,warning', debFile], { encoding: 'utf8', timeout: 300_000 });
+    assert.notEqual(run.error?.message.includes('ENOENT'), true, 'lintian is needed: apt-get install lintian');
+    const findings = `${run.stdout}${run.stderr}`.split('\n').filter((line) => /^[EW]: /u.test(line));
+    assert.deepEqual(findings, []);
+    assert.equal(run.status, 0, run.stdout + run.stderr);
   });
 });
