@@ -1,5 +1,5 @@
-// `node dist/lab/cli.js run [--console] [--timeout S] [--root trixie] -- <shell command>`: runs a command in the lab guest
-// and exits with its status; with --root trixie, on the Debian trixie root of lab/roots.ts instead of this machine's;
+// `node dist/lab/cli.js run [--console] [--timeout S] [--root trixie|bookworm-docker] -- <shell command>`: runs a command
+// in the lab guest and exits with its status; with --root, on that Debian root of lab/roots.ts instead of this machine's;
 // with --console, the guest kernel's console lines are shown too.
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -7,7 +7,7 @@ import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { runInLab } from './vm.js';
 import { chooseAccelerator } from './accel.js';
 import { jobLines } from './console.js';
-import { ensureTrixieRoot } from './roots.js';
+import { ensureBookwormDockerRoot, ensureTrixieRoot } from './roots.js';
 
 const guestDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lab', 'guest');
 
@@ -28,11 +28,13 @@ async function main(argv: string[]): Promise<number> {
   }
   let root: string | undefined;
   if (rest[0] === '--root') {
-    if (rest[1] !== 'trixie') {
-      console.error(`lab: --root ${rest[1] ?? ''}: the only other root is trixie`);
+    const roots = { trixie: ensureTrixieRoot, 'bookworm-docker': ensureBookwormDockerRoot };
+    const ensure = rest[1] === 'trixie' || rest[1] === 'bookworm-docker' ? roots[rest[1]] : undefined;
+    if (ensure === undefined) {
+      console.error(`lab: --root ${rest[1] ?? ''}: the other roots are ${Object.keys(roots).join(' and ')}`);
       return 2;
     }
-    root = ensureTrixieRoot((line) => {
+    root = ensure((line) => {
       console.error(line);
     }).path;
     rest.splice(0, 2);

@@ -1,6 +1,7 @@
-// Another Debian root for the guest, for what this machine's libraries cannot run: Podman 5 and netavark need
-// trixie's glibc. Made once with debootstrap into the lab cache (about 35 s and 400 MB), then booted as the guest's
-// root with this machine's root shared beside it at /host, for node and the checkout (lab/vm.ts).
+// Other Debian roots for the guest: Podman 5 and netavark need trixie's glibc; the Debian package is proved on a
+// bookworm host that has Docker and no Node.js. Each is made once with debootstrap into the lab cache (about 35 s
+// and 400 MB), then booted as the guest's root with this machine's root shared beside it at /host, for node and
+// the checkout (lab/vm.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,40 +15,85 @@ export interface GuestRoot {
 }
 
 const MIRROR = 'http://deb.debian.org/debian';
-/** kmod for modprobe; libstdc++6 for this machine's node; the rest for Podman 5 with netavark. */
-const PACKAGES = [
-  'podman',
-  'netavark',
-  'aardvark-dns',
-  'conmon',
-  'crun',
-  'catatonit',
-  'iproute2',
-  'can-utils',
-  'kmod',
-  'libstdc++6',
-  'busybox-static',
-];
-const REPORTED = ['podman', 'netavark', 'crun'];
 
-/** The trixie root with Podman 5 and netavark, made on first use. */
-export function ensureTrixieRoot(log: (line: string) => void = () => undefined): GuestRoot {
-  const base = join(labCacheDir(), 'roots', 'trixie');
+interface RootRecipe {
+  readonly suite: string;
+  /** The cache directory's name: one root per recipe. */
+  readonly name: string;
+  readonly packages: readonly string[];
+  /** Whose versions to record. */
+  readonly reported: readonly string[];
+  /** A file whose presence says the root is whole. */
+  readonly marker: string;
+  readonly why: string;
+}
+
+/** kmod for modprobe; libstdc++6 for this machine's node; the rest for Podman 5 with netavark. */
+const TRIXIE: RootRecipe = {
+  suite: 'trixie',
+  name: 'trixie',
+  packages: [
+    'podman',
+    'netavark',
+    'aardvark-dns',
+    'conmon',
+    'crun',
+    'catatonit',
+    'iproute2',
+    'can-utils',
+    'kmod',
+    'libstdc++6',
+    'busybox-static',
+  ],
+  reported: ['podman', 'netavark', 'crun'],
+  marker: 'usr/bin/podman',
+  why: 'Podman 5 and netavark',
+};
+
+/**
+ * A Debian bookworm host as a user has it, without Node.js: Docker's engine, systemd's tools (the socket activation
+ * the package's units use) and init-system-helpers (its maintainer scripts); libstdc++6 for the lab's own node,
+ * which runs the tests from /host.
+ */
+const BOOKWORM_DOCKER: RootRecipe = {
+  suite: 'bookworm',
+  name: 'bookworm-docker',
+  packages: [
+    'docker.io',
+    'containerd',
+    'runc',
+    'iptables',
+    'iproute2',
+    'can-utils',
+    'kmod',
+    'libstdc++6',
+    'busybox-static',
+    'systemd',
+    'init-system-helpers',
+  ],
+  reported: ['docker.io', 'systemd'],
+  marker: 'usr/sbin/dockerd',
+  why: 'Docker and no Node.js',
+};
+
+/** A root made once with debootstrap into the lab cache, then reused. */
+function ensureRoot(recipe: RootRecipe, log: (line: string) => void): GuestRoot {
+  const base = join(labCacheDir(), 'roots', recipe.name);
   const record = join(base, 'root.json');
   if (existsSync(record)) {
     const root = JSON.parse(readFileSync(record, 'utf8')) as GuestRoot;
-    if (existsSync(join(root.path, 'usr', 'bin', 'podman'))) return root;
+    if (existsSync(join(root.path, recipe.marker))) return root;
   }
-  log(`lab: making a Debian trixie root with Podman 5 and netavark (once; cached in ${base})`);
+  log(`lab: making a Debian ${recipe.suite} root with ${recipe.why} (once; cached in ${base})`);
   mkdirSync(base, { recursive: true });
   const work = join(base, 'making');
   rmSync(work, { recursive: true, force: true });
-  execFileSync('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, 'trixie', work, MIRROR], {
+  execFileSync('debootstrap', ['--variant=minbase', `--include=${recipe.packages.join(',')}`, recipe.suite, work, MIRROR], {
     timeout: 1_200_000,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const versions = Object.fromEntries(
-    REPORTED.map((name) => [
+    recipe.reported.map((name) => [
       name,
       execFileSync('dpkg-query', [`--admindir=${join(work, 'var', 'lib', 'dpkg')}`, '-W', '-f=${Version}', name], {
         encoding: 'utf8',
@@ -57,7 +103,17 @@ export function ensureTrixieRoot(log: (line: string) => void = () => undefined):
   const path = join(base, 'root');
   rmSync(path, { recursive: true, force: true });
   renameSync(work, path);
-  const root: GuestRoot = { suite: 'trixie', path, versions };
+  const root: GuestRoot = { suite: recipe.suite, path, versions };
   writeFileSync(record, `${JSON.stringify(root, null, 2)}\n`);
   return root;
+}
+
+/** The trixie root with Podman 5 and netavark, made on first use. */
+export function ensureTrixieRoot(log: (line: string) => void = () => undefined): GuestRoot {
+  return ensureRoot(TRIXIE, log);
+}
+
+/** The bookworm root with Docker and without Node.js, where the Debian package is installed, made on first use. */
+export function ensureBookwormDockerRoot(log: (line: string) => void = () => undefined): GuestRoot {
+  return ensureRoot(BOOKWORM_DOCKER, log);
 }

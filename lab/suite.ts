@@ -12,7 +12,7 @@ import type { LabArtefacts } from './artefacts.js';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const guestDir = join(projectRoot, 'lab', 'guest');
-// The whole suite takes about half an hour under TCG; the crash test (16 compose cycles, 8 min) is the largest part.
+// The whole suite takes about half an hour under TCG; the crash test (10 compose cycles, 6 min) is the largest part.
 const SUITE_TIMEOUT_MS = 50 * 60_000;
 
 /** npm run test:full passes CANTAINER_FULL=1 on to the tests in the VM: full-size fuzz, soak and flood counts. */
