@@ -3,7 +3,7 @@
 // can-gw rules, the tunnel's pair, cannelloni's format on the wire, and back onto the other bus.
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket as UdpPeer } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -268,23 +268,22 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
     assert.deepEqual({ packetsLost, reordered, sequenceRestarts }, { packetsLost: 4, reordered: 1, sequenceRestarts: 2 });
   });
 
-  it('sends a lone frame on a quiet link at once; frames within the timeout of the last datagram wait and go together', async () => {
+  /** A site with one ECU and a UDP tunnel to a plain socket of this test, which collects the datagrams it gets. */
+  async function towardsPlainPeer(name: string, timeoutUs: number): Promise<{ b: Site; datagrams: Buffer[]; peer: UdpPeer }> {
     const b = await site(['b1']);
     const [portB, portPeer] = [await freePort('udp'), await freePort('udp')];
-    await addTunnel(b, {
-      name: 'slow',
-      transport: 'udp',
-      listen: `127.0.0.1:${portB}`,
-      peer: `127.0.0.1:${portPeer}`,
-      timeoutUs: 1_000_000,
-      allow: [],
-    });
+    await addTunnel(b, { name, transport: 'udp', listen: `127.0.0.1:${portB}`, peer: `127.0.0.1:${portPeer}`, timeoutUs, allow: [] });
     const peer = createSocket('udp4');
     const datagrams: Buffer[] = [];
     peer.on('message', (message) => datagrams.push(message));
     await new Promise<void>((resolve) => {
       peer.bind(portPeer, '127.0.0.1', resolve);
     });
+    return { b, datagrams, peer };
+  }
+
+  it('sends a lone frame on a quiet link at once; frames within the timeout of the last datagram wait and go together', async () => {
+    const { b, datagrams, peer } = await towardsPlainPeer('slow', 1_000_000);
     try {
       b.ecus.b1!.send(classicFrame({ id: 0x100, data: [1] }));
       // Well inside the 1 s timeout: the link was quiet, so the frame did not wait for it.
@@ -301,22 +300,7 @@ describe('a bus spanning two hosts over a UDP tunnel', () => {
   });
 
   it('sends what cannelloni expects: one datagram per frame with --timeout-us 0, sequence numbers counting up', async () => {
-    const b = await site(['b1']);
-    const [portB, portPeer] = [await freePort('udp'), await freePort('udp')];
-    await addTunnel(b, {
-      name: 'cannelloni',
-      transport: 'udp',
-      listen: `127.0.0.1:${portB}`,
-      peer: `127.0.0.1:${portPeer}`,
-      timeoutUs: 0,
-      allow: [],
-    });
-    const peer = createSocket('udp4');
-    const datagrams: Buffer[] = [];
-    peer.on('message', (message) => datagrams.push(message));
-    await new Promise<void>((resolve) => {
-      peer.bind(portPeer, '127.0.0.1', resolve);
-    });
+    const { b, datagrams, peer } = await towardsPlainPeer('cannelloni', 0);
     b.ecus.b1!.send(classicFrame({ id: 0x123, data: [0xde, 0xad, 0xbe, 0xef] }));
     await until('a datagram', () => datagrams.length === 1);
     b.ecus.b1!.send(fdFrame({ id: 0x124, brs: true, data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] }));
