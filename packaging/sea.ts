@@ -18,7 +18,7 @@ export interface SeaResult {
 
 /** The native module koffi would load on this machine (its platform package, e.g. @koromix/koffi-linux-x64). */
 function koffiNativeModule(root: string): string {
-  const arch = process.arch === 'x64' ? 'x64' : process.arch;
+  const arch = process.arch;
   const require = createRequire(join(root, 'package.json'));
   const pkg = require.resolve(`@koromix/koffi-linux-${arch}/package.json`);
   return join(pkg, '..', `linux_${arch}`, 'koffi.node');

@@ -45,8 +45,6 @@ export const SO_RCVBUFFORCE = 33;
 /** Stamp each received packet with the kernel's receive time, handed over as a control message (SCM_TIMESTAMP). */
 export const SO_TIMESTAMP = 29;
 export const MSG_DONTWAIT = 0x40;
-/** In a received message's flags: the datagram was longer than the buffer and was cut. */
-export const MSG_TRUNC = 0x20;
 export const CLONE_NEWNET = 0x40000000;
 export const MS_BIND = 0x1000;
 export const MNT_DETACH = 2;

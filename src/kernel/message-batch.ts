@@ -26,8 +26,6 @@ const MSG_LEN = 56;
 const SOL_SOCKET = 1;
 /** SCM_TIMESTAMP (SO_TIMESTAMP_OLD): a struct timeval of two longs on 64-bit. */
 const SCM_TIMESTAMP = 29;
-/** msg_flags: the message was longer than its buffer. */
-const MSG_TRUNC = 0x20;
 
 /** `count` messages of one buffer each (and a control buffer and an address buffer each when asked), in one native block. */
 class MessageBlock {
@@ -120,11 +118,6 @@ export class ReceiveBatch {
     const length = Math.min(view.getUint32(i * MMSGHDR_SIZE + MSG_NAMELEN, true), NAME_SIZE);
     const at = namesAt + i * NAME_SIZE;
     return bytes.subarray(at, at + length);
-  }
-
-  /** Whether message `i` was longer than its buffer and came cut. */
-  truncated(i: number): boolean {
-    return (this.#block.view.getInt32(i * MMSGHDR_SIZE + MSG_FLAGS, true) & MSG_TRUNC) !== 0;
   }
 
   /** The bytes of frame `i` of the last receive (a view: read them before the next receive). */

@@ -55,27 +55,20 @@ export interface UdpSocketOptions {
 export function socketAddress(family: 4 | 6, address: string, port: number): Buffer {
   const what = `the address ${JSON.stringify(address)}`;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`${what}: port ${port} is not 0..65535`);
-  if (family === 4) {
-    const ip = parseIp(AF_INET, address);
-    if (ip === undefined) throw new RangeError(`${what} is not an IPv4 address`);
-    const sockaddr = Buffer.alloc(16);
-    sockaddr.writeUInt16LE(AF_INET, 0);
-    sockaddr.writeUInt16BE(port, 2);
-    ip.copy(sockaddr, 4);
-    return sockaddr;
-  }
   const v4 = parseIp(AF_INET, address);
-  const ip = v4 === undefined ? parseIp(AF_INET6, address) : Buffer.concat([Buffer.alloc(10), Buffer.from([0xff, 0xff]), v4]);
-  if (ip === undefined) throw new RangeError(`${what} is not an IP address`);
-  const sockaddr = Buffer.alloc(28);
-  sockaddr.writeUInt16LE(AF_INET6, 0);
+  // An IPv6 socket reaches an IPv4 address through its IPv4-mapped form, ::ffff:a.b.c.d.
+  const six = v4 === undefined ? parseIp(AF_INET6, address) : Buffer.concat([Buffer.alloc(10), Buffer.from([0xff, 0xff]), v4]);
+  const ip = family === 4 ? v4 : six;
+  if (ip === undefined) throw new RangeError(`${what} is not an ${family === 4 ? 'IPv4' : 'IP'} address`);
+  // struct sockaddr_in (16 bytes, the address at 4) or sockaddr_in6 (28 bytes, the address at 8).
+  const sockaddr = Buffer.alloc(family === 4 ? 16 : 28);
+  sockaddr.writeUInt16LE(family === 4 ? AF_INET : AF_INET6, 0);
   sockaddr.writeUInt16BE(port, 2);
-  ip.copy(sockaddr, 8);
+  ip.copy(sockaddr, family === 4 ? 4 : 8);
   return sockaddr;
 }
 
 export class UdpSocket {
-  readonly family: 4 | 6;
   readonly #fd: number;
   readonly #label: string;
   readonly #batch = new ReceiveBatch(BATCH, DATAGRAM_BYTES, { names: true });
@@ -88,9 +81,8 @@ export class UdpSocket {
   #lastName = Buffer.alloc(0);
   #lastAddress = '';
 
-  private constructor(fd: number, family: 4 | 6, label: string) {
+  private constructor(fd: number, label: string) {
     this.#fd = fd;
-    this.family = family;
     this.#label = label;
   }
 
@@ -119,7 +111,7 @@ export class UdpSocket {
       close(fd);
       throw error;
     }
-    return new UdpSocket(fd, options.family, label);
+    return new UdpSocket(fd, label);
   }
 
   /** The port bound (the one the kernel chose, when 0 was asked). */
