@@ -43,17 +43,22 @@ export async function firstAnswer(socket: string, started: number, timeoutMs = 6
 /** Starts `cantainer daemon` with its sockets, state and namespaces under `dir`; resolves once it answers. */
 export async function startDaemonProcess(
   dir: string,
-  options: { fresh?: boolean; metricsListen?: string; profileDir?: string } = {},
+  options: { fresh?: boolean; metricsListen?: string; profileDir?: string; executable?: string } = {},
 ): Promise<DaemonProcess & { coldStartMs: number }> {
   if (options.fresh !== false) rmSync(join(dir, 'state'), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const paths = { dir, plugin: join(dir, 'plugin.sock'), control: join(dir, 'control.sock'), netnsDir: join(dir, 'netns') };
   const started = performance.now();
+  // The checkout run by this node, or the self-contained executable `npm run package` built.
+  const program = options.executable ?? process.execPath;
+  const prefix =
+    options.executable === undefined
+      ? [...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir]), 'bin/cantainer']
+      : [];
   const child = spawn(
-    process.execPath,
+    program,
     [
-      ...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir]),
-      'bin/cantainer',
+      ...prefix,
       'daemon',
       '--log-level',
       'warn',
@@ -127,4 +132,10 @@ export async function joinMember(
   if (joined.status !== 200) throw new Error(`Join: ${JSON.stringify(joined.body)}`);
   engineTakes(joined, into);
   return endpoint;
+}
+
+/** A namespace standing in for a container a CNI runtime made: its path, and its removal. */
+export function containerNamespace(name: string): { readonly path: string; remove(): void } {
+  const path = engine.namespaces.create(name);
+  return { path, remove: () => void engine.namespaces.delete(name) };
 }

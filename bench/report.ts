@@ -308,8 +308,30 @@ function daemonSection(d: DaemonResult): string {
         ['restart with a bus of 100 members in the state', `${ms(d.restartWith100Ms)} ms`, '', ''],
         ['resident memory, idle', mib(d.rssIdleBytes), mib(d.baselineRssBytes), ratio(d.rssIdleBytes / d.baselineRssBytes)],
         ['resident memory, 100 members', mib(d.rss100Bytes), '', ''],
+        ...(d.executable === undefined
+          ? []
+          : [
+              [
+                'cold start to first answer, self-contained executable',
+                `${ms(d.executable.coldStartMs)} ms`,
+                `${ms(d.baselineColdStartMs)} ms`,
+                ratio(d.executable.coldStartMs / d.baselineColdStartMs),
+              ],
+              [
+                'resident memory, idle, self-contained executable',
+                mib(d.executable.rssIdleBytes),
+                mib(d.baselineRssBytes),
+                ratio(d.executable.rssIdleBytes / d.baselineRssBytes),
+              ],
+            ]),
       ],
     ),
+    ...(d.executable === undefined
+      ? []
+      : [
+          '',
+          `CNI ADD end to end against a running daemon (the plugin process started as a runtime starts it, with a new namespace, to its exit with the result; median of ${d.executable.cniRounds}, each followed by a DEL): ${ms(d.executable.cniAddMs)} ms with the self-contained executable, ${ms(d.executable.cniAddNodeMs)} ms with the checkout through \`node bin/cantainer\`.`,
+        ]),
   ].join('\n');
 }
 

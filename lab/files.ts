@@ -32,3 +32,9 @@ export const MATRIX_FILES = ['dist/test/lab/docker-driver.test.js'];
 
 /** In a VM booted on a Debian trixie root (lab/roots.ts): Podman 5 with netavark. */
 export const TRIXIE_FILES = ['dist/test/lab/trixie/podman5.test.js'];
+
+/**
+ * In a VM booted on a Debian bookworm root with Docker and no Node.js on its PATH (lab/roots.ts): what
+ * `npm run package` builds, installed as users install it (the Debian package, the image).
+ */
+export const INSTALL_FILES = ['dist/test/lab/install/deb.test.js', 'dist/test/lab/install/image.test.js'];

@@ -1,12 +1,13 @@
 // Runs the real-kernel test suite (the files lab/files.ts names) in lab VMs and reports what ran.
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { LAB_FILES, MATRIX_FILES, TRIXIE_FILES } from './files.js';
+import { INSTALL_FILES, LAB_FILES, MATRIX_FILES, TRIXIE_FILES } from './files.js';
 import { fileURLToPath } from 'node:url';
 import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { chooseAccelerator } from './accel.js';
 import { ensureEngine, MATRIX_SUITES } from './engines.js';
-import { ensureTrixieRoot } from './roots.js';
+import { ensureBookwormDockerRoot, ensureTrixieRoot } from './roots.js';
 import { runInLab, type Accelerator } from './vm.js';
 import type { LabArtefacts } from './artefacts.js';
 
@@ -78,7 +79,10 @@ export async function runLabSuite(): Promise<number> {
   const ok = result.status === 0 && tests !== undefined && tests > 0;
   const matrix = process.env.CANTAINER_LAB_MATRIX === '0' ? true : await runEngineMatrix(artefacts, accel);
   const trixie = process.env.CANTAINER_LAB_TRIXIE === '0' ? true : await runTrixieSuite(artefacts, accel);
-  return ok && matrix && trixie ? 0 : 1;
+  // The install VM runs in test:full (or when asked): it builds the packages and boots a root of its own.
+  const install =
+    process.env.CANTAINER_FULL === '1' || process.env.CANTAINER_LAB_INSTALL === '1' ? await runInstallSuite(artefacts, accel) : true;
+  return ok && matrix && trixie && install ? 0 : 1;
 }
 
 /** The Docker e2e suite on Debian trixie's and sid's engines, one VM each; reports each engine's wall time. */
@@ -135,6 +139,35 @@ async function runTrixieSuite(artefacts: LabArtefacts, accel: Accelerator): Prom
   const failed = summaryNumber(result.output, 'fail');
   console.log(
     `lab root trixie: ${tests ?? 0} tests, ${failed ?? '?'} failed; whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`,
+  );
+  return result.status === 0 && tests !== undefined && tests > 0;
+}
+
+/** What `npm run package` builds, built now and installed into a bookworm root with Docker, in a VM of its own. */
+async function runInstallSuite(artefacts: LabArtefacts, accel: Accelerator): Promise<boolean> {
+  const root = ensureBookwormDockerRoot((line) => {
+    console.log(line);
+  });
+  execFileSync(process.execPath, [join(projectRoot, 'dist', 'packaging', 'build.js')], { cwd: projectRoot, stdio: 'inherit' });
+  console.log(
+    `lab root bookworm with Docker (${Object.entries(root.versions)
+      .map(([name, v]) => `${name} ${v}`)
+      .join(', ')}): ${INSTALL_FILES.length} test files`,
+  );
+  const started = Date.now();
+  const result = await runInLab(artefacts, guestDir, {
+    script: `exec node --test --test-concurrency=1 --test-reporter=spec ${INSTALL_FILES.join(' ')}`,
+    cwd: projectRoot,
+    env: { CANTAINER_IN_LAB: '1', CANTAINER_PKG_DIR: join(projectRoot, 'dist', 'pkg') },
+    timeoutMs: SUITE_TIMEOUT_MS,
+    accel,
+    root: root.path,
+    onConsole: (text) => process.stdout.write(text),
+  });
+  const tests = summaryNumber(result.output, 'tests');
+  const failed = summaryNumber(result.output, 'fail');
+  console.log(
+    `lab root bookworm (installing the packages): ${tests ?? 0} tests, ${failed ?? '?'} failed; whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`,
   );
   return result.status === 0 && tests !== undefined && tests > 0;
 }

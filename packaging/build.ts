@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDeb } from './deb.js';
+import { buildImage } from './image.js';
 import { buildExecutable } from './sea.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -14,6 +15,8 @@ Builds into dist/pkg/:
   cantainer-<version>-linux-<arch>   one executable: the CLI, the daemon, the CNI plugin (CNI_COMMAND set) and
                                      the netavark plugin (called as cantainer-netavark); needs no Node.js
   cantainer_<version>_amd64.deb      that executable with the systemd units, the plugins' links, a manual page
+  cantainer-image.tar                the image cantainer:<version> (docker load -i): Debian's runtime libraries,
+                                     kmod and busybox, and the executable; its root is left in image/rootfs
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -38,6 +41,8 @@ async function main(argv: readonly string[]): Promise<number> {
   made(sea.executable, sea.bytes);
   const deb = buildDeb(root, out, version, sea.executable);
   made(deb.deb, deb.bytes);
+  const image = buildImage(out, version, sea.executable);
+  made(image.archive, image.bytes);
   return 0;
 }
 

@@ -1,7 +1,8 @@
 // Helpers for the real-kernel suite, which runs as root inside the lab VM (see lab/suite.ts).
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import type { CanFrame } from '../../src/can/frame.js';
+import { classicFrame, type CanFrame } from '../../src/can/frame.js';
 import { formatCansend } from '../../src/can/text.js';
 import { stopChild } from './child.js';
 
@@ -137,4 +138,19 @@ export async function exchangeFrames(
     sender.close();
     for (const socket of Object.values(listeners)) socket.close();
   }
+}
+
+/**
+ * The Docker end-to-end check: 20 frames sent in `sender` (a running container on a bus, interface can0) arrive in
+ * every listener exactly once and in order.
+ */
+export async function assertBusCarriesFrames(sender: string, listeners: readonly string[]): Promise<void> {
+  const frames = Array.from({ length: 20 }, (_, i) => classicFrame({ id: 0x100 + i, data: [i, 0xca, 0xfe] }));
+  const got = await exchangeFrames(
+    containerSocket(sender, 'can0', false),
+    Object.fromEntries(listeners.map((name) => [name, containerSocket(name, 'can0', false)])),
+    frames,
+  );
+  const expected = frames.map(formatCansend);
+  assert.deepEqual(got, Object.fromEntries(listeners.map((name) => [name, expected])));
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { missingHostTools } from '../../../lab/artefacts.js';
 import { parseStrace } from '../../../lab/golden.js';
 import { qemuArguments } from '../../../lab/vm.js';
-import { LAB_FILES, MATRIX_FILES, TRIXIE_FILES } from '../../../lab/files.js';
+import { INSTALL_FILES, LAB_FILES, MATRIX_FILES, TRIXIE_FILES } from '../../../lab/files.js';
 import { jobLines } from '../../../lab/console.js';
 import { projectPath } from '../../support/helpers.js';
 import { readdirSync } from 'node:fs';
@@ -59,7 +59,7 @@ describe('lab harness', () => {
         .replace(/^test\//u, 'dist/test/')
         .replace(/\.ts$/u, '.js'),
     );
-    const listed = [...LAB_FILES, ...TRIXIE_FILES];
+    const listed = [...LAB_FILES, ...TRIXIE_FILES, ...INSTALL_FILES];
     assert.deepEqual([...listed].sort(), [...sources].sort());
     assert.equal(new Set(listed).size, listed.length);
     for (const file of MATRIX_FILES) assert.ok(LAB_FILES.includes(file), file);

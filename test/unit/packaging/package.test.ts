@@ -7,10 +7,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { buildExecutable } from '../../../packaging/sea.js';
 import { buildDeb } from '../../../packaging/deb.js';
+import { buildImage, IMAGE_PACKAGES, type ImageResult } from '../../../packaging/image.js';
 import { entryRole } from '../../../src/cli/entry.js';
 import { dockerRequests, post } from '../../support/plugin-client.js';
 import { stopChild } from '../../support/child.js';
@@ -168,5 +170,80 @@ describe('the self-contained executable and the Debian package', () => {
     const findings = `${run.stdout}${run.stderr}`.split('\n').filter((line) => /^[EW]: /u.test(line));
     assert.deepEqual(findings, []);
     assert.equal(run.status, 0, run.stdout + run.stderr);
+  });
+
+  let image: ImageResult | undefined;
+  /** A file of the image archive. */
+  const member = (path: string): Buffer => {
+    assert.ok(image !== undefined);
+    const run = spawnSync('tar', ['-xOf', image.archive, path], { maxBuffer: 256 * 1024 * 1024 });
+    assert.equal(run.status, 0, run.stderr.toString());
+    return run.stdout;
+  };
+  const digestOf = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+  it('makes the image cantainer:<version> in one archive that docker load and OCI tools read', () => {
+    image = buildImage(dir, version, executable);
+    assert.equal(image.archive, join(dir, 'cantainer-image.tar'));
+    assert.equal(image.tag, `cantainer:${version}`);
+    const [entry] = JSON.parse(member('manifest.json').toString()) as Array<{ Config: string; RepoTags: string[]; Layers: string[] }>;
+    assert.ok(entry !== undefined);
+    assert.deepEqual(entry.RepoTags, [`cantainer:${version}`]);
+    const configBytes = member(entry.Config);
+    const config = JSON.parse(configBytes.toString()) as {
+      architecture: string;
+      config: { Entrypoint: string[]; Cmd: string[] };
+      rootfs: { diff_ids: string[] };
+    };
+    assert.equal(config.architecture, 'amd64');
+    assert.deepEqual([config.config.Entrypoint, config.config.Cmd], [['/usr/bin/cantainer'], ['daemon']]);
+    // Every blob is named by its digest, and the chain index → manifest → config and layer holds.
+    assert.equal(entry.Layers.length, 1);
+    const layer = member(entry.Layers[0] ?? '');
+    assert.deepEqual(config.rootfs.diff_ids, [digestOf(layer)]);
+    assert.equal(`sha256:${entry.Config.split('/').pop() ?? ''}`, digestOf(configBytes));
+    const index = JSON.parse(member('index.json').toString()) as {
+      manifests: Array<{ digest: string; annotations: Record<string, string> }>;
+    };
+    const [described] = index.manifests;
+    assert.ok(described !== undefined);
+    assert.equal(described.annotations['io.containerd.image.name'], `docker.io/library/cantainer:${version}`);
+    const manifestBytes = member(`blobs/sha256/${described.digest.slice('sha256:'.length)}`);
+    assert.equal(digestOf(manifestBytes), described.digest);
+    const manifest = JSON.parse(manifestBytes.toString()) as {
+      config: { digest: string };
+      layers: Array<{ digest: string; size: number }>;
+    };
+    assert.equal(manifest.config.digest, digestOf(configBytes));
+    assert.deepEqual(
+      manifest.layers.map((l) => [l.digest, l.size]),
+      [[digestOf(layer), layer.length]],
+    );
+  });
+
+  it("has a root of Debian's packages that runs the executable, modprobe and a shell, with every copyright", () => {
+    assert.ok(image !== undefined);
+    const rootfs = image.rootfs;
+    assert.equal(statSync(join(rootfs, 'usr/bin/cantainer')).size, statSync(executable).size);
+    const inRoot = (command: string): ReturnType<typeof spawnSync> =>
+      spawnSync('chroot', [rootfs, '/bin/sh', '-c', command], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, encoding: 'utf8' });
+    const versionRun = inRoot('cantainer --version');
+    assert.equal(versionRun.status, 0, String(versionRun.stderr));
+    assert.equal(String(versionRun.stdout).trim(), version);
+    // The daemon runs modprobe from the PATH: kmod's (busybox's sh would prefer its own applet).
+    const modprobe = spawnSync('chroot', [rootfs, '/sbin/modprobe', '--version'], {
+      env: { PATH: '/usr/sbin:/usr/bin' },
+      encoding: 'utf8',
+    });
+    assert.match(modprobe.stdout, /^kmod version \d+/u, modprobe.stderr);
+    const cni = inRoot('echo {} | CNI_COMMAND=VERSION cantainer');
+    assert.match(String(cni.stdout), /"supportedVersions"/u, String(cni.stderr));
+    assert.deepEqual(image.packages.map((name) => name.replace(/_.*$/u, '')).sort(), [...IMAGE_PACKAGES].sort());
+    for (const name of IMAGE_PACKAGES)
+      assert.ok(
+        existsSync(join(rootfs, 'usr/share/doc', name, 'copyright')) || statSync(join(rootfs, 'usr/share/doc', name)).isSymbolicLink(),
+        name,
+      );
+    assert.ok(!existsSync(join(rootfs, 'usr/share/man')), 'no manual pages');
   });
 });
