@@ -1,7 +1,8 @@
 // koffi's native module inside the self-contained executable, where `import koffi from 'koffi'` leads (the bundler
 // points it here). The module travels as an asset of the executable; a native module can only be loaded from a
 // file, so it is written to a private temporary directory, loaded, and the directory removed at once (the loaded
-// code stays mapped). koffi's own loader adds only deprecated aliases around the same module.
+// code stays mapped), the first time the program calls into the C library. koffi's own loader adds only deprecated
+// aliases around the same module.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,5 +37,15 @@ function load(): unknown {
   );
 }
 
-const koffi: unknown = load();
+/**
+ * Loaded when first used, not when the program starts: commands that never call into the C library (the CLI
+ * talking to the daemon, the CNI and netavark plugins) never write or load the module.
+ */
+let loaded: object | undefined;
+const koffi: unknown = new Proxy(
+  {},
+  {
+    get: (_target, key) => Reflect.get((loaded ??= load() as object), key) as unknown,
+  },
+);
 export default koffi;

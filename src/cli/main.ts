@@ -21,8 +21,12 @@ const defaultIo: CliIo = {
   err: (text) => process.stderr.write(text),
 };
 
-/** Commands report a non-zero exit status through `status` (parseAsync only tells success from a thrown error). */
-export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }): Command {
+/**
+ * Commands report a non-zero exit status through `status` (parseAsync only tells success from a thrown error).
+ * `only: 'daemon'` leaves the other commands out: the daemon's start (which service managers and Docker wait for)
+ * does not build a few dozen commands it never runs.
+ */
+export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }, only?: 'daemon'): Command {
   const program = new Command('cantainer')
     .description('Virtual CAN buses for containers: SocketCAN networks wired with vxcan and can-gw.')
     .version(packageVersion(), '-V, --version', 'print the version')
@@ -73,6 +77,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
       status.code = await runDaemon(options, (line) => process.stderr.write(line));
     });
 
+  if (only === 'daemon') return program;
   registerBusCommands(program, io, status);
   registerDoctorCommands(program, io, status);
   registerGatewayCommands(program, io);
@@ -85,9 +90,9 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
 /** Runs the CLI and returns the exit status instead of exiting, so that it can be tested in-process. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const status = { code: 0 };
-  const program = buildProgram(io, status);
   const debug = argv.includes('--debug');
   const args = argv.filter((arg) => arg !== '--debug');
+  const program = buildProgram(io, status, args[0] === 'daemon' ? 'daemon' : undefined);
   if (args.length === 0) {
     io.out(program.helpInformation());
     return 0;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { main, type CliIo } from '../../../src/cli/main.js';
+import { buildProgram, main, type CliIo } from '../../../src/cli/main.js';
 import { parseHex } from '../../../src/cli/decode.js';
 import { eventText } from '../../../src/cli/buses.js';
 
@@ -104,6 +104,16 @@ describe('daemon: systemd socket activation', () => {
 });
 
 describe('cantainer daemon (arguments)', () => {
+  it('starts from a program of its own command only, with the same options and help as in the whole program', () => {
+    const quiet: CliIo = { out: () => true, err: () => true };
+    const whole = buildProgram(quiet);
+    const alone = buildProgram(quiet, { code: 0 }, 'daemon');
+    const daemonOf = (program: ReturnType<typeof buildProgram>) => program.commands.find((command) => command.name() === 'daemon');
+    assert.ok(whole.commands.some((command) => command.name() === 'ls'));
+    assert.ok(!alone.commands.some((command) => command.name() === 'ls'));
+    assert.equal(daemonOf(alone)?.helpInformation(), daemonOf(whole)?.helpInformation());
+  });
+
   it('documents its options in --help', async () => {
     const { code, out } = await run(['daemon', '--help']);
     assert.equal(code, 0);
