@@ -27,6 +27,10 @@ export async function runEntry(invokedAs: string, argv: readonly string[]): Prom
       return netavarkMain(argv);
     }
     case 'cli': {
+      if (argv.filter((arg) => arg !== '--debug')[0] === 'daemon') {
+        const { daemonMain } = await import('./daemon-main.js');
+        return daemonMain(argv);
+      }
       const { main } = await import('./main.js');
       return main(argv);
     }

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildProgram, main, type CliIo } from '../../../src/cli/main.js';
+import { daemonProgram } from '../../../src/cli/daemon-main.js';
 import { parseHex } from '../../../src/cli/decode.js';
 import { eventText } from '../../../src/cli/buses.js';
 
@@ -107,8 +108,9 @@ describe('cantainer daemon (arguments)', () => {
   it('starts from a program of its own command only, with the same options and help as in the whole program', () => {
     const quiet: CliIo = { out: () => true, err: () => true };
     const whole = buildProgram(quiet);
-    const alone = buildProgram(quiet, { code: 0 }, 'daemon');
-    const daemonOf = (program: ReturnType<typeof buildProgram>) => program.commands.find((command) => command.name() === 'daemon');
+    const alone = daemonProgram(quiet, { code: 0 });
+    const daemonOf = (program: ReturnType<typeof buildProgram>): ReturnType<typeof buildProgram> | undefined =>
+      program.commands.find((command) => command.name() === 'daemon');
     assert.ok(whole.commands.some((command) => command.name() === 'ls'));
     assert.ok(!alone.commands.some((command) => command.name() === 'ls'));
     assert.equal(daemonOf(alone)?.helpInformation(), daemonOf(whole)?.helpInformation());
