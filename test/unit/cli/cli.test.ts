@@ -105,6 +105,48 @@ describe('daemon: systemd socket activation', () => {
 });
 
 describe('cantainer daemon (arguments)', () => {
+  it('takes every option from the environment too, a flag given winning', async () => {
+    const quiet: CliIo = { out: () => true, err: () => true };
+    const options = async (argv: string[], env: Record<string, string>): Promise<Record<string, unknown>> => {
+      const program = daemonProgram(quiet, { code: 0 });
+      const daemon = program.commands.find((command) => command.name() === 'daemon');
+      assert.ok(daemon !== undefined);
+      daemon.action(() => undefined);
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      try {
+        await program.parseAsync(['daemon', ...argv], { from: 'user' });
+      } finally {
+        for (const key of Object.keys(env)) if (saved[key] === undefined) Reflect.deleteProperty(process.env, key);
+        Object.assign(process.env, saved);
+      }
+      return daemon.opts();
+    };
+    const env = {
+      CANTAINER_LOG_LEVEL: 'debug',
+      CANTAINER_STATE_DIR: '/srv/state',
+      CANTAINER_SOCKET: '/run/docker/plugins/x.sock',
+      CANTAINER_NETNS_DIR: '/srv/netns',
+      CANTAINER_CONTROL_SOCKET: '/srv/control.sock',
+      CANTAINER_DOCKER_SOCKET: '/srv/docker.sock',
+      CANTAINER_METRICS_LISTEN: '9100',
+      CANTAINER_VERIFY_EVERY: '5',
+    };
+    assert.deepEqual(await options([], env), {
+      logLevel: 'debug',
+      stateDir: '/srv/state',
+      socket: '/run/docker/plugins/x.sock',
+      netnsDir: '/srv/netns',
+      controlSocket: '/srv/control.sock',
+      dockerSocket: '/srv/docker.sock',
+      metricsListen: '9100',
+      verifyEvery: '5',
+    });
+    const flagged = await options(['--log-level', 'warn'], { CANTAINER_LOG_LEVEL: 'debug' });
+    assert.equal(flagged.logLevel, 'warn');
+    assert.equal(flagged.stateDir, '/var/lib/cantainer');
+  });
+
   it('starts from a program of its own command only, with the same options and help as in the whole program', () => {
     const quiet: CliIo = { out: () => true, err: () => true };
     const whole = buildProgram(quiet);
