@@ -115,32 +115,40 @@ async function runEngineMatrix(artefacts: LabArtefacts, accel: Accelerator): Pro
   return ok;
 }
 
-/** The tests that need a newer userland (Podman 5, netavark), in a VM booted on a Debian trixie root. */
-async function runTrixieSuite(artefacts: LabArtefacts, accel: Accelerator): Promise<boolean> {
-  const files = TRIXIE_FILES;
-  const root = ensureTrixieRoot((line) => {
-    console.log(line);
-  });
-  const versions = Object.entries(root.versions)
+/** Runs test files in a VM booted on another root (lab/roots.ts) and reports what ran; true when all passed. */
+async function runOnRoot(
+  artefacts: LabArtefacts,
+  accel: Accelerator,
+  run: { label: string; root: { path: string; versions: Record<string, string> }; files: readonly string[]; env?: Record<string, string> },
+): Promise<boolean> {
+  const versions = Object.entries(run.root.versions)
     .map(([name, version]) => `${name} ${version}`)
     .join(', ');
-  console.log(`lab root trixie (${versions}): ${files.length} test files`);
+  console.log(`lab root ${run.label} (${versions}): ${run.files.length} test files`);
   const started = Date.now();
   const result = await runInLab(artefacts, guestDir, {
-    script: `exec node --test --test-concurrency=1 --test-reporter=spec ${files.join(' ')}`,
+    script: `exec node --test --test-concurrency=1 --test-reporter=spec ${run.files.join(' ')}`,
     cwd: projectRoot,
-    env: { CANTAINER_IN_LAB: '1' },
+    env: { CANTAINER_IN_LAB: '1', ...run.env },
     timeoutMs: SUITE_TIMEOUT_MS,
     accel,
-    root: root.path,
+    root: run.root.path,
     onConsole: (text) => process.stdout.write(text),
   });
   const tests = summaryNumber(result.output, 'tests');
   const failed = summaryNumber(result.output, 'fail');
   console.log(
-    `lab root trixie: ${tests ?? 0} tests, ${failed ?? '?'} failed; whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`,
+    `lab root ${run.label}: ${tests ?? 0} tests, ${failed ?? '?'} failed; whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`,
   );
   return result.status === 0 && tests !== undefined && tests > 0;
+}
+
+/** The tests that need a newer userland (Podman 5, netavark), in a VM booted on a Debian trixie root. */
+async function runTrixieSuite(artefacts: LabArtefacts, accel: Accelerator): Promise<boolean> {
+  const root = ensureTrixieRoot((line) => {
+    console.log(line);
+  });
+  return runOnRoot(artefacts, accel, { label: 'trixie', root, files: TRIXIE_FILES });
 }
 
 /** What `npm run package` builds, built now and installed into a bookworm root with Docker, in a VM of its own. */
@@ -149,27 +157,12 @@ async function runInstallSuite(artefacts: LabArtefacts, accel: Accelerator): Pro
     console.log(line);
   });
   execFileSync(process.execPath, [join(projectRoot, 'dist', 'packaging', 'build.js')], { cwd: projectRoot, stdio: 'inherit' });
-  console.log(
-    `lab root bookworm with Docker (${Object.entries(root.versions)
-      .map(([name, v]) => `${name} ${v}`)
-      .join(', ')}): ${INSTALL_FILES.length} test files`,
-  );
-  const started = Date.now();
-  const result = await runInLab(artefacts, guestDir, {
-    script: `exec node --test --test-concurrency=1 --test-reporter=spec ${INSTALL_FILES.join(' ')}`,
-    cwd: projectRoot,
-    env: { CANTAINER_IN_LAB: '1', CANTAINER_PKG_DIR: join(projectRoot, 'dist', 'pkg') },
-    timeoutMs: SUITE_TIMEOUT_MS,
-    accel,
-    root: root.path,
-    onConsole: (text) => process.stdout.write(text),
+  return runOnRoot(artefacts, accel, {
+    label: 'bookworm with Docker (installing the packages)',
+    root,
+    files: INSTALL_FILES,
+    env: { CANTAINER_PKG_DIR: join(projectRoot, 'dist', 'pkg') },
   });
-  const tests = summaryNumber(result.output, 'tests');
-  const failed = summaryNumber(result.output, 'fail');
-  console.log(
-    `lab root bookworm (installing the packages): ${tests ?? 0} tests, ${failed ?? '?'} failed; whole VM ${((Date.now() - started) / 1000).toFixed(0)} s${result.timedOut ? ', TIMED OUT' : ''}`,
-  );
-  return result.status === 0 && tests !== undefined && tests > 0;
 }
 
 process.exitCode = await runLabSuite();
