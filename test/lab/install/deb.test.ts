@@ -41,7 +41,14 @@ function unitValue(path: string, key: string): string {
 describe('the Debian package on a Debian host without Node.js', () => {
   let daemon: ChildProcess | undefined;
 
+  let served = false;
+
   after(async () => {
+    if (!served) {
+      // What the daemon and dockerd said, for the failure's report.
+      for (const command of [`tail -40 ${DAEMON_LOG} /run/lab-docker/dockerd.log`, 'timeout 20 docker ps -a'])
+        process.stdout.write(sh(`${command} 2>&1; true`));
+    }
     if (daemon !== undefined) await stopChild(daemon, 'SIGTERM');
     sh('docker rm -f deb1 deb2 deb3 >/dev/null 2>&1; docker network rm powertrain >/dev/null 2>&1; true');
   });
@@ -67,7 +74,8 @@ describe('the Debian package on a Debian host without Node.js', () => {
     assert.match(host('man -w cantainer 2>/dev/null || ls /usr/share/man/man1/cantainer.1.gz'), /cantainer\.1\.gz/u);
   });
 
-  it('serves Docker as its units start it: containers on a bus hear each other once, in order', async () => {
+  // A time limit of its own, so that a hang is reported (with the logs, below) before the VM's limit ends the run.
+  it('serves Docker as its units start it: containers on a bus hear each other once, in order', { timeout: 300_000 }, async () => {
     const listen = unitValue('/lib/systemd/system/cantainer.socket', 'ListenStream');
     const command = unitValue('/lib/systemd/system/cantainer.service', 'ExecStart').split(' ');
     sh(`mkdir -p ${listen.replace(/\/[^/]+$/u, '')}`);
@@ -91,6 +99,7 @@ describe('the Debian package on a Debian host without Node.js', () => {
     assert.deepEqual(existsSync(NETNS_DIR) ? readdirSync(NETNS_DIR) : [], []);
     assert.equal(host('ip -o link show type vxcan'), '');
     assert.ok(existsSync('/var/lib/cantainer/state.json'), 'the state is where the unit keeps it');
+    served = true;
   });
 
   it('remove leaves the state; purge takes it and the units', async () => {
