@@ -3,7 +3,9 @@
 // floor), in the same VM. The same for the self-contained executable `npm run package` builds, and a CNI ADD end to
 // end (the plugin process started by the runtime, to its result) against a running daemon, both ways.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { executableName } from '../packaging/names.js';
+import { packageVersion } from '../src/version.js';
 import { dockerRequests as d, post } from '../test/support/plugin-client.js';
 import { containerNamespace, firstAnswer, joinMember, newId, rssOf, startDaemonProcess } from './daemon-process.js';
 import { median } from './stats.js';
@@ -29,10 +31,8 @@ export interface DaemonResult {
 }
 
 /** Where `npm run package` leaves the executable (the bench runs from a copy of the checkout). */
-export function builtExecutable(): string | undefined {
-  const arch = process.arch;
-  const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
-  const path = `dist/pkg/cantainer-${version}-linux-${arch}`;
+function builtExecutable(): string | undefined {
+  const path = `dist/pkg/${executableName(packageVersion())}`;
   return existsSync(path) ? path : undefined;
 }
 

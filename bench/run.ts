@@ -9,6 +9,7 @@ import { chooseAccelerator } from '../lab/accel.js';
 import { ensureArtefacts, missingHostTools } from '../lab/artefacts.js';
 import { runInLab } from '../lab/vm.js';
 import { buildExecutable } from '../packaging/sea.js';
+import { packageVersion } from '../src/version.js';
 import { parseResults, renderReport, type BenchResults } from './report.js';
 import { SECTIONS } from './sections.js';
 
@@ -77,8 +78,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   if (sections.length === 0 || sections.includes('daemon')) {
     // The daemon section measures the self-contained executable beside the checkout: built now, from this checkout.
-    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-    log(`bench: built ${(await buildExecutable(root, join(root, 'dist', 'pkg'), version)).executable}`);
+    log(`bench: built ${(await buildExecutable(root, join(root, 'dist', 'pkg'), packageVersion())).executable}`);
   }
   const artefacts = ensureArtefacts(guestDir, log);
   const accel = await chooseAccelerator(artefacts, guestDir, log);

@@ -1,8 +1,9 @@
 // `npm run package`: builds what installs cantainer on a host without Node.js into dist/pkg/, from this checkout
 // (after `npm run build`), offline but for the npm registry and Debian's packages.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageVersion } from '../src/version.js';
 import { buildDeb } from './deb.js';
 import { buildImage } from './image.js';
 import { buildExecutable } from './sea.js';
@@ -28,7 +29,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`package: unknown argument ${argv.join(' ')}\n${HELP}`);
     return 2;
   }
-  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const version = packageVersion();
   const out = join(root, 'dist', 'pkg');
   mkdirSync(out, { recursive: true });
   const started = Date.now();

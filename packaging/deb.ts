@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildProgram } from '../src/cli/main.js';
 import { manPage } from '../src/cli/manpage.js';
+import { packageArch } from './names.js';
 
 export interface DebResult {
   readonly deb: string;
@@ -189,11 +190,6 @@ function installedKiB(root: string, paths: readonly string[]): number {
   return paths.reduce((sum, path) => sum + Math.ceil(statSync(join(root, path)).size / 1024), 0);
 }
 
-/** Debian's name for this machine's architecture, the executable's. */
-function debArch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
-}
-
 export function buildDeb(projectRoot: string, out: string, version: string, executable: string, date = new Date()): DebResult {
   const stage = join(out, 'deb');
   rmSync(stage, { recursive: true, force: true });
@@ -239,7 +235,7 @@ export function buildDeb(projectRoot: string, out: string, version: string, exec
     [
       'Package: cantainer',
       `Version: ${version}`,
-      `Architecture: ${debArch()}`,
+      `Architecture: ${packageArch()}`,
       'Maintainer: cantainer maintainers <cantainer@users.noreply.github.com>',
       `Installed-Size: ${installedKiB(stage, files)}`,
       // What node itself links against; the kernel's CAN modules come with Debian's kernels.
@@ -252,7 +248,7 @@ export function buildDeb(projectRoot: string, out: string, version: string, exec
       '',
     ].join('\n'),
   );
-  const deb = join(out, `cantainer_${version}_${debArch()}.deb`);
+  const deb = join(out, `cantainer_${version}_${packageArch()}.deb`);
   execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, deb], { stdio: 'pipe' });
   return { deb, bytes: statSync(deb).size };
 }

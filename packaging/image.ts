@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { packageArch } from './names.js';
 
 /**
  * What the root is made of: node's runtime libraries, kmod (the daemon loads can-gw with modprobe), busybox. The
@@ -111,11 +112,6 @@ function finish(rootfs: string, executable: string): void {
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
-/** The architecture by OCI's names, the executable's. */
-function ociArch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
-}
-
 export function buildImage(out: string, version: string, executable: string, date = new Date()): ImageResult {
   const stage = join(out, 'image');
   rmSync(stage, { recursive: true, force: true });
@@ -141,7 +137,7 @@ export function buildImage(out: string, version: string, executable: string, dat
   const packages = debs.map((deb) => (deb.split('/').pop() ?? deb).replace(/_[^_]+\.deb$/u, ''));
   const config = JSON.stringify({
     created,
-    architecture: ociArch(),
+    architecture: packageArch(),
     os: 'linux',
     config: {
       Entrypoint: ['/usr/bin/cantainer'],

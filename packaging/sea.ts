@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { inject } from 'postject';
+import { executableName } from './names.js';
 
 /** The fuse Node.js looks for to know that a blob was injected (the same string in every Node.js release). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -86,7 +87,7 @@ export async function buildExecutable(root: string, out: string, version: string
   );
   // Quiet when it works; when it fails, the error carries what it printed.
   execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'pipe' });
-  const executable = join(out, `cantainer-${version}-linux-${process.arch}`);
+  const executable = join(out, executableName(version));
   // node's symbols are for debugging it, not for running it: 12 MiB less without them.
   execFileSync('strip', ['--strip-all', '--remove-section=.comment', '-o', executable, process.execPath], { stdio: 'pipe' });
   chmodSync(executable, 0o755);

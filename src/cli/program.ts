@@ -22,7 +22,7 @@ export function newProgram(io: CliIo): Command {
       .configureOutput({ writeOut: io.out, writeErr: io.err })
       .exitOverride()
       .showHelpAfterError()
-      // Taken out of the arguments before parsing (see main), so that it works before or after any command.
+      // Taken out of the arguments before parsing (see runProgram), so that it works before or after any command.
       .option('--debug', 'print the stack trace of an error too')
   );
 }
