@@ -7,7 +7,7 @@ import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { runInLab } from './vm.js';
 import { chooseAccelerator } from './accel.js';
 import { jobLines } from './console.js';
-import { ensureBookwormDockerRoot, ensureTrixieRoot } from './roots.js';
+import { ensureBookwormDockerRoot, ensureTrixieRoot, INSTALL_VM_MEMORY_MB } from './roots.js';
 
 const guestDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lab', 'guest');
 
@@ -27,7 +27,9 @@ async function main(argv: string[]): Promise<number> {
     rest.splice(0, 2);
   }
   let root: string | undefined;
+  let memoryMb: number | undefined;
   if (rest[0] === '--root') {
+    if (rest[1] === 'bookworm-docker') memoryMb = INSTALL_VM_MEMORY_MB;
     const roots = { trixie: ensureTrixieRoot, 'bookworm-docker': ensureBookwormDockerRoot };
     const ensure = rest[1] === 'trixie' || rest[1] === 'bookworm-docker' ? roots[rest[1]] : undefined;
     if (ensure === undefined) {
@@ -55,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     timeoutMs: timeoutS * 1000,
     accel,
     ...(root === undefined ? {} : { root }),
+    ...(memoryMb === undefined ? {} : { memoryMb }),
     onConsole: (text) => {
       shown.write(text);
     },

@@ -37,4 +37,8 @@ export const TRIXIE_FILES = ['dist/test/lab/trixie/podman5.test.js'];
  * In a VM booted on a Debian bookworm root with Docker and no Node.js on its PATH (lab/roots.ts): what
  * `npm run package` builds, installed as users install it (the Debian package, the image).
  */
-export const INSTALL_FILES = ['dist/test/lab/install/deb.test.js', 'dist/test/lab/install/image.test.js'];
+export const INSTALL_FILES = [
+  'dist/test/lab/install/deb.test.js',
+  'dist/test/lab/install/image.test.js',
+  'dist/test/lab/install/plugin.test.js',
+];

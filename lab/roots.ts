@@ -70,11 +70,16 @@ const BOOKWORM_DOCKER: RootRecipe = {
     'busybox-static',
     'systemd',
     'init-system-helpers',
+    'docker-registry',
   ],
-  reported: ['docker.io', 'systemd'],
-  marker: 'usr/sbin/dockerd',
-  why: 'Docker and no Node.js',
+  reported: ['docker.io', 'systemd', 'docker-registry'],
+  // The registry the managed plugin is pushed to and installed from (test/lab/install/plugin.test.ts).
+  marker: 'usr/bin/docker-registry',
+  why: 'Docker, a registry and no Node.js',
 };
+
+/** The install VM's memory: two engines' data, the image, the plugin twice and a registry live on its tmpfs. */
+export const INSTALL_VM_MEMORY_MB = 3072;
 
 /** A root made once with debootstrap into the lab cache, then reused. */
 function ensureRoot(recipe: RootRecipe, log: (line: string) => void): GuestRoot {

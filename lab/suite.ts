@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureArtefacts, missingHostTools } from './artefacts.js';
 import { chooseAccelerator } from './accel.js';
 import { ensureEngine, MATRIX_SUITES } from './engines.js';
-import { ensureBookwormDockerRoot, ensureTrixieRoot } from './roots.js';
+import { ensureBookwormDockerRoot, ensureTrixieRoot, INSTALL_VM_MEMORY_MB } from './roots.js';
 import { runInLab, type Accelerator } from './vm.js';
 import type { LabArtefacts } from './artefacts.js';
 
@@ -119,7 +119,13 @@ async function runEngineMatrix(artefacts: LabArtefacts, accel: Accelerator): Pro
 async function runOnRoot(
   artefacts: LabArtefacts,
   accel: Accelerator,
-  run: { label: string; root: { path: string; versions: Record<string, string> }; files: readonly string[]; env?: Record<string, string> },
+  run: {
+    label: string;
+    root: { path: string; versions: Record<string, string> };
+    files: readonly string[];
+    env?: Record<string, string>;
+    memoryMb?: number;
+  },
 ): Promise<boolean> {
   const versions = Object.entries(run.root.versions)
     .map(([name, version]) => `${name} ${version}`)
@@ -133,6 +139,7 @@ async function runOnRoot(
     timeoutMs: SUITE_TIMEOUT_MS,
     accel,
     root: run.root.path,
+    ...(run.memoryMb === undefined ? {} : { memoryMb: run.memoryMb }),
     onConsole: (text) => process.stdout.write(text),
   });
   const tests = summaryNumber(result.output, 'tests');
@@ -162,6 +169,7 @@ async function runInstallSuite(artefacts: LabArtefacts, accel: Accelerator): Pro
     root,
     files: INSTALL_FILES,
     env: { CANTAINER_PKG_DIR: join(projectRoot, 'dist', 'pkg') },
+    memoryMb: INSTALL_VM_MEMORY_MB,
   });
 }
 

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { packageVersion } from '../src/version.js';
 import { buildDeb } from './deb.js';
 import { buildImage } from './image.js';
+import { buildPlugin } from './plugin.js';
 import { buildExecutable } from './sea.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -17,7 +18,9 @@ Builds into dist/pkg/:
                                      the netavark plugin (called as cantainer-netavark); needs no Node.js
   cantainer_<version>_amd64.deb      that executable with the systemd units, the plugins' links, a manual page
   cantainer-image.tar                the image cantainer:<version> (docker load -i): Debian's runtime libraries,
-                                     kmod and busybox, and the executable; its root is left in image/rootfs
+                                     kmod and busybox, and the executable
+  plugin/                            the Docker managed plugin: config.json and rootfs/ (the image's root), for
+                                     docker plugin create cantainer dist/pkg/plugin
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -44,6 +47,8 @@ async function main(argv: readonly string[]): Promise<number> {
   made(deb.deb, deb.bytes);
   const image = buildImage(out, version, sea.executable);
   made(image.archive, image.bytes);
+  const plugin = buildPlugin(out, version, image.rootfs);
+  made(plugin.dir, plugin.bytes);
   return 0;
 }
 

@@ -6,7 +6,7 @@ import { InvalidValueError, errorMessage } from '../errors.js';
 import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR } from '../daemon/defaults.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
-import { parseMetricsAddress } from '../transport/metrics-server.js';
+import { parseMetricsAddress, type MetricsAddress } from '../transport/metrics-server.js';
 
 export interface DaemonCliOptions {
   readonly socket: string;
@@ -37,14 +37,30 @@ export function inheritedSocket(env: Readonly<Record<string, string | undefined>
   return Number.isInteger(count) && count >= 1 ? 3 : undefined;
 }
 
-export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string) => void): Promise<number> {
+/** What the daemon's options mean, checked: the log level, the metrics address, the verify period. */
+export function daemonSettings(options: DaemonCliOptions): {
+  readonly logLevel: LogLevel;
+  readonly metricsAddress?: MetricsAddress;
+  readonly verifyEveryMs?: number;
+} {
   if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel))
     throw new InvalidValueError('--log-level', options.logLevel, LOG_LEVELS.join(', '));
-  const metricsAddress = options.metricsListen === undefined ? undefined : parseMetricsAddress(options.metricsListen);
+  // Empty is off, as an environment variable left empty in a managed plugin's settings says.
+  const metricsAddress =
+    options.metricsListen === undefined || options.metricsListen === '' ? undefined : parseMetricsAddress(options.metricsListen);
   const verifyEvery = options.verifyEvery === undefined ? undefined : Number(options.verifyEvery);
   if (verifyEvery !== undefined && (!/^\d+$/u.test(options.verifyEvery ?? '') || verifyEvery < 1 || verifyEvery > 86_400))
     throw new InvalidValueError('--verify-every', options.verifyEvery, 'a whole number of seconds, 1..86400');
-  const log = createLogger(options.logLevel as LogLevel, writeLog);
+  return {
+    logLevel: options.logLevel as LogLevel,
+    ...(metricsAddress === undefined ? {} : { metricsAddress }),
+    ...(verifyEvery === undefined ? {} : { verifyEveryMs: verifyEvery * 1000 }),
+  };
+}
+
+export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string) => void): Promise<number> {
+  const { logLevel, metricsAddress, verifyEveryMs } = daemonSettings(options);
+  const log = createLogger(logLevel, writeLog);
   const kernel = systemKernel({ netnsDir: options.netnsDir });
   const report = kernel.preflight();
   if (!report.ok)
@@ -68,7 +84,7 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
     log,
     ...(metricsAddress === undefined ? {} : { metricsAddress }),
     ...(listenFd === undefined ? {} : { listenFd }),
-    ...(verifyEvery === undefined ? {} : { verifyEveryMs: verifyEvery * 1000 }),
+    ...(verifyEveryMs === undefined ? {} : { verifyEveryMs }),
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildProgram, main, type CliIo } from '../../../src/cli/main.js';
 import { daemonProgram } from '../../../src/cli/daemon-main.js';
+import { DAEMON_DEFAULTS, daemonSettings } from '../../../src/cli/daemon.js';
 import { parseHex } from '../../../src/cli/decode.js';
 import { eventText } from '../../../src/cli/buses.js';
 
@@ -145,6 +146,17 @@ describe('cantainer daemon (arguments)', () => {
     const flagged = await options(['--log-level', 'warn'], { CANTAINER_LOG_LEVEL: 'debug' });
     assert.equal(flagged.logLevel, 'warn');
     assert.equal(flagged.stateDir, '/var/lib/cantainer');
+  });
+
+  it('reads an empty metrics address as off, and names the option of a bad value', () => {
+    assert.deepEqual(daemonSettings({ ...DAEMON_DEFAULTS, metricsListen: '' }), { logLevel: 'info' });
+    assert.deepEqual(daemonSettings({ ...DAEMON_DEFAULTS, metricsListen: '9100', verifyEvery: '5' }), {
+      logLevel: 'info',
+      metricsAddress: { kind: 'tcp', host: '127.0.0.1', port: 9100 },
+      verifyEveryMs: 5000,
+    });
+    assert.throws(() => daemonSettings({ ...DAEMON_DEFAULTS, verifyEvery: '0' }), /--verify-every.*"?0"?.*1\.\.86400/u);
+    assert.throws(() => daemonSettings({ ...DAEMON_DEFAULTS, logLevel: 'loud' }), /--log-level.*loud/u);
   });
 
   it('starts from a program of its own command only, with the same options and help as in the whole program', () => {

@@ -13,7 +13,10 @@ import { gunzipSync } from 'node:zlib';
 import { buildExecutable } from '../../../packaging/sea.js';
 import { buildDeb } from '../../../packaging/deb.js';
 import { buildImage, IMAGE_PACKAGES, type ImageResult } from '../../../packaging/image.js';
+import { buildPlugin, pluginConfig, type PluginConfig } from '../../../packaging/plugin.js';
 import { entryRole } from '../../../src/cli/entry.js';
+import { daemonProgram } from '../../../src/cli/daemon-main.js';
+import { DAEMON_DEFAULTS } from '../../../src/cli/daemon.js';
 import { dockerRequests, post } from '../../support/plugin-client.js';
 import { stopChild } from '../../support/child.js';
 
@@ -245,5 +248,47 @@ describe('the self-contained executable and the Debian package', () => {
         name,
       );
     assert.ok(!existsSync(join(rootfs, 'usr/share/man')), 'no manual pages');
+  });
+
+  it('lays out the managed plugin: a network driver on the legacy socket name, the image root, host paths as usual', () => {
+    assert.ok(image !== undefined);
+    const plugin = buildPlugin(dir, version, image.rootfs);
+    assert.equal(plugin.dir, join(dir, 'plugin'));
+    assert.deepEqual(readdirSync(plugin.dir).sort(), ['config.json', 'rootfs']);
+    const config = JSON.parse(readFileSync(join(plugin.dir, 'config.json'), 'utf8')) as PluginConfig;
+    assert.deepEqual(config, JSON.parse(JSON.stringify(pluginConfig(version))));
+    assert.deepEqual(config.Interface, { Types: ['docker.networkdriver/1.0'], Socket: 'cantainer.sock' });
+    // Docker serves the plugin's socket at /run/docker/plugins/<Socket> inside it: where the daemon listens unless told.
+    assert.equal(`/run/docker/plugins/${config.Interface.Socket}`, DAEMON_DEFAULTS.socket);
+    assert.deepEqual(config.Entrypoint, ['/usr/bin/cantainer', 'daemon']);
+    const rootfs = join(plugin.dir, 'rootfs');
+    assert.equal(statSync(join(rootfs, 'usr/bin/cantainer')).size, statSync(executable).size);
+    for (const mount of config.Mounts) assert.ok(statSync(join(rootfs, mount.Destination)).isDirectory(), mount.Destination);
+    assert.equal(config.Network.Type, 'host');
+    assert.ok(config.PidHost);
+    for (const capability of ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_SYS_MODULE'])
+      assert.ok(config.Linux.Capabilities.includes(capability));
+    // Every variable it sets is one the daemon reads.
+    const daemon = daemonProgram({ out: () => true, err: () => true }, { code: 0 }).commands.find((command) => command.name() === 'daemon');
+    const read = new Set(daemon?.options.map((option) => option.envVar));
+    for (const variable of config.Env) assert.ok(read.has(variable.Name), `the daemon reads ${variable.Name}`);
+    // What the daemon uses inside is, through the mounts, where it is on a host without the plugin.
+    const onHost = (path: string): string => {
+      const mount = config.Mounts.find((m) => path.startsWith(`${m.Destination}/`));
+      assert.ok(mount !== undefined, `${path} is on a mount of the host`);
+      return `${mount.Source}${path.slice(mount.Destination.length)}`;
+    };
+    const value = (name: string): string => config.Env.find((variable) => variable.Name === name)?.Value ?? '';
+    assert.equal(onHost(value('CANTAINER_STATE_DIR')), DAEMON_DEFAULTS.stateDir);
+    assert.equal(onHost(value('CANTAINER_NETNS_DIR')), DAEMON_DEFAULTS.netnsDir);
+    assert.equal(onHost(value('CANTAINER_CONTROL_SOCKET')), DAEMON_DEFAULTS.controlSocket);
+    assert.equal(onHost(value('CANTAINER_DOCKER_SOCKET')), '/run/docker.sock');
+    // The pins are made inside and must reach the host: that mount is shared.
+    assert.ok(config.Mounts.find((m) => m.Name === 'run')?.Options.includes('rshared'));
+    // Settable as users set them: `docker plugin set cantainer CANTAINER_LOG_LEVEL=debug`.
+    assert.deepEqual(
+      config.Env.filter((variable) => variable.Settable.includes('value')).map((variable) => variable.Name),
+      ['CANTAINER_LOG_LEVEL', 'CANTAINER_METRICS_LISTEN', 'CANTAINER_VERIFY_EVERY'],
+    );
   });
 });
