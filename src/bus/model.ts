@@ -5,6 +5,7 @@ import { checkInterfaceName } from '../netlink/link.js';
 import { parseIdFilter, type IdSelection } from '../can/idset.js';
 import { checkUplink, type Uplink } from './uplink.js';
 import { checkTunnel, listenKey, type Tunnel } from './tunnel.js';
+import { checkSpan, type Span } from './span.js';
 
 export interface Bus {
   /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
@@ -18,6 +19,11 @@ export interface Bus {
   readonly uplinks?: readonly Uplink[];
   /** CAN over IP to other hosts: each a member of the bus whose frames the daemon carries. */
   readonly tunnels?: readonly Tunnel[];
+  /**
+   * One bus with the buses of the same id on other nodes: its tunnel named `span` (bus/span.ts) is kept to the
+   * hub by the daemon, from what the nodes are.
+   */
+  readonly span?: Span;
   /**
    * Made by its first member's arrival rather than by a request of its own, and gone when nothing is left on it
    * (no member, uplink or tunnel): front doors with no step that creates or removes a network attach members by
@@ -122,6 +128,7 @@ export function checkBus(bus: Bus): void {
       );
     if (key !== undefined) listening.add(key);
   }
+  if (bus.span !== undefined) checkSpan(bus.span, (key) => `bus.span ${key}`);
 }
 
 /** Parses a member's `send` or `receive` list into the ids it selects. */

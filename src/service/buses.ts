@@ -4,6 +4,7 @@ import type { NetnsTarget } from '../kernel/port.js';
 import type { Bus, Member } from '../bus/model.js';
 import type { Gateway } from '../bus/gateway.js';
 import type { Tunnel } from '../bus/tunnel.js';
+import type { SpanNodes, SpanPlan } from '../bus/span.js';
 import type { Uplink } from '../bus/uplink.js';
 import type { Change } from '../reconcile/reconciler.js';
 import { BusCore, type BusServiceOptions, type GatewayView, type ReconcileStats, type StartReport } from './core.js';
@@ -116,6 +117,11 @@ export class BusService {
 
   removeTunnel(busName: string, name: string): Promise<boolean> {
     return tunnels.removeTunnel(this.#core, busName, name);
+  }
+
+  /** Keeps the tunnel of a spanned bus to its hub as the nodes call for (see tunnels.keepSpan). */
+  keepSpan(busId: string, nodes: SpanNodes | undefined): Promise<SpanPlan | undefined> {
+    return tunnels.keepSpan(this.#core, busId, nodes);
   }
 
   check(id: string): Change[] {

@@ -2,6 +2,7 @@
 // two desired states, in CAN terms. Derived from the states rather than sprinkled through the code, so that every
 // change that is saved is announced, once, whichever request or sweep made it.
 import type { Bus } from '../bus/model.js';
+import { SPAN_TUNNEL } from '../bus/span.js';
 import { describeGateway, gatewayKey, type Gateway, type GatewayStatus } from '../bus/gateway.js';
 
 export type BusEventType =
@@ -19,7 +20,9 @@ export type BusEventType =
   | 'uplink-up'
   | 'uplink-down'
   | 'tunnel-added'
-  | 'tunnel-removed';
+  | 'tunnel-removed'
+  | 'span-node-joined'
+  | 'span-node-left';
 
 export interface BusEvent {
   /** ISO 8601. */
@@ -30,6 +33,8 @@ export interface BusEvent {
   readonly gateway?: string;
   readonly interface?: string;
   readonly tunnel?: string;
+  /** The address of a node joining or leaving a span (as its hub sees the nodes). */
+  readonly node?: string;
   readonly detail?: string;
 }
 
@@ -69,6 +74,7 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
       if (oldTunnels.get(name) !== JSON.stringify(tunnel))
         events.push({ type: 'tunnel-added', bus: bus.name, tunnel: name, detail: tunnel.transport });
     for (const name of oldTunnels.keys()) if (!newTunnels.has(name)) events.push({ type: 'tunnel-removed', bus: bus.name, tunnel: name });
+    if (bus.span !== undefined) events.push(...spanNodeEvents(bus.name, old, bus));
   }
   for (const bus of before.buses) if (!now.has(bus.id)) events.push({ type: 'bus-removed', bus: bus.name });
   const key = (entry: { gateway: Gateway }): string => `${gatewayKey(entry.gateway)} ${entry.gateway.source}`;
@@ -84,6 +90,18 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
   for (const [id, entry] of oldGateways)
     if (!newGateways.has(id)) events.push({ type: 'gateway-removed', gateway: describeGateway(entry.gateway) });
   return events.map((event) => ({ time, ...event }));
+}
+
+/** The nodes a hub takes (its span tunnel's list), before and after: who joined the span and who left it. */
+function spanNodeEvents(busName: string, old: Bus, bus: Bus): Draft[] {
+  const nodes = (of: Bus): Set<string> =>
+    new Set((of.tunnels ?? []).find((tunnel) => tunnel.name === SPAN_TUNNEL && tunnel.transport === 'tcp-server')?.allow ?? []);
+  const was = nodes(old);
+  const now = nodes(bus);
+  return [
+    ...[...now].filter((node) => !was.has(node)).map((node): Draft => ({ type: 'span-node-joined', bus: busName, node })),
+    ...[...was].filter((node) => !now.has(node)).map((node): Draft => ({ type: 'span-node-left', bus: busName, node })),
+  ];
 }
 
 /**

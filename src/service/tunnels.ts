@@ -1,9 +1,10 @@
 // Tunnels as members of their bus: a tunnel's pair is wired like a member's end; the daemon's tunnel host runs
 // the tunnel itself. No two tunnels of this host listen on the same transport, address and port.
-import { UnknownBusError } from '../errors.js';
+import { InvalidValueError, UnknownBusError } from '../errors.js';
 import { checkListenFree } from '../bus/claims.js';
 import type { Bus } from '../bus/model.js';
 import { checkTunnel, type Tunnel } from '../bus/tunnel.js';
+import { planSpan, SPAN_TUNNEL, type SpanNodes, type SpanPlan } from '../bus/span.js';
 import type { BusCore } from './core.js';
 import { retireIfUnused } from './topology.js';
 
@@ -12,11 +13,50 @@ export function addTunnel(core: BusCore, busName: string, tunnel: Tunnel): Promi
   checkTunnel(tunnel);
   return core.onNamedBus(busName, (stored) => {
     if (stored === undefined) throw new UnknownBusError(busName, 'name');
+    refuseSpanTunnel(stored, tunnel.name);
     checkListenFree(core.buses.values(), stored.id, tunnel);
     const bus = core.prune(stored);
-    const next = { ...bus, tunnels: [...(bus.tunnels ?? []).filter((t) => t.name !== tunnel.name), tunnel] };
+    const next = withTunnel(bus, tunnel.name, tunnel);
     core.commit(bus, next);
     return next;
+  });
+}
+
+/** The span's own tunnel is the daemon's to keep: no request adds, changes or removes it by hand. */
+function refuseSpanTunnel(bus: Bus, name: string): void {
+  if (bus.span !== undefined && name === SPAN_TUNNEL)
+    throw new InvalidValueError(
+      'tunnel name',
+      name,
+      `another name: "${SPAN_TUNNEL}" is the tunnel the span of bus ${bus.name} keeps itself`,
+    );
+}
+
+/** `bus` with its tunnel `name` replaced by `tunnel`, or removed when `tunnel` is undefined. */
+function withTunnel(bus: Bus, name: string, tunnel: Tunnel | undefined): Bus {
+  const tunnels = [...(bus.tunnels ?? []).filter((t) => t.name !== name), ...(tunnel === undefined ? [] : [tunnel])];
+  const { tunnels: _dropped, ...rest } = bus;
+  return tunnels.length === 0 ? rest : { ...rest, tunnels };
+}
+
+/**
+ * Makes a spanned bus's tunnel what the nodes call for: the hub's server or a spoke's client (bus/span.ts), changed
+ * when the hub or the nodes change, gone while no hub is known. `nodes` undefined (the orchestrator did not answer)
+ * changes nothing: a tunnel is not torn down for a missed answer. Returns the plan, or undefined for a bus without
+ * a span (or gone).
+ */
+export function keepSpan(core: BusCore, busId: string, nodes: SpanNodes | undefined): Promise<SpanPlan | undefined> {
+  return core.onBus(busId, () => {
+    const stored = core.buses.get(busId);
+    if (stored?.span === undefined || nodes === undefined) return undefined;
+    const plan = planSpan(stored.id, stored.span, nodes);
+    const wanted = plan?.tunnel;
+    const current = stored.tunnels?.find((tunnel) => tunnel.name === SPAN_TUNNEL);
+    if (JSON.stringify(current) === JSON.stringify(wanted)) return plan;
+    if (wanted !== undefined) checkListenFree(core.buses.values(), stored.id, wanted);
+    const bus = core.prune(stored);
+    core.commit(bus, withTunnel(bus, SPAN_TUNNEL, wanted));
+    return plan;
   });
 }
 
@@ -24,10 +64,9 @@ export function addTunnel(core: BusCore, busName: string, tunnel: Tunnel): Promi
 export async function removeTunnel(core: BusCore, busName: string, name: string): Promise<boolean> {
   const removed = await core.onNamedBus(busName, (stored) => {
     if (stored?.tunnels?.some((tunnel) => tunnel.name === name) !== true) return undefined;
+    refuseSpanTunnel(stored, name);
     const bus = core.prune(stored);
-    const tunnels = (bus.tunnels ?? []).filter((tunnel) => tunnel.name !== name);
-    const { tunnels: _dropped, ...rest } = bus;
-    core.commit(bus, tunnels.length === 0 ? rest : { ...rest, tunnels });
+    core.commit(bus, withTunnel(bus, name, undefined));
     return bus.id;
   });
   if (removed !== undefined) await retireIfUnused(core, removed);

@@ -4,6 +4,7 @@ import { CantainerError, describeValue, errorMessage } from '../errors.js';
 import { checkBus, type Bus, type Member, type MemberEnd } from '../bus/model.js';
 import type { Uplink, UplinkDirection } from '../bus/uplink.js';
 import type { Tunnel, TunnelTransport } from '../bus/tunnel.js';
+import type { Span, SpanMode } from '../bus/span.js';
 import {
   checkGateway,
   gatewaySetProblem,
@@ -114,6 +115,16 @@ function parseTunnel(value: Json, field: string): Tunnel {
   };
 }
 
+function parseSpan(value: Json, field: string): Span {
+  const raw = object(value, field);
+  return {
+    mode: string(raw.mode, `${field}.mode`) as SpanMode,
+    ...(raw.hub === undefined ? {} : { hub: string(raw.hub, `${field}.hub`) }),
+    ...(raw.port === undefined ? {} : { port: number(raw.port, `${field}.port`) }),
+    ...(raw.nodes === undefined ? {} : { nodes: strings(raw.nodes, `${field}.nodes`) }),
+  };
+}
+
 function parseBus(value: Json, field: string): Bus {
   const raw = object(value, field);
   const bus: Bus = {
@@ -128,6 +139,7 @@ function parseBus(value: Json, field: string): Bus {
     ...(raw.tunnels === undefined
       ? {}
       : { tunnels: array(raw.tunnels, `${field}.tunnels`).map((tunnel, i) => parseTunnel(tunnel, `${field}.tunnels[${i}]`)) }),
+    ...(raw.span === undefined ? {} : { span: parseSpan(raw.span, `${field}.span`) }),
     ...annotations(raw.annotations, `${field}.annotations`),
   };
   try {

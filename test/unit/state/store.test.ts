@@ -136,6 +136,20 @@ describe('state schema', () => {
     refuses({ version: 1, buses: [bus, bus] }, 'buses[1].id', /"net-1" appears twice/u);
   });
 
+  it("keeps a bus's span across hosts, and refuses one that cannot span (#24)", () => {
+    const spanned: Bus = { ...bus, span: { mode: 'nodes', hub: '10.0.0.1:7000', nodes: ['10.0.0.1', '10.0.0.2'] } };
+    assert.deepEqual(
+      parseState(JSON.stringify({ version: 2, buses: [spanned, { ...bus, id: 'net-2', span: { mode: 'swarm', port: 29000 } }] })).buses,
+      [spanned, { ...bus, id: 'net-2', span: { mode: 'swarm', port: 29000 } }],
+    );
+    refuses({ version: 2, buses: [{ ...bus, span: { mode: 'swarm', port: '29000' } }] }, 'buses[0].span.port', /"29000" is not a number/u);
+    refuses(
+      { version: 2, buses: [{ ...bus, span: { mode: 'nodes', nodes: ['10.0.0.2'] } }] },
+      'buses[0]',
+      /bus\.span hub: .*a span of nodes names it/u,
+    );
+  });
+
   it('drops unknown fields instead of carrying them into the typed state', () => {
     const parsed = parseState(JSON.stringify({ version: 1, buses: [{ ...bus, surprise: 1 }] }));
     assert.deepEqual(parsed.buses[0], bus);
