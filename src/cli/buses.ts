@@ -13,6 +13,25 @@ import { Errno } from '../netlink/errno.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, followDaemon, listCommand } from './client.js';
 import { table, type CliIo } from './output.js';
 
+/** A spanned bus in `inspect`: this node's part, the hub, the nodes the hub takes, the tunnel's state and counters. */
+function spanLines(span: NonNullable<BusDetail['span']>): string[] {
+  const part = span.role === undefined ? 'no hub known yet' : span.role === 'hub' ? 'this node is the hub' : 'this node is a spoke';
+  const lines = [`span ${span.mode}: ${part}${span.hub === undefined ? '' : `, hub ${span.hub}`}`];
+  if (span.nodes !== undefined) lines.push(`  nodes that may connect: ${span.nodes.join(', ')}`);
+  const tunnel = span.tunnel;
+  if (tunnel !== undefined) {
+    const counters = tunnel.counters;
+    lines.push(
+      `  tunnel ${tunnel.transport} ${tunnel.state}${tunnel.detail === undefined ? '' : ` (${tunnel.detail})`}` +
+        (tunnel.peers === undefined ? '' : `, peers ${tunnel.peers.length === 0 ? '-' : tunnel.peers.join(', ')}`) +
+        (counters === undefined
+          ? ''
+          : `, frames in ${counters.framesIn}, out ${counters.framesOut}, dropped ${Object.values(counters.droppedFrames).reduce((sum, n) => sum + n, 0)}, connects ${counters.connects}, disconnects ${counters.disconnects}`),
+    );
+  }
+  return lines;
+}
+
 function inspectText(bus: BusDetail): string {
   const lines = [
     `bus ${bus.name}  (${bus.fd ? 'CAN FD' : 'classic CAN'}, id ${bus.id})`,
@@ -20,6 +39,7 @@ function inspectText(bus: BusDetail): string {
     `frames ${bus.frames}, dropped ${bus.dropped}`,
     '',
   ];
+  if (bus.span !== undefined) lines.push(...spanLines(bus.span), '');
   lines.push(`members (${bus.members.length})`);
   const filters = (m: BusDetail['members'][number]): string =>
     [m.send === undefined ? '' : `send ${m.send.join(',')}`, m.receive === undefined ? '' : `receive ${m.receive.join(',')}`]
@@ -138,7 +158,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
   listCommand(program, io, {
     description: 'list the buses: name, network id, FD, members, gateways, uplinks, frames carried and dropped',
     method: 'Bus.List',
-    head: ['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED'],
+    head: ['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED', 'SPAN'],
     row: (b) => [
       b.name,
       b.id.slice(0, 12),
@@ -148,6 +168,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
       String(b.uplinks),
       String(b.frames),
       String(b.dropped),
+      b.span === undefined ? '-' : `${b.span.mode}${b.span.role === undefined ? ' (no hub yet)' : ` ${b.span.role}`}`,
     ],
   });
 

@@ -7,7 +7,23 @@ import { packageVersion } from '../version.js';
 import { text } from './body.js';
 import type { ControlContext, ControlHandler, ControlHandlers, StreamHandler } from './context.js';
 import { gatewayEntry } from './gateways.js';
-import { CONTAINER_ANNOTATION, type BusEntry } from './protocol.js';
+import { CONTAINER_ANNOTATION, type BusEntry, type SpanSummary } from './protocol.js';
+import { tunnelEntry } from './tunnels.js';
+import { SPAN_TUNNEL } from '../bus/span.js';
+
+/** A spanned bus's settings and this node's part in it, as the last round of keeping it found them. */
+function spanSummary(context: ControlContext, bus: Bus): SpanSummary | undefined {
+  if (bus.span === undefined) return undefined;
+  const plan = context.buses.spanPlan(bus.id);
+  const hub = plan?.hub;
+  const server = plan?.tunnel?.transport === 'tcp-server' ? plan.tunnel : undefined;
+  return {
+    mode: bus.span.mode,
+    ...(plan === undefined ? {} : { role: plan.role }),
+    ...(hub === undefined ? {} : { hub: hub.family === 6 ? `[${hub.host}]:${hub.port}` : `${hub.host}:${hub.port}` }),
+    ...(server === undefined ? {} : { nodes: server.allow }),
+  };
+}
 
 function knownBus(context: ControlContext, name: string): Bus {
   const bus = context.buses.byName(name) ?? context.buses.get(name);
@@ -19,6 +35,7 @@ const listBuses: ControlHandler<'Bus.List'> = (_body, context) => {
   const gateways = context.buses.gateways().filter((view) => view.status.state === 'wired');
   const buses: BusEntry[] = context.buses.list().map((bus) => {
     const seen = context.buses.observe(bus.id);
+    const span = spanSummary(context, bus);
     return {
       name: bus.name,
       id: bus.id,
@@ -29,6 +46,7 @@ const listBuses: ControlHandler<'Bus.List'> = (_body, context) => {
       frames: seen.frames,
       dropped: seen.dropped,
       namespace: seen.namespacePath,
+      ...(span === undefined ? {} : { span }),
     };
   });
   return { buses };
@@ -59,10 +77,20 @@ const inspectBus: ControlHandler<'Bus.Inspect'> = async (body, context) => {
       ...(member.receive === undefined ? {} : { receive: member.receive }),
     };
   });
+  const span = spanSummary(context, bus);
+  const spanTunnel = bus.tunnels?.find((tunnel) => tunnel.name === SPAN_TUNNEL);
   return {
     name: bus.name,
     id: bus.id,
     fd: bus.fd,
+    ...(span === undefined
+      ? {}
+      : {
+          span: {
+            ...span,
+            ...(spanTunnel === undefined ? {} : { tunnel: tunnelEntry(bus.name, spanTunnel, context.tunnels?.view(bus.id, SPAN_TUNNEL)) }),
+          },
+        }),
     namespace: seen.namespacePath,
     frames: seen.frames,
     dropped: seen.dropped,

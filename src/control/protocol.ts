@@ -5,6 +5,7 @@
 import type { Gateway } from '../bus/gateway.js';
 import type { GatewayFlags } from '../bus/gateway-spec.js';
 import type { Tunnel, TunnelTransport } from '../bus/tunnel.js';
+import type { SpanMode } from '../bus/span.js';
 import type { Uplink, UplinkDirection } from '../bus/uplink.js';
 import type { BusEvent } from '../service/events.js';
 import type { TunnelCounters } from '../tunnel/counters.js';
@@ -28,6 +29,19 @@ export interface BusEntry {
   readonly dropped: number;
   /** The bus's namespace file: tools read its `monitor` interface there. */
   readonly namespace: string;
+  /** A bus spanning nodes: how, and this node's part (absent until the nodes are known). */
+  readonly span?: SpanSummary;
+}
+
+/** A spanned bus's settings and this node's part in it. */
+export interface SpanSummary {
+  readonly mode: SpanMode;
+  /** hub: this node's bus is the one the others connect to; spoke: it connects to the hub. */
+  readonly role?: 'hub' | 'spoke';
+  /** HOST:PORT of the hub. */
+  readonly hub?: string;
+  /** On the hub: the nodes that may connect. */
+  readonly nodes?: readonly string[];
 }
 
 /** A gateway as the API shows it: its settings, the name of the bus that declares it, and its status. */
@@ -87,6 +101,8 @@ export interface BusDetail {
   readonly name: string;
   readonly id: string;
   readonly fd: boolean;
+  /** A bus spanning nodes, with its tunnel to (or from) the other nodes: state, peers, counters. */
+  readonly span?: SpanSummary & { readonly tunnel?: TunnelEntry };
   readonly namespace: string;
   readonly frames: number;
   readonly dropped: number;

@@ -7,7 +7,7 @@ import { optionalInteger, optionalText, strings, text } from './body.js';
 import type { ControlContext, ControlHandler, ControlHandlers } from './context.js';
 import type { TunnelEntry } from './protocol.js';
 
-function tunnelEntry(bus: string, tunnel: Tunnel, view: TunnelView | undefined): TunnelEntry {
+export function tunnelEntry(bus: string, tunnel: Tunnel, view: TunnelView | undefined): TunnelEntry {
   if (view === undefined) return { bus, ...tunnel, state: 'stopped', detail: 'not running in this daemon' };
   return {
     bus,

@@ -3,11 +3,12 @@
 // a reboot needs no user action; on SIGTERM it stops serving and leaves the buses running in the kernel.
 import { CURRENT_NETNS, type KernelPort } from '../kernel/port.js';
 import type { Logger } from '../log.js';
-import { BusService, DEFAULT_TAKEOVER_GRACE_MS, type StartReport } from '../service/buses.js';
+import { BusService, DEFAULT_TAKEOVER_GRACE_MS, type SpanSources, type StartReport } from '../service/buses.js';
 import { STATE_FILE, StateStore } from '../state/store.js';
 import { join } from 'node:path';
 import { ENDPOINTS, type DriverContext } from '../docker/driver.js';
 import { dockerApiLookup, dockerMemberLookup, NetworkNamer, type NetworkLookup } from '../docker/names.js';
+import { dockerSwarmNodes } from '../docker/swarm.js';
 import { parseBody } from '../docker/protocol.js';
 import { CONTROL_ENDPOINTS, type ControlContext } from '../control/api.js';
 import { serveJson, type JsonServer } from '../transport/json-server.js';
@@ -40,6 +41,10 @@ export interface DaemonOptions {
   readonly verifyEveryMs?: number;
   /** Where to serve Prometheus metrics; none when absent. */
   readonly metricsAddress?: MetricsAddress;
+  /** How often spanned buses are kept to their hub (default 3 s). */
+  readonly spanEveryMs?: number;
+  /** Where the nodes of spans come from (default: Docker's swarm through its API socket, and this host's addresses). */
+  readonly spanSources?: SpanSources;
 }
 
 export interface Daemon {
@@ -170,7 +175,24 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     buses: report.buses,
   });
   void namer?.learnAll();
+  const spanSources: SpanSources =
+    options.spanSources ?? (options.dockerSocketPath === undefined ? {} : { swarm: dockerSwarmNodes(options.dockerSocketPath) });
+  const keepSpans = async (): Promise<void> => {
+    for (const { bus, plan } of await service.keepSpans(spanSources))
+      log.info(plan === undefined ? 'span: no hub known' : `span: this node is ${plan.role === 'hub' ? 'the hub' : 'a spoke'}`, {
+        bus,
+        hub: plan === undefined ? undefined : `${plan.hub.host}:${plan.hub.port}`,
+        nodes: plan?.tunnel?.transport === 'tcp-server' ? plan.tunnel.allow.join(',') : undefined,
+      });
+    await tunnels.sync(service.list());
+  };
+  // Not awaited: the orchestrator may be the one waiting for this daemon to answer.
+  void keepSpans().catch((error: unknown) => {
+    log.error('keeping spans failed', { err: errorMessage(error) });
+  });
   const periodic = [
+    // A spanned bus follows its nodes: the hub's list of who may connect, a spoke's hub.
+    every(options.spanEveryMs ?? 3_000, 'keeping spans', log, keepSpans),
     // Uplink interfaces come and go (adapters unplugged, vcans deleted): their rules follow within a second.
     every(1_000, 'rewiring uplinks', log, async () => {
       for (const view of await service.watchUplinks())

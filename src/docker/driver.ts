@@ -94,6 +94,7 @@ const createNetwork: Handler = async (body, context, request) => {
       members: existing?.members ?? members,
       ...(options.uplinks.length === 0 ? {} : { uplinks: options.uplinks }),
       ...(options.tunnels.length === 0 ? {} : { tunnels: options.tunnels }),
+      ...(options.span === undefined ? {} : { span: options.span }),
       annotations: { [NOTE.origin]: 'docker', [NOTE.prefix]: options.prefix },
     },
     { gateways },

@@ -7,6 +7,7 @@ import { gatewayFromWords } from '../bus/gateway-spec.js';
 import { parseIdList } from '../bus/model.js';
 import { uplinkFromWords, type Uplink } from '../bus/uplink.js';
 import { tunnelFromWords, type Tunnel } from '../bus/tunnel.js';
+import { checkSpan, SPAN_TUNNEL, type Span } from '../bus/span.js';
 
 export interface NetworkOptions {
   readonly fd: boolean;
@@ -22,6 +23,8 @@ export interface NetworkOptions {
   readonly uplinks: readonly Uplink[];
   /** CAN over IP (`tunnel` and `tunnel.<name>`): the words after the bus of `cantainer tunnel add`. */
   readonly tunnels: readonly Tunnel[];
+  /** One bus across the nodes that have the network (`span=swarm`, `hub=HOST:PORT`, `span_port=N`). */
+  readonly span?: Span;
 }
 
 /** Stands for the network's own name while checking a gateway option (Docker names contain no spaces). */
@@ -71,6 +74,7 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
   const gateways: Array<{ option: string; words: string }> = [];
   const uplinks: Uplink[] = [];
   const tunnels: Tunnel[] = [];
+  const span: { mode?: string; hub?: string; port?: string } = {};
   const set = <T>(current: { value: T; key: string } | undefined, key: string, value: T): { value: T; key: string } => {
     if (current !== undefined && current.value !== value) {
       throw new InvalidValueError(
@@ -118,6 +122,16 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
       case 'tunnel':
         tunnels.push(tunnelFromWords(field(key), raw));
         break;
+      case 'span':
+        span.mode = raw;
+        break;
+      case 'hub':
+        span.hub = raw;
+        break;
+      case 'span_port':
+        if (!/^\d{1,5}$/u.test(raw)) throw new InvalidValueError(field(key), raw, 'a port 1..65535');
+        span.port = raw;
+        break;
       case 'com.docker.network.driver.mtu':
         throw new InvalidValueError(field(key), raw, 'no MTU option: CAN links have MTU 16, or 72 with fd=true');
       default:
@@ -138,11 +152,19 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
         throw new InvalidValueError(
           field(key),
           raw,
-          'an option of: fd, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME, tunnel, tunnel.NAME (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)',
+          'an option of: fd, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME, tunnel, tunnel.NAME, span, hub, span_port (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)',
         );
     }
   }
   if (vxcanId !== undefined && vxcanDev === undefined) vxcanDev = 'vcan';
+  const spanned = spanOption(span, field);
+  const taken = spanned === undefined ? undefined : tunnels.find((tunnel) => tunnel.name === SPAN_TUNNEL);
+  if (taken !== undefined)
+    throw new InvalidValueError(
+      field(`tunnel.${SPAN_TUNNEL}`),
+      SPAN_TUNNEL,
+      "another tunnel name: with span=swarm, the tunnel named span is the span's",
+    );
   if (vxcanDev !== undefined)
     hostInterface = set(hostInterface, 'vxcan.dev', name(field('vxcan.dev'), `${vxcanDev}${vxcanId ?? ''}`, IFNAME_MAX));
   return {
@@ -153,7 +175,26 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
     gateways,
     uplinks,
     tunnels,
+    ...(spanned === undefined ? {} : { span: spanned }),
   };
+}
+
+/** `span=swarm` with `hub` or `span_port`; either of those without `span` is refused, not ignored. */
+function spanOption(options: { mode?: string; hub?: string; port?: string }, field: (key: string) => string): Span | undefined {
+  if (options.mode === undefined) {
+    if (options.hub !== undefined) throw new InvalidValueError(field('hub'), options.hub, 'a hub only with span=swarm');
+    if (options.port !== undefined) throw new InvalidValueError(field('span_port'), options.port, 'a port only with span=swarm');
+    return undefined;
+  }
+  // Docker networks span a swarm; a span of nodes named by hand is the CNI configuration's.
+  if (options.mode !== 'swarm') throw new InvalidValueError(field('span'), options.mode, '"swarm"');
+  const span: Span = {
+    mode: 'swarm',
+    ...(options.hub === undefined ? {} : { hub: options.hub }),
+    ...(options.port === undefined ? {} : { port: Number(options.port) }),
+  };
+  checkSpan(span, (key) => field(key === 'span' ? 'span' : key));
+  return span;
 }
 
 /** `send=` and `receive=`: comma-separated `ID[/MASK]`, `!` before the ids excluded (`7DF,7E0/7F0,!7E5`). */

@@ -2,6 +2,7 @@
 // node id, and, on a manager, the address of every node. From GET /info (any node) and GET /nodes (managers only).
 import type { SpanNodes } from '../bus/span.js';
 import { ipFamily } from '../bus/tunnel.js';
+import { dockerApiGet } from './names.js';
 
 export interface SwarmInfo {
   readonly nodeId: string;
@@ -54,4 +55,17 @@ export function parseSwarmNodes(nodes: unknown): string[] {
 /** What a span needs, from the two answers (`nodes` undefined on a worker, which may not list them). */
 export function swarmSpanNodes(info: SwarmInfo, nodes: readonly string[] | undefined): SpanNodes {
   return { self: [info.nodeAddress], managers: info.managers, ...(nodes === undefined ? {} : { nodes }) };
+}
+
+/**
+ * The nodes of swarm spans, from Docker's API on this node: GET /info, and GET /nodes on a manager. An engine in no
+ * swarm has no hub (its span tunnels go); a failed request throws, and the tunnels stay as they are.
+ */
+export function dockerSwarmNodes(socketPath: string): () => Promise<SpanNodes> {
+  return async () => {
+    const info = parseSwarmInfo(await dockerApiGet(socketPath, '/info'));
+    if (info === undefined) return { self: [], managers: [] };
+    const nodes = info.manager ? parseSwarmNodes(await dockerApiGet(socketPath, '/nodes')) : undefined;
+    return swarmSpanNodes(info, nodes);
+  };
 }

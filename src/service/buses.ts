@@ -21,6 +21,7 @@ export type { BusServiceOptions, GatewayView, ReconcileStats, StartReport } from
 export type { BusObservation } from './inspection.js';
 export { TRANSIENT_ID_PREFIX, type AttachTarget } from './members.js';
 export type { UplinkView } from './uplink-interfaces.js';
+export type { SpanSources } from './tunnels.js';
 
 export class BusService {
   readonly #core: BusCore;
@@ -122,6 +123,16 @@ export class BusService {
   /** Keeps the tunnel of a spanned bus to its hub as the nodes call for (see tunnels.keepSpan). */
   keepSpan(busId: string, nodes: SpanNodes | undefined): Promise<SpanPlan | undefined> {
     return tunnels.keepSpan(this.#core, busId, nodes);
+  }
+
+  /** One round of keeping every spanned bus's tunnel; returns the buses whose plan changed. */
+  keepSpans(sources: tunnels.SpanSources): Promise<Array<{ readonly bus: string; readonly plan?: SpanPlan }>> {
+    return tunnels.keepSpans(this.#core, sources);
+  }
+
+  /** A spanned bus's last plan: its role, its hub, who may connect; undefined before the nodes were known. */
+  spanPlan(busId: string): SpanPlan | undefined {
+    return this.#core.spanPlans.get(busId);
   }
 
   check(id: string): Change[] {

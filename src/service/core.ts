@@ -10,6 +10,7 @@ import { busNamed, onlyBusNamed, unused, type Bus } from '../bus/model.js';
 import { gatewayPorts, gatewayStatus, type Gateway, type GatewayPort, type GatewayStatus } from '../bus/gateway.js';
 import { neighbours } from '../bus/gateway-set.js';
 import { busMtu, busNamespace, type BusAttachments } from '../bus/plan.js';
+import type { SpanPlan } from '../bus/span.js';
 import { Reconciler, type Change } from '../reconcile/reconciler.js';
 import type { DesiredState } from '../state/schema.js';
 import type { StateFileError, StateStore } from '../state/store.js';
@@ -71,6 +72,8 @@ export class BusCore {
   readonly graceMs: number;
   /** The host interfaces of uplinks, as the kernel has them. */
   readonly interfaces: UplinkInterfaces;
+  /** The last plan of each spanned bus (bus/span.ts): its role, its hub, who may connect. */
+  readonly spanPlans = new Map<string, SpanPlan>();
   readonly #store: StateStore;
   readonly #queue = new KeyedQueue();
   #buses = new Map<string, Bus>();

@@ -1,10 +1,12 @@
 // Tunnels as members of their bus: a tunnel's pair is wired like a member's end; the daemon's tunnel host runs
-// the tunnel itself. No two tunnels of this host listen on the same transport, address and port.
-import { InvalidValueError, UnknownBusError } from '../errors.js';
+// the tunnel itself. No two tunnels of this host listen on the same transport, address and port. A spanned bus's
+// tunnel (named span) is kept by the daemon from what the nodes are, never by hand.
+import { networkInterfaces } from 'node:os';
+import { InvalidValueError, UnknownBusError, errorMessage } from '../errors.js';
 import { checkListenFree } from '../bus/claims.js';
 import type { Bus } from '../bus/model.js';
 import { checkTunnel, type Tunnel } from '../bus/tunnel.js';
-import { planSpan, SPAN_TUNNEL, type SpanNodes, type SpanPlan } from '../bus/span.js';
+import { planSpan, SPAN_TUNNEL, type Span, type SpanNodes, type SpanPlan } from '../bus/span.js';
 import type { BusCore } from './core.js';
 import { retireIfUnused } from './topology.js';
 
@@ -50,6 +52,8 @@ export function keepSpan(core: BusCore, busId: string, nodes: SpanNodes | undefi
     const stored = core.buses.get(busId);
     if (stored?.span === undefined || nodes === undefined) return undefined;
     const plan = planSpan(stored.id, stored.span, nodes);
+    if (plan === undefined) core.spanPlans.delete(busId);
+    else core.spanPlans.set(busId, plan);
     const wanted = plan?.tunnel;
     const current = stored.tunnels?.find((tunnel) => tunnel.name === SPAN_TUNNEL);
     if (JSON.stringify(current) === JSON.stringify(wanted)) return plan;
@@ -71,4 +75,45 @@ export async function removeTunnel(core: BusCore, busName: string, name: string)
   });
   if (removed !== undefined) await retireIfUnused(core, removed);
   return removed !== undefined;
+}
+
+/** Where the nodes of spans come from: the swarm orchestrator (asked once a round), and this host's addresses. */
+export interface SpanSources {
+  readonly swarm?: () => Promise<SpanNodes | undefined>;
+  readonly localAddresses?: () => readonly string[];
+}
+
+/** This host's IP addresses: a span of nodes named in configuration finds itself among them. */
+export function hostAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((addresses) => addresses ?? [])
+    .map((address) => address.address);
+}
+
+/**
+ * One round of keeping every spanned bus's tunnel: the orchestrator asked once for all swarm spans, each bus kept
+ * on its own (a bus that fails is logged and the others still kept). Returns the buses whose plan changed.
+ */
+export async function keepSpans(core: BusCore, sources: SpanSources): Promise<Array<{ readonly bus: string; readonly plan?: SpanPlan }>> {
+  const spanned = [...core.buses.values()].filter((bus): bus is typeof bus & { span: Span } => bus.span !== undefined);
+  for (const id of core.spanPlans.keys()) if (core.buses.get(id)?.span === undefined) core.spanPlans.delete(id);
+  if (spanned.length === 0) return [];
+  const swarm = spanned.some((bus) => bus.span.mode === 'swarm')
+    ? await (sources.swarm?.() ?? Promise.resolve(undefined)).catch((error: unknown) => {
+        core.log.debug('the swarm did not say which nodes there are', { err: errorMessage(error) });
+        return undefined;
+      })
+    : undefined;
+  const local: SpanNodes = { self: (sources.localAddresses ?? hostAddresses)(), managers: [] };
+  const changed: Array<{ bus: string; plan?: SpanPlan }> = [];
+  for (const bus of spanned) {
+    const before = JSON.stringify(core.spanPlans.get(bus.id));
+    try {
+      const plan = await keepSpan(core, bus.id, bus.span.mode === 'swarm' ? swarm : local);
+      if (JSON.stringify(core.spanPlans.get(bus.id)) !== before) changed.push({ bus: bus.name, ...(plan === undefined ? {} : { plan }) });
+    } catch (error) {
+      core.log.error('keeping the span of a bus failed', { bus: bus.name, err: errorMessage(error) });
+    }
+  }
+  return changed;
 }

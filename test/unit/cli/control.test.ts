@@ -234,7 +234,7 @@ describe('the cantainer commands, through the control socket', () => {
     const ls = await run('ls');
     assert.equal(
       ls.out,
-      'NAME        ID            FD   MEMBERS  GATEWAYS  UPLINKS  FRAMES  DROPPED\npowertrain  aaaaaaaaaaaa  yes  1        1         0        0       0\nbody        bbbbbbbbbbbb  no   0        1         0        0       0\n',
+      'NAME        ID            FD   MEMBERS  GATEWAYS  UPLINKS  FRAMES  DROPPED  SPAN\npowertrain  aaaaaaaaaaaa  yes  1        1         0        0       0        -\nbody        bbbbbbbbbbbb  no   0        1         0        0       0        -\n',
     );
     const json = JSON.parse((await run('ls', '--json')).out) as Array<Record<string, unknown>>;
     assert.deepEqual(

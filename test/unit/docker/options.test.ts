@@ -162,6 +162,33 @@ describe('network options', () => {
     );
   });
 
+  it('reads a span across the swarm, with a named hub or a port, and refuses the keys of a span without span=swarm', () => {
+    assert.deepEqual(parseNetworkOptions({ span: 'swarm' }).span, { mode: 'swarm' });
+    assert.deepEqual(parseNetworkOptions({ span: 'swarm', hub: 'bench-1:7000' }).span, { mode: 'swarm', hub: 'bench-1:7000' });
+    assert.deepEqual(parseNetworkOptions({ span: 'swarm', span_port: '29000' }).span, { mode: 'swarm', port: 29000 });
+    assert.equal(parseNetworkOptions({}).span, undefined);
+    refuses(() => parseNetworkOptions({ hub: '10.0.0.1:7000' }), 'network option "hub"', /allowed: a hub only with span=swarm/u);
+    refuses(() => parseNetworkOptions({ span_port: '7000' }), 'network option "span_port"', /allowed: a port only with span=swarm/u);
+    refuses(() => parseNetworkOptions({ span: 'nodes' }), 'network option "span"', /"nodes" is not valid; allowed: "swarm"/u);
+    refuses(
+      () => parseNetworkOptions({ span: 'swarm', hub: 'nowhere' }),
+      'network option "hub"',
+      /"nowhere" is not valid; allowed: HOST:PORT/u,
+    );
+    refuses(() => parseNetworkOptions({ span: 'swarm', span_port: '0' }), 'network option "span_port"', /allowed: a port 1\.\.65535/u);
+    refuses(() => parseNetworkOptions({ span: 'swarm', span_port: 'x' }), 'network option "span_port"', /allowed: a port 1\.\.65535/u);
+    refuses(
+      () => parseNetworkOptions({ span: 'swarm', 'tunnel.span': '--tcp-client 10.0.0.5:7000' }),
+      'network option "tunnel.span"',
+      /allowed: another tunnel name: with span=swarm, the tunnel named span is the span's/u,
+    );
+    refuses(
+      () => parseNetworkOptions({ span: 'swarm', hub: '10.0.0.1:7000', span_port: '7001' }),
+      'network option "span_port"',
+      /allowed: nothing: the hub 10\.0\.0\.1:7000 names its port/u,
+    );
+  });
+
   it("explains Docker's MTU option instead of ignoring it, and ignores Docker's other keys", () => {
     refuses(
       () => parseNetworkOptions({ 'com.docker.network.driver.mtu': '1500' }),
