@@ -5,7 +5,7 @@ import { checkInterfaceName } from '../netlink/link.js';
 import { parseIdFilter, type IdSelection } from '../can/idset.js';
 import { checkUplink, type Uplink } from './uplink.js';
 import { checkTunnel, listenKey, type Tunnel } from './tunnel.js';
-import { checkSpan, type Span } from './span.js';
+import { checkSpan, SPAN_TUNNEL, type Span } from './span.js';
 
 export interface Bus {
   /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
@@ -36,7 +36,9 @@ export interface Bus {
 
 /** Whether a transient bus has nothing left on it and goes. */
 export function unused(bus: Bus): boolean {
-  return bus.transient === true && bus.members.length === 0 && (bus.uplinks ?? []).length === 0 && (bus.tunnels ?? []).length === 0;
+  // A span's own tunnel keeps nothing: the bus went with its last member on this node, the span's tunnel with it.
+  const tunnels = (bus.tunnels ?? []).filter((tunnel) => bus.span === undefined || tunnel.name !== SPAN_TUNNEL);
+  return bus.transient === true && bus.members.length === 0 && (bus.uplinks ?? []).length === 0 && tunnels.length === 0;
 }
 
 export interface Member {

@@ -95,6 +95,7 @@ async function add(env: CniEnvironment, config: NetworkConfig, socket: string, c
     interface: ifname,
     ...(config.send === undefined ? {} : { send: config.send }),
     ...(config.receive === undefined ? {} : { receive: config.receive }),
+    ...(config.span === undefined ? {} : { span: config.span }),
     annotations: {
       [ATTACHMENT.origin]: 'cni',
       [ATTACHMENT.container]: containerId,

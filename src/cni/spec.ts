@@ -116,6 +116,8 @@ export interface NetworkConfig {
   readonly send?: readonly string[];
   readonly receive?: readonly string[];
   readonly controlSocket?: string;
+  /** One bus across nodes (`span: "nodes"`, `hub`, `nodes`): the daemon checks it and keeps its tunnel. */
+  readonly span?: { readonly mode: 'nodes'; readonly hub?: string; readonly nodes?: readonly string[] };
   readonly prevResult?: Readonly<Record<string, unknown>>;
   /** GC: the attachments the runtime still has. */
   readonly validAttachments?: ReadonlyArray<{ readonly containerId: string; readonly ifname: string }>;
@@ -136,7 +138,7 @@ const RUNTIME_KEYS = new Set([
   'disableGC',
 ]);
 /** This plugin's own keys. */
-const OWN_KEYS = new Set(['bus', 'fd', 'send', 'receive', 'controlSocket']);
+const OWN_KEYS = new Set(['bus', 'fd', 'send', 'receive', 'controlSocket', 'span', 'hub', 'nodes']);
 /** Keys that ask for what a CAN bus has not: refused rather than ignored. */
 const NOT_ON_CAN: Readonly<Record<string, string>> = {
   ipam: 'CAN interfaces have no IP addresses: remove "ipam"',
@@ -164,6 +166,25 @@ function record(value: unknown): Readonly<Record<string, unknown>> | undefined {
 /** Per-container settings, strongest first: runtimeConfig, args.cni (Multus's cni-args), CNI_ARGS. */
 function perContainer(raw: Readonly<Record<string, unknown>>, args: Readonly<Record<string, string>>, key: 'send' | 'receive'): unknown {
   return record(raw.runtimeConfig)?.[key] ?? record(record(raw.args)?.cni)?.[key] ?? args[key] ?? raw[key];
+}
+
+/**
+ * `span`, `hub` and `nodes`: their form here (the daemon checks the addresses, the hub among the nodes and the
+ * rest, and answers what is wrong). `hub` or `nodes` without `span` are refused, not ignored.
+ */
+function spanOf(raw: Readonly<Record<string, unknown>>): NetworkConfig['span'] {
+  if (raw.span === undefined) {
+    for (const key of ['hub', 'nodes'])
+      if (raw[key] !== undefined) throw config(key, `${describeValue(raw[key])} is not valid; allowed: "${key}" only with "span": "nodes"`);
+    return undefined;
+  }
+  if (raw.span !== 'nodes')
+    throw config('span', `${describeValue(raw.span)} is not valid; allowed: "nodes" (the nodes and the hub named by "nodes" and "hub")`);
+  if (typeof raw.hub !== 'string') throw config('hub', `${describeValue(raw.hub)} is not valid; allowed: HOST:PORT of the hub node`);
+  const nodes = raw.nodes;
+  if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((node): node is string => typeof node === 'string'))
+    throw config('nodes', `${describeValue(nodes)} is not valid; allowed: the IP address of every node of the span, the hub's too`);
+  return { mode: 'nodes', hub: raw.hub, nodes };
 }
 
 /** Parses the configuration on stdin; `args` are the call's CNI_ARGS. */
@@ -205,6 +226,7 @@ export function parseNetworkConfig(text: string, args: Readonly<Record<string, s
       'controlSocket',
       `${describeValue(raw.controlSocket)} is not valid; allowed: the absolute path of the cantainer daemon's control socket`,
     );
+  const span = spanOf(raw);
   const send = idList(perContainer(raw, args, 'send'), 'send');
   const receive = idList(perContainer(raw, args, 'receive'), 'receive');
   const prevResult = raw.prevResult === undefined ? undefined : record(raw.prevResult);
@@ -232,6 +254,7 @@ export function parseNetworkConfig(text: string, args: Readonly<Record<string, s
     ...(send === undefined ? {} : { send }),
     ...(receive === undefined ? {} : { receive }),
     ...(raw.controlSocket === undefined ? {} : { controlSocket: raw.controlSocket }),
+    ...(span === undefined ? {} : { span }),
     ...(prevResult === undefined ? {} : { prevResult }),
     ...(validAttachments === undefined ? {} : { validAttachments }),
   };

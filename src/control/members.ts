@@ -4,7 +4,8 @@
 import { InvalidValueError } from '../errors.js';
 import type { Member } from '../bus/model.js';
 import { busMtu } from '../bus/plan.js';
-import type { ControlHandler, ControlHandlers } from './context.js';
+import { checkSpan, type Span, type SpanMode } from '../bus/span.js';
+import type { ControlHandler, ControlHandlers, RequestBody } from './context.js';
 import type { AttachAnswer, MemberEntry } from './protocol.js';
 import { annotationsOf, optionalText, strings, text } from './body.js';
 
@@ -13,6 +14,24 @@ function optionalBoolean(body: Readonly<Record<string, unknown>>, key: string): 
   if (value === undefined) return undefined;
   if (typeof value !== 'boolean') throw new InvalidValueError(key, value, 'true or false');
   return value;
+}
+
+/** A span of nodes as the request says it (`span`, `hub`, `nodes`, as the CNI configuration has them), checked. */
+function spanOf(body: RequestBody): Span | undefined {
+  const raw = body.span;
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new InvalidValueError('span', raw, 'an object: {mode, hub, nodes}');
+  const fields = raw as RequestBody;
+  const hub = optionalText(fields, 'hub');
+  const nodes = strings(fields, 'nodes');
+  const span: Span = {
+    mode: text(fields, 'mode') as SpanMode,
+    ...(hub === undefined ? {} : { hub }),
+    ...(nodes === undefined ? {} : { nodes }),
+  };
+  checkSpan(span);
+  return span;
 }
 
 const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
@@ -25,6 +44,7 @@ const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
   const receive = strings(body, 'receive');
   const annotations = annotationsOf(body, 'annotations');
   const busAnnotations = annotationsOf(body, 'busAnnotations');
+  const span = spanOf(body);
   const member: Member = {
     id: text(body, 'member'),
     end: { name: text(body, 'interface'), netns, up: true },
@@ -38,6 +58,7 @@ const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
       create: optionalBoolean(body, 'create') === true,
       ...(fd === undefined ? {} : { fd }),
       ...(busAnnotations === undefined ? {} : { annotations: busAnnotations }),
+      ...(span === undefined ? {} : { span }),
     },
     member,
   );

@@ -134,6 +134,8 @@ export interface AttachRequest {
   readonly annotations?: Readonly<Record<string, string>>;
   /** Notes kept with a bus made by this attach. */
   readonly busAnnotations?: Readonly<Record<string, string>>;
+  /** One bus with the buses of that name on other nodes (`mode` "nodes", with `hub` and `nodes`). */
+  readonly span?: { readonly mode: SpanMode; readonly hub?: string; readonly nodes?: readonly string[] };
 }
 
 /** What Member.Attach answers. */

@@ -1,7 +1,8 @@
 // Members: a container's end (or one made in a namespace file) joined to a bus, and what goes when it leaves.
 // Joins and leaves are the hot path: they trust the rules the last apply made (verify reads the rest back).
 import { BusConflictError, NotANetworkNamespaceError, UnknownBusError } from '../errors.js';
-import { withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
+import { checkBus, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
+import type { Span } from '../bus/span.js';
 import type { BusCore } from './core.js';
 import { retireIfUnused } from './topology.js';
 
@@ -14,6 +15,8 @@ export interface AttachTarget {
   readonly create?: boolean;
   /** The front door's notes, kept with a bus made now. */
   readonly annotations?: Readonly<Record<string, string>>;
+  /** One bus with the buses of that name on other nodes: a bus made now takes it, an existing bus must span alike. */
+  readonly span?: Span;
 }
 
 /** Ids of transient buses: the name after this prefix (ids of other buses are the front door's own). */
@@ -82,8 +85,10 @@ export async function attachMember(
       fd: target.fd ?? false,
       transient: true,
       members: [],
+      ...(target.span === undefined ? {} : { span: target.span }),
       ...(target.annotations === undefined ? {} : { annotations: { ...target.annotations } }),
     };
+    checkBus(bus);
     if (core.buses.has(bus.id))
       throw new BusConflictError(
         `a bus with id ${bus.id} exists already, named ${core.busName(bus.id) ?? ''}`,
@@ -101,6 +106,12 @@ function attachTo(core: BusCore, stored: Bus, target: AttachTarget, member: Memb
     throw new BusConflictError(
       `bus ${stored.name} carries ${stored.fd ? 'CAN FD' : 'classic CAN'} frames, and this member asks for ${target.fd ? 'CAN FD' : 'classic CAN'}`,
       `leave fd out to take the bus as it is, or set it to ${String(stored.fd)}`,
+    );
+  }
+  if (target.span !== undefined && JSON.stringify(target.span) !== JSON.stringify(stored.span)) {
+    throw new BusConflictError(
+      `bus ${stored.name} ${stored.span === undefined ? 'spans no other node' : `spans ${JSON.stringify(stored.span)}`}, and this member asks for a span ${JSON.stringify(target.span)}`,
+      "every node's configuration of a spanned network must say the same span, hub and nodes",
     );
   }
   return join(core, stored, member);

@@ -321,7 +321,7 @@ describe('the CNI plugin', () => {
         conf({ bitrate: 500000 }),
         attach('ecu1'),
         2,
-        /^unsupported field "bitrate" \(value 500000\): this plugin reads bus, fd, send, receive, controlSocket$/u,
+        /^unsupported field "bitrate" \(value 500000\): this plugin reads bus, fd, send, receive, controlSocket, span, hub, nodes$/u,
       ],
       ['ADD', conf({ fd: 'yes' }), attach('ecu1'), 7, /^fd: "yes" is not valid; allowed: true or false$/u],
       ['ADD', conf({ send: ['12G'] }), attach('ecu1'), 7, /^member cni-\w+ send: "12G" is not valid; allowed: ID or ID\/MASK in hex/u],

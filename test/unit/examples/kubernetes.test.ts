@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { buildProgram } from '../../../src/cli/main.js';
 import { DAEMON_DEFAULTS } from '../../../src/cli/daemon.js';
 import { parseNetworkConfig } from '../../../src/cni/spec.js';
+import { checkSpan } from '../../../src/bus/span.js';
 import { projectPath } from '../../support/helpers.js';
 
 interface Mount {
@@ -138,9 +139,22 @@ describe('examples/kubernetes', () => {
       assert.equal(attachment.apiVersion, 'k8s.cni.cncf.io/v1');
       const config = parseNetworkConfig(attachment.spec.config as string);
       assert.equal(config.name, attachment.metadata.name);
+      // What the daemon checks of a span: the hub's address, the nodes' addresses.
+      if (config.span !== undefined) checkSpan(config.span);
     }
     const names = new Set(attachments.map((attachment) => attachment.metadata.name));
-    const pods = all.filter((resource) => resource.kind === 'Pod');
+    const pods = all.flatMap((resource) =>
+      resource.kind === 'Pod'
+        ? [resource]
+        : resource.kind === 'Deployment'
+          ? [
+              {
+                ...resource,
+                metadata: { ...(resource.spec.template as { metadata: Resource['metadata'] }).metadata, name: resource.metadata.name },
+              },
+            ]
+          : [],
+    );
     assert.ok(pods.length > 0);
     for (const p of pods) {
       const asked = p.metadata.annotations?.['k8s.v1.cni.cncf.io/networks'] ?? '';
