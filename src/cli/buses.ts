@@ -156,7 +156,8 @@ function dumpFilters(texts: readonly string[]): IdFilter[] | undefined {
 
 export function registerBusCommands(program: Command, io: CliIo, status: { code: number }): void {
   listCommand(program, io, {
-    description: 'list the buses: name, network id, FD, members, gateways, uplinks, frames carried and dropped',
+    description:
+      "list the buses: name, network id, FD, members, gateways, uplinks, frames carried and dropped, and this node's part in a span across nodes",
     method: 'Bus.List',
     head: ['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED', 'SPAN'],
     row: (b) => [
