@@ -51,8 +51,16 @@ export interface PluginConfig {
   readonly PidHost: boolean;
   readonly Linux: { readonly Capabilities: readonly string[] };
   readonly Mounts: readonly PluginMount[];
+  readonly PropagatedMount: string;
   readonly Env: readonly PluginEnv[];
 }
+
+/**
+ * Docker makes a plugin's root shared (rather than a slave of the host's) only for a plugin with a propagated
+ * mount; without it, mounts made inside would never reach the host, shared options or not. This one is that
+ * mount, and nothing is kept in it.
+ */
+const PROPAGATED = '/propagated';
 
 export function pluginConfig(version: string): PluginConfig {
   const fixed = (Name: string, Value: string, Description: string): PluginEnv => ({ Name, Description, Settable: [], Value });
@@ -98,6 +106,7 @@ export function pluginConfig(version: string): PluginConfig {
         Options: ['rbind', 'ro'],
       },
     ],
+    PropagatedMount: PROPAGATED,
     Env: [
       { Name: 'CANTAINER_LOG_LEVEL', Description: 'debug, info, warn or error', Settable: ['value'], Value: 'info' },
       {
@@ -139,7 +148,7 @@ export function buildPlugin(out: string, version: string, imageRootfs: string): 
   mkdirSync(dir, { recursive: true });
   const config = pluginConfig(version);
   // The mount points, made here rather than left to the runtime.
-  for (const point of [...config.Mounts.map((mount) => mount.Destination), '/run/docker/plugins'])
+  for (const point of [...config.Mounts.map((mount) => mount.Destination), PROPAGATED, '/run/docker/plugins'])
     mkdirSync(join(imageRootfs, point), { recursive: true });
   renameSync(imageRootfs, join(dir, 'rootfs'));
   writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

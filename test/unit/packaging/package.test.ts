@@ -264,6 +264,8 @@ describe('the self-contained executable and the Debian package', () => {
     const rootfs = join(plugin.dir, 'rootfs');
     assert.equal(statSync(join(rootfs, 'usr/bin/cantainer')).size, statSync(executable).size);
     for (const mount of config.Mounts) assert.ok(statSync(join(rootfs, mount.Destination)).isDirectory(), mount.Destination);
+    // A propagated mount, so that Docker makes the plugin's root shared and the pins reach the host.
+    assert.ok(statSync(join(rootfs, config.PropagatedMount)).isDirectory());
     assert.equal(config.Network.Type, 'host');
     assert.ok(config.PidHost);
     for (const capability of ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_SYS_MODULE'])
