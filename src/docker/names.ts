@@ -23,7 +23,8 @@ export type NetworkLookup = (idOrName: string) => Promise<DockerNetwork | undefi
 /** GET a path of Docker's API over its unix socket: the JSON body, or undefined for 404. */
 export function dockerApiGet(socketPath: string, path: string, timeoutMs = 5_000): Promise<Record<string, unknown> | undefined> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (response) => {
+    // A connection of its own (no kept-alive one that Docker may have closed meanwhile: EPIPE, ECONNRESET).
+    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs, agent: false }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {

@@ -1,7 +1,11 @@
 // What Docker says about its swarm (#24), read from the answers of GET /info and GET /nodes as engines give them.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSwarmInfo, parseSwarmNodes, swarmSpanNodes } from '../../../src/docker/swarm.js';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dockerSwarmNodes, parseSwarmInfo, parseSwarmNodes, swarmSpanNodes } from '../../../src/docker/swarm.js';
 
 /** GET /info's Swarm part, as a worker of a two-manager swarm answers it (fields not read left out). */
 const WORKER_INFO = {
@@ -60,5 +64,39 @@ describe("Docker's swarm, as a span sees it", () => {
     assert.ok(info !== undefined);
     assert.deepEqual(swarmSpanNodes(info, undefined), { self: ['192.168.56.12'], managers: info.managers });
     assert.deepEqual(swarmSpanNodes(info, ['192.168.56.11']).nodes, ['192.168.56.11']);
+  });
+
+  it("asks Docker's API: /info on any node, /nodes on a manager only; an engine in no swarm has no hub", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cantainer-swarm-api-'));
+    const socket = join(dir, 'docker.sock');
+    const asked: string[] = [];
+    let info: unknown = WORKER_INFO;
+    const server: Server = createServer((request, response) => {
+      asked.push(request.url ?? '');
+      const body =
+        request.url === '/info'
+          ? info
+          : [
+              { ID: 'm2b3c4', Status: { State: 'ready', Addr: '192.168.56.11' } },
+              { ID: 'w9x8y7', Status: { State: 'ready', Addr: '192.168.56.12' } },
+            ];
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    try {
+      const nodes = dockerSwarmNodes(socket);
+      assert.deepEqual(await nodes(), { self: ['192.168.56.12'], managers: parseSwarmInfo(WORKER_INFO)?.managers });
+      assert.deepEqual(asked, ['/info']);
+      info = { Swarm: { ...WORKER_INFO.Swarm, NodeID: 'm2b3c4', NodeAddr: '192.168.56.11', ControlAvailable: true } };
+      assert.deepEqual((await nodes()).nodes, ['192.168.56.11', '192.168.56.12']);
+      assert.deepEqual(asked, ['/info', '/info', '/nodes']);
+      info = { Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive' } };
+      assert.deepEqual(await nodes(), { self: [], managers: [] });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await assert.rejects(dockerSwarmNodes(socket)(), /ENOENT|ECONNREFUSED/u);
   });
 });
