@@ -1,5 +1,5 @@
 // The Docker managed plugin (#23), as users get it: `docker plugin create cantainer dist/pkg/plugin` and enable,
-// then networks `-d cantainer` behave as with the legacy socket (the Docker end-to-end scenario, exact frames).
+// then networks `-d cantainer:latest` behave as with the legacy socket (the Docker end-to-end scenario, exact frames).
 // The buses keep carrying frames while the plugin is disabled, and its members and state survive disable/enable
 // and a dockerd restart; the host's CLI reaches the daemon's control socket at the usual path. Then the plugin is
 // pushed to a registry on localhost (Debian's docker-registry) and installed from it on a fresh engine, where the
@@ -20,6 +20,12 @@ const NETNS_DIR = '/run/cantainer/netns';
 const STATE = '/var/lib/cantainer/state.json';
 const LOGS = '/tmp/cantainer-plugin-registry.log';
 const CONTAINERS = ['plg1', 'plg2', 'plg3'];
+/**
+ * Docker names a managed network driver by the plugin's full name, tag included: libnetwork looks the driver up by
+ * exactly the name given, and registers a managed plugin's under its full reference (`-d cantainer` answers
+ * "could not resolve driver cantainer in registry").
+ */
+const DRIVER = 'cantainer:latest';
 
 /** The host's cantainer command line: it finds the plugin's control socket at /run/cantainer/control.sock. */
 const hostCli = (args: string): string => sh(`${cantainerCommand().join(' ')} ${args}`, 60_000);
@@ -87,7 +93,7 @@ describe('the managed plugin', () => {
       docker(`plugin create cantainer ${PLUGIN_DIR}`, 300_000);
       docker('plugin enable cantainer', 180_000);
       assert.equal(docker('plugin inspect -f "{{.Enabled}} {{.Config.Interface.Socket}}" cantainer').trim(), 'true cantainer.sock');
-      docker('network create -d cantainer --ipam-driver null powertrain');
+      docker(`network create -d ${DRIVER} --ipam-driver null powertrain`);
       for (const name of CONTAINERS)
         docker(`run -d --restart always --stop-timeout 2 --network powertrain --name ${name} lab/canutils sleep 600`);
       await assertBusCarriesFrames('plg1', ['plg2', 'plg3']);
@@ -148,7 +154,7 @@ describe('the managed plugin', () => {
     docker(`plugin install --grant-all-permissions --alias cantainer ${PUSHED}`, 300_000);
     assert.equal(docker('plugin inspect -f "{{.Enabled}} {{.PluginReference}}" cantainer').trim(), `true ${PUSHED}`);
     ensureDockerWithImages();
-    docker('network create -d cantainer --ipam-driver null powertrain');
+    docker(`network create -d ${DRIVER} --ipam-driver null powertrain`);
     for (const name of CONTAINERS) docker(`run -d --network powertrain --name ${name} lab/canutils sleep 600`);
     await assertBusCarriesFrames('plg2', ['plg1', 'plg3']);
     assert.deepEqual(busMembers(), [['powertrain', 3]]);
