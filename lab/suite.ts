@@ -17,9 +17,16 @@ const guestDir = join(projectRoot, 'lab', 'guest');
 // At full size (npm run test:full) its 30 cycles alone take about 26 minutes, and the fuzz and floods grow too.
 const SUITE_TIMEOUT_MS = (process.env.CANTAINER_FULL === '1' ? 110 : 50) * 60_000;
 
-/** npm run test:full passes CANTAINER_FULL=1 on to the tests in the VM: full-size fuzz, soak and flood counts. */
+/**
+ * npm run test:full passes CANTAINER_FULL=1 on to the tests in the VM: full-size fuzz, soak and flood counts;
+ * CANTAINER_CHAOS_CYCLES (the crash test's compose cycles) goes along when set.
+ */
 function fullSize(): Record<string, string> {
-  return process.env.CANTAINER_FULL === '1' ? { CANTAINER_FULL: '1' } : {};
+  const cycles = process.env.CANTAINER_CHAOS_CYCLES;
+  return {
+    ...(process.env.CANTAINER_FULL === '1' ? { CANTAINER_FULL: '1' } : {}),
+    ...(cycles === undefined || cycles === '' ? {} : { CANTAINER_CHAOS_CYCLES: cycles }),
+  };
 }
 
 function summaryNumber(output: string, key: string): number | undefined {
