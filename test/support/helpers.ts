@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 
 /** The checkout's root: tests run compiled from dist/test/, so it is found from this file's place there. */
 const PROJECT_ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -32,4 +33,13 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A TCP port free on `host` now (the kernel's pick, released at once): for a listener a test starts next. */
+export async function freeTcpPort(host: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address !== null ? address.port : 0;
 }

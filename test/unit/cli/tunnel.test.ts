@@ -9,12 +9,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/log.js';
-import { startDaemon, type Daemon } from '../../../src/daemon/daemon.js';
+import type { Daemon } from '../../../src/daemon/daemon.js';
 import { main, type CliIo } from '../../../src/cli/main.js';
 import { collectMetrics, RequestMetrics } from '../../../src/daemon/metrics.js';
 import { classicFrame } from '../../../src/can/frame.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { ecu } from '../../support/ecus.js';
+import { startNodeDaemon } from '../../support/node-daemon.js';
 
 async function freeUdpPort(): Promise<number> {
   const socket = createSocket('udp4');
@@ -31,17 +32,8 @@ describe('cantainer tunnel, through the control socket', () => {
   const daemons: Array<{ daemon: Daemon; kernel: FakeKernel; control: string }> = [];
 
   const start = async (name: string): Promise<{ daemon: Daemon; kernel: FakeKernel; control: string }> => {
-    const kernel = new FakeKernel();
-    const control = join(dir, `${name}-control.sock`);
-    const daemon = await startDaemon({
-      kernel,
-      socketPath: join(dir, `${name}-plugin.sock`),
-      controlSocketPath: control,
-      stateDir: join(dir, `${name}-state`),
-      log: silentLogger,
-    });
-    await daemon.service.createBus({ id: 'P', name: 'powertrain', fd: false, members: [] });
-    const made = { daemon, kernel, control };
+    const made = await startNodeDaemon(dir, name);
+    await made.daemon.service.createBus({ id: 'P', name: 'powertrain', fd: false, members: [] });
     daemons.push(made);
     return made;
   };

@@ -6,55 +6,32 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../../src/log.js';
-import { startDaemon, type Daemon } from '../../../src/daemon/daemon.js';
 import { runCni } from '../../../src/cni/plugin.js';
 import { classicFrame } from '../../../src/can/frame.js';
 import { formatCansend } from '../../../src/can/text.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
-import { waitFor } from '../../support/helpers.js';
+import { freeTcpPort, waitFor } from '../../support/helpers.js';
+import { startNodeDaemon, type NodeDaemon } from '../../support/node-daemon.js';
 
 /** The hub node listens on 127.0.0.2; the other node connects from loopback's own address. */
 const HUB = '127.0.0.2';
 const SPOKE = '127.0.0.1';
 
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, HUB, resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
-
-interface Node {
-  readonly kernel: FakeKernel;
-  readonly control: string;
-  readonly daemon: Daemon;
-}
+type Node = NodeDaemon;
 
 describe('a span of nodes through the CNI plugin', () => {
   let dir: string;
   let port: number;
   let hub: Node;
   let spoke: Node;
-  const startNode = async (name: string, self: string): Promise<Node> => {
-    const kernel = new FakeKernel();
-    const control = join(dir, `${name}-control.sock`);
-    const daemon = await startDaemon({
-      kernel,
-      socketPath: join(dir, `${name}-plugin.sock`),
-      controlSocketPath: control,
-      stateDir: join(dir, `${name}-state`),
-      log: silentLogger,
+  const startNode = (name: string, self: string): Promise<Node> =>
+    startNodeDaemon(dir, name, {
       spanEveryMs: 50,
       // This node's addresses, as the host's interfaces would say.
       spanSources: { localAddresses: () => [self, '::1'] },
     });
-    return { kernel, control, daemon };
-  };
   const conf = (node: Node, extra: Record<string, unknown> = {}): string =>
     JSON.stringify({
       cniVersion: '1.1.0',
@@ -85,7 +62,7 @@ describe('a span of nodes through the CNI plugin', () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cantainer-cni-span-'));
-    port = await freeTcpPort();
+    port = await freeTcpPort(HUB);
     hub = await startNode('hub', HUB);
     spoke = await startNode('spoke', SPOKE);
   });

@@ -5,11 +5,8 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../../src/log.js';
-import { startDaemon, type Daemon } from '../../../src/daemon/daemon.js';
 import { classicFrame } from '../../../src/can/frame.js';
 import { formatCansend } from '../../../src/can/text.js';
 import { main, type CliIo } from '../../../src/cli/main.js';
@@ -18,19 +15,13 @@ import type { BusDetail, BusEntry } from '../../../src/control/protocol.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { ecu } from '../../support/ecus.js';
 import { dockerRequests, post } from '../../support/plugin-client.js';
+import { freeTcpPort } from '../../support/helpers.js';
+import { startNodeDaemon, type NodeDaemon } from '../../support/node-daemon.js';
 
 const NET = 'f00dfeed'.repeat(8);
 /** The hub listens on 127.0.0.2; spokes connect from loopback's own address, 127.0.0.1. */
 const HUB = '127.0.0.2';
 const SPOKE = '127.0.0.1';
-
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, HUB, resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -40,13 +31,7 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
   }
 }
 
-interface Node {
-  readonly name: string;
-  readonly kernel: FakeKernel;
-  readonly plugin: string;
-  readonly control: string;
-  daemon: Daemon;
-}
+type Node = NodeDaemon;
 
 describe('one bus across nodes: span=swarm', () => {
   let dir: string;
@@ -62,22 +47,18 @@ describe('one bus across nodes: span=swarm', () => {
     nodes: [HUB, SPOKE, '10.9.9.9'],
   });
 
-  const startNode = async (name: string, self: string, kernel = new FakeKernel()): Promise<Node> => {
-    const plugin = join(dir, `${name}-plugin.sock`);
-    const control = join(dir, `${name}-control.sock`);
-    const daemon = await startDaemon({
+  const startNode = (name: string, self: string, kernel = new FakeKernel()): Promise<Node> =>
+    startNodeDaemon(
+      dir,
+      name,
+      {
+        spanEveryMs: 50,
+        // Docker's answer for the network's name.
+        networkLookup: (id) => Promise.resolve(id === NET ? { name: 'powertrain', labels: {} } : undefined),
+        spanSources: { swarm: () => Promise.resolve(swarm(self)) },
+      },
       kernel,
-      socketPath: plugin,
-      controlSocketPath: control,
-      stateDir: join(dir, `${name}-state`),
-      log: silentLogger,
-      spanEveryMs: 50,
-      // Docker's answer for the network's name.
-      networkLookup: (id) => Promise.resolve(id === NET ? { name: 'powertrain', labels: {} } : undefined),
-      spanSources: { swarm: () => Promise.resolve(swarm(self)) },
-    });
-    return { name, kernel, plugin, control, daemon };
-  };
+    );
   const cli = async (node: Node, ...argv: string[]): Promise<string> => {
     let out = '';
     let err = '';
@@ -110,7 +91,7 @@ describe('one bus across nodes: span=swarm', () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cantainer-span-daemons-'));
-    port = await freeTcpPort();
+    port = await freeTcpPort(HUB);
     nodes.push(await startNode('a', HUB), await startNode('b', SPOKE), await startNode('c', SPOKE));
     for (const node of nodes) {
       const created = await post(
