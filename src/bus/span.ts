@@ -5,7 +5,7 @@
 // orchestrator says about its nodes; asking it is the daemon's business.
 import { InvalidValueError } from '../errors.js';
 import { shortHash } from './hash.js';
-import { canonicalAddress, ipFamily, parseAddress, type NetAddress, type Tunnel } from './tunnel.js';
+import { canonicalAddress, formatAddress, ipFamily, parseAddress, type NetAddress, type Tunnel } from './tunnel.js';
 
 export const SPAN_MODES = ['swarm', 'nodes'] as const;
 export type SpanMode = (typeof SPAN_MODES)[number];
@@ -69,8 +69,6 @@ export interface SpanPlan {
   readonly tunnel?: Tunnel;
 }
 
-const hostPort = (host: string, port: number): string => (ipFamily(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
-
 /** The hub: the one named, or the Swarm manager with the lowest node id (every node sorts the same list alike). */
 export function spanHub(busId: string, span: Span, nodes: SpanNodes): NetAddress | undefined {
   if (span.hub !== undefined) return parseAddress('hub', span.hub, { literal: false });
@@ -88,12 +86,16 @@ export function planSpan(busId: string, span: Span, nodes: SpanNodes): SpanPlan 
   if (hub === undefined) return undefined;
   const self = new Set(nodes.self.map(canonicalAddress));
   if (!self.has(canonicalAddress(hub.host)))
-    return { role: 'spoke', hub, tunnel: { name: SPAN_TUNNEL, transport: 'tcp-client', peer: hostPort(hub.host, hub.port), allow: [] } };
+    return {
+      role: 'spoke',
+      hub,
+      tunnel: { name: SPAN_TUNNEL, transport: 'tcp-client', peer: formatAddress(hub.host, hub.port), allow: [] },
+    };
   const known = span.mode === 'nodes' ? span.nodes : nodes.nodes;
   // Only the other nodes may connect; a server with an empty list would take anyone, so none is opened then.
   const allow = [...new Set((known ?? []).map(canonicalAddress))].filter((address) => !self.has(address)).sort();
   if (allow.length === 0) return { role: 'hub', hub };
   // A named hub may be a host name: the server then listens on every address, and the list still holds.
-  const listen = hub.family === undefined ? `0.0.0.0:${hub.port}` : hostPort(hub.host, hub.port);
+  const listen = hub.family === undefined ? `0.0.0.0:${hub.port}` : formatAddress(hub.host, hub.port);
   return { role: 'hub', hub, tunnel: { name: SPAN_TUNNEL, transport: 'tcp-server', listen, allow } };
 }

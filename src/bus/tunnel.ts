@@ -71,6 +71,11 @@ export function canonicalAddress(text: string): string {
   return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }
 
+/** `HOST:PORT`, an IPv6 address in brackets: how addresses are written everywhere here (parseAddress reads it back). */
+export function formatAddress(host: string, port: number): string {
+  return ipFamily(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** Parses `ADDR:PORT`, `[IPV6]:PORT` or (unless `literal`) `HOST:PORT`. */
 export function parseAddress(field: string, text: string, options: { literal: boolean }): NetAddress {
   const allowed = options.literal

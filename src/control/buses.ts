@@ -10,6 +10,7 @@ import { gatewayEntry } from './gateways.js';
 import { CONTAINER_ANNOTATION, type BusEntry, type SpanSummary } from './protocol.js';
 import { tunnelEntry } from './tunnels.js';
 import { SPAN_TUNNEL } from '../bus/span.js';
+import { formatAddress } from '../bus/tunnel.js';
 
 /** A spanned bus's settings and this node's part in it, as the last round of keeping it found them. */
 function spanSummary(context: ControlContext, bus: Bus): SpanSummary | undefined {
@@ -20,7 +21,7 @@ function spanSummary(context: ControlContext, bus: Bus): SpanSummary | undefined
   return {
     mode: bus.span.mode,
     ...(plan === undefined ? {} : { role: plan.role }),
-    ...(hub === undefined ? {} : { hub: hub.family === 6 ? `[${hub.host}]:${hub.port}` : `${hub.host}:${hub.port}` }),
+    ...(hub === undefined ? {} : { hub: formatAddress(hub.host, hub.port) }),
     ...(server === undefined ? {} : { nodes: server.allow }),
   };
 }

@@ -5,7 +5,7 @@
 import type { Gateway } from '../bus/gateway.js';
 import type { GatewayFlags } from '../bus/gateway-spec.js';
 import type { Tunnel, TunnelTransport } from '../bus/tunnel.js';
-import type { SpanMode } from '../bus/span.js';
+import type { Span, SpanMode } from '../bus/span.js';
 import type { Uplink, UplinkDirection } from '../bus/uplink.js';
 import type { BusEvent } from '../service/events.js';
 import type { TunnelCounters } from '../tunnel/counters.js';
@@ -135,7 +135,7 @@ export interface AttachRequest {
   /** Notes kept with a bus made by this attach. */
   readonly busAnnotations?: Readonly<Record<string, string>>;
   /** One bus with the buses of that name on other nodes (`mode` "nodes", with `hub` and `nodes`). */
-  readonly span?: { readonly mode: SpanMode; readonly hub?: string; readonly nodes?: readonly string[] };
+  readonly span?: Pick<Span, 'mode' | 'hub' | 'nodes'>;
 }
 
 /** What Member.Attach answers. */

@@ -177,14 +177,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   void namer?.learnAll();
   const spanSources: SpanSources =
     options.spanSources ?? (options.dockerSocketPath === undefined ? {} : { swarm: dockerSwarmNodes(options.dockerSocketPath) });
+  // A tunnel changed here is a saved change: the event that announces it makes the tunnels follow.
   const keepSpans = async (): Promise<void> => {
-    for (const { bus, plan } of await service.keepSpans(spanSources))
+    for (const { bus, plan, hub } of await service.keepSpans(spanSources))
       log.info(plan === undefined ? 'span: no hub known' : `span: this node is ${plan.role === 'hub' ? 'the hub' : 'a spoke'}`, {
         bus,
-        hub: plan === undefined ? undefined : `${plan.hub.host}:${plan.hub.port}`,
+        hub,
         nodes: plan?.tunnel?.transport === 'tcp-server' ? plan.tunnel.allow.join(',') : undefined,
       });
-    await tunnels.sync(service.list());
   };
   // Not awaited: the orchestrator may be the one waiting for this daemon to answer.
   void keepSpans().catch((error: unknown) => {

@@ -126,7 +126,7 @@ export class BusService {
   }
 
   /** One round of keeping every spanned bus's tunnel; returns the buses whose plan changed. */
-  keepSpans(sources: tunnels.SpanSources): Promise<Array<{ readonly bus: string; readonly plan?: SpanPlan }>> {
+  keepSpans(sources: tunnels.SpanSources): Promise<tunnels.SpanChange[]> {
     return tunnels.keepSpans(this.#core, sources);
   }
 

@@ -5,7 +5,7 @@ import { networkInterfaces } from 'node:os';
 import { InvalidValueError, UnknownBusError, errorMessage } from '../errors.js';
 import { checkListenFree } from '../bus/claims.js';
 import type { Bus } from '../bus/model.js';
-import { checkTunnel, type Tunnel } from '../bus/tunnel.js';
+import { checkTunnel, formatAddress, type Tunnel } from '../bus/tunnel.js';
 import { planSpan, SPAN_TUNNEL, type Span, type SpanNodes, type SpanPlan } from '../bus/span.js';
 import type { BusCore } from './core.js';
 import { retireIfUnused } from './topology.js';
@@ -77,6 +77,13 @@ export async function removeTunnel(core: BusCore, busName: string, name: string)
   return removed !== undefined;
 }
 
+/** A spanned bus whose plan changed in a round, with its hub written out. */
+export interface SpanChange {
+  readonly bus: string;
+  readonly plan?: SpanPlan;
+  readonly hub?: string;
+}
+
 /** Where the nodes of spans come from: the swarm orchestrator (asked once a round), and this host's addresses. */
 export interface SpanSources {
   readonly swarm?: () => Promise<SpanNodes | undefined>;
@@ -94,7 +101,7 @@ export function hostAddresses(): string[] {
  * One round of keeping every spanned bus's tunnel: the orchestrator asked once for all swarm spans, each bus kept
  * on its own (a bus that fails is logged and the others still kept). Returns the buses whose plan changed.
  */
-export async function keepSpans(core: BusCore, sources: SpanSources): Promise<Array<{ readonly bus: string; readonly plan?: SpanPlan }>> {
+export async function keepSpans(core: BusCore, sources: SpanSources): Promise<SpanChange[]> {
   const spanned = [...core.buses.values()].filter((bus): bus is typeof bus & { span: Span } => bus.span !== undefined);
   for (const id of core.spanPlans.keys()) if (core.buses.get(id)?.span === undefined) core.spanPlans.delete(id);
   if (spanned.length === 0) return [];
@@ -105,12 +112,13 @@ export async function keepSpans(core: BusCore, sources: SpanSources): Promise<Ar
       })
     : undefined;
   const local: SpanNodes = { self: (sources.localAddresses ?? hostAddresses)(), managers: [] };
-  const changed: Array<{ bus: string; plan?: SpanPlan }> = [];
+  const changed: SpanChange[] = [];
   for (const bus of spanned) {
     const before = JSON.stringify(core.spanPlans.get(bus.id));
     try {
       const plan = await keepSpan(core, bus.id, bus.span.mode === 'swarm' ? swarm : local);
-      if (JSON.stringify(core.spanPlans.get(bus.id)) !== before) changed.push({ bus: bus.name, ...(plan === undefined ? {} : { plan }) });
+      if (JSON.stringify(core.spanPlans.get(bus.id)) !== before)
+        changed.push({ bus: bus.name, ...(plan === undefined ? {} : { plan, hub: formatAddress(plan.hub.host, plan.hub.port) }) });
     } catch (error) {
       core.log.error('keeping the span of a bus failed', { bus: bus.name, err: errorMessage(error) });
     }

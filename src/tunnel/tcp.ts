@@ -7,7 +7,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { CanFrame } from '../can/frame.js';
 import { encodeFrames, StreamDecoder, TCP_HANDSHAKE } from '../cannelloni/codec.js';
-import { parseAddress, type Tunnel } from '../bus/tunnel.js';
+import { formatAddress, parseAddress, type Tunnel } from '../bus/tunnel.js';
 import { allowCheck, reportedAddress, type AddressCheck } from './allow.js';
 import type { BusSide, TunnelCarrier } from './bus-side.js';
 import { countDrop, type DropCause, type TunnelCounters } from './counters.js';
@@ -163,7 +163,7 @@ class StreamPeer {
 
 function peerName(socket: Socket): string {
   const address = reportedAddress(socket.remoteAddress ?? '?');
-  return address.includes(':') ? `[${address}]:${socket.remotePort ?? 0}` : `${address}:${socket.remotePort ?? 0}`;
+  return formatAddress(address, socket.remotePort ?? 0);
 }
 
 export class TcpServerCarrier implements TunnelCarrier {
