@@ -24,12 +24,20 @@ export function rssOf(pid: number): number {
   return Number(match?.[1] ?? Number.NaN) * 1024;
 }
 
-/** Asks until a plugin socket answers Plugin.Activate; returns the milliseconds waited. */
-export async function firstAnswer(socket: string, started: number, timeoutMs = 60_000): Promise<number> {
+/**
+ * Asks until a plugin socket answers `request` (Plugin.Activate, Docker's first); returns the milliseconds since
+ * `started`.
+ */
+export async function firstAnswer(
+  socket: string,
+  started: number,
+  timeoutMs = 60_000,
+  request: { readonly path: string; readonly body?: object } = { path: '/Plugin.Activate' },
+): Promise<number> {
   for (;;) {
     if (existsSync(socket)) {
       try {
-        const answer = await post(socket, '/Plugin.Activate', undefined, 5_000);
+        const answer = await post(socket, request.path, request.body, timeoutMs);
         if (answer.status === 200) return performance.now() - started;
       } catch {
         // not listening yet
@@ -44,7 +52,7 @@ export async function firstAnswer(socket: string, started: number, timeoutMs = 6
 export async function startDaemonProcess(
   dir: string,
   options: { fresh?: boolean; metricsListen?: string; profileDir?: string; executable?: string } = {},
-): Promise<DaemonProcess & { coldStartMs: number }> {
+): Promise<DaemonProcess & { coldStartMs: number; readyMs: number }> {
   if (options.fresh !== false) rmSync(join(dir, 'state'), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const paths = { dir, plugin: join(dir, 'plugin.sock'), control: join(dir, 'control.sock'), netnsDir: join(dir, 'netns') };
@@ -77,10 +85,16 @@ export async function startDaemonProcess(
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const coldStartMs = await firstAnswer(paths.plugin, started);
+  // Ready: a request that needs the buses (the daemon answers Activate before it has wired them) is answered.
+  const readyMs = await firstAnswer(paths.plugin, started, 60_000, {
+    path: '/NetworkDriver.EndpointOperInfo',
+    body: d.endpoint(newId(), newId()),
+  });
   return {
     ...paths,
     child,
     coldStartMs,
+    readyMs,
     rss: () => rssOf(child.pid ?? 0),
     stop: () => stopChild(child, 'SIGTERM'),
   };

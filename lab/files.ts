@@ -41,4 +41,5 @@ export const INSTALL_FILES = [
   'dist/test/lab/install/deb.test.js',
   'dist/test/lab/install/image.test.js',
   'dist/test/lab/install/plugin.test.js',
+  'dist/test/lab/install/swarm.test.js',
 ];

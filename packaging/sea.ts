@@ -1,13 +1,15 @@
 // The self-contained executable: the compiled code bundled into one CommonJS script (esbuild), made into a Node.js
-// single executable application (node --experimental-sea-config) with koffi's native module as an asset, and
-// injected into a stripped copy of this machine's node binary (postject). Nothing is downloaded.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// single executable application (node --experimental-sea-config) whose main script is a small loader
+// (sea/loader.ts) and whose assets are the bundle, V8's code cache for it made by a warm start, and koffi's native
+// module; injected into a stripped copy of this machine's node binary (postject). Nothing is downloaded.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { inject } from 'postject';
 import { executableName } from './names.js';
+import { BUNDLE_ASSET, CACHE_ASSET } from './sea/loader-names.js';
 
 /** The fuse Node.js looks for to know that a blob was injected (the same string in every Node.js release). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -52,11 +54,47 @@ async function quietly(task: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * V8's code cache for the bundle, made by starting the daemon from it (through the loader, with this machine's node:
+ * the executable is a copy of it, so its V8 takes the cache) until it answers a request that needs its buses.
+ * Undefined, with a warning, when the daemon cannot start here: the executable then compiles as it goes.
+ */
+function warmCache(loader: string, bundle: string, work: string): string | undefined {
+  const dir = join(work, 'warm');
+  const cache = join(work, CACHE_ASSET);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const run = spawnSync(
+    process.execPath,
+    [
+      loader,
+      'daemon',
+      '--log-level',
+      'error',
+      ...['--socket', join(dir, 'plugin.sock'), '--control-socket', join(dir, 'control.sock')],
+      ...['--state-dir', join(dir, 'state'), '--netns-dir', join(dir, 'netns'), '--docker-socket', join(dir, 'none.sock')],
+    ],
+    {
+      // No PATH: the daemon finds no modprobe, so a build never loads kernel modules on the machine it runs on.
+      env: { CANTAINER_SEA_WARM: cache, CANTAINER_SEA_BUNDLE: bundle, CANTAINER_SEA_WARM_SOCKET: join(dir, 'plugin.sock'), PATH: '' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  rmSync(dir, { recursive: true, force: true });
+  if (run.status === 0 && existsSync(cache)) return cache;
+  console.warn(
+    `package: the warm start for the code cache failed (${run.error?.message ?? `status ${String(run.status)}`}): ${run.stderr.slice(-400)}`,
+  );
+  return undefined;
+}
+
 export async function buildExecutable(root: string, out: string, version: string): Promise<SeaResult> {
   const work = join(out, 'sea');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const script = join(work, 'cantainer.cjs');
+  const script = join(work, BUNDLE_ASSET);
+  const loader = join(work, 'loader.cjs');
   await build({
     entryPoints: [join(root, 'dist', 'packaging', 'sea', 'entry.js')],
     bundle: true,
@@ -72,17 +110,31 @@ export async function buildExecutable(root: string, out: string, version: string
     // version.ts reads package.json through import.meta only when no version was bundled, which never happens here.
     logOverride: { 'empty-import-meta': 'silent' },
   });
+  await build({
+    entryPoints: [join(root, 'dist', 'packaging', 'sea', 'loader.js')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: loader,
+    logLevel: 'warning',
+    // The loader is CommonJS's main script: it hands its module and require on to the bundle.
+    logOverride: { 'commonjs-variable-in-esm': 'silent' },
+  });
+  const cache = warmCache(loader, script, work);
   const config = join(work, 'sea-config.json');
   const blob = join(work, 'sea-prep.blob');
   writeFileSync(
     config,
     JSON.stringify({
-      main: script,
+      main: loader,
       output: blob,
       disableExperimentalSEAWarning: true,
-      // V8's compiled code goes in too: the executable starts without compiling the bundle again.
-      useCodeCache: true,
-      assets: { 'koffi.node': koffiNativeModule(root) },
+      assets: {
+        [BUNDLE_ASSET]: script,
+        ...(cache === undefined ? {} : { [CACHE_ASSET]: cache }),
+        'koffi.node': koffiNativeModule(root),
+      },
     }),
   );
   // Quiet when it works; when it fails, the error carries what it printed.

@@ -1,12 +1,13 @@
 // `cantainer daemon`: runs the bus service and the Docker plugin socket in the foreground until SIGTERM or SIGINT.
-import { systemKernel } from '../kernel/index.js';
-import { loadRequiredModules } from '../kernel/preflight.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { InvalidValueError, errorMessage } from '../errors.js';
 import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR } from '../daemon/defaults.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
 import { parseMetricsAddress, type MetricsAddress } from '../transport/metrics-server.js';
+import { serveJsonLate } from '../transport/json-server.js';
+import { parseBody, STATIC_ANSWERS } from '../docker/protocol.js';
+import type { DriverContext } from '../docker/driver.js';
 
 export interface DaemonCliOptions {
   readonly socket: string;
@@ -61,31 +62,52 @@ export function daemonSettings(options: DaemonCliOptions): {
 export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string) => void): Promise<number> {
   const { logLevel, metricsAddress, verifyEveryMs } = daemonSettings(options);
   const log = createLogger(logLevel, writeLog);
-  const kernel = systemKernel({ netnsDir: options.netnsDir });
-  const report = kernel.preflight();
-  if (!report.ok)
-    log.error('this kernel lacks CAN modules cantainer needs; requests will fail until fixed', { fix: report.fixes.join('; ') });
-  try {
-    const loaded = loadRequiredModules(report);
-    if (loaded.length > 0) log.info('loaded kernel modules', { modules: loaded.join(',') });
-  } catch (error) {
-    log.error(errorMessage(error));
-  }
   const listenFd = inheritedSocket(process.env, process.pid);
   if (listenFd !== undefined) log.info('serving a socket inherited from the service manager', { fd: listenFd });
-  // Loaded here, not at the top: the other commands never load the service, the reconciler or the front doors.
-  const { startDaemon } = await import('../daemon/daemon.js');
-  const daemon = await startDaemon({
-    kernel,
+  // The plugin socket answers first, before anything else is loaded: Docker (and a managed plugin's enable) waits for
+  // Activate, and the rest of a start (modules, the kernel check, wiring every bus) may take seconds on a slow host.
+  // Requests that need the buses wait until they are wired.
+  const plugin = await serveJsonLate<DriverContext>({
     socketPath: options.socket,
-    controlSocketPath: options.controlSocket,
-    dockerSocketPath: options.dockerSocket,
-    stateDir: options.stateDir,
+    early: STATIC_ANSWERS,
     log,
-    ...(metricsAddress === undefined ? {} : { metricsAddress }),
+    parseBody,
     ...(listenFd === undefined ? {} : { listenFd }),
-    ...(verifyEveryMs === undefined ? {} : { verifyEveryMs }),
   });
+  let daemon: { close(): Promise<void> };
+  try {
+    // Loaded here, not at the top: the other commands never load the kernel, the service or the front doors.
+    const [{ systemKernel }, { loadRequiredModules }, { startDaemon }] = await Promise.all([
+      import('../kernel/index.js'),
+      import('../kernel/preflight.js'),
+      import('../daemon/daemon.js'),
+    ]);
+    const kernel = systemKernel({ netnsDir: options.netnsDir });
+    const report = kernel.preflight();
+    if (!report.ok)
+      log.error('this kernel lacks CAN modules cantainer needs; requests will fail until fixed', { fix: report.fixes.join('; ') });
+    try {
+      const loaded = loadRequiredModules(report);
+      if (loaded.length > 0) log.info('loaded kernel modules', { modules: loaded.join(',') });
+    } catch (error) {
+      log.error(errorMessage(error));
+    }
+    daemon = await startDaemon({
+      kernel,
+      socketPath: options.socket,
+      pluginServer: plugin,
+      controlSocketPath: options.controlSocket,
+      dockerSocketPath: options.dockerSocket,
+      stateDir: options.stateDir,
+      log,
+      ...(metricsAddress === undefined ? {} : { metricsAddress }),
+      ...(verifyEveryMs === undefined ? {} : { verifyEveryMs }),
+    });
+  } catch (error) {
+    plugin.fail(error);
+    await plugin.server.close();
+    throw error;
+  }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

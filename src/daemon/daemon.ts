@@ -11,7 +11,7 @@ import { dockerApiLookup, dockerMemberLookup, NetworkNamer, type NetworkLookup }
 import { dockerSwarmNodes } from '../docker/swarm.js';
 import { parseBody } from '../docker/protocol.js';
 import { CONTROL_ENDPOINTS, type ControlContext } from '../control/api.js';
-import { serveJson, type JsonServer } from '../transport/json-server.js';
+import { serveJson, type JsonServer, type LateJsonServer } from '../transport/json-server.js';
 import { collectMetrics, RequestMetrics } from './metrics.js';
 import { formatMetricsAddress, serveMetrics, type MetricsAddress, type MetricsServer } from '../transport/metrics-server.js';
 import { packageVersion } from '../version.js';
@@ -24,6 +24,11 @@ export interface DaemonOptions {
   readonly stateDir: string;
   readonly log: Logger;
   readonly listenFd?: number;
+  /**
+   * The plugin socket, already listening and answering what needs nothing loaded (`cantainer daemon` opens it first
+   * thing); the driver's routes are given to it once the buses are wired. Else the socket is opened here.
+   */
+  readonly pluginServer?: LateJsonServer<DriverContext>;
   /** How to ask Docker for network names (its API socket); buses are known by network id without it. */
   readonly dockerSocketPath?: string;
   /** Or a lookup of its own (tests). */
@@ -116,17 +121,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
   };
   const requests = new RequestMetrics();
-  const server = await serveJson({
-    onRequest: requests.recorder('plugin'),
-    socketPath: options.socketPath,
-    handlers: ENDPOINTS,
-    context,
-    log,
-    parseBody,
-    ...(options.listenFd === undefined ? {} : { listenFd: options.listenFd }),
-    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
-  });
+  const server =
+    options.pluginServer === undefined
+      ? await serveJson({
+          onRequest: requests.recorder('plugin'),
+          socketPath: options.socketPath,
+          handlers: ENDPOINTS,
+          context,
+          log,
+          parseBody,
+          ...(options.listenFd === undefined ? {} : { listenFd: options.listenFd }),
+          ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+          ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+        })
+      : options.pluginServer.server;
   const started = {
     at: new Date().toISOString(),
     stateFile: join(options.stateDir, STATE_FILE),
@@ -167,6 +175,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             throw error;
           },
         );
+  options.pluginServer?.provide({ handlers: ENDPOINTS, context }, requests.recorder('plugin'));
   log.info('serving the Docker network plugin', {
     socket: options.socketPath,
     control: options.controlSocketPath,

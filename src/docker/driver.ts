@@ -19,7 +19,8 @@ import {
   parseJoin,
   parseNetworkRequest,
   usesAddressPool,
-  type CapabilitiesResponse,
+  ACTIVATE,
+  CAPABILITIES,
   type JoinResponse,
 } from './protocol.js';
 
@@ -174,13 +175,12 @@ const endpointOperInfo: Handler = (body, context, request) => {
   return { Value: member === undefined || bus === undefined ? {} : { bus: bus.name, fd: bus.fd, mtu: bus.fd ? 72 : 16 } };
 };
 
-const capabilities: CapabilitiesResponse = { Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true };
 const nothing: Handler = () => ({});
 
 /** Every path of the protocol; unknown paths are answered 404 by the transport. */
 export const ENDPOINTS: Readonly<Record<string, Handler>> = {
-  '/Plugin.Activate': () => ({ Implements: ['NetworkDriver'] }),
-  '/NetworkDriver.GetCapabilities': () => capabilities,
+  '/Plugin.Activate': () => ACTIVATE,
+  '/NetworkDriver.GetCapabilities': () => CAPABILITIES,
   // Asked before Docker reserves a gateway address (Engine 28+): a CAN bus needs none.
   '/NetworkDriver.GwAllocCheck': () => ({ SkipIPv4: true, SkipIPv6: true }),
   '/NetworkDriver.CreateNetwork': createNetwork,

@@ -47,6 +47,18 @@ export interface CapabilitiesResponse {
 
 type Body = Readonly<Record<string, unknown>>;
 
+export const ACTIVATE = { Implements: ['NetworkDriver'] } as const;
+export const CAPABILITIES: CapabilitiesResponse = { Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true };
+
+/**
+ * The answers that depend on nothing: a starting daemon gives them before its buses are loaded, since Docker gives
+ * up on a plugin whose socket does not answer Activate soon enough.
+ */
+export const STATIC_ANSWERS: Readonly<Record<string, object>> = {
+  '/Plugin.Activate': ACTIVATE,
+  '/NetworkDriver.GetCapabilities': CAPABILITIES,
+};
+
 /** The request body as an object: Docker sends an empty body to Activate and GetCapabilities. */
 export function parseBody(text: string): Body {
   if (text.trim() === '') return {};

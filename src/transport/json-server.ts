@@ -28,10 +28,26 @@ function isStream(answer: object): answer is JsonStream {
   return STREAM in answer;
 }
 
-export interface JsonServerOptions<C> {
-  readonly socketPath: string;
+/** What a server answers with: a handler per path, and the context they are given. */
+export interface JsonRoutes<C> {
   readonly handlers: Readonly<Record<string, JsonHandler<C>>>;
   readonly context: C;
+}
+
+/**
+ * Routes known only later, for a server that must answer before its program has loaded (a daemon whose callers give
+ * up on a socket that does not answer): `early` answers its paths at once, whatever the body; every other request
+ * waits for `routes`, and is answered 503 with why if they never come.
+ */
+export interface LateRoutes<C> {
+  readonly early: Readonly<Record<string, object>>;
+  readonly routes: Promise<JsonRoutes<C>>;
+}
+
+export type JsonServerOptions<C> = (JsonRoutes<C> | LateRoutes<C>) & JsonServerSettings;
+
+export interface JsonServerSettings {
+  readonly socketPath: string;
   readonly log: Logger;
   /** Parses a request body (the protocol's own rules for empty bodies and types). */
   readonly parseBody: (text: string) => Readonly<Record<string, unknown>>;
@@ -152,13 +168,43 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const maxStream = options.maxStreamBytes ?? MAX_STREAM_BYTES;
   const { log } = options;
+  const early = 'early' in options ? options.early : {};
+  // Once known, the routes are used without waiting a turn of the event loop.
+  let routes: JsonRoutes<C> | undefined = 'routes' in options ? undefined : options;
+  let failed: string | undefined;
+  const ready =
+    'routes' in options
+      ? options.routes.then(
+          (known) => {
+            routes = known;
+          },
+          (error: unknown) => {
+            failed = errorMessage(error);
+          },
+        )
+      : Promise.resolve();
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const started = performance.now();
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const method = path.replace(/^\//u, '');
     const ids: RequestIds = {};
-    const known = Object.hasOwn(options.handlers, path);
+    if (routes === undefined && request.method === 'POST' && Object.hasOwn(early, path)) {
+      request.resume();
+      send(response, 200, early[path] ?? {});
+      options.onRequest?.(method, 200, (performance.now() - started) / 1000);
+      log.info('request', { method, status: 200, ms: Math.round((performance.now() - started) * 100) / 100, early: true });
+      return;
+    }
+    if (routes === undefined) await ready;
+    if (routes === undefined) {
+      request.resume();
+      send(response, 503, { Err: `the daemon could not start: ${failed ?? 'unknown error'}` });
+      log.warn('request failed', { method, status: 503, err: failed });
+      return;
+    }
+    const { handlers, context } = routes;
+    const known = Object.hasOwn(handlers, path);
     const record = (status: number): void => {
       options.onRequest?.(known ? method : 'other', status, (performance.now() - started) / 1000);
     };
@@ -180,7 +226,7 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
       finish(405, { Err: `method ${request.method ?? '?'} not allowed; plugin requests are POST` }, 'not POST');
       return;
     }
-    const handler = known ? options.handlers[path] : undefined;
+    const handler = known ? handlers[path] : undefined;
     if (handler === undefined) {
       request.resume();
       finish(404, { Err: `unknown method ${path}` }, 'unknown method');
@@ -203,7 +249,7 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
       if (nestedDeeperThan(text, MAX_NESTING))
         throw new InvalidValueError('body', `${text.slice(0, 40)}…`, `JSON nested at most ${MAX_NESTING} levels deep`);
       const body = options.parseBody(text);
-      const answer = await handler(body, options.context, ids);
+      const answer = await handler(body, context, ids);
       if (isStream(answer)) {
         response.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
         record(200);
@@ -272,4 +318,39 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
     options.socketOption ?? '--socket',
   );
   return { socketPath: options.socketPath, close: () => listening.close() };
+}
+
+/** A server listening before its routes are known: `provide` them once loaded, or `fail` with why they never will be. */
+export interface LateJsonServer<C> {
+  readonly server: JsonServer;
+  provide(routes: JsonRoutes<C>, onRequest?: JsonServerSettings['onRequest']): void;
+  fail(error: unknown): void;
+}
+
+/** Listens at once, answers `early`'s paths at once, and holds every other request until the routes are provided. */
+export async function serveJsonLate<C>(
+  settings: Omit<JsonServerSettings, 'onRequest'> & { readonly early: Readonly<Record<string, object>> },
+): Promise<LateJsonServer<C>> {
+  let provide: (routes: JsonRoutes<C>) => void = () => undefined;
+  let fail: (error: unknown) => void = () => undefined;
+  const routes = new Promise<JsonRoutes<C>>((resolve, reject) => {
+    provide = resolve;
+    fail = reject;
+  });
+  let recorder: JsonServerSettings['onRequest'];
+  const server = await serveJson<C>({
+    ...settings,
+    routes,
+    onRequest: (method, status, seconds) => recorder?.(method, status, seconds),
+  });
+  return {
+    server,
+    provide: (known, onRequest) => {
+      recorder = onRequest;
+      provide(known);
+    },
+    fail: (error) => {
+      fail(error);
+    },
+  };
 }

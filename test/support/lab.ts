@@ -91,7 +91,12 @@ const hostKernel = systemKernel();
 /** A raw CAN socket (FD-capable unless told otherwise) on an interface inside a running container. */
 export function containerSocket(container: string, ifname: string, fd = true): CanSocketPort {
   const pid = sh(`docker inspect -f '{{.State.Pid}}' ${container}`).trim();
-  return hostKernel.canSocket(ifname, { netns: { label: container, path: `/proc/${pid}/ns/net` }, fd });
+  return processSocket(Number(pid), container, ifname, fd);
+}
+
+/** A raw CAN socket on an interface in the network namespace of a process (a container's, whichever engine runs it). */
+export function processSocket(pid: number, label: string, ifname: string, fd = true): CanSocketPort {
+  return hostKernel.canSocket(ifname, { netns: { label, path: `/proc/${pid}/ns/net` }, fd });
 }
 
 /** Sends frames (cansend syntax) from inside a container with can-utils' cansend, in one docker exec. */

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { memoryLogger } from '../../../src/log.js';
 import { busNamespace, hostEndName, planBus } from '../../../src/bus/plan.js';
 import { startDaemon, type Daemon } from '../../../src/daemon/daemon.js';
-import { endpointEndName, HOST_MEMBER } from '../../../src/docker/driver.js';
+import { endpointEndName, HOST_MEMBER, type DriverContext } from '../../../src/docker/driver.js';
+import { parseBody, STATIC_ANSWERS } from '../../../src/docker/protocol.js';
+import { serveJsonLate } from '../../../src/transport/json-server.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { dockerRequests as d, post } from '../../support/plugin-client.js';
 import { kernelSnapshot, planSnapshot } from '../../support/snapshot.js';
@@ -353,5 +355,22 @@ describe('daemon: the Docker plugin socket', () => {
       ['e2', 'e3'],
     );
     assert.deepEqual(kernelSnapshot(kernel).namespaces[busNamespace(NET)], planSnapshot(planBus(bus)));
+  });
+
+  it('answers Activate while it starts, and requests for buses once they are wired, with the state it loaded', async () => {
+    await call('NetworkDriver.CreateNetwork', d.createNetwork(NET));
+    await daemon.close();
+    const late = await serveJsonLate<DriverContext>({ socketPath: socket, early: STATIC_ANSWERS, log, parseBody });
+    assert.deepEqual((await call('Plugin.Activate')).body, { Implements: ['NetworkDriver'] }, 'before the service is loaded');
+    // Sent before the daemon starts: answered by it, from the state it loads.
+    const early = call('NetworkDriver.CreateEndpoint', d.createEndpoint(NET, EP));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    daemon = await startDaemon({ kernel, socketPath: socket, stateDir: join(dir, 'state'), log, pluginServer: late });
+    assert.deepEqual((await early).body, {});
+    assert.deepEqual(
+      daemon.service.get(NET)?.members.map((m) => m.id),
+      [EP],
+    );
+    assert.ok(kernelSnapshot(kernel).host.links.includes(`${endpointEndName(EP)} vxcan 16 down`));
   });
 });
