@@ -123,6 +123,7 @@ export function pluginConfig(version: string): PluginConfig {
       },
       fixed('CANTAINER_STATE_DIR', `${HOST_VAR_LIB}/cantainer`, "the state, in the host's /var/lib/cantainer"),
       fixed('CANTAINER_NETNS_DIR', `${HOST_RUN}/cantainer/netns`, "the buses' namespace pins, in the host's /run/cantainer/netns"),
+      fixed('CANTAINER_HOST_NETNS_DIR', '/run/cantainer/netns', 'the same pins as the host sees them, for the commands run there'),
       fixed(
         'CANTAINER_CONTROL_SOCKET',
         `${HOST_RUN}/cantainer/control.sock`,

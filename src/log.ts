@@ -12,16 +12,24 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void, now: () => Date = () => new Date()): Logger {
+export function createLogger(level: LogLevel, write: (line: string, at: LogLevel) => void, now: () => Date = () => new Date()): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
   const emit =
     (at: LogLevel) =>
     (message: string, fields: LogFields = {}): void => {
       if (LOG_LEVELS.indexOf(at) < threshold) return;
       const defined = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-      write(`${JSON.stringify({ time: now().toISOString(), level: at, msg: message, ...defined })}\n`);
+      write(`${JSON.stringify({ time: now().toISOString(), level: at, msg: message, ...defined })}\n`, at);
     };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+/**
+ * Where a daemon's line goes: warnings and errors to standard error, the rest to standard output. Docker logs what a
+ * managed plugin writes on standard error at its error level, and the rest at info.
+ */
+export function writeToStdio(line: string, at: LogLevel): void {
+  (at === 'warn' || at === 'error' ? process.stderr : process.stdout).write(line);
 }
 
 /** A logger that drops everything, for tests that do not look at logs. */

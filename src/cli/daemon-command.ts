@@ -4,7 +4,7 @@
 // container's environment; a flag given wins.
 import { Option, type Command } from 'commander';
 import { CONTROL_SOCKET_ENV } from '../control/protocol.js';
-import { LOG_LEVELS } from '../log.js';
+import { LOG_LEVELS, writeToStdio } from '../log.js';
 import { DAEMON_DEFAULTS, runDaemon, type DaemonCliOptions } from './daemon.js';
 
 export function registerDaemonCommand(program: Command, status: { code: number }): void {
@@ -47,7 +47,13 @@ export function registerDaemonCommand(program: Command, status: { code: number }
         'how often every bus is read back from the kernel in full and what drifted put back (default 30)',
       ).env('CANTAINER_VERIFY_EVERY'),
     )
+    .addOption(
+      new Option(
+        '--host-netns-dir <dir>',
+        'where the host sees --netns-dir, when the daemon sees the host under another path (the managed plugin sets it): ls and inspect answer with it, so that dump and send open the buses from the host',
+      ).env('CANTAINER_HOST_NETNS_DIR'),
+    )
     .action(async (options: DaemonCliOptions) => {
-      status.code = await runDaemon(options, (line) => process.stderr.write(line));
+      status.code = await runDaemon(options, writeToStdio);
     });
 }

@@ -20,6 +20,8 @@ export interface DaemonCliOptions {
   readonly metricsListen?: string;
   /** How often every bus is read back from the kernel in full and repaired, in seconds (default 30). */
   readonly verifyEvery?: string;
+  /** Where the host sees --netns-dir, when this daemon sees the host's files under another path (a managed plugin). */
+  readonly hostNetnsDir?: string;
 }
 
 export const DAEMON_DEFAULTS = {
@@ -59,7 +61,7 @@ export function daemonSettings(options: DaemonCliOptions): {
   };
 }
 
-export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string) => void): Promise<number> {
+export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string, at: LogLevel) => void): Promise<number> {
   const { logLevel, metricsAddress, verifyEveryMs } = daemonSettings(options);
   const log = createLogger(logLevel, writeLog);
   const listenFd = inheritedSocket(process.env, process.pid);
@@ -102,6 +104,7 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
       log,
       ...(metricsAddress === undefined ? {} : { metricsAddress }),
       ...(verifyEveryMs === undefined ? {} : { verifyEveryMs }),
+      ...(options.hostNetnsDir === undefined || options.hostNetnsDir === '' ? {} : { hostNetnsDir: options.hostNetnsDir }),
     });
   } catch (error) {
     plugin.fail(error);

@@ -1,4 +1,5 @@
 // Buses and the daemon over the control socket: `cantainer ls`, `inspect`, `doctor --repair`, `events`.
+import { basename, join } from 'node:path';
 import { hostEndName } from '../bus/plan.js';
 import type { Bus } from '../bus/model.js';
 import { UnknownBusError } from '../errors.js';
@@ -11,6 +12,11 @@ import { CONTAINER_ANNOTATION, type BusEntry, type SpanSummary } from './protoco
 import { tunnelEntry } from './tunnels.js';
 import { SPAN_TUNNEL } from '../bus/span.js';
 import { formatAddress } from '../bus/tunnel.js';
+
+/** A bus's namespace pin where the host sees it. */
+function hostPath(context: ControlContext, path: string): string {
+  return context.hostNetnsDir === undefined ? path : join(context.hostNetnsDir, basename(path));
+}
 
 /** A spanned bus's settings and this node's part in it, as the last round of keeping it found them. */
 function spanSummary(context: ControlContext, bus: Bus): SpanSummary | undefined {
@@ -46,7 +52,7 @@ const listBuses: ControlHandler<'Bus.List'> = (_body, context) => {
       uplinks: bus.uplinks?.length ?? 0,
       frames: seen.frames,
       dropped: seen.dropped,
-      namespace: seen.namespacePath,
+      namespace: hostPath(context, seen.namespacePath),
       ...(span === undefined ? {} : { span }),
     };
   });
@@ -92,7 +98,7 @@ const inspectBus: ControlHandler<'Bus.Inspect'> = async (body, context) => {
             ...(spanTunnel === undefined ? {} : { tunnel: tunnelEntry(bus.name, spanTunnel, context.tunnels?.view(bus.id, SPAN_TUNNEL)) }),
           },
         }),
-    namespace: seen.namespacePath,
+    namespace: hostPath(context, seen.namespacePath),
     frames: seen.frames,
     dropped: seen.dropped,
     members,

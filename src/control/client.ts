@@ -63,6 +63,8 @@ export const callDaemon: DaemonCall = async <M extends ControlMethod>(
     const req = request(
       {
         socketPath,
+        // A connection of its own: one kept alive from before a daemon restart would fail with EPIPE.
+        agent: false,
         path: `/${method}`,
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
@@ -122,7 +124,13 @@ export function followDaemon<S extends ControlStream>(
   let stopRequest: () => void = () => undefined;
   const done = new Promise<void>((resolve, reject) => {
     const req = request(
-      { socketPath, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': 2 } },
+      {
+        socketPath,
+        agent: false,
+        path: `/${method}`,
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Content-Length': 2 },
+      },
       (response) => {
         if (response.statusCode !== 200) {
           const chunks: Buffer[] = [];

@@ -14,6 +14,11 @@ export interface ControlContext {
   /** Asks, once, for the names of buses the daemon knows by id only so far (Docker names networks after creating them). */
   readonly learnBusNames?: () => Promise<void>;
   readonly memberContainers?: (busId: string) => Promise<ReadonlyMap<string, { readonly container: string; readonly netnsPath?: string }>>;
+  /**
+   * Where the host sees the buses' namespace pins, when the daemon sees them elsewhere (a managed plugin sees the
+   * host's /run under /host/run): the paths answered are the host's, for the commands that open them.
+   */
+  readonly hostNetnsDir?: string;
 }
 
 /** The body of a control request as it came: handlers read and check each field (control/body.ts). */

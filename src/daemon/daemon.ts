@@ -48,6 +48,8 @@ export interface DaemonOptions {
   readonly metricsAddress?: MetricsAddress;
   /** How often spanned buses are kept to their hub (default 3 s). */
   readonly spanEveryMs?: number;
+  /** Where the host sees the namespace pins, when not where this daemon does (see ControlContext). */
+  readonly hostNetnsDir?: string;
   /** Where the nodes of spans come from (default: Docker's swarm through its API socket, and this host's addresses). */
   readonly spanSources?: SpanSources;
 }
@@ -148,6 +150,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     started,
     ...(options.dockerSocketPath === undefined ? {} : { memberContainers: dockerMemberLookup(options.dockerSocketPath) }),
     ...(namer === undefined ? {} : { learnBusNames: () => namer.askOnce() }),
+    ...(options.hostNetnsDir === undefined ? {} : { hostNetnsDir: options.hostNetnsDir }),
   };
   const control =
     options.controlSocketPath === undefined

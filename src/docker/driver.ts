@@ -57,10 +57,23 @@ function knownBus(context: DriverContext, networkId: string): Bus {
   return bus;
 }
 
+/** Swarm names its networks with 25 characters of base 36; one engine names its own with 64 hex digits. */
+export function isSwarmNetwork(id: string): boolean {
+  return /^[a-z0-9]{25}$/u.test(id);
+}
+
 const createNetwork: Handler = async (body, context, request) => {
   const req = parseCreateNetwork(body);
   request.network = req.NetworkID;
-  const options = parseNetworkOptions(genericOptions(req.Options));
+  const generic = genericOptions(req.Options);
+  const options = parseNetworkOptions(generic);
+  const swarm = isSwarmNetwork(req.NetworkID);
+  // swarmkit gives the nodes a local driver's swarm network with its driver's name only: what -o said is lost.
+  if (swarm && Object.keys(generic).length === 0)
+    context.log.warn(
+      'a swarm network came without options: Docker passes the -o options of a --scope swarm network to no node; put them (span=swarm, fd=true, ...) in a network created with --config-only on every node, and create the swarm network with --config-from it',
+      { network: req.NetworkID },
+    );
   if (options.noEffect.length > 0)
     context.log.info('options accepted for compatibility, with no effect: every bus is exactly-once and has a monitor interface', {
       network: req.NetworkID,
@@ -68,7 +81,9 @@ const createNetwork: Handler = async (body, context, request) => {
     });
   if (usesAddressPool(req.IPv4Data)) {
     context.log.warn(
-      'this CAN network was given an IPv4 address pool it cannot use; create CAN networks with --ipam-driver null (compose: ipam: {driver: "null"})',
+      swarm
+        ? 'this CAN network was given an IPv4 address pool it cannot use; a swarm network takes --ipam-driver null from its --config-only network'
+        : 'this CAN network was given an IPv4 address pool it cannot use; create CAN networks with --ipam-driver null (compose: ipam: {driver: "null"})',
       { network: req.NetworkID },
     );
   }

@@ -11,12 +11,13 @@
 // the swarm network takes them with --config-from, Docker's way for local drivers in a swarm (macvlan's too).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cantainerCommand, exchangeFrames, processSocket, sh, waitFor } from '../../support/lab.js';
 import { classicFrame } from '../../../src/can/frame.js';
 import { formatCansend } from '../../../src/can/text.js';
 import type { BusDetail, BusEntry } from '../../../src/control/protocol.js';
+import { figures, type PathFigures } from '../../../bench/dataplane.js';
 
 const PLUGIN_DIR = resolve(process.env.CANTAINER_PKG_DIR ?? 'dist/pkg', 'plugin');
 const DRIVER = 'cantainer:latest';
@@ -84,7 +85,15 @@ async function waitForTasks(total: number, onSpoke?: number, timeoutMs = 300_000
   return seen;
 }
 
-/** Each node's bus has exactly its tasks as members, and its span is wired: the spoke's tunnel up, the hub taking it. */
+/** The peers of a node's span tunnel: the spoke's is the hub while connected; the hub's are the spokes connected. */
+function spanPeers(node: Node): readonly string[] | undefined {
+  return inspect(node)?.span?.tunnel?.peers;
+}
+
+/**
+ * Each node's bus has exactly its tasks as members, and its span is wired: the spoke connected to the hub, the hub
+ * with the spoke among its peers.
+ */
 async function waitForSpan(list: readonly Task[], timeoutMs = 120_000): Promise<void> {
   const counts = perNode(list);
   await waitFor(
@@ -97,7 +106,7 @@ async function waitForSpan(list: readonly Task[], timeoutMs = 120_000): Promise<
       return (
         spoke?.members.length === counts[2] &&
         spoke.span?.role === 'spoke' &&
-        spoke.span.tunnel?.state === 'up' &&
+        (spoke.span.tunnel?.peers ?? []).some((peer) => peer.startsWith(`${HUB_ADDRESS}:`)) &&
         (hub.span.tunnel.peers ?? []).some((peer) => peer.startsWith(`${SPOKE_ADDRESS}:`))
       );
     },
@@ -136,6 +145,36 @@ function assertNothingLeft(node: Node): void {
   assert.deepEqual(state.buses, []);
 }
 
+/** The pid of the cantainer daemon a node's plugin runs (the plugin shares the host's pids and the node's network). */
+function pluginDaemonPid(node: Node): number {
+  const holder = readFileSync(`/srv/node${node}/holder.pid`, 'utf8').trim();
+  const network = readlinkSync(`/proc/${holder}/ns/net`);
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/u.test(name))) {
+    try {
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (
+        command.some((arg) => arg.includes('cantainer')) &&
+        command.includes('daemon') &&
+        readlinkSync(`/proc/${entry}/ns/net`) === network
+      )
+        return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no cantainer daemon runs in node ${node}'s network`);
+}
+
+/** CPU seconds a process has used (user and system). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function describeFigures(what: string, f: PathFigures): string {
+  return `${what}: ${Math.round(f.fps)} frames/s, ${f.received}/${f.sent} received, lost ${f.lost}, dup ${f.duplicates}, out of order ${f.outOfOrder}, latency p50 ${Math.round(f.latencyUs.p50)} µs p99 ${Math.round(f.latencyUs.p99)} µs`;
+}
+
 function report(): void {
   for (const node of NODES)
     for (const command of [
@@ -155,7 +194,7 @@ describe('one bus across a Docker Swarm', () => {
   };
 
   after(() => {
-    if (passed < 5) report();
+    if (passed < 6) report();
     sh(
       `. lab/guest/swarm.sh && for n in 2 1; do lab_node_docker $n swarm leave --force >/dev/null 2>&1; lab_node_stop $n; done; true`,
       300_000,
@@ -199,6 +238,34 @@ describe('one bus across a Docker Swarm', () => {
     },
   );
 
+  it(
+    "measures what a hop costs: latency and rate within a node and across the span, and the hub daemon's CPU",
+    { timeout: 900_000 },
+    async () => {
+      mkdirSync('/run/cantainer-bench/dataplane', { recursive: true });
+      const running = tasks();
+      const [a, b] = running.filter((task) => task.node === 2);
+      const onHub = running.find((task) => task.node === 1);
+      assert.ok(a !== undefined && b !== undefined && onHub !== undefined, 'two tasks on the spoke, one on the hub');
+      const ns = (task: Task): string => `/proc/${task.pid}/ns/net`;
+      const frames = 20_000;
+      const local = await figures(ns(a), ns(b), false, frames);
+      const hubPid = pluginDaemonPid(1);
+      const cpuBefore = cpuSeconds(hubPid);
+      const hop = await figures(ns(a), ns(onHub), false, frames);
+      const hubCpu = cpuSeconds(hubPid) - cpuBefore;
+      const lines = [
+        describeFigures('swarm: within the spoke node (kernel only)', local),
+        describeFigures('swarm: spoke to hub (one tunnel hop)', hop),
+        `swarm: hub daemon CPU ${hubCpu.toFixed(2)} s for ${hop.received + 1000} frames in (${Math.round((hubCpu * 1e6) / (hop.received + 1000))} µs a frame)`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      // Exactly once and in order across the hop, as within a node.
+      for (const f of [local, hop]) assert.deepEqual([f.received, f.lost, f.duplicates, f.outOfOrder], [frames, 0, 0, 0]);
+      passed += 1;
+    },
+  );
+
   it('keeps one bus through a rolling update: the replaced tasks leave it, the new ones hear everyone', { timeout: 600_000 }, async () => {
     docker(1, `service update --detach --force ${SERVICE}`);
     // Every task replaced: none of the old containers is left.
@@ -218,60 +285,68 @@ describe('one bus across a Docker Swarm', () => {
     passed += 1;
   });
 
-  it("heals when the hub's plugin restarts: frames sent meanwhile are lost and counted, never delivered late or twice", {
-    timeout: 600_000,
-  }, async () => {
-    const running = tasks();
-    const droppedBefore = inspect(2)?.span?.tunnel?.counters?.droppedFrames['not-connected'] ?? 0;
-    docker(1, `plugin disable -f ${DRIVER}`, 120_000);
-    await waitFor('the spoke to see the hub gone', () => inspect(2)?.span?.tunnel?.state !== 'up', 60_000);
-    // While the hub is away, each node's bus still carries its own members' frames (they are the kernel's).
-    const spokeSender = running.find((task) => task.node === 2);
-    assert.ok(spokeSender !== undefined, 'a task runs on the spoke');
-    const outage = Array.from({ length: 10 }, (_, i) => classicFrame({ id: 0x300 + i, data: [i] }));
-    const onSpoke = running.filter((task) => task !== spokeSender);
-    const got = await exchangeFrames(
-      processSocket(spokeSender.pid, spokeSender.id, 'can0', false),
-      Object.fromEntries(onSpoke.map((task) => [task.id, processSocket(task.pid, task.id, 'can0', false)])),
-      outage,
-    );
-    for (const task of onSpoke)
-      assert.deepEqual(got[task.id], task.node === 2 ? outage.map(formatCansend) : [], `node ${task.node} during the outage`);
-    await waitFor(
-      'the spoke to count the 10 frames it could not send',
-      () => (inspect(2)?.span?.tunnel?.counters?.droppedFrames['not-connected'] ?? 0) - droppedBefore === 10,
-      30_000,
-    );
-    docker(1, `plugin enable ${DRIVER}`, 180_000);
-    await waitForSpan(running);
-    lap('hub plugin restarted, span healed');
-    // After the heal: exactly the new frames, everywhere; the 10 sent during the outage never arrive.
-    await assertEveryNodeHearsEveryNode(running, 0x400);
-    assert.equal(inspect(2)?.span?.tunnel?.counters?.connects, 2, 'the spoke connected again, once');
-    passed += 1;
-  });
+  it(
+    "heals when the hub's plugin restarts: frames sent meanwhile are lost and counted, never delivered late or twice",
+    {
+      timeout: 600_000,
+    },
+    async () => {
+      const running = tasks();
+      const droppedBefore = inspect(2)?.span?.tunnel?.counters?.droppedFrames['not-connected'] ?? 0;
+      docker(1, `plugin disable -f ${DRIVER}`, 120_000);
+      await waitFor('the spoke to see the hub gone', () => spanPeers(2)?.length === 0, 60_000);
+      // While the hub is away, each node's bus still carries its own members' frames (they are the kernel's).
+      const spokeSender = running.find((task) => task.node === 2);
+      assert.ok(spokeSender !== undefined, 'a task runs on the spoke');
+      const outage = Array.from({ length: 10 }, (_, i) => classicFrame({ id: 0x300 + i, data: [i] }));
+      const onSpoke = running.filter((task) => task !== spokeSender);
+      const got = await exchangeFrames(
+        processSocket(spokeSender.pid, spokeSender.id, 'can0', false),
+        Object.fromEntries(onSpoke.map((task) => [task.id, processSocket(task.pid, task.id, 'can0', false)])),
+        outage,
+      );
+      for (const task of onSpoke)
+        assert.deepEqual(got[task.id], task.node === 2 ? outage.map(formatCansend) : [], `node ${task.node} during the outage`);
+      await waitFor(
+        'the spoke to count the 10 frames it could not send',
+        () => (inspect(2)?.span?.tunnel?.counters?.droppedFrames['not-connected'] ?? 0) - droppedBefore === 10,
+        30_000,
+      );
+      docker(1, `plugin enable ${DRIVER}`, 180_000);
+      await waitForSpan(running);
+      lap('hub plugin restarted, span healed');
+      // After the heal: exactly the new frames, everywhere; the 10 sent during the outage never arrive.
+      await assertEveryNodeHearsEveryNode(running, 0x400);
+      assert.equal(inspect(2)?.span?.tunnel?.counters?.connects, 2, 'the spoke connected again, once');
+      passed += 1;
+    },
+  );
 
-  it('heals when the worker leaves the swarm and joins again: its bus goes with it, and comes back spanned', { timeout: 900_000 }, async () => {
-    docker(2, 'swarm leave', 180_000);
-    // The worker's tasks end with it and the swarm runs them on the manager; the worker keeps no bus.
-    const alone = await waitForTasks(4, 0, 400_000);
-    await waitFor('the worker to remove its bus', () => JSON.stringify(buses(2)) === '[]', 120_000);
-    assertNothingLeft(2);
-    await waitFor('the hub to take no other node', () => (inspect(1)?.span?.nodes ?? ['?']).length === 0, 60_000);
-    await waitForSpan(alone);
-    await assertSpanCarries(alone, alone[0] as Task, 0x500);
-    lap('worker left; 4 tasks on the manager');
-    const token = docker(1, 'swarm join-token -q worker').trim();
-    docker(2, `swarm join --token ${token} ${HUB_ADDRESS}:2377`);
-    docker(2, 'network create --config-only --ipam-driver null -o span=swarm powertrain-span');
-    docker(1, `service scale --detach ${SERVICE}=6`);
-    const again = await waitForTasks(6, 2, 400_000);
-    await waitForSpan(again);
-    lap('worker joined again; 6 tasks, 2 on it');
-    assert.deepEqual(inspect(1)?.span?.nodes, [SPOKE_ADDRESS]);
-    await assertEveryNodeHearsEveryNode(again, 0x600);
-    passed += 1;
-  });
+  it(
+    'heals when the worker leaves the swarm and joins again: its bus goes with it, and comes back spanned',
+    { timeout: 900_000 },
+    async () => {
+      docker(2, 'swarm leave', 180_000);
+      // The worker's tasks end with it and the swarm runs them on the manager; the worker keeps no bus.
+      const alone = await waitForTasks(4, 0, 400_000);
+      await waitFor('the worker to remove its bus', () => JSON.stringify(buses(2)) === '[]', 120_000);
+      assertNothingLeft(2);
+      await waitFor('the hub to take no other node', () => (inspect(1)?.span?.nodes ?? ['?']).length === 0, 60_000);
+      await waitForSpan(alone);
+      await assertSpanCarries(alone, alone[0] as Task, 0x500);
+      lap('worker left; 4 tasks on the manager');
+      const token = docker(1, 'swarm join-token -q worker').trim();
+      docker(2, `swarm join --token ${token} ${HUB_ADDRESS}:2377`);
+      docker(2, 'network create --config-only --ipam-driver null -o span=swarm powertrain-span');
+      docker(1, `service scale --detach ${SERVICE}=6`);
+      const again = await waitForTasks(6, 2, 400_000);
+      await waitForSpan(again);
+      lap('worker joined again; 6 tasks, 2 on it');
+      assert.deepEqual(inspect(1)?.span?.nodes, [SPOKE_ADDRESS]);
+      await assertEveryNodeHearsEveryNode(again, 0x600);
+      passed += 1;
+    },
+  );
 
   it('leaves nothing on either node after docker service rm and docker network rm', { timeout: 600_000 }, async () => {
     docker(1, `service rm ${SERVICE}`);

@@ -68,6 +68,34 @@ describe('the cantainer commands, through the control socket', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("answers with the host's path of a bus's namespace when the daemon sees the host elsewhere (a managed plugin)", async () => {
+    await createNetwork(NET_A, 'powertrain');
+    const listed = await run('ls', '--json');
+    assert.equal(listed.err, '');
+    const seen = JSON.parse(listed.out) as Array<{ namespace: string }>;
+    assert.ok(seen[0]?.namespace.startsWith(`${kernel.namespaces.path('x').replace(/\/x$/u, '')}/`), seen[0]?.namespace);
+    await daemon.close();
+    daemon = await startDaemon({
+      kernel,
+      socketPath: plugin,
+      controlSocketPath: control,
+      stateDir: join(dir, 'state'),
+      log,
+      hostNetnsDir: '/run/cantainer/netns',
+    });
+    const named = seen[0]?.namespace.split('/').pop() ?? '';
+    const again = await run('ls', '--json');
+    assert.equal(again.err, '');
+    assert.deepEqual(
+      (JSON.parse(again.out) as Array<{ namespace: string }>).map((bus) => bus.namespace),
+      [`/run/cantainer/netns/${named}`],
+    );
+    assert.equal(
+      (JSON.parse((await run('inspect', '--json', 'powertrain')).out) as { namespace: string }).namespace,
+      `/run/cantainer/netns/${named}`,
+    );
+  });
+
   it('adds, lists and removes a gateway between buses named by their network names', async () => {
     await createNetwork(NET_A, 'powertrain');
     await createNetwork(NET_B, 'body');

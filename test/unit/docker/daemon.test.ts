@@ -150,6 +150,22 @@ describe('daemon: the Docker plugin socket', () => {
     assert.deepEqual(kernelSnapshot(kernel), { host: { links: [], rules: [] }, namespaces: {} });
   });
 
+  it('says in the log how a swarm network gets its options and no address pool, when it came without', async () => {
+    const swarmId = 'vmcbc1d39qnoxnl279pd4c8gk';
+    assert.equal((await call('NetworkDriver.CreateNetwork', d.createNetwork(swarmId, {}, false))).status, 200);
+    const warnings = log.lines.filter((line) => line.level === 'warn').map((line) => String(line.msg));
+    assert.equal(warnings.filter((msg) => msg.includes('--config-only') && msg.includes('-o options')).length, 1);
+    assert.equal(warnings.filter((msg) => msg.includes('takes --ipam-driver null from its --config-only network')).length, 1);
+    // With options (from its --config-only network) and no pool, nothing to say.
+    await call('NetworkDriver.DeleteNetwork', d.network(swarmId));
+    log.lines.length = 0;
+    await call('NetworkDriver.CreateNetwork', d.createNetwork(swarmId, { fd: 'true' }));
+    assert.deepEqual(
+      log.lines.filter((line) => line.level === 'warn'),
+      [],
+    );
+  });
+
   it('works without --ipam-driver null, with a hint in the log', async () => {
     assert.deepEqual((await call('NetworkDriver.CreateNetwork', d.createNetwork(NET, {}, false))).body, {});
     assert.ok(log.lines.some((line) => line.level === 'warn' && String(line.msg).includes('--ipam-driver null')));

@@ -293,6 +293,8 @@ describe('the self-contained executable and the Debian package', () => {
     const value = (name: string): string => config.Env.find((variable) => variable.Name === name)?.Value ?? '';
     assert.equal(onHost(value('CANTAINER_STATE_DIR')), DAEMON_DEFAULTS.stateDir);
     assert.equal(onHost(value('CANTAINER_NETNS_DIR')), DAEMON_DEFAULTS.netnsDir);
+    // ... and the daemon answers with the host's path, for dump and send run on the host.
+    assert.equal(value('CANTAINER_HOST_NETNS_DIR'), DAEMON_DEFAULTS.netnsDir);
     assert.equal(onHost(value('CANTAINER_CONTROL_SOCKET')), DAEMON_DEFAULTS.controlSocket);
     assert.equal(onHost(value('CANTAINER_DOCKER_SOCKET')), '/run/docker.sock');
     // The pins are made inside and must reach the host: that mount is shared.
