@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { inject } from 'postject';
 import { executableName } from './names.js';
 import { BUNDLE_ASSET, CACHE_ASSET } from './sea/loader-names.js';
@@ -54,6 +54,20 @@ async function quietly(task: () => Promise<void>): Promise<void> {
   }
 }
 
+/** One CommonJS script for Node.js 20 from `entry` and what it imports. */
+async function bundle(entry: string, outfile: string, options: Omit<BuildOptions, 'entryPoints' | 'outfile'>): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile,
+    logLevel: 'warning',
+    ...options,
+  });
+}
+
 /**
  * V8's code cache for the bundle, made by starting the daemon from it (through the loader, with this machine's node:
  * the executable is a copy of it, so its V8 takes the cache) until it answers a request that needs its buses.
@@ -95,32 +109,16 @@ export async function buildExecutable(root: string, out: string, version: string
   mkdirSync(work, { recursive: true });
   const script = join(work, BUNDLE_ASSET);
   const loader = join(work, 'loader.cjs');
-  await build({
-    entryPoints: [join(root, 'dist', 'packaging', 'sea', 'entry.js')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile: script,
+  await bundle(join(root, 'dist', 'packaging', 'sea', 'entry.js'), script, {
     plugins: [koffiFromAsset(join(root, 'dist', 'packaging', 'sea', 'koffi-native.js'))],
     define: { CANTAINER_BUNDLED_VERSION: JSON.stringify(version) },
     // The licences of what is bundled stay with it.
     legalComments: 'eof',
-    logLevel: 'warning',
     // version.ts reads package.json through import.meta only when no version was bundled, which never happens here.
     logOverride: { 'empty-import-meta': 'silent' },
   });
-  await build({
-    entryPoints: [join(root, 'dist', 'packaging', 'sea', 'loader.js')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile: loader,
-    logLevel: 'warning',
-    // The loader is CommonJS's main script: it hands its module and require on to the bundle.
-    logOverride: { 'commonjs-variable-in-esm': 'silent' },
-  });
+  // The loader is CommonJS's main script: it hands its module and require on to the bundle.
+  await bundle(join(root, 'dist', 'packaging', 'sea', 'loader.js'), loader, { logOverride: { 'commonjs-variable-in-esm': 'silent' } });
   const cache = warmCache(loader, script, work);
   const config = join(work, 'sea-config.json');
   const blob = join(work, 'sea-prep.blob');

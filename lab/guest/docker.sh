@@ -28,12 +28,17 @@ lab_start_dockerd() {
 
 # Stops dockerd as a service manager would (SIGTERM: it stops its containers and plugins) and waits (at most 90 s).
 lab_stop_dockerd() {
-  pid=$(cat /run/lab-docker/dockerd.pid 2>/dev/null) || return 0
+  lab_stop_pidfile /run/lab-docker/dockerd.pid dockerd
+}
+
+# Sends SIGTERM to the process a pid file names and waits (at most 90 s) until it is gone; `lab_stop_pidfile FILE WHAT`.
+lab_stop_pidfile() {
+  pid=$(cat "$1" 2>/dev/null) || return 0
   kill "$pid" 2>/dev/null || return 0
   i=0
   while kill -0 "$pid" 2>/dev/null; do
     i=$((i + 1))
-    if [ "$i" -gt 900 ]; then echo "lab: dockerd did not stop within 90 s"; return 1; fi
+    if [ "$i" -gt 900 ]; then echo "lab: $2 did not stop within 90 s"; return 1; fi
     sleep 0.1
   done
 }

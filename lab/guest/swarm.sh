@@ -7,6 +7,7 @@
 # command line against it. `lab_node N COMMAND` runs a shell command inside the node's namespaces.
 
 LAB_SWARM_NET=10.77.0
+. lab/guest/docker.sh
 
 # The node's namespaces are held by a sleeping process, so that its engine can stop and start again (a daemon
 # restart) while its mounts, such as the bus namespaces a plugin pinned under its /run, stay.
@@ -71,13 +72,5 @@ lab_node_start() {
 
 # Stops the node's engine as a service manager would (SIGTERM) and waits (at most 90 s); its namespaces stay.
 lab_node_stop() {
-  n=$1
-  pid=$(cat "/srv/node$n/run/dockerd.pid" 2>/dev/null) || return 0
-  kill "$pid" 2>/dev/null || return 0
-  i=0
-  while kill -0 "$pid" 2>/dev/null; do
-    i=$((i + 1))
-    if [ "$i" -gt 900 ]; then echo "lab: node $n's dockerd did not stop within 90 s"; return 1; fi
-    sleep 0.1
-  done
+  lab_stop_pidfile "/srv/node$1/run/dockerd.pid" "node $1's dockerd"
 }

@@ -47,6 +47,17 @@ describe('the cantainer commands, through the control socket', () => {
     await waitFor(`bus ${name} named`, () => daemon.service.get(id)?.name === name);
   };
 
+  const start = (options: { hostNetnsDir?: string } = {}): Promise<Daemon> =>
+    startDaemon({
+      kernel,
+      socketPath: plugin,
+      controlSocketPath: control,
+      stateDir: join(dir, 'state'),
+      log,
+      networkLookup: (key) => Promise.resolve(networks.get(key)),
+      ...options,
+    });
+
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cantainer-cli-gw-'));
     control = join(dir, 'control.sock');
@@ -54,14 +65,7 @@ describe('the cantainer commands, through the control socket', () => {
     networks.clear();
     kernel = new FakeKernel();
     log = memoryLogger();
-    daemon = await startDaemon({
-      kernel,
-      socketPath: plugin,
-      controlSocketPath: control,
-      stateDir: join(dir, 'state'),
-      log,
-      networkLookup: (key) => Promise.resolve(networks.get(key)),
-    });
+    daemon = await start();
   });
   afterEach(async () => {
     await daemon.close();
@@ -75,14 +79,7 @@ describe('the cantainer commands, through the control socket', () => {
     const seen = JSON.parse(listed.out) as Array<{ namespace: string }>;
     assert.ok(seen[0]?.namespace.startsWith(`${kernel.namespaces.path('x').replace(/\/x$/u, '')}/`), seen[0]?.namespace);
     await daemon.close();
-    daemon = await startDaemon({
-      kernel,
-      socketPath: plugin,
-      controlSocketPath: control,
-      stateDir: join(dir, 'state'),
-      log,
-      hostNetnsDir: '/run/cantainer/netns',
-    });
+    daemon = await start({ hostNetnsDir: '/run/cantainer/netns' });
     const named = seen[0]?.namespace.split('/').pop() ?? '';
     const again = await run('ls', '--json');
     assert.equal(again.err, '');
