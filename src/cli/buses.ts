@@ -17,7 +17,8 @@ import { table, type CliIo } from './output.js';
 function spanLines(span: NonNullable<BusDetail['span']>): string[] {
   const part = span.role === undefined ? 'no hub known yet' : span.role === 'hub' ? 'this node is the hub' : 'this node is a spoke';
   const lines = [`span ${span.mode}: ${part}${span.hub === undefined ? '' : `, hub ${span.hub}`}`];
-  if (span.nodes !== undefined) lines.push(`  nodes that may connect: ${span.nodes.join(', ')}`);
+  if (span.nodes !== undefined)
+    lines.push(`  nodes that may connect: ${span.nodes.length === 0 ? 'none (no other node has the network)' : span.nodes.join(', ')}`);
   const tunnel = span.tunnel;
   if (tunnel !== undefined) {
     const counters = tunnel.counters;

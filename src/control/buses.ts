@@ -28,7 +28,8 @@ function spanSummary(context: ControlContext, bus: Bus): SpanSummary | undefined
     mode: bus.span.mode,
     ...(plan === undefined ? {} : { role: plan.role }),
     ...(hub === undefined ? {} : { hub: formatAddress(hub.host, hub.port) }),
-    ...(server === undefined ? {} : { nodes: server.allow }),
+    // A hub alone (no other node has the network yet) takes no one: it runs no server then.
+    ...(plan?.role === 'hub' ? { nodes: server?.allow ?? [] } : {}),
   };
 }
 

@@ -131,6 +131,37 @@ describe('one bus across nodes: span=swarm', () => {
     assert.match(await cli(nodes[0] as Node, 'inspect', 'powertrain'), /^span swarm: this node is the hub, hub 127\.0\.0\.2:\d+$/mu);
   });
 
+  it('shows a hub alone (no other node has the network) taking no one, and opens no server', async () => {
+    const alone = await startNodeDaemon(dir, 'alone', {
+      spanEveryMs: 50,
+      spanSources: {
+        swarm: () => Promise.resolve({ self: ['127.0.0.9'], managers: [{ id: 'm', address: '127.0.0.9' }], nodes: ['127.0.0.9'] }),
+      },
+    });
+    try {
+      await post(
+        alone.plugin,
+        '/NetworkDriver.CreateNetwork',
+        dockerRequests.createNetwork(NET, { span: 'swarm', span_port: String(port) }),
+      );
+      const inspectAlone = async (): Promise<BusDetail['span']> =>
+        (JSON.parse(await cli(alone, 'inspect', NET.slice(0, 12), '--json')) as BusDetail).span;
+      let span = await inspectAlone();
+      for (let tries = 0; span?.role === undefined && tries < 100; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        span = await inspectAlone();
+      }
+      assert.deepEqual(
+        { ...span, tunnel: undefined },
+        { mode: 'swarm', role: 'hub', hub: `127.0.0.9:${port}`, nodes: [], tunnel: undefined },
+      );
+      assert.equal(span?.tunnel, undefined, 'no server, which would take anyone');
+      assert.match(await cli(alone, 'inspect', NET.slice(0, 12)), /nodes that may connect: none \(no other node has the network\)/u);
+    } finally {
+      await alone.daemon.close();
+    }
+  });
+
   it("heals when a spoke's daemon restarts: its bus comes back from the state and rejoins the hub", async () => {
     await waitFor('both spokes connected', async () => (await spanOf(nodes[0] as Node))?.tunnel?.peers?.length === 2);
     const b = nodes[1] as Node;
