@@ -6,7 +6,7 @@ import { classicFrame, fdFrame, CANFD_LENGTHS } from '../../../src/can/frame.js'
 import { CRC15_POLY, crcBits, frameBits, frameTimeUs } from '../../../src/can/bit-length.js';
 
 function asciiBits(text: string): number[] {
-  return [...text].flatMap((c) => Array.from({ length: 8 }, (_, i) => (c.charCodeAt(0) >> (7 - i)) & 1));
+  return [...Buffer.from(text, 'latin1')].flatMap((byte) => Array.from({ length: 8 }, (_, i) => (byte >> (7 - i)) & 1));
 }
 
 /** A small deterministic generator, so that a failure can be run again. */
@@ -63,7 +63,7 @@ describe('bits on the wire', () => {
         const bits = frameBits(frame);
         // SOF..DLC is 19 bits (39 extended), then the data, CRC 15, and 13 never stuffed.
         const stuffed = (extended ? 39 : 19) + (rtr ? 0 : 8 * length) + 15;
-        assert.equal(bits.nominal - bits.stuff, stuffed + 13, `${JSON.stringify(frame)}`);
+        assert.equal(bits.nominal - bits.stuff, stuffed + 13, JSON.stringify(frame));
         assert.ok(bits.stuff <= Math.floor((stuffed - 1) / 4), `stuff bits of ${JSON.stringify(frame)}`);
         assert.equal(bits.data, 0);
       } else {
@@ -75,7 +75,7 @@ describe('bits on the wire', () => {
         const header = extended ? 41 : 22;
         const crcField = 4 + (length > 16 ? 21 : 17);
         const fixed = length > 16 ? 7 : 6;
-        assert.equal(bits.nominal + bits.data - bits.stuff, header + 8 * length + crcField + 13, `${JSON.stringify(frame)}`);
+        assert.equal(bits.nominal + bits.data - bits.stuff, header + 8 * length + crcField + 13, JSON.stringify(frame));
         assert.ok(bits.stuff - fixed <= Math.floor((header + 8 * length - 1) / 4));
         if (brs) {
           // The nominal part: SOF to BRS (17 bits, 36 extended), its stuff bits, and the 13 after the CRC.
