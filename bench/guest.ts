@@ -74,7 +74,7 @@ async function runSection(section: Section, quick: boolean): Promise<void> {
       );
       break;
     case 'daemon':
-      emit(section, await measureDaemon(quick ? 1 : 5, log));
+      emit(section, await measureDaemon(quick ? 1 : 9, log));
       break;
     case 'dataplane':
       emit(section, await measureDataPlane(quick ? [2, 10] : [2, 10, 50], quick ? 2000 : 20_000, quick ? 1 : 3, log));
