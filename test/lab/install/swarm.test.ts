@@ -33,6 +33,19 @@ const docker = (node: Node, args: string, timeoutMs = 120_000): string =>
 const cli = (node: Node, args: string): string =>
   sh(`CANTAINER_CONTROL_SOCKET=/srv/node${node}/run/cantainer/control.sock ${cantainerCommand().join(' ')} ${args}`, 60_000);
 
+/**
+ * `docker swarm join`, which gives up waiting after a while and goes on joining in the background (an emulated
+ * machine under load takes longer): then waits until the node says it is active.
+ */
+async function joinSwarm(node: Node, token: string): Promise<void> {
+  try {
+    docker(node, `swarm join --token ${token} ${HUB_ADDRESS}:2377`, 180_000);
+  } catch (error) {
+    if (!String((error as { stderr?: unknown }).stderr).includes('will continue in the background')) throw error;
+  }
+  await waitFor(`node ${node} to join the swarm`, () => docker(node, "info -f '{{.Swarm.LocalNodeState}}'").trim() === 'active', 180_000);
+}
+
 function buses(node: Node): BusEntry[] | undefined {
   try {
     return JSON.parse(cli(node, 'ls --json')) as BusEntry[];
@@ -222,7 +235,7 @@ describe('one bus across a Docker Swarm', () => {
       lap('plugins enabled on both nodes');
       docker(1, `swarm init --advertise-addr ${HUB_ADDRESS}`);
       const token = docker(1, 'swarm join-token -q worker').trim();
-      docker(2, `swarm join --token ${token} ${HUB_ADDRESS}:2377`);
+      await joinSwarm(2, token);
       for (const node of NODES) docker(node, 'network create --config-only --ipam-driver null -o span=swarm powertrain-span');
       docker(1, `network create -d ${DRIVER} --scope swarm --attachable --config-from powertrain-span powertrain`);
       docker(1, `service create --detach --name ${SERVICE} --network powertrain --replicas 4 --no-resolve-image lab/ecu sleep 3600`);
@@ -336,7 +349,7 @@ describe('one bus across a Docker Swarm', () => {
       await assertSpanCarries(alone, alone[0] as Task, 0x500);
       lap('worker left; 4 tasks on the manager');
       const token = docker(1, 'swarm join-token -q worker').trim();
-      docker(2, `swarm join --token ${token} ${HUB_ADDRESS}:2377`);
+      await joinSwarm(2, token);
       docker(2, 'network create --config-only --ipam-driver null -o span=swarm powertrain-span');
       docker(1, `service scale --detach ${SERVICE}=6`);
       const again = await waitForTasks(6, 2, 400_000);
