@@ -76,7 +76,15 @@ function tasks(): Task[] {
     docker(node, `ps -q --filter label=com.docker.swarm.service.name=${SERVICE}`)
       .split('\n')
       .filter((id) => id !== '')
-      .map((id) => ({ node, id, pid: Number(docker(node, `inspect -f '{{.State.Pid}}' ${id}`).trim()) })),
+      .flatMap((id) => {
+        // A container may go between the listing and the question (a task being replaced): it is not running.
+        try {
+          const pid = Number(docker(node, `inspect -f '{{.State.Pid}}' ${id}`).trim());
+          return pid > 0 ? [{ node, id, pid }] : [];
+        } catch {
+          return [];
+        }
+      }),
   );
 }
 
@@ -113,8 +121,10 @@ async function waitForSpan(list: readonly Task[], timeoutMs = 120_000): Promise<
     `the span wired with members ${JSON.stringify(counts)}`,
     () => {
       const hub = inspect(1);
-      if (hub?.members.length !== counts[1] || hub.span?.role !== 'hub' || hub.span.tunnel?.state !== 'up') return false;
-      if (counts[2] === 0) return true;
+      if (hub?.members.length !== counts[1] || hub.span?.role !== 'hub') return false;
+      // A hub alone takes no one: it runs no server then.
+      if (counts[2] === 0) return hub.span.tunnel === undefined && JSON.stringify(hub.span.nodes) === '[]';
+      if (hub.span.tunnel?.state !== 'up') return false;
       const spoke = inspect(2);
       return (
         spoke?.members.length === counts[2] &&
