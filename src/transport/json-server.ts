@@ -349,8 +349,6 @@ export async function serveJsonLate<C>(
       recorder = onRequest;
       provide(known);
     },
-    fail: (error) => {
-      fail(error);
-    },
+    fail,
   };
 }
