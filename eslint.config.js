@@ -82,7 +82,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/reconcile/**/*.ts', 'src/state/**/*.ts', 'src/service/**/*.ts', 'src/tunnel/**/*.ts'],
+    files: ['src/reconcile/**/*.ts', 'src/state/**/*.ts', 'src/service/**/*.ts', 'src/tunnel/**/*.ts', 'src/timing/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

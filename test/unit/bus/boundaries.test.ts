@@ -10,7 +10,7 @@ const root = projectPath('src');
 const FRONT_DOOR_WORDS = /docker|libnetwork|endpoint|sandbox|netavark|podman|\bcni\b|kubernetes/iu;
 
 describe('core boundaries', () => {
-  for (const folder of ['bus', 'reconcile', 'state', 'service', 'tunnel', 'cannelloni']) {
+  for (const folder of ['bus', 'reconcile', 'state', 'service', 'tunnel', 'timing', 'cannelloni']) {
     it(`src/${folder} names no front door`, () => {
       const files = readdirSync(join(root, folder)).filter((name) => name.endsWith('.ts'));
       assert.ok(files.length > 0);
@@ -35,13 +35,14 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   bus: ['.', 'can', 'netlink'],
   reconcile: ['.', 'can', 'netlink', 'kernel', 'bus'],
   state: ['.', 'bus'],
-  service: ['.', 'can', 'netlink', 'kernel', 'bus', 'reconcile', 'state'],
+  timing: ['.', 'can', 'kernel', 'bus'],
+  service: ['.', 'can', 'netlink', 'kernel', 'bus', 'reconcile', 'state', 'timing'],
   tunnel: ['.', 'can', 'cannelloni', 'kernel', 'bus'],
-  control: ['.', 'can', 'bus', 'service', 'tunnel', 'transport'],
+  control: ['.', 'can', 'bus', 'service', 'tunnel', 'timing', 'transport'],
   docker: ['.', 'can', 'bus', 'service', 'transport'],
   cni: ['.', 'control'],
   netavark: ['.', 'control'],
-  daemon: ['.', 'metrics', 'kernel', 'state', 'service', 'tunnel', 'transport', 'control', 'docker'],
+  daemon: ['.', 'metrics', 'kernel', 'state', 'service', 'tunnel', 'timing', 'transport', 'control', 'docker'],
   cli: ['.', 'can', 'netlink', 'kernel', 'bus', 'transport', 'control', 'docker', 'daemon', 'cni', 'netavark'],
 };
 
@@ -135,7 +136,7 @@ describe('what the commands and plugins load', () => {
     }
     return seen;
   };
-  const HEAVY = /^(service|reconcile|state|tunnel|docker\/driver|daemon\/daemon|control\/api)\b/u;
+  const HEAVY = /^(service|reconcile|state|tunnel|timing|docker\/driver|daemon\/daemon|control\/api)\b/u;
 
   for (const entry of ['cli/main.ts', 'cni/main.ts', 'netavark/main.ts']) {
     it(`${entry} loads neither the service nor the reconciler at start`, () => {
