@@ -6,6 +6,7 @@ import { parseIdFilter, type IdSelection } from '../can/idset.js';
 import { checkUplink, type Uplink } from './uplink.js';
 import { checkTunnel, listenKey, type Tunnel } from './tunnel.js';
 import { checkSpan, SPAN_TUNNEL, type Span } from './span.js';
+import { checkTiming, type BusTiming } from './timing.js';
 
 export interface Bus {
   /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
@@ -14,6 +15,8 @@ export interface Bus {
   readonly name: string;
   /** CAN FD: links with MTU 72 and FD rules beside the classic ones; otherwise MTU 16, classic frames only. */
   readonly fd: boolean;
+  /** A timed bus (bus/timing.ts): frames cross no faster than on a real bus of this bit rate, lowest id first. */
+  readonly timing?: BusTiming;
   readonly members: readonly Member[];
   /** CAN interfaces of the daemon's namespace joined to the bus. */
   readonly uplinks?: readonly Uplink[];
@@ -90,6 +93,7 @@ export function checkBus(bus: Bus): void {
   if (typeof bus.name !== 'string' || bus.name.length === 0 || bus.name.length > 256)
     throw new InvalidValueError('bus.name', bus.name, '1..256 characters');
   if (typeof bus.fd !== 'boolean') throw new InvalidValueError('bus.fd', bus.fd, 'true or false');
+  if (bus.timing !== undefined) checkTiming(bus.timing, bus.fd, (key) => `bus.${key}`);
   if (bus.transient !== undefined && typeof bus.transient !== 'boolean')
     throw new InvalidValueError('bus.transient', bus.transient, 'true or false');
   const ids = new Set<string>();

@@ -9,6 +9,10 @@
 // rule skips the incoming-interface check (ifindexes from other namespaces collide with ours) and carries a hop
 // limit of 1, so a frame is delivered exactly once whatever the can_gw module's max_hops is. FD buses get FD rules
 // too.
+//
+// A timed bus has the same rules, but each starts at its sender's release vcan instead of the sender's end: the
+// daemon's arbiter reads every sender's end and, when a frame has crossed the simulated wire, writes it once on that
+// sender's release vcan, whose rules take it to everyone else. Host tools inject on a vcan of their own (INJECT).
 import type { CanGwRule } from '../netlink/cangw.js';
 import { shortHash } from './hash.js';
 import { CAN_LINK_MTU } from '../netlink/link.js';
@@ -19,6 +23,11 @@ import { uplinkEndName, uplinkHostEndName, uplinkSelection, type UplinkPort } fr
 import { tunnelEndName, tunnelPortName } from './tunnel.js';
 
 export const MONITOR = 'monitor';
+/**
+ * Where host tools put frames on a timed bus: there the monitor only shows what crossed (frames sent on it would be
+ * seen again when the rules echo them back), so injected frames come in here and wait for the bus like any other.
+ */
+export const INJECT = 'inject';
 
 export interface VcanPlan {
   readonly kind: 'vcan';
@@ -59,6 +68,19 @@ export interface RulePlan extends Omit<CanGwRule, 'sourceIndex' | 'destinationIn
   readonly destination: string;
 }
 
+/** A sender of a timed bus: the end its frames arrive on, and the vcan the arbiter puts them on once they crossed. */
+export interface TimedSender {
+  readonly end: string;
+  readonly release: string;
+}
+
+/** How a timed bus is wired beside its links and rules: what the arbiter reads and writes. */
+export interface TimingPlan {
+  readonly bitrate: number;
+  readonly dbitrate?: number;
+  readonly senders: readonly TimedSender[];
+}
+
 export interface BusPlan {
   readonly busId: string;
   readonly busName: string;
@@ -71,6 +93,8 @@ export interface BusPlan {
   readonly hostEnds: readonly string[];
   /** Rules in the daemon's namespace, between uplink interfaces and their pairs' ends. */
   readonly hostRules: readonly RulePlan[];
+  /** A timed bus: its senders' frames go through the arbiter, and the rules start at their release vcans. */
+  readonly timing?: TimingPlan;
 }
 
 /** The namespace of a bus: derived from its id alone, so it is found again after a restart. */
@@ -81,6 +105,11 @@ export function busNamespace(busId: string): string {
 /** The host end of a member in the bus namespace (13 characters, within the kernel's 15). */
 export function hostEndName(memberId: string): string {
   return `m${shortHash(memberId, 12)}`;
+}
+
+/** The vcan a timed bus's sender's frames are put on once they crossed (13 characters, like a member's end). */
+export function releaseName(end: string): string {
+  return `r${shortHash(`release\0${end}`, 12)}`;
 }
 
 export function busMtu(bus: Pick<Bus, 'fd'>): number {
@@ -161,6 +190,7 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
   if (new Set(names).size !== names.length)
     throw new Error(`bus ${bus.name}: two member, gateway, uplink or tunnel ids hash to the same interface name`);
   const busKinds = bus.fd ? [false, true] : [false];
+  const timed = bus.timing !== undefined;
   const participants: Participant[] = [
     ...bus.members.map((member): Participant => ({
       name: hostEndName(member.id),
@@ -170,7 +200,8 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
       send: parseIdList(`member ${member.id} send`, member.send),
       receive: parseIdList(`member ${member.id} receive`, member.receive),
     })),
-    { name: MONITOR, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL },
+    { name: MONITOR, sends: !timed, receives: true, kinds: busKinds, send: ALL, receive: ALL },
+    ...(timed ? [{ name: INJECT, sends: true, receives: false, kinds: busKinds, send: ALL, receive: ALL }] : []),
     ...ports.map((port): Participant => ({
       name: port.name,
       sends: port.incoming,
@@ -190,6 +221,9 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     })),
     ...tunnels.map((pair): Participant => ({ name: pair.name, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL })),
   ];
+  // On a timed bus a sender's frames reach the others only once the arbiter puts them on its release vcan.
+  const senders = participants.filter((from) => from.sends).map((from) => ({ end: from.name, release: releaseName(from.name) }));
+  const releaseOf = new Map(senders.map((sender) => [sender.end, sender.release]));
   const rules: RulePlan[] = [];
   for (const from of participants) {
     if (!from.sends) continue;
@@ -197,7 +231,7 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
       if (to === from || !to.receives) continue;
       rules.push(
         ...pathRules(
-          from.name,
+          timed ? (releaseOf.get(from.name) ?? from.name) : from.name,
           to.name,
           from.kinds.filter((fd) => to.kinds.includes(fd)),
           [from.send, to.receive],
@@ -216,15 +250,19 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     if (uplink.direction !== 'out') hostRules.push(...pathRules(uplink.interface, far, kinds, [uplinkSelection(uplink)], undefined, true));
     if (uplink.direction !== 'in') hostRules.push(...pathRules(far, uplink.interface, kinds, [uplinkSelection(uplink)], undefined, true));
   }
+  const timedLinks: VcanPlan[] = timed
+    ? [{ kind: 'vcan', name: INJECT, mtu }, ...senders.map((sender): VcanPlan => ({ kind: 'vcan', name: sender.release, mtu }))]
+    : [];
   return {
     busId: bus.id,
     busName: bus.name,
     namespace: busNamespace(bus.id),
     mtu,
-    links: [{ kind: 'vcan', name: MONITOR, mtu }, ...pairs],
+    links: [{ kind: 'vcan', name: MONITOR, mtu }, ...pairs, ...timedLinks],
     rules,
     hostEnds: uplinkEnds.map((end) => end.end.name),
     hostRules,
+    ...(bus.timing === undefined ? {} : { timing: { ...bus.timing, senders } }),
   };
 }
 

@@ -245,6 +245,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       for (const stop of periodic) stop();
       stopFollowing();
       await Promise.all([server.close(), control?.close(), metrics?.close(), tunnels.close()]);
+      service.close();
     },
   };
 }

@@ -24,6 +24,7 @@ import {
 import { inNetns, withNetnsFile } from './netns.js';
 import { CURRENT_NETNS, type CanSocketOptions, type CanSocketPort, type NetnsTarget, type StampedFrame } from './port.js';
 import { ReceiveBatch, SendBatch } from './message-batch.js';
+import { nowUs } from './clock.js';
 
 const CAN_RAW = 1;
 const SOL_CAN_RAW = 101;
@@ -71,7 +72,9 @@ export class CanSocket implements CanSocketPort {
   #closed = false;
   /** An error of the socket, kept for the next receive (see #drain). */
   #error: Error | undefined = undefined;
-  #listener: { readonly onFrames: (frames: CanFrame[]) => void; readonly onError: (error: Error) => void } | undefined = undefined;
+  #listener:
+    { readonly onFrames: (frames: CanFrame[], timesUs: readonly number[]) => void; readonly onError: (error: Error) => void } | undefined =
+    undefined;
 
   private constructor(fd: number, ifname: string, netns: NetnsTarget, timestamps: boolean) {
     this.#fd = fd;
@@ -159,12 +162,17 @@ export class CanSocket implements CanSocketPort {
         if (count === 0) break;
         read += count;
         const frames: CanFrame[] = [];
+        const times: number[] = [];
+        const readAt = nowUs();
         for (let i = 0; i < count; i++) {
           frames.push(decodeFrame(this.#batch.frame(i)));
-          if (this.#timestamps && this.#listener === undefined) this.#stamps.push(this.#batch.timestampUs(i) ?? Date.now() * 1000);
+          times.push(this.#timestamps ? (this.#batch.timestampUs(i) ?? readAt) : readAt);
         }
-        if (this.#listener !== undefined) this.#listener.onFrames(frames);
-        else this.#queue.push(...frames);
+        if (this.#listener !== undefined) this.#listener.onFrames(frames, times);
+        else {
+          this.#queue.push(...frames);
+          if (this.#timestamps) this.#stamps.push(...times);
+        }
         if (count < BATCH) break;
       }
     } catch (error) {
@@ -185,14 +193,16 @@ export class CanSocket implements CanSocketPort {
     for (const wake of this.#waiters.splice(0)) wake();
   }
 
-  listen(onFrames: (frames: CanFrame[]) => void, onError: (error: Error) => void): void {
+  listen(onFrames: (frames: CanFrame[], timesUs: readonly number[]) => void, onError: (error: Error) => void): void {
     this.#listener = { onFrames, onError };
     const waiting = this.#queue.splice(0);
+    const readAt = nowUs();
+    const times = waiting.map((_, i) => this.#stamps[i] ?? readAt);
     this.#stamps.length = 0;
     if (this.#watch === undefined && !this.#closed) this.#watchSocket();
     // Whatever arrived before is handed over first, on the next turn (the caller may not be ready yet).
     setImmediate(() => {
-      if (waiting.length > 0 && !this.#closed) onFrames(waiting);
+      if (waiting.length > 0 && !this.#closed) onFrames(waiting, times);
       this.#drain();
     });
   }
@@ -231,7 +241,7 @@ export class CanSocket implements CanSocketPort {
     const frame = this.#queue.shift();
     const stamp = this.#stamps.shift();
     if (this.#watch === undefined && !this.#closed && this.#queue.length < MAX_QUEUED_FRAMES / 2) this.#watchSocket();
-    return frame === undefined ? undefined : { frame, timeUs: stamp ?? Date.now() * 1000 };
+    return frame === undefined ? undefined : { frame, timeUs: stamp ?? nowUs() };
   }
 
   /** Frames received within `quietMs` of each other (and of the call): everything that is in flight. */

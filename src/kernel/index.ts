@@ -23,6 +23,7 @@ export function systemKernel(options: { netnsDir?: string } = {}): Kernel {
 }
 
 export { type CanFilter } from './can-socket.js';
+export { nowUs } from './clock.js';
 export { KernelError, NamespaceRestoreError } from './errors.js';
 export { formatPreflight, type PreflightReport } from './preflight.js';
 export {

@@ -91,10 +91,12 @@ export interface CanSocketPort {
    */
   receiveStamped(timeoutMs: number): Promise<StampedFrame | undefined>;
   /**
-   * Hands frames over as they arrive instead (receive then gets none): each call with what was waiting, in order.
-   * An error of the socket (its interface went down or away) goes to `onError`; the socket stays open.
+   * Hands frames over as they arrive instead (receive then gets none): each call with what was waiting, in order,
+   * and when each arrived, in microseconds since the epoch (the kernel's stamps on a socket opened with
+   * `timestamps`; otherwise when it was read). An error of the socket (its interface went down or away) goes to
+   * `onError`; the socket stays open.
    */
-  listen(onFrames: (frames: CanFrame[]) => void, onError: (error: Error) => void): void;
+  listen(onFrames: (frames: CanFrame[], timesUs: readonly number[]) => void, onError: (error: Error) => void): void;
   close(): void;
 }
 

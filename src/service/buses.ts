@@ -15,6 +15,7 @@ import * as topology from './topology.js';
 import * as tunnels from './tunnels.js';
 import * as uplinks from './uplinks.js';
 import type { UplinkView } from './uplink-interfaces.js';
+import type { TimedBusStats } from '../timing/timed-bus.js';
 
 export { DEFAULT_TAKEOVER_GRACE_MS } from './core.js';
 export type { BusServiceOptions, GatewayView, ReconcileStats, StartReport } from './core.js';
@@ -22,6 +23,7 @@ export type { BusObservation } from './inspection.js';
 export { TRANSIENT_ID_PREFIX, type AttachTarget } from './members.js';
 export type { UplinkView } from './uplink-interfaces.js';
 export type { SpanSources } from './tunnels.js';
+export type { TimedBusStats } from '../timing/timed-bus.js';
 
 export class BusService {
   readonly #core: BusCore;
@@ -33,6 +35,16 @@ export class BusService {
   /** Loads the state and wires every bus in it: after a restart, a crash or a reboot the kernel matches again. */
   start(): StartReport {
     return this.#core.start();
+  }
+
+  /** A timed bus's traffic so far (undefined for an untimed or unknown bus). */
+  timing(busId: string): TimedBusStats | undefined {
+    return this.#core.timing.stats(busId);
+  }
+
+  /** Stops the arbiters of timed buses (the daemon is stopping; the buses stay wired). */
+  close(): void {
+    this.#core.timing.close();
   }
 
   list(): Bus[] {

@@ -18,6 +18,8 @@ import { KeyedQueue } from './queue.js';
 import { Announcer, type BusEvent, type EventSnapshot } from './events.js';
 import { withoutOrphans } from './orphans.js';
 import { UplinkInterfaces } from './uplink-interfaces.js';
+import { TimedBuses } from '../timing/buses.js';
+import { wireTiming } from './timed.js';
 
 /** What the reconciler did since the service started. */
 export interface ReconcileStats {
@@ -74,6 +76,8 @@ export class BusCore {
   readonly interfaces: UplinkInterfaces;
   /** The last plan of each spanned bus (bus/span.ts): its role, its hub, who may connect. */
   readonly spanPlans = new Map<string, SpanPlan>();
+  /** The arbiters of timed buses: wired with their buses, so a member's frames are timed from its first. */
+  readonly timing: TimedBuses;
   readonly #store: StateStore;
   readonly #queue = new KeyedQueue();
   #buses = new Map<string, Bus>();
@@ -86,6 +90,7 @@ export class BusCore {
     this.kernel = options.kernel;
     this.log = options.log;
     this.interfaces = new UplinkInterfaces(options.kernel);
+    this.timing = new TimedBuses(options.kernel, options.log);
     this.graceMs = options.takeoverGraceMs ?? DEFAULT_TAKEOVER_GRACE_MS;
     this.now = options.now ?? (() => new Date());
     this.#events = new Announcer((error) => {
@@ -160,22 +165,7 @@ export class BusCore {
     this.#events.reset(this.#snapshot());
     const repaired = new Map<string, number>();
     const failed = new Map<string, string>();
-    let pruned = false;
-    for (const stored of [...this.#buses.values()]) {
-      try {
-        const bus = this.prune(stored, { unmoved: true });
-        // A transient bus whose members all went while the daemon was away goes with them.
-        if (unused(bus)) {
-          this.#buses.delete(bus.id);
-          pruned = true;
-        } else if (bus !== stored) {
-          this.#buses.set(bus.id, bus);
-          pruned = true;
-        }
-      } catch (error) {
-        failed.set(stored.name, errorMessage(error));
-      }
-    }
+    const pruned = pruneLoaded(this, this.#buses, failed);
     // Twice: a gateway whose other bus had no namespace yet in the first pass is wired in the second.
     for (const pass of [1, 2]) {
       for (const bus of this.#buses.values()) {
@@ -214,7 +204,7 @@ export class BusCore {
     } catch (error) {
       if (previous === undefined) {
         this.#buses.delete(next.id);
-        this.reconciler.remove(next.id);
+        this.unwire(next.id);
       } else {
         this.#buses.set(previous.id, previous);
         this.apply(previous);
@@ -253,7 +243,7 @@ export class BusCore {
     const wire = (): void => {
       for (const id of [...touched.keys(), ...touched.keys()]) {
         const bus = this.#buses.get(id);
-        if (bus === undefined) this.reconciler.remove(id);
+        if (bus === undefined) this.unwire(id);
         else this.apply(bus);
       }
     };
@@ -280,7 +270,7 @@ export class BusCore {
    * it. Gateways added by hand go with it; gateways another bus declares wait for it to come back.
    */
   drop(bus: Bus, gateways: readonly Gateway[]): void {
-    this.reconciler.remove(bus.id);
+    this.unwire(bus.id);
     this.#buses.delete(bus.id);
     const before = this.#gateways;
     this.#gateways = [...gateways];
@@ -301,8 +291,10 @@ export class BusCore {
   apply(bus: Bus, options: { drift?: boolean; trustRules?: boolean } = {}): Change[] {
     this.#stats.runs += 1;
     let changes: Change[];
+    const attachments = this.attachmentsOf(bus);
     try {
-      changes = this.reconciler.apply(bus, this.attachmentsOf(bus), options.trustRules === true ? { trustRules: true } : {});
+      changes = this.reconciler.apply(bus, attachments, options.trustRules === true ? { trustRules: true } : {});
+      wireTiming(this, bus, attachments);
     } catch (error) {
       this.#stats.failures += 1;
       throw error;
@@ -312,6 +304,12 @@ export class BusCore {
     // What the uplinks' interfaces were when wired: the uplink watch rewires when that changes.
     this.interfaces.remember(bus);
     return changes;
+  }
+
+  /** Removes a bus from the kernel, with its arbiter if it is timed. */
+  unwire(id: string): boolean {
+    this.timing.remove(id);
+    return this.reconciler.remove(id);
   }
 
   /** The bus's gateway ports and uplinks, as the kernel finds them now. */
@@ -357,4 +355,25 @@ export class BusCore {
     this.announce();
     this.log.debug('state saved', { buses: state.buses.length, path: this.#store.path });
   }
+}
+
+/** Drops the orphans of buses just loaded, and transient buses left with nothing; returns whether any changed. */
+function pruneLoaded(core: BusCore, buses: Map<string, Bus>, failed: Map<string, string>): boolean {
+  let pruned = false;
+  for (const stored of [...buses.values()]) {
+    try {
+      const bus = core.prune(stored, { unmoved: true });
+      // A transient bus whose members all went while the daemon was away goes with them.
+      if (unused(bus)) {
+        buses.delete(bus.id);
+        pruned = true;
+      } else if (bus !== stored) {
+        buses.set(bus.id, bus);
+        pruned = true;
+      }
+    } catch (error) {
+      failed.set(stored.name, errorMessage(error));
+    }
+  }
+  return pruned;
 }

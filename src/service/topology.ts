@@ -55,7 +55,7 @@ export function renameBus(core: BusCore, id: string, name: string, declared?: re
     if (twin !== undefined) {
       buses.delete(twin.id);
       // Its pairs go first: their ends in the members' namespaces carry the names the new pairs take.
-      core.reconciler.remove(twin.id);
+      core.unwire(twin.id);
       core.log.info('a transient bus of the same name joined this bus', { bus: name, members: twin.members.length });
     }
     let gateways: Gateway[];
@@ -83,7 +83,7 @@ export function removeBus(core: BusCore, id: string): Promise<boolean> {
   return core.topology([core.busName(id) ?? id], () => {
     const existing = core.buses.get(id);
     // Removing the namespace of an unknown bus too: it may be a leftover of a lost state.
-    if (existing === undefined) return core.reconciler.remove(id);
+    if (existing === undefined) return core.unwire(id);
     core.drop(existing, gatewaysWithout(core.gateways, existing));
     return true;
   });

@@ -12,6 +12,7 @@ import {
   CANFD_BRS,
   CANFD_ESI,
   CANFD_FDF,
+  CAN_INV_FILTER,
   rawCanId,
   type CanFrame,
 } from '../../src/can/frame.js';
@@ -62,8 +63,10 @@ export class FakeCanSocket implements CanSocketPort {
   /** Frames waiting, each with the time it arrived (the kernel stamps frames as it receives them). */
   readonly #queue: StampedFrame[] = [];
   #waiters: Array<() => void> = [];
-  #listener: ((frames: CanFrame[]) => void) | undefined;
+  #listener: ((frames: CanFrame[], timesUs: readonly number[]) => void) | undefined;
   #closed = false;
+  readonly #filters: CanSocketOptions['filters'];
+  readonly #loopback: boolean;
 
   constructor(kernel: FakeKernel, link: FakeLink, options: CanSocketOptions) {
     this.#kernel = kernel;
@@ -71,6 +74,8 @@ export class FakeCanSocket implements CanSocketPort {
     this.ifname = link.name;
     this.netns = link.netns.target;
     this.#fd = options.fd === true;
+    this.#filters = options.filters;
+    this.#loopback = options.loopback !== false;
   }
 
   get closed(): boolean {
@@ -83,8 +88,12 @@ export class FakeCanSocket implements CanSocketPort {
     if (this.link.netns.links.get(this.link.name) !== this.link || !this.link.netns.alive) throw KernelError.fromErrno(what, Errno.ENODEV);
     if (!this.link.up) throw KernelError.fromErrno(what, Errno.ENETDOWN);
     if (frame.kind === 'fd' && (!this.#fd || this.link.mtu < 72)) throw KernelError.fromErrno(what, Errno.EINVAL);
-    const receptions = transmit(this.#kernel, this.netns, this.ifname, toSimFrame(frame));
+    const sim = toSimFrame(frame);
+    // Without local loopback nothing is received on the sender's link, so no rule starting there sees it either.
+    const receptions = this.#loopback ? transmit(this.#kernel, this.netns, this.ifname, sim) : [];
     setImmediate(() => {
+      // Local loopback: the other sockets on the link see what this one sent, as CAN_RAW's default.
+      if (this.#loopback) for (const socket of this.#kernel.sockets) if (socket !== this) socket.deliver(this.link, sim);
       for (const reception of receptions) for (const socket of this.#kernel.sockets) socket.deliver(reception.link, reception.frame);
     });
   }
@@ -105,13 +114,14 @@ export class FakeCanSocket implements CanSocketPort {
 
   /** A frame arriving at a link: taken if it is this socket's. */
   deliver(link: FakeLink, frame: SimFrame): void {
-    if (this.#closed || link !== this.link || (frame.fd && !this.#fd)) return;
+    if (this.#closed || link !== this.link || (frame.fd && !this.#fd) || !this.#passes(frame.canId)) return;
     const decoded = fromSimFrame(frame);
+    const timeUs = Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
     if (this.#listener !== undefined) {
-      this.#listener([decoded]);
+      this.#listener([decoded], [timeUs]);
       return;
     }
-    this.#queue.push({ frame: decoded, timeUs: Math.round(performance.timeOrigin * 1000 + performance.now() * 1000) });
+    this.#queue.push({ frame: decoded, timeUs });
     for (const wake of this.#waiters.splice(0)) wake();
   }
 
@@ -138,12 +148,24 @@ export class FakeCanSocket implements CanSocketPort {
     return frames;
   }
 
-  listen(onFrames: (frames: CanFrame[]) => void, _onError: (error: Error) => void): void {
+  /** CAN_RAW_FILTER: a frame passes when it matches any filter (an inverted one when it does not); none: nothing. */
+  #passes(canId: number): boolean {
+    if (this.#filters === undefined) return true;
+    return this.#filters.some((filter) => {
+      const match = (canId & filter.mask) >>> 0 === (filter.id & ~CAN_INV_FILTER & filter.mask) >>> 0;
+      return (filter.id & CAN_INV_FILTER) !== 0 ? !match : match;
+    });
+  }
+
+  listen(onFrames: (frames: CanFrame[], timesUs: readonly number[]) => void, _onError: (error: Error) => void): void {
     this.#listener = onFrames;
-    const waiting = this.#queue.splice(0).map((stamped) => stamped.frame);
+    const waiting = this.#queue.splice(0);
     if (waiting.length > 0)
       setImmediate(() => {
-        onFrames(waiting);
+        onFrames(
+          waiting.map((stamped) => stamped.frame),
+          waiting.map((stamped) => stamped.timeUs),
+        );
       });
   }
 
