@@ -9,6 +9,9 @@ export interface BusTiming {
   readonly dbitrate?: number;
 }
 
+/** The window a timed bus's load is given over: the last 5 seconds. */
+export const LOAD_WINDOW_US = 5_000_000;
+
 /** The nominal bit rates a timed bus may have: ISO 11898 goes up to 1 Mbit/s; below 5 kbit/s nothing runs. */
 export const BITRATE_RANGE = { min: 5_000, max: 1_000_000 } as const;
 /** Data-phase rates: from the nominal rate up to 20 Mbit/s (CAN FD transceivers with signal improvement). */

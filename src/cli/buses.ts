@@ -7,7 +7,8 @@ import { parseIdList } from '../bus/model.js';
 import { readFileSync } from 'node:fs';
 import { formatCandump, formatCandumpLog, formatCansend, parseCandumpLog, parseCansend } from '../can/text.js';
 import { MONITOR } from '../bus/plan.js';
-import { DEFAULT_CONTROL_SOCKET, type BusDetail, type ControlStreams } from '../control/protocol.js';
+import { bitrateText, LOAD_WINDOW_US } from '../bus/timing.js';
+import { DEFAULT_CONTROL_SOCKET, type BusDetail, type ControlStreams, type TimingSummary } from '../control/protocol.js';
 import { KernelError, systemKernel, type CanSocketPort } from '../kernel/index.js';
 import { Errno } from '../netlink/errno.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, followDaemon, listCommand } from './client.js';
@@ -33,6 +34,30 @@ function spanLines(span: NonNullable<BusDetail['span']>): string[] {
   return lines;
 }
 
+/** 500000 → 500k, 1000000 → 1M: a bit rate in a table. */
+function shortBitrate(bitrate: number): string {
+  return bitrate >= 1_000_000 && bitrate % 1000 === 0 ? `${bitrate / 1_000_000}M` : `${bitrate / 1000}k`;
+}
+
+function percent(ratio: number): string {
+  return `${(ratio * 100).toFixed(ratio > 0 && ratio < 0.1 ? 1 : 0)}%`;
+}
+
+function timedDrops(timing: TimingSummary | undefined): number {
+  return Object.values(timing?.dropped ?? {}).reduce((sum, n) => sum + n, 0);
+}
+
+/** A timed bus in `inspect`: its bit rates, its load, what it carried, lost and has waiting. */
+function timingLines(timing: TimingSummary): string[] {
+  const rates = `${bitrateText(timing.bitrate)}${timing.dbitrate === undefined ? '' : `, data phase ${bitrateText(timing.dbitrate)}`}`;
+  const traffic =
+    timing.load === undefined
+      ? 'its arbiter is not running'
+      : `load ${percent(timing.load)} over the last ${LOAD_WINDOW_US / 1_000_000} s, ${timing.frames ?? 0} frames crossed, ${timing.waiting ?? 0} waiting, ` +
+        `dropped for lack of bus time ${timing.dropped?.['bus-full'] ?? 0}, unwired ${timing.dropped?.unwired ?? 0}`;
+  return [`timed bus ${rates}: ${traffic}`, `  host tools send on interface ${timing.inject}`];
+}
+
 function inspectText(bus: BusDetail): string {
   const lines = [
     `bus ${bus.name}  (${bus.fd ? 'CAN FD' : 'classic CAN'}, id ${bus.id})`,
@@ -40,6 +65,7 @@ function inspectText(bus: BusDetail): string {
     `frames ${bus.frames}, dropped ${bus.dropped}`,
     '',
   ];
+  if (bus.timing !== undefined) lines.push(...timingLines(bus.timing), '');
   if (bus.span !== undefined) lines.push(...spanLines(bus.span), '');
   lines.push(`members (${bus.members.length})`);
   const filters = (m: BusDetail['members'][number]): string =>
@@ -102,15 +128,18 @@ async function untilInterrupted<T>(
   }
 }
 
-/** The bus of that name (from the daemon) and a socket on its monitor, in the bus's namespace. */
+/**
+ * The bus of that name (from the daemon) and a socket in the bus's namespace: on its monitor to watch it, and to send
+ * on it too, but on a timed bus on its inject interface, where frames wait for the bus like any member's.
+ */
 async function openMonitor(
   name: string,
   controlSocket: string | undefined,
-  filters?: readonly IdFilter[],
-  timestamps = false,
+  options: { filters?: readonly IdFilter[]; timestamps?: boolean; send?: boolean } = {},
 ): Promise<{ bus: BusDetail; socket: CanSocketPort }> {
+  const { filters, timestamps = false } = options;
   const bus = await callDaemon(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
-  const socket = systemKernel().canSocket(MONITOR, {
+  const socket = systemKernel().canSocket(options.send === true && bus.timing !== undefined ? bus.timing.inject : MONITOR, {
     netns: { label: bus.name, path: bus.namespace },
     fd: bus.fd,
     timestamps,
@@ -160,16 +189,18 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
     description:
       "list the buses: name, network id, FD, members, gateways, uplinks, frames carried and dropped, and this node's part in a span across nodes",
     method: 'Bus.List',
-    head: ['NAME', 'ID', 'FD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED', 'SPAN'],
+    head: ['NAME', 'ID', 'FD', 'BITRATE', 'LOAD', 'MEMBERS', 'GATEWAYS', 'UPLINKS', 'FRAMES', 'DROPPED', 'SPAN'],
     row: (b) => [
       b.name,
       b.id.slice(0, 12),
       b.fd ? 'yes' : 'no',
+      b.timing === undefined ? '-' : shortBitrate(b.timing.bitrate),
+      b.timing?.load === undefined ? '-' : percent(b.timing.load),
       String(b.members),
       String(b.gateways),
       String(b.uplinks),
       String(b.frames),
-      String(b.dropped),
+      String(b.dropped + timedDrops(b.timing)),
       b.span === undefined ? '-' : `${b.span.mode}${b.span.role === undefined ? ' (no hub yet)' : ` ${b.span.role}`}`,
     ],
   });
@@ -198,7 +229,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
     .option(...CONTROL_SOCKET_OPTION)
     .action(async (name: string, texts: string[], options: { controlSocket?: string }) => {
       const frames = texts.map((text, i) => parseCansend(`frame ${i + 1}`, text));
-      const { bus, socket } = await openMonitor(name, options.controlSocket);
+      const { bus, socket } = await openMonitor(name, options.controlSocket, { send: true });
       try {
         if (!bus.fd && frames.some((frame) => frame.kind === 'fd'))
           throw new InvalidValueError('frames', texts.join(' '), `classic frames: bus ${bus.name} is not FD`);
@@ -244,7 +275,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
         (entry) => options.interface === undefined || entry.iface === options.interface,
       );
       if (entries.length === 0) throw new InvalidValueError(file, options.interface ?? '', 'a log with frames (on that interface)');
-      const { bus, socket } = await openMonitor(name, options.controlSocket);
+      const { bus, socket } = await openMonitor(name, options.controlSocket, { send: true });
       try {
         const fd = entries.find((entry) => entry.frame.kind === 'fd');
         if (!bus.fd && fd !== undefined)
@@ -295,7 +326,10 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
         const quietMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
         if (Number.isNaN(quietMs) || quietMs <= 0) throw new InvalidValueError('--timeout', options.timeout, 'a number of seconds above 0');
         const filters = dumpFilters(options.filter ?? []);
-        const { bus, socket } = await openMonitor(name, options.controlSocket, filters, options.log === true);
+        const { bus, socket } = await openMonitor(name, options.controlSocket, {
+          ...(filters === undefined ? {} : { filters }),
+          timestamps: options.log === true,
+        });
         const logInterface = options.interface ?? bus.name.slice(0, IFNAME_MAX);
         try {
           await untilInterrupted(async (run) => {

@@ -90,6 +90,8 @@ async function add(env: CniEnvironment, config: NetworkConfig, socket: string, c
     bus: config.bus,
     create: true,
     ...(config.fd === undefined ? {} : { fd: config.fd }),
+    ...(config.bitrate === undefined ? {} : { bitrate: config.bitrate }),
+    ...(config.dbitrate === undefined ? {} : { dbitrate: config.dbitrate }),
     member: attachmentMemberId(containerId, ifname),
     netns,
     interface: ifname,

@@ -113,6 +113,10 @@ export interface NetworkConfig {
   /** The bus: the network's own `bus` key, else its name. */
   readonly bus: string;
   readonly fd?: boolean;
+  /** A timed bus: nominal bit rate, bit/s (the daemon checks the range). */
+  readonly bitrate?: number;
+  /** Its data-phase bit rate, bit/s (FD buses, with bitrate). */
+  readonly dbitrate?: number;
   readonly send?: readonly string[];
   readonly receive?: readonly string[];
   readonly controlSocket?: string;
@@ -138,7 +142,7 @@ const RUNTIME_KEYS = new Set([
   'disableGC',
 ]);
 /** This plugin's own keys. */
-const OWN_KEYS = new Set(['bus', 'fd', 'send', 'receive', 'controlSocket', 'span', 'hub', 'nodes']);
+const OWN_KEYS = new Set(['bus', 'fd', 'bitrate', 'dbitrate', 'send', 'receive', 'controlSocket', 'span', 'hub', 'nodes']);
 /** Keys that ask for what a CAN bus has not: refused rather than ignored. */
 const NOT_ON_CAN: Readonly<Record<string, string>> = {
   ipam: 'CAN interfaces have no IP addresses: remove "ipam"',
@@ -226,6 +230,13 @@ export function parseNetworkConfig(text: string, args: Readonly<Record<string, s
       'controlSocket',
       `${describeValue(raw.controlSocket)} is not valid; allowed: the absolute path of the cantainer daemon's control socket`,
     );
+  for (const key of ['bitrate', 'dbitrate'] as const) {
+    const value = raw[key];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0))
+      throw config(key, `${describeValue(value)} is not valid; allowed: a bit rate in bit/s, a whole number (for example 500000)`);
+  }
+  if (raw.dbitrate !== undefined && raw.bitrate === undefined)
+    throw config('dbitrate', `${describeValue(raw.dbitrate)} is not valid; allowed: a data bit rate only with "bitrate"`);
   const span = spanOf(raw);
   const send = idList(perContainer(raw, args, 'send'), 'send');
   const receive = idList(perContainer(raw, args, 'receive'), 'receive');
@@ -251,6 +262,8 @@ export function parseNetworkConfig(text: string, args: Readonly<Record<string, s
     name,
     bus,
     ...(raw.fd === undefined ? {} : { fd: raw.fd }),
+    ...(typeof raw.bitrate === 'number' ? { bitrate: raw.bitrate } : {}),
+    ...(typeof raw.dbitrate === 'number' ? { dbitrate: raw.dbitrate } : {}),
     ...(send === undefined ? {} : { send }),
     ...(receive === undefined ? {} : { receive }),
     ...(raw.controlSocket === undefined ? {} : { controlSocket: raw.controlSocket }),

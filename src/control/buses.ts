@@ -1,6 +1,6 @@
 // Buses and the daemon over the control socket: `cantainer ls`, `inspect`, `doctor --repair`, `events`.
 import { basename, join } from 'node:path';
-import { hostEndName } from '../bus/plan.js';
+import { hostEndName, INJECT } from '../bus/plan.js';
 import type { Bus } from '../bus/model.js';
 import { UnknownBusError } from '../errors.js';
 import { STREAM, type JsonStream } from '../transport/json-server.js';
@@ -8,7 +8,7 @@ import { packageVersion } from '../version.js';
 import { text } from './body.js';
 import type { ControlContext, ControlHandler, ControlHandlers, StreamHandler } from './context.js';
 import { gatewayEntry } from './gateways.js';
-import { CONTAINER_ANNOTATION, type BusEntry, type SpanSummary } from './protocol.js';
+import { CONTAINER_ANNOTATION, type BusEntry, type SpanSummary, type TimingSummary } from './protocol.js';
 import { tunnelEntry } from './tunnels.js';
 import { SPAN_TUNNEL } from '../bus/span.js';
 import { formatAddress } from '../bus/tunnel.js';
@@ -33,6 +33,17 @@ function spanSummary(context: ControlContext, bus: Bus): SpanSummary | undefined
   };
 }
 
+/** A timed bus's settings and, while its arbiter runs, its traffic. */
+function timingSummary(context: ControlContext, bus: Bus): TimingSummary | undefined {
+  if (bus.timing === undefined) return undefined;
+  const stats = context.buses.timing(bus.id);
+  return {
+    ...bus.timing,
+    ...(stats === undefined ? {} : { load: stats.load, frames: stats.frames, waiting: stats.waiting, dropped: stats.dropped }),
+    inject: INJECT,
+  };
+}
+
 function knownBus(context: ControlContext, name: string): Bus {
   const bus = context.buses.byName(name) ?? context.buses.get(name);
   if (bus === undefined) throw new UnknownBusError(name, 'name');
@@ -44,6 +55,7 @@ const listBuses: ControlHandler<'Bus.List'> = (_body, context) => {
   const buses: BusEntry[] = context.buses.list().map((bus) => {
     const seen = context.buses.observe(bus.id);
     const span = spanSummary(context, bus);
+    const timing = timingSummary(context, bus);
     return {
       name: bus.name,
       id: bus.id,
@@ -55,6 +67,7 @@ const listBuses: ControlHandler<'Bus.List'> = (_body, context) => {
       dropped: seen.dropped,
       namespace: hostPath(context, seen.namespacePath),
       ...(span === undefined ? {} : { span }),
+      ...(timing === undefined ? {} : { timing }),
     };
   });
   return { buses };
@@ -87,10 +100,12 @@ const inspectBus: ControlHandler<'Bus.Inspect'> = async (body, context) => {
   });
   const span = spanSummary(context, bus);
   const spanTunnel = bus.tunnels?.find((tunnel) => tunnel.name === SPAN_TUNNEL);
+  const timing = timingSummary(context, bus);
   return {
     name: bus.name,
     id: bus.id,
     fd: bus.fd,
+    ...(timing === undefined ? {} : { timing }),
     ...(span === undefined
       ? {}
       : {

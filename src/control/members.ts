@@ -7,7 +7,8 @@ import { busMtu } from '../bus/plan.js';
 import { checkSpan, type Span, type SpanMode } from '../bus/span.js';
 import type { ControlHandler, ControlHandlers, RequestBody } from './context.js';
 import type { AttachAnswer, MemberEntry } from './protocol.js';
-import { annotationsOf, optionalText, strings, text } from './body.js';
+import { annotationsOf, optionalInteger, optionalText, strings, text } from './body.js';
+import { checkTiming, type BusTiming } from '../bus/timing.js';
 
 function optionalBoolean(body: Readonly<Record<string, unknown>>, key: string): boolean | undefined {
   const value = body[key];
@@ -34,6 +35,19 @@ function spanOf(body: RequestBody): Span | undefined {
   return span;
 }
 
+/** `bitrate` and `dbitrate`: a timed bus; `dbitrate` alone is refused, not ignored. */
+function timingOf(body: RequestBody, fd: boolean): BusTiming | undefined {
+  const bitrate = optionalInteger(body, 'bitrate');
+  const dbitrate = optionalInteger(body, 'dbitrate');
+  if (bitrate === undefined) {
+    if (dbitrate !== undefined) throw new InvalidValueError('dbitrate', dbitrate, 'a data bit rate only with bitrate (the nominal rate)');
+    return undefined;
+  }
+  const timing = { bitrate, ...(dbitrate === undefined ? {} : { dbitrate }) };
+  checkTiming(timing, fd, (key) => key);
+  return timing;
+}
+
 const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
   const busName = text(body, 'bus');
   const netns = text(body, 'netns');
@@ -45,6 +59,7 @@ const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
   const annotations = annotationsOf(body, 'annotations');
   const busAnnotations = annotationsOf(body, 'busAnnotations');
   const span = spanOf(body);
+  const timing = timingOf(body, fd ?? false);
   const member: Member = {
     id: text(body, 'member'),
     end: { name: text(body, 'interface'), netns, up: true },
@@ -59,6 +74,7 @@ const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
       ...(fd === undefined ? {} : { fd }),
       ...(busAnnotations === undefined ? {} : { annotations: busAnnotations }),
       ...(span === undefined ? {} : { span }),
+      ...(timing === undefined ? {} : { timing }),
     },
     member,
   );

@@ -31,6 +31,26 @@ export interface BusEntry {
   readonly namespace: string;
   /** A bus spanning nodes: how, and this node's part (absent until the nodes are known). */
   readonly span?: SpanSummary;
+  /** A timed bus (bitrate=N): its bit rates, its load, the frames it lost for lack of bus time. */
+  readonly timing?: TimingSummary;
+}
+
+/** A timed bus's settings and traffic. */
+export interface TimingSummary {
+  /** Nominal bit rate, bit/s. */
+  readonly bitrate: number;
+  /** Data-phase bit rate of FD frames that switch, bit/s. */
+  readonly dbitrate?: number;
+  /** The share of the bus's time frames took over the last 5 seconds, 0..1 (absent while the arbiter is not running). */
+  readonly load?: number;
+  /** Frames that crossed the bus since the daemon started. */
+  readonly frames?: number;
+  /** Frames waiting for the bus now. */
+  readonly waiting?: number;
+  /** Frames lost: bus-full (the sender's queue was full), unwired (their sender or way on went away). */
+  readonly dropped?: Readonly<Record<'bus-full' | 'unwired', number>>;
+  /** The interface host tools send on in the bus's namespace (the monitor only shows what crossed). */
+  readonly inject: string;
 }
 
 /** A spanned bus's settings and this node's part in it. */
@@ -103,6 +123,7 @@ export interface BusDetail {
   readonly fd: boolean;
   /** A bus spanning nodes, with its tunnel to (or from) the other nodes: state, peers, counters. */
   readonly span?: SpanSummary & { readonly tunnel?: TunnelEntry };
+  readonly timing?: TimingSummary;
   readonly namespace: string;
   readonly frames: number;
   readonly dropped: number;
@@ -136,6 +157,10 @@ export interface AttachRequest {
   readonly busAnnotations?: Readonly<Record<string, string>>;
   /** One bus with the buses of that name on other nodes (`mode` "nodes", with `hub` and `nodes`). */
   readonly span?: Pick<Span, 'mode' | 'hub' | 'nodes'>;
+  /** A timed bus: its nominal bit rate, bit/s (a bus made now takes it; an existing bus must have the same). */
+  readonly bitrate?: number;
+  /** Its data-phase bit rate, bit/s (FD buses, with bitrate). */
+  readonly dbitrate?: number;
 }
 
 /** What Member.Attach answers. */
@@ -221,3 +246,6 @@ export type ControlMethod = keyof ControlMethods;
 export type ControlRequest<M extends ControlMethod> = ControlMethods[M]['request'];
 export type ControlAnswer<M extends ControlMethod> = ControlMethods[M]['answer'];
 export type ControlStream = keyof ControlStreams;
+
+// The plugins check a timed bus's settings as the daemon will, so that a network is refused when it is made.
+export { checkTiming, parseBitrate } from '../bus/timing.js';

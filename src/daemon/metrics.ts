@@ -55,9 +55,16 @@ function busFamilies(service: BusService, log: Logger): MetricFamily[] {
   const forwarded: Sample[] = [];
   const dropped: Sample[] = [];
   const deleted: Sample[] = [];
+  const load: Sample[] = [];
+  const lost: Sample[] = [];
   const gatewayViews = service.gateways();
   for (const bus of service.list()) {
     const labels = { bus: bus.name };
+    const timing = service.timing(bus.id);
+    if (timing !== undefined) {
+      load.push({ labels, value: timing.load });
+      for (const [reason, value] of Object.entries(timing.dropped)) lost.push({ labels: { ...labels, reason }, value });
+    }
     members.push({ labels, value: bus.members.length });
     gateways.push({
       labels,
@@ -114,6 +121,18 @@ function busFamilies(service: BusService, log: Logger): MetricFamily[] {
       help: 'Frames the can-gw rules of a bus discarded: at the hop limit (how every frame ends at each end it reaches, so this grows with the traffic) or by a length check.',
       type: 'counter',
       samples: deleted,
+    },
+    {
+      name: 'cantainer_bus_load_ratio',
+      help: "The share of a timed bus's time that frames took over the last 5 seconds, 0 to 1 (timed buses only).",
+      type: 'gauge',
+      samples: load,
+    },
+    {
+      name: 'cantainer_bus_lost_frames_total',
+      help: 'Frames a timed bus lost, by reason: bus-full (the sender had more waiting than its queue holds: no bus time), unwired (their sender or way on went away).',
+      type: 'counter',
+      samples: lost,
     },
     {
       name: 'cantainer_uplink_up',

@@ -111,6 +111,7 @@ const createNetwork: Handler = async (body, context, request) => {
       ...(options.uplinks.length === 0 ? {} : { uplinks: options.uplinks }),
       ...(options.tunnels.length === 0 ? {} : { tunnels: options.tunnels }),
       ...(options.span === undefined ? {} : { span: options.span }),
+      ...(options.timing === undefined ? {} : { timing: options.timing }),
       annotations: { [NOTE.origin]: 'docker', [NOTE.prefix]: options.prefix },
     },
     { gateways },

@@ -8,6 +8,7 @@ import { parseIdList } from '../bus/model.js';
 import { uplinkFromWords, type Uplink } from '../bus/uplink.js';
 import { tunnelFromWords, type Tunnel } from '../bus/tunnel.js';
 import { checkSpan, SPAN_TUNNEL, type Span } from '../bus/span.js';
+import { checkTiming, parseBitrate, type BusTiming } from '../bus/timing.js';
 
 export interface NetworkOptions {
   readonly fd: boolean;
@@ -25,6 +26,8 @@ export interface NetworkOptions {
   readonly tunnels: readonly Tunnel[];
   /** One bus across the nodes that have the network (`span=swarm`, `hub=HOST:PORT`, `span_port=N`). */
   readonly span?: Span;
+  /** A timed bus (`bitrate=N`, `dbitrate=N`). */
+  readonly timing?: BusTiming;
 }
 
 /** Stands for the network's own name while checking a gateway option (Docker names contain no spaces). */
@@ -75,6 +78,8 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
   const uplinks: Uplink[] = [];
   const tunnels: Tunnel[] = [];
   const span: { mode?: string; hub?: string; port?: string } = {};
+  let bitrate: number | undefined;
+  let dbitrate: number | undefined;
   const set = <T>(current: { value: T; key: string } | undefined, key: string, value: T): { value: T; key: string } => {
     if (current !== undefined && current.value !== value) {
       throw new InvalidValueError(
@@ -128,6 +133,12 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
       case 'hub':
         span.hub = raw;
         break;
+      case 'bitrate':
+        bitrate = parseBitrate(field(key), raw);
+        break;
+      case 'dbitrate':
+        dbitrate = parseBitrate(field(key), raw);
+        break;
       case 'span_port':
         if (!/^\d{1,5}$/u.test(raw)) throw new InvalidValueError(field(key), raw, 'a port 1..65535');
         span.port = raw;
@@ -152,11 +163,15 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
         throw new InvalidValueError(
           field(key),
           raw,
-          'an option of: fd, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME, tunnel, tunnel.NAME, span, hub, span_port (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)',
+          'an option of: fd, bitrate, dbitrate, host_if, prefix, gateway, gateway.NAME, uplink, uplink.NAME, tunnel, tunnel.NAME, span, hub, span_port (and canfd, centralised, vxcan.dev, vxcan.id, vxcan.peer, device, host_device from other plugins)',
         );
     }
   }
   if (vxcanId !== undefined && vxcanDev === undefined) vxcanDev = 'vcan';
+  if (dbitrate !== undefined && bitrate === undefined)
+    throw new InvalidValueError(field('dbitrate'), String(dbitrate), 'a data bit rate only with bitrate=N (the nominal rate)');
+  const timing: BusTiming | undefined = bitrate === undefined ? undefined : { bitrate, ...(dbitrate === undefined ? {} : { dbitrate }) };
+  if (timing !== undefined) checkTiming(timing, fd?.value ?? false, field);
   const spanned = spanOption(span, field);
   const taken = spanned === undefined ? undefined : tunnels.find((tunnel) => tunnel.name === SPAN_TUNNEL);
   if (taken !== undefined)
@@ -176,6 +191,7 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
     uplinks,
     tunnels,
     ...(spanned === undefined ? {} : { span: spanned }),
+    ...(timing === undefined ? {} : { timing }),
   };
 }
 

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { CantainerError, describeValue, errorMessage } from '../errors.js';
 import { callDaemon, START_DAEMON, type DaemonCall } from '../control/client.js';
-import { CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
+import { CONTAINER_ANNOTATION, CONTROL_SOCKET_ENV, DEFAULT_CONTROL_SOCKET, checkTiming, parseBitrate } from '../control/protocol.js';
 import { packageVersion } from '../version.js';
 
 export interface NetavarkOutcome {
@@ -15,7 +15,7 @@ export interface NetavarkOutcome {
 export const API_VERSION = '1.0.0';
 
 /** Network options this plugin reads (`podman network create -o KEY=VALUE`). */
-export const NETWORK_OPTIONS = ['bus', 'fd'] as const;
+export const NETWORK_OPTIONS = ['bus', 'fd', 'bitrate', 'dbitrate'] as const;
 
 /** Member annotations that say which container and network a member is. */
 const NOTE = { origin: 'origin', container: 'netavark.container', name: 'netavark.name', network: 'netavark.network' } as const;
@@ -40,7 +40,11 @@ function parseStdin(stdin: string): Json {
 }
 
 /** A network's cantainer settings, from its options; every problem named with the option, the value and what is allowed. */
-export function busOfNetwork(network: Json): { readonly bus: string; readonly fd?: boolean } {
+export function busOfNetwork(network: Json): {
+  readonly bus: string;
+  readonly fd?: boolean;
+  readonly timing?: { readonly bitrate: number; readonly dbitrate?: number };
+} {
   const name = network.name;
   if (typeof name !== 'string' || name === '')
     throw new PluginError(`network name: ${describeValue(name)} is not valid; allowed: the network's name`);
@@ -65,7 +69,22 @@ export function busOfNetwork(network: Json): { readonly bus: string; readonly fd
   const bus = (options.bus as string | undefined) ?? name;
   if (bus === '' || bus.length > 256)
     throw new PluginError(`network option bus: ${JSON.stringify(bus)} is not valid; allowed: the name of a bus, 1..256 characters`);
-  return { bus, ...(fd === undefined ? {} : { fd: fd === 'true' }) };
+  const timing = timingOf(options, fd === 'true');
+  return { bus, ...(fd === undefined ? {} : { fd: fd === 'true' }), ...(timing === undefined ? {} : { timing }) };
+}
+
+/** `bitrate` and `dbitrate` (500000, 500k, 1M): a timed bus, checked as the daemon will check it. */
+function timingOf(options: Readonly<Record<string, unknown>>, fd: boolean): { bitrate: number; dbitrate?: number } | undefined {
+  const field = (key: string): string => `network option ${key}`;
+  const bitrate = typeof options.bitrate === 'string' ? parseBitrate(field('bitrate'), options.bitrate) : undefined;
+  const dbitrate = typeof options.dbitrate === 'string' ? parseBitrate(field('dbitrate'), options.dbitrate) : undefined;
+  if (bitrate === undefined) {
+    if (dbitrate !== undefined) throw new PluginError(`${field('dbitrate')}: a data bit rate only with bitrate (the nominal rate)`);
+    return undefined;
+  }
+  const timing = { bitrate, ...(dbitrate === undefined ? {} : { dbitrate }) };
+  checkTiming(timing, fd, field);
+  return timing;
 }
 
 /** Podman names a container's interfaces eth0, eth1, ... unless told; on a CAN bus they are can0, can1, ... */
@@ -94,6 +113,7 @@ function create(stdin: string): string {
 interface Attachment {
   readonly bus: string;
   readonly fd?: boolean;
+  readonly timing?: { readonly bitrate: number; readonly dbitrate?: number };
   readonly member: string;
   readonly ifname: string;
   readonly containerId: string;
@@ -122,11 +142,12 @@ function attachment(stdin: string, netns: string | undefined): Attachment {
     throw new PluginError(
       `static_mac ${JSON.stringify(options.static_mac)}: a CAN interface has no MAC address; run the container without --mac-address on this network`,
     );
-  const { bus, fd } = busOfNetwork(network);
+  const { bus, fd, timing } = busOfNetwork(network);
   const ifname = interfaceName(options.interface_name);
   return {
     bus,
     ...(fd === undefined ? {} : { fd }),
+    ...(timing === undefined ? {} : { timing }),
     member: containerMemberId(containerId, ifname),
     ifname,
     containerId,
@@ -166,6 +187,7 @@ export async function runNetavark(
           bus: a.bus,
           create: true,
           ...(a.fd === undefined ? {} : { fd: a.fd }),
+          ...(a.timing === undefined ? {} : a.timing),
           member: a.member,
           netns: a.netns,
           interface: a.ifname,

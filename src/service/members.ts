@@ -3,6 +3,7 @@
 import { BusConflictError, NotANetworkNamespaceError, UnknownBusError } from '../errors.js';
 import { checkBus, withMember, withoutMember, type Bus, type Member } from '../bus/model.js';
 import type { Span } from '../bus/span.js';
+import type { BusTiming } from '../bus/timing.js';
 import type { BusCore } from './core.js';
 import { retireIfUnused } from './topology.js';
 
@@ -17,6 +18,8 @@ export interface AttachTarget {
   readonly annotations?: Readonly<Record<string, string>>;
   /** One bus with the buses of that name on other nodes: a bus made now takes it, an existing bus must span alike. */
   readonly span?: Span;
+  /** A timed bus: a bus made now takes it, an existing bus must be timed alike. */
+  readonly timing?: BusTiming;
 }
 
 /** Ids of transient buses: the name after this prefix (ids of other buses are the front door's own). */
@@ -86,6 +89,7 @@ export async function attachMember(
       transient: true,
       members: [],
       ...(target.span === undefined ? {} : { span: target.span }),
+      ...(target.timing === undefined ? {} : { timing: target.timing }),
       ...(target.annotations === undefined ? {} : { annotations: { ...target.annotations } }),
     };
     checkBus(bus);
@@ -106,6 +110,12 @@ function attachTo(core: BusCore, stored: Bus, target: AttachTarget, member: Memb
     throw new BusConflictError(
       `bus ${stored.name} carries ${stored.fd ? 'CAN FD' : 'classic CAN'} frames, and this member asks for ${target.fd ? 'CAN FD' : 'classic CAN'}`,
       `leave fd out to take the bus as it is, or set it to ${String(stored.fd)}`,
+    );
+  }
+  if (target.timing !== undefined && JSON.stringify(target.timing) !== JSON.stringify(stored.timing)) {
+    throw new BusConflictError(
+      `bus ${stored.name} is ${stored.timing === undefined ? 'untimed' : `timed ${JSON.stringify(stored.timing)}`}, and this member asks for ${JSON.stringify(target.timing)}`,
+      'every configuration of a network must say the same bitrate and dbitrate (or leave them out to take the bus as it is)',
     );
   }
   if (target.span !== undefined && JSON.stringify(target.span) !== JSON.stringify(stored.span)) {

@@ -9,6 +9,7 @@ import type { CanSocketPort, KernelPort, NetnsTarget } from '../kernel/port.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Arbiter, type Release } from './arbiter.js';
+import { LoadWindow } from './load.js';
 
 /** Frames one sender may have waiting for the bus: an ISO-TP message of 4095 bytes (586 frames) fits, with room. */
 export const SENDER_QUEUE_FRAMES = 2048;
@@ -27,8 +28,10 @@ export interface TimedBusStats {
   readonly dbitrate?: number;
   /** Frames that crossed. */
   readonly frames: number;
-  /** Bus time those frames took, microseconds (the load is its share of the time). */
+  /** Bus time those frames took, microseconds. */
   readonly busyUs: number;
+  /** The share of the bus's time frames took over the last seconds (timing/load.ts), 0..1. */
+  readonly load: number;
   /** Frames waiting for the bus now. */
   readonly waiting: number;
   /** Frames lost: the sender's queue was full (`bus-full`), or their way on was gone (`unwired`). */
@@ -59,6 +62,7 @@ export class TimedBus {
   #immediate: NodeJS.Immediate | undefined;
   #closed = false;
   #frames = 0;
+  readonly #load = new LoadWindow(nowUs());
   readonly #dropped: Record<DropReason, number> = { 'bus-full': 0, unwired: 0 };
 
   constructor(options: { kernel: KernelPort; log: Logger; namespace: string; busName: string; fd: boolean; timing: TimingPlan }) {
@@ -104,6 +108,7 @@ export class TimedBus {
       ...(this.#timing.dbitrate === undefined ? {} : { dbitrate: this.#timing.dbitrate }),
       frames: this.#frames,
       busyUs: this.#arbiter.busyUs,
+      load: this.#load.ratio(nowUs()),
       waiting: this.#arbiter.waiting,
       dropped: { ...this.#dropped },
     };
@@ -193,6 +198,7 @@ export class TimedBus {
     for (const sender of this.#senders.values()) if (sender.pending.length > 0) this.#flush(sender, []);
     const released = this.#arbiter.run(nowUs());
     this.#frames += released.length;
+    for (const release of released) this.#load.add(release.endUs, release.endUs - release.startUs);
     this.#release(released);
     this.#schedule();
   }

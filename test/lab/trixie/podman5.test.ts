@@ -69,8 +69,8 @@ describe('Podman 5 containers on cantainer buses through the netavark plugin', (
       /a CAN bus has no IP addresses: create it without --subnet/u,
     );
     assert.match(
-      podmanFails(['network', 'create', '-d', 'cantainer', '-o', 'bitrate=500000', 'bad']),
-      /network option "bitrate" \(value "500000"\) is not supported; allowed: bus, fd/u,
+      podmanFails(['network', 'create', '-d', 'cantainer', '-o', 'termination=120', 'bad']),
+      /network option "termination" \(value "120"\) is not supported; allowed: bus, fd, bitrate, dbitrate/u,
     );
     // No bus yet: buses come with their first container.
     assert.deepEqual(busNames(), []);

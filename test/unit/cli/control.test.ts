@@ -259,7 +259,7 @@ describe('the cantainer commands, through the control socket', () => {
     const ls = await run('ls');
     assert.equal(
       ls.out,
-      'NAME        ID            FD   MEMBERS  GATEWAYS  UPLINKS  FRAMES  DROPPED  SPAN\npowertrain  aaaaaaaaaaaa  yes  1        1         0        0       0        -\nbody        bbbbbbbbbbbb  no   0        1         0        0       0        -\n',
+      'NAME        ID            FD   BITRATE  LOAD  MEMBERS  GATEWAYS  UPLINKS  FRAMES  DROPPED  SPAN\npowertrain  aaaaaaaaaaaa  yes  -        -     1        1         0        0       0        -\nbody        bbbbbbbbbbbb  no   -        -     0        1         0        0       0        -\n',
     );
     const json = JSON.parse((await run('ls', '--json')).out) as Array<Record<string, unknown>>;
     assert.deepEqual(
@@ -293,6 +293,27 @@ describe('the cantainer commands, through the control socket', () => {
     assert.equal(drifted.code, 3);
     assert.match(drifted.out, /drift \(\d+, repaired by the daemon's next change or restart\):\n {2}create rule /u);
     assert.match((await run('inspect', 'nowhere')).err, /no bus with name nowhere/u);
+  });
+
+  it('shows a timed bus in ls and inspect: its bit rates, its load, what it carried and lost', async () => {
+    await createNetwork(NET_A, 'chassis', { fd: 'true', bitrate: '500k', dbitrate: '2M' });
+    const ls = await run('ls');
+    assert.match(ls.out, /^NAME {5}ID {12}FD {3}BITRATE {2}LOAD {2}MEMBERS/u);
+    assert.match(ls.out, /\nchassis {2}aaaaaaaaaaaa {2}yes {2}500k {5}0% {4}0 /u);
+    const inspected = JSON.parse((await run('inspect', 'chassis', '--json')).out) as { timing: Record<string, unknown> };
+    assert.deepEqual(inspected.timing, {
+      bitrate: 500000,
+      dbitrate: 2000000,
+      load: 0,
+      frames: 0,
+      waiting: 0,
+      dropped: { 'bus-full': 0, unwired: 0 },
+      inject: 'inject',
+    });
+    assert.match(
+      (await run('inspect', 'chassis')).out,
+      /\ntimed bus 500 kbit\/s, data phase 2 Mbit\/s: load 0% over the last 5 s, 0 frames crossed, 0 waiting, dropped for lack of bus time 0, unwired 0\n {2}host tools send on interface inject\n/u,
+    );
   });
 
   it('streams lifecycle events as they happen: bus, member, gateway, uplink (cantainer events)', async () => {

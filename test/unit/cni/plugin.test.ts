@@ -318,10 +318,24 @@ describe('the CNI plugin', () => {
       ],
       [
         'ADD',
-        conf({ bitrate: 500000 }),
+        conf({ termination: 120 }),
         attach('ecu1'),
         2,
-        /^unsupported field "bitrate" \(value 500000\): this plugin reads bus, fd, send, receive, controlSocket, span, hub, nodes$/u,
+        /^unsupported field "termination" \(value 120\): this plugin reads bus, fd, bitrate, dbitrate, send, receive, controlSocket, span, hub, nodes$/u,
+      ],
+      [
+        'ADD',
+        conf({ bitrate: '500k' }),
+        attach('ecu1'),
+        7,
+        /^bitrate: "500k" is not valid; allowed: a bit rate in bit\/s, a whole number/u,
+      ],
+      [
+        'ADD',
+        conf({ fd: true, dbitrate: 2000000 }),
+        attach('ecu1'),
+        7,
+        /^dbitrate: 2000000 is not valid; allowed: a data bit rate only with "bitrate"$/u,
       ],
       ['ADD', conf({ fd: 'yes' }), attach('ecu1'), 7, /^fd: "yes" is not valid; allowed: true or false$/u],
       ['ADD', conf({ send: ['12G'] }), attach('ecu1'), 7, /^member cni-\w+ send: "12G" is not valid; allowed: ID or ID\/MASK in hex/u],
@@ -368,6 +382,26 @@ describe('the CNI plugin', () => {
     assert.match(refused.msg, /^bus powertrain carries classic CAN frames, and this member asks for CAN FD/u);
     assert.equal(daemon!.service.byName('powertrain')!.members.length, 1);
     assert.deepEqual(kernel.linksIn('/run/netns/ecu2'), []);
+  });
+
+  it('makes a timed bus from bitrate and dbitrate, refuses a member that asks for another, and a range no bus has', async () => {
+    container('ecu1');
+    container('ecu2');
+    container('ecu3');
+    assert.equal((await cni('ADD', conf({ fd: true, bitrate: 500000, dbitrate: 2000000 }), attach('ecu1'))).exitCode, 0);
+    assert.deepEqual(daemon!.service.byName('powertrain')!.timing, { bitrate: 500000, dbitrate: 2000000 });
+    assert.deepEqual(daemon!.service.timing(daemon!.service.byName('powertrain')!.id)?.bitrate, 500000);
+    assert.equal((await cni('ADD', conf(), attach('ecu2'))).exitCode, 0, 'a member that says nothing takes the bus as it is');
+    const refused = errorOf(await cni('ADD', conf({ fd: true, bitrate: 250000 }), attach('ecu3')));
+    assert.equal(refused.code, 101);
+    assert.match(
+      refused.msg,
+      /^bus powertrain is timed \{"bitrate":500000,"dbitrate":2000000\}, and this member asks for \{"bitrate":250000\}/u,
+    );
+    const range = errorOf(await cni('ADD', conf({ name: 'other', bitrate: 2000000 }), attach('ecu3')));
+    assert.match(range.msg, /^bitrate: 2000000 is not valid; allowed: a bit rate in bit\/s, a whole number from 5000 to 1000000/u);
+    assert.equal(daemon!.service.byName('other'), undefined);
+    assert.deepEqual(kernel.linksIn('/run/netns/ecu3'), []);
   });
 
   it('joins the bus of a Docker network of the same name: one bus, frames both ways', async () => {

@@ -1,5 +1,6 @@
 // Prometheus metrics: the text format byte for byte, the --metrics-listen addresses, and a daemon with the
 // in-memory kernel scraped after Docker's requests, frames sent through the frame simulator and a repaired drift.
+import { classicFrame } from '../../../src/can/frame.js';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -196,8 +197,8 @@ describe('a daemon serving metrics', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const join2 = async (): Promise<string[]> => {
-    assert.equal((await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(NET))).status, 200);
+  const join2 = async (options: Record<string, string> = {}): Promise<string[]> => {
+    assert.equal((await post(plugin, '/NetworkDriver.CreateNetwork', d.createNetwork(NET, options))).status, 200);
     await waitFor('the bus to be named from Docker', () => daemon.service.get(NET)?.name === 'powertrain');
     const ends: string[] = [];
     for (const endpoint of ['1', '2']) {
@@ -251,6 +252,26 @@ describe('a daemon serving metrics', () => {
     assert.equal((await scrape(address, '/metrics', 'POST')).status, 405);
     const head = await scrape(address, '/metrics', 'HEAD');
     assert.deepEqual([head.status, head.text], [200, '']);
+  });
+
+  it("gives a timed bus's load and the frames it lost for lack of bus time", async () => {
+    const address = daemon.metrics?.address;
+    assert.ok(address?.kind === 'tcp');
+    const [first] = await join2({ bitrate: '5000' });
+    const host = kernel.route();
+    host.setLinkUp(first!, true);
+    host.close();
+    // At 5 kbit/s a frame holds the bus for about 25 ms: the first 2048 frames wait (the queue of a sender), the rest
+    // find it full; a few cross in the 100 ms.
+    const socket = kernel.canSocket(first!);
+    socket.sendBatch(Array.from({ length: 2100 }, () => classicFrame({ id: 0x100 })));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const text = (await scrape(address)).text;
+    socket.close();
+    assert.equal(value(text, 'cantainer_bus_lost_frames_total{bus="powertrain",reason="bus-full"}'), 2100 - 2048);
+    assert.equal(value(text, 'cantainer_bus_lost_frames_total{bus="powertrain",reason="unwired"}'), 0);
+    const load = value(text, 'cantainer_bus_load_ratio{bus="powertrain"}') ?? 0;
+    assert.ok(load > 0 && load <= 1, `load ${load}`);
   });
 
   it('counts drift put back by cantainer repair, and control requests', async () => {

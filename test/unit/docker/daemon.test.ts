@@ -140,7 +140,10 @@ describe('daemon: the Docker plugin socket', () => {
   it('fails docker network create on a bad option with the option, the value and what is allowed, creating nothing', async () => {
     for (const [options, message] of [
       [{ fd: 'yes' }, 'network option "fd": "yes" is not valid; allowed: "true" or "false"'],
-      [{ bitrate: '500000' }, 'network option "bitrate": "500000" is not valid; allowed: an option of: fd, host_if, prefix'],
+      [
+        { termination: '120' },
+        'network option "termination": "120" is not valid; allowed: an option of: fd, bitrate, dbitrate, host_if, prefix',
+      ],
       [{ host_if: 'a23456789012345x' }, 'network option "host_if": "a23456789012345x" is not valid; allowed: 1..15 characters'],
     ] as const) {
       const answer = await call('NetworkDriver.CreateNetwork', d.createNetwork(NET, options));

@@ -58,9 +58,9 @@ describe('network options', () => {
 
   it('refuses unknown keys, naming the key, the value and the options there are', () => {
     refuses(
-      () => parseNetworkOptions({ bitrate: '500000' }),
-      'network option "bitrate"',
-      /"500000" is not valid; allowed: an option of: fd, host_if, prefix/u,
+      () => parseNetworkOptions({ termination: '120' }),
+      'network option "termination"',
+      /"120" is not valid; allowed: an option of: fd, bitrate, dbitrate, host_if, prefix/u,
     );
   });
 
@@ -186,6 +186,35 @@ describe('network options', () => {
       () => parseNetworkOptions({ span: 'swarm', hub: '10.0.0.1:7000', span_port: '7001' }),
       'network option "span_port"',
       /allowed: nothing: the hub 10\.0\.0\.1:7000 names its port/u,
+    );
+  });
+
+  it('reads a timed bus: bitrate in bit/s or with k and M, dbitrate on an FD bus, and refuses what no bus has', () => {
+    assert.deepEqual(parseNetworkOptions({ bitrate: '500000' }).timing, { bitrate: 500_000 });
+    assert.deepEqual(parseNetworkOptions({ bitrate: '125k' }).timing, { bitrate: 125_000 });
+    assert.deepEqual(parseNetworkOptions({ bitrate: '83.333k' }).timing, { bitrate: 83_333 });
+    assert.deepEqual(parseNetworkOptions({ fd: 'true', bitrate: '1M', dbitrate: '5M' }).timing, {
+      bitrate: 1_000_000,
+      dbitrate: 5_000_000,
+    });
+    assert.equal(parseNetworkOptions({}).timing, undefined);
+    refuses(
+      () => parseNetworkOptions({ bitrate: 'fast' }),
+      'network option "bitrate"',
+      /"fast" is not valid; allowed: a bit rate in bit\/s/u,
+    );
+    refuses(
+      () => parseNetworkOptions({ bitrate: '2M' }),
+      'network option "bitrate"',
+      /2000000 is not valid; allowed: .* from 5000 to 1000000/u,
+    );
+    refuses(() => parseNetworkOptions({ bitrate: '1000' }), 'network option "bitrate"', /1000 is not valid/u);
+    refuses(() => parseNetworkOptions({ bitrate: '500k', dbitrate: '2M' }), 'network option "dbitrate"', /only on an FD bus/u);
+    refuses(() => parseNetworkOptions({ fd: 'true', dbitrate: '2M' }), 'network option "dbitrate"', /only with bitrate=N/u);
+    refuses(
+      () => parseNetworkOptions({ fd: 'true', bitrate: '1M', dbitrate: '500k' }),
+      'network option "dbitrate"',
+      /from the bit rate \(1000000\) to 20000000/u,
     );
   });
 

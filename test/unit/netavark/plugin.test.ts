@@ -89,8 +89,8 @@ describe('the netavark plugin', () => {
       'network option fd: "yes" is not valid; allowed: true or false',
     );
     assert.equal(
-      errorOf(await call(['create'], network('x', { bitrate: '500000' }))),
-      'network option "bitrate" (value "500000") is not supported; allowed: bus, fd',
+      errorOf(await call(['create'], network('x', { termination: '120' }))),
+      'network option "termination" (value "120") is not supported; allowed: bus, fd, bitrate, dbitrate',
     );
     assert.match(
       errorOf(await call(['create'], network('x', undefined, { subnets: [{ subnet: '10.89.0.0/24', gateway: '10.89.0.1' }] }))),
@@ -149,6 +149,23 @@ describe('the netavark plugin', () => {
     assert.equal(kernel.namespaces.exists(busNamespace(id)), false);
     // Again: nothing to take off is no error.
     assert.deepEqual(await call(['teardown', '/run/netns/p1'], exec('p1', powertrain)), { stdout: '', exitCode: 0 });
+  });
+
+  it('makes a timed bus from the bitrate and dbitrate options, and refuses a bit rate no bus has when the network is created', async () => {
+    const timed = network('chassis', { fd: 'true', bitrate: '500k', dbitrate: '2M' });
+    assert.equal((await call(['create'], timed)).exitCode, 0);
+    assert.equal((await call(['setup', ns('t1')], exec('t1', timed))).exitCode, 0);
+    assert.deepEqual(daemon!.service.byName('chassis')!.timing, { bitrate: 500_000, dbitrate: 2_000_000 });
+    assert.equal(
+      errorOf(await call(['create'], network('x', { bitrate: '2M' }))),
+      'network option bitrate: 2000000 is not valid; allowed: a bit rate in bit/s, a whole number from 5000 to 1000000 (for example 125000, 500000, 1000000)',
+    );
+    assert.equal(
+      errorOf(await call(['create'], network('x', { dbitrate: '2M' }))),
+      'network option dbitrate: a data bit rate only with bitrate (the nominal rate)',
+    );
+    assert.equal((await call(['teardown', '/run/netns/t1'], exec('t1', timed))).exitCode, 0);
+    assert.deepEqual(daemon!.service.list(), []);
   });
 
   it('refuses addresses, a MAC, a bad namespace argument and unknown commands, making nothing', async () => {
