@@ -24,6 +24,7 @@ export const LAB_FILES = [
   'podman-cni',
   'reliability',
   'survival',
+  'timing',
   'tunnel',
 ].map((name) => `dist/test/lab/${name}.test.js`);
 

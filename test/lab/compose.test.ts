@@ -96,6 +96,32 @@ describe('the vehicle example with docker-compose', () => {
     assert.equal(sh(`docker exec ${container('cluster')} wget -qO- http://${ip}:8080/`, 60_000).trim(), 'speed 42 km/h');
   });
 
+  it('times powertrain at 500 kbit/s: a flood fills it, the excess is counted, and a lower id still crosses once', async () => {
+    const timing = (): { bitrate?: number; load?: number; dropped?: Record<string, number> } | undefined =>
+      (JSON.parse(sh('node bin/cantainer inspect vehicle_powertrain --json')) as { timing?: Record<string, never> }).timing;
+    assert.equal(timing()?.bitrate, 500_000);
+    // The listeners above would fill with the flood: only 0x050 is read, through a kernel filter.
+    for (const socket of Object.values(powertrain)) socket.close();
+    powertrain = {};
+    const pid = sh(`docker inspect -f '{{.State.Pid}}' ${container('gateway')}`).trim();
+    const low = kernel.canSocket('can0', {
+      netns: { label: 'gateway', path: `/proc/${pid}/ns/net` },
+      filters: [{ id: 0x050, mask: 0x7ff }],
+    });
+    try {
+      sh(`docker exec -d ${container('brakes')} timeout 8 cangen can0 -g 0 -I 100 -L 8 -D i`);
+      // A load is given over the last 5 s: wait until the flood has filled them.
+      await new Promise((resolve) => setTimeout(resolve, 5500));
+      cansend('engine', 'can0', ['050#01']);
+      const during = timing();
+      assert.ok((during?.load ?? 0) >= 0.9, `load ${during?.load ?? 0} under a flood`);
+      assert.ok((during?.dropped?.['bus-full'] ?? 0) > 0, 'what the bus could not carry was counted');
+      assert.deepEqual(await low.receiveAll(3000), [classicFrame({ id: 0x050, data: [1] })]);
+    } finally {
+      low.close();
+    }
+  });
+
   it('leaves nothing after docker-compose down', async () => {
     for (const socket of [...Object.values(powertrain), ...Object.values(body)]) socket.close();
     powertrain = {};
