@@ -9,6 +9,7 @@ import { measureProfiles } from './profiles.js';
 import { measureCompose } from './compose.js';
 import { measureTunnel } from './tunnel.js';
 import { measureSoak } from './soak.js';
+import { measureTiming } from './timing.js';
 import { SECTIONS, type Section } from './sections.js';
 
 const log = (line: string): void => {
@@ -81,6 +82,9 @@ async function runSection(section: Section, quick: boolean): Promise<void> {
       break;
     case 'tunnel':
       emit(section, await measureTunnel(quick ? 2000 : 20_000, quick ? 1 : 3, log));
+      break;
+    case 'timing':
+      emit(section, await measureTiming(quick ? 1 : 3, log));
       break;
     case 'compose':
       emit(section, await measureCompose(20, quick ? 1 : 3, log));

@@ -6,6 +6,7 @@ import type { JoinResult } from './join.js';
 import type { ProfileResult } from './profiles.js';
 import type { TunnelResult } from './tunnel.js';
 import type { SoakResult } from './soak.js';
+import type { TimingResult } from './timing.js';
 
 export interface BenchResults {
   readonly machine?: { kernel: string; cpus: number; cpuModel: string; memoryMiB: number; node: string; canGwMaxHops: number };
@@ -16,6 +17,7 @@ export interface BenchResults {
   readonly daemon?: DaemonResult;
   readonly profile?: readonly ProfileResult[];
   readonly soak?: SoakResult;
+  readonly timing?: TimingResult;
 }
 
 export interface RunFacts {
@@ -274,6 +276,43 @@ export function soakVerdict(soak: SoakResult): { rssMiB: number; fds: number; jo
   return { rssMiB, fds, joinRatio, flat: rssMiB <= 16 && fds <= 0 && joinRatio <= 1.25 && soak.linksAfter === soak.linksBefore };
 }
 
+/** Whether a flood row meets the target: within 5% of the formula, every frame once and in order or counted. */
+export function timingRowMet(r: TimingResult['rows'][number]): boolean {
+  return Math.abs(r.measuredFps / r.formulaFps - 1) <= 0.05 && r.inOrder && r.received + r.busFull === r.sent && r.unwired === 0;
+}
+
+function timingSection(t: TimingResult): string {
+  const rate = (bitrate: number): string => (bitrate >= 1_000_000 ? `${bitrate / 1_000_000}M` : `${bitrate / 1000}k`);
+  const a = t.arbitration;
+  const msText = (us: number): string => (us / 1000).toFixed(2);
+  const missed = t.rows.filter((r) => !timingRowMet(r));
+  return [
+    '## 6. Timed buses (`bitrate=N`)',
+    '',
+    "One member floods a timed bus at 1.5 times what it carries, another receives; members are network namespaces attached to the daemon (its own process) over its control socket. Measured: the frames received per second while the bus was saturated (from 0.5 s in to the end of the flood, by the kernel's receive times). Formula: the same frames' bits on the wire (README, \"Timed buses\") at the bus's bit rates. Frames beyond a sender's queue are dropped and counted (bus-full); every other frame arrived once, in order.",
+    '',
+    table(
+      ['Frames', 'bit rate', 'bits a frame', 'formula fps', 'measured fps', 'ratio', 'sent', 'received', 'bus-full', 'once, in order'],
+      t.rows.map((r) => [
+        r.label,
+        `${rate(r.bitrate)}${r.dbitrate === undefined ? '' : ` / ${rate(r.dbitrate)}`}`,
+        r.bitsPerFrame.toFixed(1),
+        r.formulaFps.toFixed(0),
+        r.measuredFps.toFixed(0),
+        (r.measuredFps / r.formulaFps).toFixed(3),
+        String(r.sent),
+        String(r.received),
+        String(r.busFull),
+        r.inOrder && r.received + r.busFull === r.sent ? 'yes' : '**no**',
+      ]),
+    ),
+    '',
+    `Target, within 5% of the formula with every frame accounted for: ${missed.length === 0 ? '**met** in every row' : `**missed** in ${missed.map((r) => `${r.label} at ${rate(r.bitrate)}`).join(', ')}`}.`,
+    '',
+    `**Arbitration** at ${rate(a.bitrate)}: two members flood 0x100 and 0x200 at the bus's whole rate each, a third sends 0x050 every 10 frame times (10% load). Of the ${a.floodFrames} flood frames that crossed, ${(a.share * 100).toFixed(1)}% were 0x100 (target 95%). 0x050: ${a.sparseReceived.length} of ${a.sparseSent} received, from its send to its receipt p50 ${msText(a.waitUs.p50)} ms, p99 ${msText(a.waitUs.p99)} ms, max ${msText(a.waitUs.max)} ms, against a frame time of ${msText(a.frameUs)} ms (target: two frame times plus scheduling noise: the daemon's timer step of about 1 ms, and the emulator's).`,
+  ].join('\n');
+}
+
 function soakSection(soak: SoakResult): string {
   const verdict = soakVerdict(soak);
   return [
@@ -384,6 +423,7 @@ export function renderReport(results: BenchResults, facts: RunFacts, analysis: s
   if (results.compose) parts.push('', composeSection(results.compose));
   if (results.daemon) parts.push('', daemonSection(results.daemon));
   if (results.profile) parts.push('', profileSection(results.profile));
+  if (results.timing) parts.push('', timingSection(results.timing));
   if (results.soak) parts.push('', soakSection(results.soak));
   parts.push('', '## Raw results', '', '```json', JSON.stringify(results, null, 1), '```', '');
   return parts.join('\n');

@@ -24,10 +24,6 @@ export interface FrameBits {
 export const FRAME_TAIL_BITS = 13;
 export const CRC15_POLY = 0x4599;
 
-function pushBits(bits: number[], value: number, width: number): void {
-  for (let i = width - 1; i >= 0; i--) bits.push(Math.floor(value / 2 ** i) % 2);
-}
-
 /** A CRC over bits, most significant first: `poly` without its top term, register `width` bits from `init`. */
 export function crcBits(bits: readonly number[], poly: number, width: number, init = 0): number {
   const mask = 2 ** width - 1;
@@ -41,76 +37,114 @@ export function crcBits(bits: readonly number[], poly: number, width: number, in
 }
 
 /**
- * Bit stuffing: after five equal bits, a complementary one, which counts as the first of the next run. Returns how
- * many stuff bits go in and how many of them come before input bit `mark` ends (the nominal-rate part of an FD
- * frame). Without `trailing`, no stuff bit follows the last input bit (FD: the fixed stuff bit takes its place).
+ * The bits of a frame as they are sent, counted rather than kept: bit stuffing (after five equal bits, a
+ * complementary one, which counts as the first of the next run) and, for classic frames, the CRC-15 over the bits
+ * before stuffing. Per bit a few integer operations: a timed bus computes this for every frame it carries.
  */
-function stuffBits(bits: readonly number[], trailing: boolean, mark = bits.length): { count: number; beforeMark: number } {
-  let run = 0;
-  let last = -1;
-  let count = 0;
-  let beforeMark = 0;
-  bits.forEach((bit, index) => {
-    if (index === mark) beforeMark = count;
-    if (bit === last) run += 1;
-    else {
-      last = bit;
-      run = 1;
+class BitCounter {
+  bits = 0;
+  stuff = 0;
+  crc = 0;
+  run = 0;
+  last = -1;
+  /** Whether the last bit counted made a stuff bit follow (FD: the fixed stuff bit takes its place instead). */
+  stuffedLast = false;
+  readonly withCrc: boolean;
+
+  constructor(withCrc: boolean) {
+    this.withCrc = withCrc;
+  }
+
+  /** The `width` low bits of `value` (at most 31), most significant first. */
+  push(value: number, width: number): void {
+    let bits = this.bits;
+    let stuff = this.stuff;
+    let crc = this.crc;
+    let run = this.run;
+    let last = this.last;
+    let stuffed = this.stuffedLast;
+    for (let i = width - 1; i >= 0; i--) {
+      const bit = (value >>> i) & 1;
+      if (this.withCrc) {
+        const top = (crc >> 14) & 1;
+        crc = (crc << 1) & 0x7fff;
+        if ((top ^ bit) === 1) crc ^= CRC15_POLY;
+      }
+      bits += 1;
+      if (bit === last) run += 1;
+      else {
+        last = bit;
+        run = 1;
+      }
+      stuffed = run === 5;
+      if (stuffed) {
+        stuff += 1;
+        last = 1 - bit;
+        run = 1;
+      }
     }
-    if (run === 5 && (trailing || index < bits.length - 1)) {
-      count += 1;
-      last = 1 - bit;
-      run = 1;
-    }
-  });
-  return { count, beforeMark: mark >= bits.length ? count : beforeMark };
+    this.bits = bits;
+    this.stuff = stuff;
+    this.crc = crc;
+    this.run = run;
+    this.last = last;
+    this.stuffedLast = stuffed;
+  }
+
+  bit(bit: number): void {
+    this.push(bit, 1);
+  }
 }
 
 /** The identifier's bits, SOF included, up to (not including) RTR/RRS: base or extended format. */
-function headerBits(frame: CanFrame): number[] {
-  const bits = [0];
+function pushHeader(counter: BitCounter, frame: CanFrame): void {
+  counter.bit(0);
   if (frame.extended) {
-    pushBits(bits, Math.floor(frame.id / 2 ** 18), 11);
-    bits.push(1, 1); // SRR, IDE
-    pushBits(bits, frame.id % 2 ** 18, 18);
-  } else pushBits(bits, frame.id, 11);
-  return bits;
+    counter.push(Math.floor(frame.id / 2 ** 18), 11);
+    counter.push(0b11, 2); // SRR, IDE
+    counter.push(frame.id % 2 ** 18, 18);
+  } else counter.push(frame.id, 11);
 }
 
-function dataBits(bits: number[], data: Uint8Array): void {
-  for (const byte of data) pushBits(bits, byte, 8);
+function pushData(counter: BitCounter, data: Uint8Array): void {
+  for (const byte of data) counter.push(byte, 8);
 }
 
 function classicBits(frame: Extract<CanFrame, { kind: 'classic' }>): FrameBits {
-  const bits = headerBits(frame);
-  bits.push(frame.rtr ? 1 : 0);
+  const counter = new BitCounter(true);
+  pushHeader(counter, frame);
+  counter.bit(frame.rtr ? 1 : 0);
   // Base format: IDE (0) and r0; extended: r1 and r0.
-  bits.push(0, 0);
-  pushBits(bits, frame.len8Dlc ?? frame.data.length, 4);
-  if (!frame.rtr) dataBits(bits, frame.data);
-  pushBits(bits, crcBits(bits, CRC15_POLY, 15), 15);
-  const { count } = stuffBits(bits, true);
-  return { nominal: bits.length + count + FRAME_TAIL_BITS, data: 0, stuff: count };
+  counter.push(0, 2);
+  counter.push(frame.len8Dlc ?? frame.data.length, 4);
+  if (!frame.rtr) pushData(counter, frame.data);
+  // The CRC field is stuffed too, going on from the run the bits before it left.
+  counter.push(counter.crc, 15);
+  return { nominal: counter.bits + counter.stuff + FRAME_TAIL_BITS, data: 0, stuff: counter.stuff };
 }
 
 function fdBits(frame: Extract<CanFrame, { kind: 'fd' }>): FrameBits {
-  const bits = headerBits(frame);
+  const counter = new BitCounter(false);
+  pushHeader(counter, frame);
   // RRS; base format: IDE (0); then FDF (1), res (0), BRS.
-  bits.push(0);
-  if (!frame.extended) bits.push(0);
-  bits.push(1, 0, frame.brs ? 1 : 0);
-  const afterBrs = bits.length;
-  bits.push(frame.esi ? 1 : 0);
-  pushBits(bits, CANFD_LENGTHS.indexOf(frame.data.length), 4);
-  dataBits(bits, frame.data);
-  const dynamic = stuffBits(bits, false, afterBrs);
+  counter.bit(0);
+  if (!frame.extended) counter.bit(0);
+  counter.push(0b10, 2);
+  counter.bit(frame.brs ? 1 : 0);
+  const nominalBits = counter.bits;
+  const stuffBeforeEsi = counter.stuff;
+  counter.bit(frame.esi ? 1 : 0);
+  counter.push(CANFD_LENGTHS.indexOf(frame.data.length), 4);
+  pushData(counter, frame.data);
+  // No dynamic stuff bit after the data: the fixed stuff bit before the stuff count takes its place.
+  const dynamic = counter.stuff - (counter.stuffedLast ? 1 : 0);
   const crcWidth = frame.data.length > 16 ? 21 : 17;
   const fixed = crcWidth === 17 ? 6 : 7;
   // The stuff count, the CRC and the fixed stuff bits: their length never depends on the content.
   const crcField = 4 + crcWidth + fixed;
-  const total = bits.length + dynamic.count + crcField + FRAME_TAIL_BITS;
-  const nominal = frame.brs ? afterBrs + dynamic.beforeMark + FRAME_TAIL_BITS : total;
-  return { nominal, data: total - nominal, stuff: dynamic.count + fixed };
+  const total = counter.bits + dynamic + crcField + FRAME_TAIL_BITS;
+  const nominal = frame.brs ? nominalBits + stuffBeforeEsi + FRAME_TAIL_BITS : total;
+  return { nominal, data: total - nominal, stuff: dynamic + fixed };
 }
 
 /** A frame's bits on the wire; error frames are the kernel's reports, never sent: 0. */

@@ -6,7 +6,8 @@ import { percentile, spread } from '../../../bench/stats.js';
 import { unionMs } from '../../../bench/compose.js';
 import { summariseProfile } from '../../../bench/profile.js';
 import { cangwArguments } from '../../../bench/join.js';
-import { againstCannelloni, parseResults, renderReport, soakVerdict, type BenchResults } from '../../../bench/report.js';
+import { againstCannelloni, parseResults, renderReport, soakVerdict, timingRowMet, type BenchResults } from '../../../bench/report.js';
+import type { TimingResult } from '../../../bench/timing.js';
 import type { TunnelResult } from '../../../bench/tunnel.js';
 import type { SoakResult } from '../../../bench/soak.js';
 
@@ -154,6 +155,43 @@ describe('BENCHMARKS.md', () => {
     assert.ok(!text.includes('## 3.'), 'a section not measured is left out');
     const raw = /```json\n([\s\S]*?)\n```/u.exec(text)?.[1];
     assert.deepEqual(JSON.parse(raw ?? '{}'), results);
+  });
+
+  it('judges a timed bus row within 5% of the formula with every frame accounted for, and reports arbitration', () => {
+    const row = {
+      label: '8-byte standard',
+      bitrate: 500_000,
+      measuredFps: 4000,
+      formulaFps: 4100,
+      bitsPerFrame: 122,
+      sent: 15000,
+      received: 12000,
+      busFull: 3000,
+      unwired: 0,
+      inOrder: true,
+      writesTaken: true,
+    };
+    assert.equal(timingRowMet(row), true);
+    assert.equal(timingRowMet({ ...row, measuredFps: 3800 }), false, '7% slow');
+    assert.equal(timingRowMet({ ...row, busFull: 2999 }), false, 'a frame unaccounted for');
+    assert.equal(timingRowMet({ ...row, inOrder: false }), false);
+    const timing: TimingResult = {
+      rows: [row, { ...row, label: '64-byte FD with BRS', dbitrate: 2_000_000, measuredFps: 3000 }],
+      arbitration: {
+        bitrate: 125_000,
+        frameUs: 976,
+        share: 0.991,
+        floodFrames: 3500,
+        sparseSent: 400,
+        sparseReceived: [],
+        waitUs: { p50: 1500, p99: 2900, max: 3100 },
+      },
+    };
+    const text = renderReport({ timing }, { date: '2026-12-04', commit: 'abc', hostCpu: 'x', accel: 'tcg', totalSeconds: 60 }, '');
+    assert.match(text, /\| 8-byte standard \| 500k \| 122\.0 \| 4100 \| 4000 \| 0\.976 \| 15000 \| 12000 \| 3000 \| yes \|/u);
+    assert.match(text, /\| 64-byte FD with BRS \| 500k \/ 2M \|/u);
+    assert.match(text, /\*\*missed\*\* in 64-byte FD with BRS at 500k\./u);
+    assert.match(text, /99\.1% were 0x100 \(target 95%\)\. 0x050: 0 of 400 received, .* p99 2\.90 ms/u);
   });
 
   it('judges a tunnel against cannelloni on each target: frames delivered, rate, nothing lost over TCP, p99', () => {
