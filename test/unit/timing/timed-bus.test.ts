@@ -193,6 +193,30 @@ describe('timed bus', () => {
     );
   });
 
+  it('carries frames through a gateway between two timed buses once each way, timed on each bus', async () => {
+    await service.createBus(timed([ecu('a'), ecu('b')]));
+    await service.createBus({ id: 'U2', name: 'body', fd: false, timing: { bitrate: 250_000 }, members: [ecu('x')] });
+    await service.addGateway({ source: 'timed', destination: 'body', both: true, accept: [], reject: [], edits: [] });
+    const [a, b, x] = [open('a'), open('b'), open('x')];
+    a.send(frame(0x101, 1));
+    x.send(frame(0x202, 2));
+    assert.deepEqual(
+      (await b.receiveAll(200)).map((f) => f.id),
+      [0x101, 0x202],
+    );
+    assert.deepEqual(
+      (await x.receiveAll(100)).map((f) => f.id),
+      [0x101],
+    );
+    assert.deepEqual(
+      (await a.receiveAll(100)).map((f) => f.id),
+      [0x202],
+    );
+    // Each frame crossed each bus once: 0x101 on timed, then on body; 0x202 on body, then on timed.
+    assert.equal(service.timing('T')?.frames, 2);
+    assert.equal(service.timing('U2')?.frames, 2);
+  });
+
   it('closes the sockets of a member that left, and the whole arbiter with the bus', async () => {
     const bus = await service.createBus(timed([ecu('a'), ecu('b')]));
     const before = kernel.sockets.size;
