@@ -289,7 +289,7 @@ function timingSection(t: TimingResult): string {
   return [
     '## 6. Timed buses (`bitrate=N`)',
     '',
-    "One member floods a timed bus at 1.5 times what it carries, another receives; members are network namespaces attached to the daemon (its own process) over its control socket. Measured: the frames received per second while the bus was saturated (from 0.5 s in to the end of the flood, by the kernel's receive times). Formula: the same frames' bits on the wire (README, \"Timed buses\") at the bus's bit rates. Frames beyond a sender's queue are dropped and counted (bus-full); every other frame arrived once, in order.",
+    "One member floods a timed bus at 1.2 times what it carries, another receives; members are network namespaces attached to the daemon (its own process) over its control socket. Measured: the frames received per second while the bus was saturated (from 0.5 s in to the end of the flood, by the kernel's receive times). Formula: the same frames' bits on the wire (README, \"Timed buses\") at the bus's bit rates. Frames beyond a sender's queue are dropped and counted (bus-full); every other frame arrived once, in order.",
     '',
     table(
       ['Frames', 'bit rate', 'bits a frame', 'formula fps', 'measured fps', 'ratio', 'sent', 'received', 'bus-full', 'once, in order'],

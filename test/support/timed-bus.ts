@@ -1,6 +1,6 @@
 // Measurements of timed buses on the real kernel, shared by the lab test (which asserts on them) and `npm run bench`
 // (which reports them): members are network namespaces attached over a running daemon's control socket.
-//   - flood: one member floods at 1.5 times what the bus carries, another receives; the time between the first and
+//   - flood: one member floods at 1.2 times what the bus carries, another receives; the time between the first and
 //     the last frame received while the bus was saturated, against the sum of those frames' times by the formula;
 //     every frame sent is received once and in order, or counted bus-full;
 //   - arbitration: two members flood 0x100 and 0x200, a third sends 0x050 at 10% load.
@@ -159,10 +159,10 @@ export async function flood(
     let sent = 0;
     let writesTaken = true;
     const startedUs = nowUs();
-    // 1.5 times what the bus carries, however late the timer wakes: always more than the bus takes, in batches its
+    // 1.2 times what the bus carries, however late the timer wakes: always more than the bus takes, in batches its
     // sender's queue in the arbiter absorbs between two turns.
     for (let elapsedUs = 0; elapsedUs < seconds * 1e6; elapsedUs = nowUs() - startedUs) {
-      const due = Math.min(Math.ceil((capacity * 1.5 * elapsedUs) / 1e6) - sent, 1000);
+      const due = Math.min(Math.ceil((capacity * 1.2 * elapsedUs) / 1e6) - sent, 1000);
       if (due > 0) {
         const batch = Array.from({ length: due }, (_, i) => withSequence(options.make(random), sent + i));
         const taken = sender.sendBatch(batch);
