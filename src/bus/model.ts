@@ -7,6 +7,7 @@ import { checkUplink, type Uplink } from './uplink.js';
 import { checkTunnel, listenKey, type Tunnel } from './tunnel.js';
 import { checkSpan, SPAN_TUNNEL, type Span } from './span.js';
 import { checkTiming, type BusTiming } from './timing.js';
+import { checkFault, type Fault } from './fault.js';
 
 export interface Bus {
   /** Stable identity chosen by the front door that created the bus; kernel object names derive from it. */
@@ -17,6 +18,8 @@ export interface Bus {
   readonly fd: boolean;
   /** A timed bus (bus/timing.ts): frames cross no faster than on a real bus of this bit rate, lowest id first. */
   readonly timing?: BusTiming;
+  /** Faults on demand (bus/fault.ts), in force until they end or are removed. */
+  readonly faults?: readonly Fault[];
   readonly members: readonly Member[];
   /** CAN interfaces of the daemon's namespace joined to the bus. */
   readonly uplinks?: readonly Uplink[];
@@ -135,6 +138,14 @@ export function checkBus(bus: Bus): void {
     if (key !== undefined) listening.add(key);
   }
   if (bus.span !== undefined) checkSpan(bus.span, (key) => `bus.span ${key}`);
+  const faults = new Set<string>();
+  for (const fault of bus.faults ?? []) {
+    checkFault(fault, (key) => `fault ${fault.id} ${key}`);
+    if (faults.has(fault.id)) throw new InvalidValueError('fault id', fault.id, 'an id no other fault of the bus has');
+    faults.add(fault.id);
+    if (fault.member !== undefined && !ids.has(fault.member))
+      throw new InvalidValueError(`fault ${fault.id} member`, fault.member, 'a member of the bus');
+  }
 }
 
 /** Parses a member's `send` or `receive` list into the ids it selects. */
@@ -155,8 +166,21 @@ export function withMember(bus: Bus, member: Member): Bus {
   return { ...bus, members: [...bus.members.filter((m) => m.id !== member.id), member] };
 }
 
+/** `bus` without the member, and without the faults on it (they go with it). */
 export function withoutMember(bus: Bus, memberId: string): Bus {
-  return { ...bus, members: bus.members.filter((m) => m.id !== memberId) };
+  return withoutMembers(bus, [memberId]);
+}
+
+/** `bus` without these members, and without the faults on them. */
+export function withoutMembers(bus: Bus, memberIds: readonly string[]): Bus {
+  const gone = new Set(memberIds);
+  const faults = bus.faults?.filter((fault) => fault.member === undefined || !gone.has(fault.member));
+  const { faults: _faults, ...rest } = bus;
+  return {
+    ...rest,
+    members: bus.members.filter((m) => !gone.has(m.id)),
+    ...(faults === undefined || faults.length === 0 ? {} : { faults }),
+  };
 }
 
 /** `bus` with the members, uplinks and tunnels of `twin` added (those it has already stay as they are). */

@@ -21,6 +21,7 @@ import { selectionFilters, type IdSelection } from '../can/idset.js';
 import { gatewayChecksums, gatewayModifications, type GatewayPort } from './gateway.js';
 import { uplinkEndName, uplinkHostEndName, uplinkSelection, type UplinkPort } from './uplink.js';
 import { tunnelEndName, tunnelPortName } from './tunnel.js';
+import { membersOff, needsArbiter, type Fault } from './fault.js';
 
 export const MONITOR = 'monitor';
 /**
@@ -68,15 +69,28 @@ export interface RulePlan extends Omit<CanGwRule, 'sourceIndex' | 'destinationIn
   readonly destination: string;
 }
 
+/** What faults do to a sender's frames in the arbiter (bus/fault.ts): lost, delayed. */
+export interface SenderFaults {
+  /** The share of its frames lost, 0..1. */
+  readonly drop?: number;
+  readonly delayMs?: number;
+  readonly jitterMs?: number;
+}
+
 /** A sender of a timed bus: the end its frames arrive on, and the vcan the arbiter puts them on once they crossed. */
 export interface TimedSender {
   readonly end: string;
   readonly release: string;
+  readonly faults?: SenderFaults;
 }
 
-/** How a timed bus is wired beside its links and rules: what the arbiter reads and writes. */
+/**
+ * How a bus whose frames go through the daemon's arbiter is wired beside its links and rules: what the arbiter
+ * reads and writes. A timed bus has its bit rates; an untimed bus with faults that lose or delay frames has none
+ * (its frames take no bus time).
+ */
 export interface TimingPlan {
-  readonly bitrate: number;
+  readonly bitrate?: number;
   readonly dbitrate?: number;
   readonly senders: readonly TimedSender[];
 }
@@ -107,6 +121,11 @@ export function hostEndName(memberId: string): string {
   return `m${shortHash(memberId, 12)}`;
 }
 
+/** Whether a bus's frames go through the daemon's arbiter: on a timed bus, and on any bus with faults that lose or delay them. */
+export function throughArbiter(bus: Pick<Bus, 'timing' | 'faults'>): boolean {
+  return bus.timing !== undefined || needsArbiter(bus.faults ?? []);
+}
+
 /** The vcan a timed bus's sender's frames are put on once they crossed (13 characters, like a member's end). */
 export function releaseName(end: string): string {
   return `r${shortHash(`release\0${end}`, 12)}`;
@@ -127,6 +146,8 @@ export interface BusAttachments {
 /** An end in the bus namespace that frames come from and go to: a member's, the monitor, a gateway's, an uplink's. */
 interface Participant {
   readonly name: string;
+  /** The member whose end it is. */
+  readonly memberId?: string;
   readonly sends: boolean;
   readonly receives: boolean;
   readonly kinds: readonly boolean[];
@@ -190,12 +211,16 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
   if (new Set(names).size !== names.length)
     throw new Error(`bus ${bus.name}: two member, gateway, uplink or tunnel ids hash to the same interface name`);
   const busKinds = bus.fd ? [false, true] : [false];
-  const timed = bus.timing !== undefined;
+  const faults = bus.faults ?? [];
+  const timed = throughArbiter(bus);
+  const off = membersOff(faults);
   const participants: Participant[] = [
     ...bus.members.map((member): Participant => ({
       name: hostEndName(member.id),
-      sends: true,
-      receives: true,
+      memberId: member.id,
+      // A member cut off (bus-off) neither sends nor receives: no rule starts or ends at it.
+      sends: !off.has(member.id),
+      receives: !off.has(member.id),
       kinds: busKinds,
       send: parseIdList(`member ${member.id} send`, member.send),
       receive: parseIdList(`member ${member.id} receive`, member.receive),
@@ -222,7 +247,12 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     ...tunnels.map((pair): Participant => ({ name: pair.name, sends: true, receives: true, kinds: busKinds, send: ALL, receive: ALL })),
   ];
   // On a timed bus a sender's frames reach the others only once the arbiter puts them on its release vcan.
-  const senders = participants.filter((from) => from.sends).map((from) => ({ end: from.name, release: releaseName(from.name) }));
+  const senders = participants
+    .filter((from) => from.sends)
+    .map((from): TimedSender => {
+      const hits = senderFaults(faults, from.memberId);
+      return { end: from.name, release: releaseName(from.name), ...(hits === undefined ? {} : { faults: hits }) };
+    });
   const releaseOf = new Map(senders.map((sender) => [sender.end, sender.release]));
   const rules: RulePlan[] = [];
   for (const from of participants) {
@@ -262,8 +292,22 @@ export function planBus(bus: Bus, attachments: BusAttachments = {}): BusPlan {
     rules,
     hostEnds: uplinkEnds.map((end) => end.end.name),
     hostRules,
-    ...(bus.timing === undefined ? {} : { timing: { ...bus.timing, senders } }),
+    ...(timed ? { timing: { ...bus.timing, senders } } : {}),
   };
+}
+
+/** What the bus's faults do to one sender's frames: the whole bus's, and its member's own; combined. */
+function senderFaults(faults: readonly Fault[], memberId: string | undefined): SenderFaults | undefined {
+  const hits = faults.filter((fault) => fault.member === undefined || fault.member === memberId);
+  const kept = hits.reduce((share, fault) => share * (1 - (fault.drop ?? 0) / 100), 1);
+  const delayMs = hits.reduce((sum, fault) => sum + (fault.delayMs ?? 0), 0);
+  const jitterMs = hits.reduce((sum, fault) => sum + (fault.jitterMs ?? 0), 0);
+  const result: SenderFaults = {
+    ...(kept < 1 ? { drop: 1 - kept } : {}),
+    ...(delayMs > 0 ? { delayMs } : {}),
+    ...(jitterMs > 0 ? { jitterMs } : {}),
+  };
+  return Object.keys(result).length === 0 ? undefined : result;
 }
 
 /** The rules of one path for the frames all `selections` let through (one per disjoint filter), edited as a gateway says. */

@@ -54,7 +54,7 @@ function timingLines(timing: TimingSummary): string[] {
     timing.load === undefined
       ? 'its arbiter is not running'
       : `load ${percent(timing.load)} over the last ${LOAD_WINDOW_US / 1_000_000} s, ${timing.frames ?? 0} frames crossed, ${timing.waiting ?? 0} waiting, ` +
-        `dropped for lack of bus time ${timing.dropped?.['bus-full'] ?? 0}, unwired ${timing.dropped?.unwired ?? 0}`;
+        `dropped for lack of bus time ${timing.dropped?.['bus-full'] ?? 0}, by faults ${timing.dropped?.fault ?? 0}, unwired ${timing.dropped?.unwired ?? 0}`;
   return [`timed bus ${rates}: ${traffic}`, `  host tools send on interface ${timing.inject}`];
 }
 
@@ -139,7 +139,7 @@ async function openMonitor(
 ): Promise<{ bus: BusDetail; socket: CanSocketPort }> {
   const { filters, timestamps = false } = options;
   const bus = await callDaemon(controlSocketPath(controlSocket, DEFAULT_CONTROL_SOCKET), 'Bus.Inspect', { bus: name });
-  const socket = systemKernel().canSocket(options.send === true && bus.timing !== undefined ? bus.timing.inject : MONITOR, {
+  const socket = systemKernel().canSocket(options.send === true ? (bus.sendOn ?? MONITOR) : MONITOR, {
     netns: { label: bus.name, path: bus.namespace },
     fd: bus.fd,
     timestamps,

@@ -1,6 +1,6 @@
 // Buses and the daemon over the control socket: `cantainer ls`, `inspect`, `doctor --repair`, `events`.
 import { basename, join } from 'node:path';
-import { hostEndName, INJECT } from '../bus/plan.js';
+import { hostEndName, INJECT, MONITOR, throughArbiter } from '../bus/plan.js';
 import type { Bus } from '../bus/model.js';
 import { UnknownBusError } from '../errors.js';
 import { STREAM, type JsonStream } from '../transport/json-server.js';
@@ -106,6 +106,7 @@ const inspectBus: ControlHandler<'Bus.Inspect'> = async (body, context) => {
     id: bus.id,
     fd: bus.fd,
     ...(timing === undefined ? {} : { timing }),
+    sendOn: throughArbiter(bus) ? INJECT : MONITOR,
     ...(span === undefined
       ? {}
       : {

@@ -47,8 +47,8 @@ export interface TimingSummary {
   readonly frames?: number;
   /** Frames waiting for the bus now. */
   readonly waiting?: number;
-  /** Frames lost: bus-full (the sender's queue was full), unwired (their sender or way on went away). */
-  readonly dropped?: Readonly<Record<'bus-full' | 'unwired', number>>;
+  /** Frames lost: bus-full (the sender's queue was full), unwired (their sender or way on went away), fault (a fault lost them). */
+  readonly dropped?: Readonly<Record<'bus-full' | 'unwired' | 'fault', number>>;
   /** The interface host tools send on in the bus's namespace (the monitor only shows what crossed). */
   readonly inject: string;
 }
@@ -124,6 +124,11 @@ export interface BusDetail {
   /** A bus spanning nodes, with its tunnel to (or from) the other nodes: state, peers, counters. */
   readonly span?: SpanSummary & { readonly tunnel?: TunnelEntry };
   readonly timing?: TimingSummary;
+  /**
+   * The interface in the bus's namespace where `send` and `replay` put frames: `monitor`, or `inject` when the
+   * daemon's arbiter carries the bus's frames (a timed bus, faults that lose or delay frames).
+   */
+  readonly sendOn?: string;
   readonly namespace: string;
   readonly frames: number;
   readonly dropped: number;

@@ -19,7 +19,7 @@ import { Announcer, type BusEvent, type EventSnapshot } from './events.js';
 import { withoutOrphans } from './orphans.js';
 import { UplinkInterfaces } from './uplink-interfaces.js';
 import { TimedBuses } from '../timing/buses.js';
-import { wireTiming } from './timed.js';
+import { unwireTiming, wireTiming } from './timed.js';
 
 /** What the reconciler did since the service started. */
 export interface ReconcileStats {
@@ -292,6 +292,7 @@ export class BusCore {
     this.#stats.runs += 1;
     let changes: Change[];
     const attachments = this.attachmentsOf(bus);
+    unwireTiming(this, bus);
     try {
       changes = this.reconciler.apply(bus, attachments, options.trustRules === true ? { trustRules: true } : {});
       wireTiming(this, bus, attachments);

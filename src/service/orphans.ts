@@ -1,7 +1,7 @@
 // Members that can never carry frames again, found from where the kernel has their pairs: dropped before any change
 // to their bus, by the start-up pass and by the daemon's sweep.
 import type { Logger } from '../log.js';
-import type { Bus, Member } from '../bus/model.js';
+import { withoutMembers, type Bus, type Member } from '../bus/model.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 
 export interface OrphanContext {
@@ -40,5 +40,8 @@ export function withoutOrphans(bus: Bus, context: OrphanContext, options: { unmo
           : 'its interface is gone with its container';
     context.log.warn(`member dropped: ${why}`, { bus: bus.name, member: member.id });
   }
-  return { ...bus, members: bus.members.filter((member) => !dropped.includes(member)) };
+  return withoutMembers(
+    bus,
+    dropped.map((member) => member.id),
+  );
 }

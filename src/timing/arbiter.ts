@@ -12,8 +12,8 @@ import { frameTimeUs } from '../can/bit-length.js';
 import type { CanFrame } from '../can/frame.js';
 
 export interface ArbiterSettings {
-  /** Nominal bit rate, bit/s. */
-  readonly bitrate: number;
+  /** Nominal bit rate, bit/s; none: frames take no bus time (an untimed bus whose frames the daemon loses or delays). */
+  readonly bitrate?: number;
   /** Data-phase bit rate of FD frames with BRS, bit/s (default: the nominal rate). */
   readonly dbitrate?: number;
   /** Frames one sender may have waiting; more are dropped. */
@@ -61,8 +61,8 @@ export function arbitrationKey(frame: CanFrame): number {
 }
 
 export class Arbiter {
-  readonly #bitrate: number;
-  readonly #dbitrate: number;
+  readonly #bitrate: number | undefined;
+  readonly #dbitrate: number | undefined;
   readonly #queueLimit: number;
   readonly #queues = new Map<number, SenderQueue>();
   /** The frame holding the bus: arbitration is done, it ends at `endUs`. */
@@ -91,7 +91,7 @@ export class Arbiter {
 
   /** How long a frame holds this bus, microseconds. */
   frameTimeUs(frame: CanFrame): number {
-    return frame.error ? 0 : frameTimeUs(frame, this.#bitrate, this.#dbitrate);
+    return frame.error || this.#bitrate === undefined ? 0 : frameTimeUs(frame, this.#bitrate, this.#dbitrate);
   }
 
   /** A frame from `source`, arrived at `arrivalUs`: queued (true) or dropped because its queue is full (false). */

@@ -10,6 +10,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Arbiter, type Release } from './arbiter.js';
 import { LoadWindow } from './load.js';
+import { DelayLine } from './delay.js';
 
 /** Frames one sender may have waiting for the bus: an ISO-TP message of 4095 bytes (586 frames) fits, with room. */
 export const SENDER_QUEUE_FRAMES = 2048;
@@ -21,10 +22,11 @@ const READER_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Released frames kept for a release vcan that would not take them (it was down or being made again). */
 const PENDING_LIMIT = 4096;
 
-export type DropReason = 'bus-full' | 'unwired';
+export type DropReason = 'bus-full' | 'unwired' | 'fault';
 
 export interface TimedBusStats {
-  readonly bitrate: number;
+  /** None: an untimed bus whose frames go through the arbiter for its faults. */
+  readonly bitrate?: number;
   readonly dbitrate?: number;
   /** Frames that crossed. */
   readonly frames: number;
@@ -34,17 +36,19 @@ export interface TimedBusStats {
   readonly load: number;
   /** Frames waiting for the bus now. */
   readonly waiting: number;
-  /** Frames lost: the sender's queue was full (`bus-full`), or their way on was gone (`unwired`). */
+  /** Frames lost: the sender's queue was full (`bus-full`), their way on was gone (`unwired`), a fault lost them (`fault`). */
   readonly dropped: Readonly<Record<DropReason, number>>;
 }
 
 interface Sender {
   readonly index: number;
-  readonly link: TimedSender;
+  link: TimedSender;
   reader: CanSocketPort | undefined;
   writer: CanSocketPort | undefined;
   /** Frames that crossed but that the release vcan did not take yet, in order. */
   pending: CanFrame[];
+  /** Frames that crossed and that a delay fault holds back. */
+  readonly delayed: DelayLine<CanFrame>;
 }
 
 export class TimedBus {
@@ -63,7 +67,7 @@ export class TimedBus {
   #closed = false;
   #frames = 0;
   readonly #load = new LoadWindow(nowUs());
-  readonly #dropped: Record<DropReason, number> = { 'bus-full': 0, unwired: 0 };
+  readonly #dropped: Record<DropReason, number> = { 'bus-full': 0, unwired: 0, fault: 0 };
 
   constructor(options: { kernel: KernelPort; log: Logger; namespace: string; busName: string; fd: boolean; timing: TimingPlan }) {
     this.#kernel = options.kernel;
@@ -94,17 +98,19 @@ export class TimedBus {
     for (const link of timing.senders) {
       let sender = this.#senders.get(link.end);
       if (sender === undefined) {
-        sender = { index: this.#nextIndex++, link, reader: undefined, writer: undefined, pending: [] };
+        sender = { index: this.#nextIndex++, link, reader: undefined, writer: undefined, pending: [], delayed: new DelayLine() };
         this.#senders.set(link.end, sender);
         this.#byIndex.set(sender.index, sender);
       }
+      // Its faults may have changed: they apply to frames from now on.
+      sender.link = link;
       this.#open(sender);
     }
   }
 
   stats(): TimedBusStats {
     return {
-      bitrate: this.#timing.bitrate,
+      ...(this.#timing.bitrate === undefined ? {} : { bitrate: this.#timing.bitrate }),
       ...(this.#timing.dbitrate === undefined ? {} : { dbitrate: this.#timing.dbitrate }),
       frames: this.#frames,
       busyUs: this.#arbiter.busyUs,
@@ -153,7 +159,7 @@ export class TimedBus {
     sender.writer = undefined;
     this.#senders.delete(sender.link.end);
     this.#byIndex.delete(sender.index);
-    const lost = this.#arbiter.forget(sender.index) + sender.pending.length;
+    const lost = this.#arbiter.forget(sender.index) + sender.pending.length + sender.delayed.clear();
     sender.pending = [];
     this.#dropped.unwired += lost;
   }
@@ -161,7 +167,12 @@ export class TimedBus {
   #offer(sender: Sender, frames: readonly CanFrame[], times: readonly number[]): void {
     if (this.#closed || this.#senders.get(sender.link.end) !== sender) return;
     const now = nowUs();
+    const drop = sender.link.faults?.drop ?? 0;
     frames.forEach((frame, i) => {
+      if (drop > 0 && Math.random() < drop) {
+        this.#dropped.fault += 1;
+        return;
+      }
       // A stamp from a clock ahead of ours would hold the frame back: it arrived by now at the latest.
       if (!this.#arbiter.offer(sender.index, frame, Math.min(times[i] ?? now, now))) this.#dropped['bus-full'] += 1;
     });
@@ -171,8 +182,12 @@ export class TimedBus {
   /** Runs the bus when its next frame ends (or now, when one can start now). */
   #schedule(): void {
     if (this.#closed || this.#timer !== undefined || this.#immediate !== undefined) return;
-    const pending = [...this.#senders.values()].some((sender) => sender.pending.length > 0);
-    const next = pending ? nowUs() + 1000 : this.#arbiter.nextEventUs();
+    let next = this.#arbiter.nextEventUs();
+    for (const sender of this.#senders.values()) {
+      // Frames a release vcan would not take are tried again in a millisecond.
+      const due = sender.pending.length > 0 ? nowUs() + 1000 : sender.delayed.nextDueUs();
+      if (due !== undefined && (next === undefined || due < next)) next = due;
+    }
     if (next === undefined) return;
     const delayUs = next - nowUs();
     if (delayUs <= 0) {
@@ -195,8 +210,12 @@ export class TimedBus {
 
   #pump(): void {
     if (this.#closed) return;
-    for (const sender of this.#senders.values()) if (sender.pending.length > 0) this.#flush(sender, []);
-    const released = this.#arbiter.run(nowUs());
+    const now = nowUs();
+    for (const sender of this.#senders.values()) {
+      const due = sender.delayed.takeDue(now);
+      if (sender.pending.length > 0 || due.length > 0) this.#flush(sender, due);
+    }
+    const released = this.#arbiter.run(now);
     this.#frames += released.length;
     for (const release of released) this.#load.add(release.endUs, release.endUs - release.startUs);
     this.#release(released);
@@ -210,10 +229,18 @@ export class TimedBus {
       const source = released[start]?.source;
       let end = start + 1;
       while (end < released.length && released[end]?.source === source) end++;
-      const frames = released.slice(start, end).map((release) => release.frame);
+      const run = released.slice(start, end);
       const sender = source === undefined ? undefined : this.#byIndex.get(source);
-      if (sender === undefined) this.#dropped.unwired += frames.length;
-      else this.#flush(sender, frames);
+      const faults = sender?.link.faults;
+      if (sender === undefined) this.#dropped.unwired += run.length;
+      else if (faults?.delayMs !== undefined || sender.delayed.size > 0)
+        // Held back by a delay fault (or behind frames that are, once the fault is gone): out when due.
+        for (const release of run) sender.delayed.hold(release.frame, release.endUs, faults?.delayMs ?? 0, faults?.jitterMs ?? 0);
+      else
+        this.#flush(
+          sender,
+          run.map((release) => release.frame),
+        );
       start = end;
     }
   }
@@ -242,7 +269,7 @@ export class TimedBus {
 
 function newArbiter(timing: TimingPlan): Arbiter {
   return new Arbiter({
-    bitrate: timing.bitrate,
+    ...(timing.bitrate === undefined ? {} : { bitrate: timing.bitrate }),
     ...(timing.dbitrate === undefined ? {} : { dbitrate: timing.dbitrate }),
     queueLimit: SENDER_QUEUE_FRAMES,
   });

@@ -307,12 +307,12 @@ describe('the cantainer commands, through the control socket', () => {
       load: 0,
       frames: 0,
       waiting: 0,
-      dropped: { 'bus-full': 0, unwired: 0 },
+      dropped: { 'bus-full': 0, unwired: 0, fault: 0 },
       inject: 'inject',
     });
     assert.match(
       (await run('inspect', 'chassis')).out,
-      /\ntimed bus 500 kbit\/s, data phase 2 Mbit\/s: load 0% over the last 5 s, 0 frames crossed, 0 waiting, dropped for lack of bus time 0, unwired 0\n {2}host tools send on interface inject\n/u,
+      /\ntimed bus 500 kbit\/s, data phase 2 Mbit\/s: load 0% over the last 5 s, 0 frames crossed, 0 waiting, dropped for lack of bus time 0, by faults 0, unwired 0\n {2}host tools send on interface inject\n/u,
     );
   });
 

@@ -138,7 +138,7 @@ describe('timed bus', () => {
       stats.busyUs,
       sent.reduce((sum, f) => sum + frameTimeUs(f, BITRATE), 0),
     );
-    assert.deepEqual(stats.dropped, { 'bus-full': 0, unwired: 0 });
+    assert.deepEqual(stats.dropped, { 'bus-full': 0, unwired: 0, fault: 0 });
   });
 
   it('lets the lowest id go first when two members have frames waiting', async () => {
