@@ -76,3 +76,14 @@ export function parseDuration(field: string, text: string): number {
     throw new InvalidValueError(field, text, 'a duration above 0, up to 30 days: 30s, 5m, 2h, 1500ms');
   return Math.round(value);
 }
+
+/** A fault as people read it: "drop 10%", "delay 20 ms ± 5 ms", "off", with "until ..." when it ends. */
+export function describeFault(fault: Fault): string {
+  const what =
+    fault.off === true
+      ? 'off (neither sends nor receives)'
+      : fault.drop !== undefined
+        ? `drop ${fault.drop}%`
+        : `delay ${fault.delayMs ?? 0} ms${fault.jitterMs === undefined ? '' : ` ± ${fault.jitterMs} ms`}`;
+  return fault.until === undefined ? what : `${what} until ${fault.until}`;
+}

@@ -167,7 +167,7 @@ function countOption(text: string | undefined, what: string): number {
 
 /** An event as a line people read: time, type, then what it concerns. */
 export function eventText(event: ControlStreams['Events.Stream']): string {
-  const fields = (['bus', 'member', 'gateway', 'interface', 'tunnel', 'node', 'detail'] as const).flatMap((key) => {
+  const fields = (['bus', 'member', 'gateway', 'interface', 'tunnel', 'node', 'fault', 'detail'] as const).flatMap((key) => {
     const value = event[key];
     return value === undefined ? [] : [`${key}=${value.includes(' ') ? JSON.stringify(value) : value}`];
   });

@@ -16,7 +16,13 @@ export const CONTROL_SOCKET_OPTION = [
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** The listing methods, and the key of each answer that holds the list. */
-const LISTS = { 'Bus.List': 'buses', 'Gateway.List': 'gateways', 'Uplink.List': 'uplinks', 'Tunnel.List': 'tunnels' } as const satisfies {
+const LISTS = {
+  'Bus.List': 'buses',
+  'Gateway.List': 'gateways',
+  'Uplink.List': 'uplinks',
+  'Tunnel.List': 'tunnels',
+  'Fault.List': 'faults',
+} as const satisfies {
   [M in ControlMethod]?: keyof ControlAnswer<M>;
 };
 

@@ -7,6 +7,7 @@ import { formatPreflight, preflight } from '../kernel/preflight.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerUplinkCommands } from './uplink.js';
 import { registerTunnelCommands } from './tunnel.js';
+import { registerFaultCommands } from './fault.js';
 import { registerBusCommands } from './buses.js';
 import { registerDoctorCommands } from './doctor.js';
 import type { CliIo } from './output.js';
@@ -43,6 +44,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
   registerGatewayCommands(program, io);
   registerUplinkCommands(program, io);
   registerTunnelCommands(program, io);
+  registerFaultCommands(program, io);
 
   return program;
 }

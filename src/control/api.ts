@@ -8,6 +8,7 @@ import { GATEWAY_HANDLERS } from './gateways.js';
 import { MEMBER_HANDLERS } from './members.js';
 import type { ControlMethod, ControlStream } from './protocol.js';
 import { TUNNEL_HANDLERS } from './tunnels.js';
+import { FAULT_HANDLERS } from './faults.js';
 
 export type { ControlContext } from './context.js';
 
@@ -17,6 +18,7 @@ const HANDLERS = {
   ...GATEWAY_HANDLERS,
   ...TUNNEL_HANDLERS,
   ...MEMBER_HANDLERS,
+  ...FAULT_HANDLERS,
   ...STREAM_HANDLERS,
 } satisfies ControlHandlers<ControlMethod> & { readonly [S in ControlStream]: StreamHandler };
 

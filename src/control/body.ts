@@ -53,6 +53,14 @@ export function optionalInteger(body: Body, key: string): number | undefined {
   return value;
 }
 
+/** An optional number. */
+export function optionalNumber(body: Body, key: string): number | undefined {
+  const value = body[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidValueError(key, value, 'a number');
+  return value;
+}
+
 /** An optional object of strings (annotations, labels). */
 export function annotationsOf(body: Body, key: string): Record<string, string> | undefined {
   const value = body[key];

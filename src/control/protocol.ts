@@ -202,6 +202,33 @@ export interface TunnelRequest {
   readonly allow?: readonly string[];
 }
 
+/** A fault as the API shows it: what it does, to whom (the member's id, and its container when known), until when. */
+export interface FaultEntry {
+  readonly bus: string;
+  readonly id: string;
+  readonly member?: string;
+  readonly container?: string;
+  readonly drop?: number;
+  readonly delayMs?: number;
+  readonly jitterMs?: number;
+  readonly off?: true;
+  /** ISO 8601; until removed when absent. */
+  readonly until?: string;
+  /** In words: "drop 10%", "delay 20 ms ± 5 ms", "off (neither sends nor receives)". */
+  readonly detail: string;
+}
+
+/** What Fault.Add takes: the command line's flags; `member` is a container's name or a member's id. */
+export interface FaultRequestBody {
+  readonly bus: string;
+  readonly member?: string;
+  readonly drop?: number;
+  readonly delayMs?: number;
+  readonly jitterMs?: number;
+  readonly off?: boolean;
+  readonly forMs?: number;
+}
+
 /** What Daemon.Status answers. */
 export interface DaemonStatus {
   readonly version: string;
@@ -240,6 +267,10 @@ export interface ControlMethods {
   'Member.Check': { request: { bus: string; member: string }; answer: { problems: string[] } };
   'Member.List': { request: { bus: string; annotation?: string }; answer: { members: MemberEntry[] } };
   'Daemon.Status': { request: NoBody; answer: DaemonStatus };
+  'Fault.Add': { request: FaultRequestBody; answer: { fault: FaultEntry } };
+  /** `ids`: those faults of the bus; all of them when absent or empty. */
+  'Fault.Remove': { request: { bus: string; ids?: readonly string[] }; answer: { removed: FaultEntry[] } };
+  'Fault.List': { request: { bus?: string }; answer: { faults: FaultEntry[] } };
 }
 
 /** Methods answered with a stream of newline-delimited JSON values, with the type of each value. */

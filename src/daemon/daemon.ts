@@ -228,6 +228,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     every(2_000, 'checking tunnels', log, async () => {
       await tunnels.sync(service.list());
     }),
+    // Faults whose time is up end, and their bus is wired as it was (within a second of their end).
+    every(1_000, 'ending faults', log, async () => {
+      const ended = await service.expireFaults();
+      if (ended > 0) log.info('faults ended', { faults: ended });
+    }),
     // Ends handed to the engine but never taken (a start that failed after CreateEndpoint) are removed now and then.
     every(Math.max(1_000, graceMs / 2), 'sweeping orphaned members', log, async () => {
       const dropped = await service.sweepOrphans();

@@ -14,6 +14,8 @@ import * as members from './members.js';
 import * as topology from './topology.js';
 import * as tunnels from './tunnels.js';
 import * as uplinks from './uplinks.js';
+import * as faults from './faults.js';
+import type { Fault } from '../bus/fault.js';
 import type { UplinkView } from './uplink-interfaces.js';
 import type { TimedBusStats } from '../timing/timed-bus.js';
 
@@ -24,6 +26,7 @@ export { TRANSIENT_ID_PREFIX, type AttachTarget } from './members.js';
 export type { UplinkView } from './uplink-interfaces.js';
 export type { SpanSources } from './tunnels.js';
 export type { TimedBusStats } from '../timing/timed-bus.js';
+export type { FaultRequest } from './faults.js';
 
 export class BusService {
   readonly #core: BusCore;
@@ -40,6 +43,26 @@ export class BusService {
   /** A timed bus's traffic so far (undefined for an untimed or unknown bus). */
   timing(busId: string): TimedBusStats | undefined {
     return this.#core.timing.stats(busId);
+  }
+
+  /** Adds a fault to a bus (by name): frames lost, delayed, or a member cut off. */
+  addFault(busName: string, request: faults.FaultRequest): Promise<Fault> {
+    return faults.addFault(this.#core, busName, request);
+  }
+
+  /** Removes faults of a bus by id, all of them when none is named; returns those removed. */
+  removeFaults(busName: string, ids: readonly string[]): Promise<Fault[]> {
+    return faults.removeFaults(this.#core, busName, ids);
+  }
+
+  /** Ends the faults whose time is up; returns how many. */
+  expireFaults(): Promise<number> {
+    return faults.expireFaults(this.#core);
+  }
+
+  /** Every fault of every bus. */
+  faults(): Array<{ readonly bus: Bus; readonly fault: Fault }> {
+    return faults.faultViews(this.#core);
   }
 
   /** Stops the arbiters of timed buses (the daemon is stopping; the buses stay wired). */

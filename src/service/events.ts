@@ -2,6 +2,7 @@
 // two desired states, in CAN terms. Derived from the states rather than sprinkled through the code, so that every
 // change that is saved is announced, once, whichever request or sweep made it.
 import type { Bus } from '../bus/model.js';
+import { describeFault } from '../bus/fault.js';
 import { SPAN_TUNNEL } from '../bus/span.js';
 import { describeGateway, gatewayKey, type Gateway, type GatewayStatus } from '../bus/gateway.js';
 
@@ -22,7 +23,9 @@ export type BusEventType =
   | 'tunnel-added'
   | 'tunnel-removed'
   | 'span-node-joined'
-  | 'span-node-left';
+  | 'span-node-left'
+  | 'fault-added'
+  | 'fault-removed';
 
 export interface BusEvent {
   /** ISO 8601. */
@@ -35,6 +38,8 @@ export interface BusEvent {
   readonly tunnel?: string;
   /** The address of a node joining or leaving a span (as its hub sees the nodes). */
   readonly node?: string;
+  /** The id of a fault added or removed (ended, or its member gone). */
+  readonly fault?: string;
   readonly detail?: string;
 }
 
@@ -75,6 +80,25 @@ export function stateEvents(before: EventSnapshot, after: EventSnapshot, time: s
         events.push({ type: 'tunnel-added', bus: bus.name, tunnel: name, detail: tunnel.transport });
     for (const name of oldTunnels.keys()) if (!newTunnels.has(name)) events.push({ type: 'tunnel-removed', bus: bus.name, tunnel: name });
     if (bus.span !== undefined) events.push(...spanNodeEvents(bus.name, old, bus));
+    const oldFaults = new Set((old.faults ?? []).map((fault) => fault.id));
+    const newFaults = new Set((bus.faults ?? []).map((fault) => fault.id));
+    for (const fault of bus.faults ?? [])
+      if (!oldFaults.has(fault.id))
+        events.push({
+          type: 'fault-added',
+          bus: bus.name,
+          fault: fault.id,
+          ...(fault.member === undefined ? {} : { member: fault.member }),
+          detail: describeFault(fault),
+        });
+    for (const fault of old.faults ?? [])
+      if (!newFaults.has(fault.id))
+        events.push({
+          type: 'fault-removed',
+          bus: bus.name,
+          fault: fault.id,
+          ...(fault.member === undefined ? {} : { member: fault.member }),
+        });
   }
   for (const bus of before.buses) if (!now.has(bus.id)) events.push({ type: 'bus-removed', bus: bus.name });
   const key = (entry: { gateway: Gateway }): string => `${gatewayKey(entry.gateway)} ${entry.gateway.source}`;

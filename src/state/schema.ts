@@ -5,6 +5,8 @@ import { checkBus, type Bus, type Member, type MemberEnd } from '../bus/model.js
 import type { Uplink, UplinkDirection } from '../bus/uplink.js';
 import type { Tunnel, TunnelTransport } from '../bus/tunnel.js';
 import type { Span, SpanMode } from '../bus/span.js';
+import type { BusTiming } from '../bus/timing.js';
+import type { Fault } from '../bus/fault.js';
 import {
   checkGateway,
   gatewaySetProblem,
@@ -125,6 +127,27 @@ function parseSpan(value: Json, field: string): Span {
   };
 }
 
+function parseTiming(value: Json, field: string): BusTiming {
+  const raw = object(value, field);
+  return {
+    bitrate: number(raw.bitrate, `${field}.bitrate`),
+    ...(raw.dbitrate === undefined ? {} : { dbitrate: number(raw.dbitrate, `${field}.dbitrate`) }),
+  };
+}
+
+function parseFault(value: Json, field: string): Fault {
+  const raw = object(value, field);
+  return {
+    id: string(raw.id, `${field}.id`),
+    ...(raw.member === undefined ? {} : { member: string(raw.member, `${field}.member`) }),
+    ...(raw.drop === undefined ? {} : { drop: number(raw.drop, `${field}.drop`) }),
+    ...(raw.delayMs === undefined ? {} : { delayMs: number(raw.delayMs, `${field}.delayMs`) }),
+    ...(raw.jitterMs === undefined ? {} : { jitterMs: number(raw.jitterMs, `${field}.jitterMs`) }),
+    ...(raw.off === undefined ? {} : { off: boolean(raw.off, `${field}.off`) as true }),
+    ...(raw.until === undefined ? {} : { until: string(raw.until, `${field}.until`) }),
+  };
+}
+
 function parseBus(value: Json, field: string): Bus {
   const raw = object(value, field);
   const bus: Bus = {
@@ -140,6 +163,10 @@ function parseBus(value: Json, field: string): Bus {
       ? {}
       : { tunnels: array(raw.tunnels, `${field}.tunnels`).map((tunnel, i) => parseTunnel(tunnel, `${field}.tunnels[${i}]`)) }),
     ...(raw.span === undefined ? {} : { span: parseSpan(raw.span, `${field}.span`) }),
+    ...(raw.timing === undefined ? {} : { timing: parseTiming(raw.timing, `${field}.timing`) }),
+    ...(raw.faults === undefined
+      ? {}
+      : { faults: array(raw.faults, `${field}.faults`).map((fault, i) => parseFault(fault, `${field}.faults[${i}]`)) }),
     ...annotations(raw.annotations, `${field}.annotations`),
   };
   try {

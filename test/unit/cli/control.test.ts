@@ -316,6 +316,58 @@ describe('the cantainer commands, through the control socket', () => {
     );
   });
 
+  it('adds, lists and removes faults: by member id or its first 12 characters, refusing what no fault is', async () => {
+    await createNetwork(NET_A, 'powertrain');
+    await post(plugin, '/NetworkDriver.CreateEndpoint', d.createEndpoint(NET_A, 'e'.repeat(64)));
+    assert.deepEqual(await run('fault', 'add', 'powertrain', '--drop', '10%'), {
+      code: 0,
+      out: 'fault f1 on powertrain, the whole bus: drop 10%\n',
+      err: '',
+    });
+    const added = await run('fault', 'add', 'powertrain', '--member', 'e'.repeat(12), '--delay', '20', '--jitter', '5', '--for', '30s');
+    assert.match(added.out, /^fault f2 on powertrain, e{12}: delay 20 ms ± 5 ms until \d{4}-\d\d-\d\dT/u);
+    const ls = await run('fault', 'ls');
+    assert.deepEqual(
+      ls.out
+        .trimEnd()
+        .split('\n')
+        .map((line) => line.split(/ {2,}/u)),
+      [
+        ['BUS', 'FAULT', 'WHO', 'WHAT', 'UNTIL'],
+        ['powertrain', 'f1', 'the whole bus', 'drop 10%', 'removed'],
+        ['powertrain', 'f2', 'e'.repeat(12), 'delay 20 ms ± 5 ms', added.out.replace(/^.* until (\S+)\n$/u, '$1')],
+      ],
+    );
+    const listed = JSON.parse((await run('fault', 'ls', '--json')).out) as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      listed.map((f) => [f.id, f.member, f.drop, f.delayMs, f.jitterMs]),
+      [
+        ['f1', undefined, 10, undefined, undefined],
+        ['f2', 'e'.repeat(64), undefined, 20, 5],
+      ],
+    );
+    assert.match(
+      (await run('fault', 'add', 'powertrain', '--member', 'nobody', '--off')).err,
+      /--member: "nobody" is not valid; allowed: a member of bus powertrain by its container's name or its id/u,
+    );
+    assert.match(
+      (await run('fault', 'add', 'powertrain', '--drop', 'lots')).err,
+      /--drop: "lots" is not valid; allowed: a percentage above 0, up to 100/u,
+    );
+    assert.match((await run('fault', 'add', 'powertrain', '--drop', '5', '--off')).err, /exactly one of drop, delay and off/u);
+    assert.match(
+      (await run('fault', 'add', 'powertrain', '--delay', '5', '--for', 'ever')).err,
+      /--for: "ever" is not valid; allowed: a duration/u,
+    );
+    assert.match(
+      (await run('fault', 'rm', 'powertrain', 'f7')).err,
+      /fault: "f7" is not valid; allowed: a fault of bus powertrain: f1, f2/u,
+    );
+    assert.equal((await run('fault', 'rm', 'powertrain', 'f1')).out, 'removed fault f1 on powertrain, the whole bus: drop 10%\n');
+    assert.match((await run('fault', 'rm', 'powertrain')).out, /^removed fault f2 on powertrain/u);
+    assert.equal((await run('fault', 'rm', 'powertrain')).out, 'bus powertrain had no fault\n');
+  });
+
   it('streams lifecycle events as they happen: bus, member, gateway, uplink (cantainer events)', async () => {
     const lines: string[] = [];
     const io: CliIo = { out: (text) => lines.push(text.trimEnd()), err: () => undefined };

@@ -228,6 +228,19 @@ describe('timed bus', () => {
     assert.equal(kernel.sockets.size, before - 6);
   });
 
+  it('is timed again after a restart, from the state', async () => {
+    await service.createBus({ ...timed([ecu('a'), ecu('b')], 250_000), fd: true, timing: { bitrate: 250_000, dbitrate: 1_000_000 } });
+    service.close();
+    service = new BusService({ kernel, store: new StateStore(dir), log: silentLogger });
+    service.start();
+    assert.deepEqual(service.get('T')?.timing, { bitrate: 250_000, dbitrate: 1_000_000 });
+    assert.equal(service.timing('T')?.dbitrate, 1_000_000);
+    const [a, b] = [open('a'), open('b')];
+    a.send(frame(0x10, 1));
+    assert.equal((await b.receiveAll(100)).length, 1);
+    assert.equal(service.timing('T')?.frames, 1);
+  });
+
   it('wires an untimed bus with no arbiter and no socket', async () => {
     const before = kernel.sockets.size;
     const bus = await service.createBus({ id: 'U', name: 'untimed', fd: false, members: [ecu('a'), ecu('b')] });
