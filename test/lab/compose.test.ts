@@ -122,6 +122,35 @@ describe('the vehicle example with docker-compose', () => {
     }
   });
 
+  it('cuts the brakes off powertrain by container name with cantainer fault, and takes them back', async () => {
+    // The flood above is over and the bus has carried what it held.
+    await waitFor('the flood to end', () => !sh(`docker top ${container('brakes')}`).includes('cangen'), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const brakes = listen('brakes', 'can0');
+    const gateway = listen('gateway', 'can0');
+    try {
+      sh(`node bin/cantainer fault add vehicle_powertrain --member ${container('brakes')} --off`);
+      cansend('engine', 'can0', ['0C0#0A']);
+      cansend('brakes', 'can0', ['1A0#0B']);
+      assert.deepEqual(
+        await brakes.receiveAll(1500),
+        [classicFrame({ id: 0x1a0, data: [0x0b] })],
+        'the brakes hear only their own (local loopback)',
+      );
+      assert.deepEqual(
+        (await gateway.receiveAll(1500)).map((f) => f.id),
+        [0x0c0],
+        'nobody hears the brakes',
+      );
+      sh('node bin/cantainer fault rm vehicle_powertrain');
+      cansend('brakes', 'can0', ['1A0#0C']);
+      assert.deepEqual(await gateway.receiveAll(1500), [classicFrame({ id: 0x1a0, data: [0x0c] })]);
+    } finally {
+      brakes.close();
+      gateway.close();
+    }
+  });
+
   it('leaves nothing after docker-compose down', async () => {
     for (const socket of [...Object.values(powertrain), ...Object.values(body)]) socket.close();
     powertrain = {};

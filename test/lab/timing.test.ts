@@ -8,16 +8,20 @@
 // Every figure is printed as a diagnostic line ("timing: ...").
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { classicFrame, fdFrame } from '../../src/can/frame.js';
+import { classicFrame, fdFrame, type CanFrame } from '../../src/can/frame.js';
 import { callDaemon } from '../../src/control/client.js';
 import { systemKernel, type CanSocketPort } from '../../src/kernel/index.js';
-import { sh, startCantainerDaemon, type RunningDaemon } from '../support/lab.js';
+import { sh, startCantainerDaemon, waitFor, type RunningDaemon } from '../support/lab.js';
+import { nowUs, type StampedFrame } from '../../src/kernel/index.js';
 import {
   arbitration,
   arbitrationLine,
   bytes,
   eightBytes,
   flood,
+  generator,
+  sequenceOf,
+  withSequence,
   floodLine,
   memberSocket,
   timedBus,
@@ -35,6 +39,19 @@ const startDaemon = (): Promise<RunningDaemon> =>
     ['--state-dir', `${DIR}/state`, '--control-socket', CONTROL, '--netns-dir', `${DIR}/netns`, '--socket', `${DIR}/plugin.sock`],
     `${DIR}/daemon.log`,
   );
+
+const cantainer = (args: string): string => sh(`node bin/cantainer ${args} --control-socket ${CONTROL}`, 60_000);
+
+/** Sends `count` frames, 50 every 10 ms (5000 frames a second); returns how many went. */
+async function paced(socket: CanSocketPort, count: number, make: (index: number) => CanFrame): Promise<number> {
+  let sent = 0;
+  while (sent < count) {
+    const batch = Array.from({ length: Math.min(50, count - sent) }, (_, i) => make(sent + i));
+    sent += socket.sendBatch(batch);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return sent;
+}
 
 /** Within 5% of the formula, and every frame accounted for: received once and in order, or counted. */
 function assertFlood(r: FloodResult): void {
@@ -105,6 +122,78 @@ describe('timed buses on the real kernel', () => {
     );
     // Two frame times (the frame on the wire, then its own) plus the daemon's timer step and the emulator's noise.
     assert.ok(r.waitUs.p99 <= 2 * r.frameUs + 10_000, `0x050 waited ${(r.waitUs.p99 / 1000).toFixed(2)} ms at p99`);
+  });
+
+  it('loses 10% ± 2% of 5000 frames with --drop 10, each lost frame counted, the rest once and in order', async () => {
+    const leave = await timedBus(LAB, 'fdrop', {}, false);
+    const [a, b] = [memberSocket('tm-a'), memberSocket('tm-b')];
+    try {
+      cantainer('fault add fdrop --drop 10');
+      const sent = await paced(a, 5000, (i) => withSequence(eightBytes(0x100, generator(i)), i));
+      const heard = await b.receiveAll(1500);
+      const sequences = heard.map(sequenceOf);
+      const lost = sent - heard.length;
+      console.log(`timing: fault --drop 10: ${lost} of ${sent} lost (${((lost / sent) * 100).toFixed(2)}%)`);
+      assert.ok(Math.abs(lost / sent - 0.1) <= 0.02, `${lost} of ${sent} lost`);
+      assert.ok(
+        sequences.every((s, i) => i === 0 || s > (sequences[i - 1] ?? -1)),
+        'the rest once and in order',
+      );
+      const faults = JSON.parse(cantainer('inspect fdrop --json')) as { sendOn: string };
+      assert.equal(faults.sendOn, 'inject');
+      cantainer('fault rm fdrop');
+      a.send(eightBytes(0x101, generator(1)));
+      assert.equal((await b.receiveAll(500)).length, 1, 'straight again once the fault is gone');
+    } finally {
+      a.close();
+      b.close();
+      await leave();
+    }
+  });
+
+  it('delays a member by 20 ms ± 2 ms at the median with --delay 20, in order; cuts one off with --off; ends a fault on time', async () => {
+    const leave = await timedBus(LAB, 'fdelay', {}, false);
+    const [a, b, c, d] = LAB.namespaces.map((ns) => memberSocket(ns, { timestamps: true }));
+    try {
+      cantainer(`fault add fdelay --member fdelay-tm-a --delay 20`);
+      const sentAt: number[] = [];
+      await paced(a!, 5000, (i) => {
+        sentAt[i] = nowUs();
+        return withSequence(eightBytes(0x100, generator(i)), i);
+      });
+      const stamped: StampedFrame[] = [];
+      for (let got = await b!.receiveStamped(1500); got !== undefined; got = await b!.receiveStamped(1500)) stamped.push(got);
+      const waits = stamped.map((s) => s.timeUs - (sentAt[sequenceOf(s.frame)] ?? s.timeUs)).sort((x, y) => x - y);
+      const median = waits[Math.floor(waits.length / 2)] ?? NaN;
+      console.log(
+        `timing: fault --delay 20: ${stamped.length} frames, median ${(median / 1000).toFixed(2)} ms, p1 ${((waits[Math.floor(waits.length / 100)] ?? NaN) / 1000).toFixed(2)} ms, p99 ${((waits[Math.floor((waits.length * 99) / 100)] ?? NaN) / 1000).toFixed(2)} ms`,
+      );
+      assert.equal(stamped.length, 5000);
+      assert.deepEqual(
+        stamped.map((s) => sequenceOf(s.frame)),
+        Array.from({ length: 5000 }, (_, i) => i),
+      );
+      assert.ok(Math.abs(median - 20_000) <= 2_000, `median ${median} µs`);
+      cantainer('fault rm fdelay');
+      for (const socket of [a, b, c, d]) await socket!.receiveAll(200);
+
+      cantainer('fault add fdelay --member fdelay-tm-c --off --for 3s');
+      c!.sendBatch(Array.from({ length: 1000 }, (_, i) => eightBytes(0x300, generator(i))));
+      a!.sendBatch(Array.from({ length: 1000 }, (_, i) => eightBytes(0x100, generator(i))));
+      const [atB, atC, atD] = await Promise.all([b!.receiveAll(1000), c!.receiveAll(1000), d!.receiveAll(1000)]);
+      console.log(`timing: fault --off: the member cut off heard ${atC.length}, the others ${atB.length} and ${atD.length} of a's 1000`);
+      assert.deepEqual([atB.length, atC.length, atD.length], [1000, 0, 1000]);
+      assert.ok(
+        atB.every((frame) => frame.id === 0x100),
+        'nothing of the member cut off',
+      );
+      await waitFor('the fault to end', () => (JSON.parse(cantainer('fault ls --json')) as unknown[]).length === 0, 10_000);
+      c!.send(eightBytes(0x301, generator(1)));
+      assert.equal((await b!.receiveAll(500)).length, 1, 'back on the bus once the fault ended');
+    } finally {
+      for (const socket of [a, b, c, d]) socket?.close();
+      await leave();
+    }
   });
 
   it('takes frames from cantainer send through the inject interface, and is timed again after a daemon restart', async () => {

@@ -56,11 +56,11 @@ export interface TimedLab {
 }
 
 export interface Timing {
-  readonly bitrate: number;
+  readonly bitrate?: number;
   readonly dbitrate?: number;
 }
 
-/** A timed bus with every namespace of the lab on it; returns a function that takes them off again. */
+/** A bus (timed when `timing` says so) with every namespace of the lab on it; returns a function that takes them off again. */
 export async function timedBus(lab: TimedLab, bus: string, timing: Timing, fd = false): Promise<() => Promise<void>> {
   for (const ns of lab.namespaces)
     await callDaemon(lab.control, 'Member.Attach', {
@@ -139,7 +139,7 @@ export async function flood(
   options: {
     readonly bus: string;
     readonly label: string;
-    readonly timing: Timing;
+    readonly timing: Timing & { readonly bitrate: number };
     readonly make: (random: () => number) => CanFrame;
     readonly fd?: boolean;
     readonly seconds?: number;
