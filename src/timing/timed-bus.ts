@@ -19,6 +19,11 @@ export const SENDER_QUEUE_FRAMES = 2048;
  * the bus rate must reach the arbiter, to be counted when it refuses it, rather than be lost unseen in the socket.
  */
 const READER_BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * How early a frame held by a delay fault may go: timers fire a millisecond or so late, so waking at the due time
+ * would make every delay that much longer; going up to this much early centres the delays on what was asked.
+ */
+const DELAY_EARLY_US = 1000;
 /** Released frames kept for a release vcan that would not take them (it was down or being made again). */
 const PENDING_LIMIT = 4096;
 
@@ -185,7 +190,8 @@ export class TimedBus {
     let next = this.#arbiter.nextEventUs();
     for (const sender of this.#senders.values()) {
       // Frames a release vcan would not take are tried again in a millisecond.
-      const due = sender.pending.length > 0 ? nowUs() + 1000 : sender.delayed.nextDueUs();
+      const held = sender.delayed.nextDueUs();
+      const due = sender.pending.length > 0 ? nowUs() + 1000 : held === undefined ? undefined : held - DELAY_EARLY_US;
       if (due !== undefined && (next === undefined || due < next)) next = due;
     }
     if (next === undefined) return;
@@ -212,7 +218,7 @@ export class TimedBus {
     if (this.#closed) return;
     const now = nowUs();
     for (const sender of this.#senders.values()) {
-      const due = sender.delayed.takeDue(now);
+      const due = sender.delayed.takeDue(now + DELAY_EARLY_US);
       if (sender.pending.length > 0 || due.length > 0) this.#flush(sender, due);
     }
     const released = this.#arbiter.run(now);
