@@ -66,6 +66,12 @@ function inspectText(bus: BusDetail): string {
     '',
   ];
   if (bus.timing !== undefined) lines.push(...timingLines(bus.timing), '');
+  if (bus.faults !== undefined) {
+    lines.push(`faults (${bus.faults.length})`);
+    for (const f of bus.faults)
+      lines.push(`  ${f.id}  ${f.member === undefined ? 'the whole bus' : (f.container ?? f.member.slice(0, 12))}: ${f.detail}`);
+    lines.push('');
+  }
   if (bus.span !== undefined) lines.push(...spanLines(bus.span), '');
   lines.push(`members (${bus.members.length})`);
   const filters = (m: BusDetail['members'][number]): string =>

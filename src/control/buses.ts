@@ -10,6 +10,7 @@ import type { ControlContext, ControlHandler, ControlHandlers, StreamHandler } f
 import { gatewayEntry } from './gateways.js';
 import { CONTAINER_ANNOTATION, type BusEntry, type SpanSummary, type TimingSummary } from './protocol.js';
 import { tunnelEntry } from './tunnels.js';
+import { faultEntry } from './faults.js';
 import { SPAN_TUNNEL } from '../bus/span.js';
 import { formatAddress } from '../bus/tunnel.js';
 
@@ -107,6 +108,7 @@ const inspectBus: ControlHandler<'Bus.Inspect'> = async (body, context) => {
     fd: bus.fd,
     ...(timing === undefined ? {} : { timing }),
     sendOn: throughArbiter(bus) ? INJECT : MONITOR,
+    ...((bus.faults ?? []).length === 0 ? {} : { faults: (bus.faults ?? []).map((fault) => faultEntry(bus, fault, containers)) }),
     ...(span === undefined
       ? {}
       : {

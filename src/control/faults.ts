@@ -34,7 +34,7 @@ function resolveMember(bus: Bus, name: string, containers: Containers): string {
   );
 }
 
-function faultEntry(bus: Bus, fault: Fault, containers: Containers): FaultEntry {
+export function faultEntry(bus: Bus, fault: Fault, containers: Containers): FaultEntry {
   const container = fault.member === undefined ? undefined : containerOf(bus, fault.member, containers);
   return { bus: bus.name, ...fault, ...(container === undefined ? {} : { container }), detail: describeFault(fault) };
 }

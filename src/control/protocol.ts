@@ -129,6 +129,8 @@ export interface BusDetail {
    * daemon's arbiter carries the bus's frames (a timed bus, faults that lose or delay frames).
    */
   readonly sendOn?: string;
+  /** The bus's faults (`cantainer fault`), when it has some. */
+  readonly faults?: readonly FaultEntry[];
   readonly namespace: string;
   readonly frames: number;
   readonly dropped: number;

@@ -338,6 +338,10 @@ describe('the cantainer commands, through the control socket', () => {
         ['powertrain', 'f2', 'e'.repeat(12), 'delay 20 ms ± 5 ms', added.out.replace(/^.* until (\S+)\n$/u, '$1')],
       ],
     );
+    assert.match(
+      (await run('inspect', 'powertrain')).out,
+      /\nfaults \(2\)\n {2}f1 {2}the whole bus: drop 10%\n {2}f2 {2}e{12}: delay 20 ms ± 5 ms until \S+\n/u,
+    );
     const listed = JSON.parse((await run('fault', 'ls', '--json')).out) as Array<Record<string, unknown>>;
     assert.deepEqual(
       listed.map((f) => [f.id, f.member, f.drop, f.delayMs, f.jitterMs]),
