@@ -51,7 +51,7 @@ lab_busybox_image() {
   root=$(mktemp -d)
   mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
   cp /bin/busybox "$root/bin/busybox"
-  for applet in sh ip sleep cat echo ls mkdir httpd wget head tr wc od printf grep sed; do ln -s busybox "$root/bin/$applet"; done
+  for applet in sh ip sleep cat echo ls mkdir httpd wget head tr wc od printf grep sed timeout; do ln -s busybox "$root/bin/$applet"; done
   for file in "$@"; do
     mkdir -p "$root$(dirname "$file")"
     cp "$file" "$root$file"

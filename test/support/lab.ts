@@ -27,7 +27,7 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
 /** Starts dockerd once per lab run (later calls find it running) and imports the busybox image with can-utils. */
 export function ensureDockerWithImages(): void {
   sh(
-    '. lab/guest/docker.sh && lab_start_dockerd && { docker image inspect lab/canutils >/dev/null 2>&1 || lab_busybox_image lab/canutils /usr/bin/cansend /usr/bin/candump /usr/bin/isotpsend /usr/bin/isotprecv; }',
+    '. lab/guest/docker.sh && lab_start_dockerd && { docker image inspect lab/canutils >/dev/null 2>&1 || lab_busybox_image lab/canutils /usr/bin/cansend /usr/bin/candump /usr/bin/cangen /usr/bin/isotpsend /usr/bin/isotprecv; }',
     180_000,
   );
 }
