@@ -34,6 +34,11 @@ lab_node_start() {
   if ! ip link show labswarm >/dev/null 2>&1; then
     ip link add labswarm type bridge && ip link set labswarm up
   fi
+  # A dockerd of this host (an earlier test's) sets the FORWARD policy to DROP, and with br_netfilter loaded that
+  # filters bridged frames too: the nodes could no longer reach each other. Frames between them are let through.
+  if command -v iptables >/dev/null 2>&1; then
+    iptables -C FORWARD -i labswarm -o labswarm -j ACCEPT 2>/dev/null || iptables -I FORWARD -i labswarm -o labswarm -j ACCEPT
+  fi
   if ! ip netns list | grep -qw "node$n"; then
     ip netns add "node$n"
     ip link add "swarm$n" type veth peer name eth0 netns "node$n"
