@@ -20,10 +20,13 @@ export const SENDER_QUEUE_FRAMES = 2048;
  */
 const READER_BUFFER_BYTES = 8 * 1024 * 1024;
 /**
- * How early a frame held by a delay fault may go: timers fire a millisecond or so late, so waking at the due time
- * would make every delay that much longer; going up to this much early centres the delays on what was asked.
+ * How early a frame held by a delay fault may go, at least: timers fire late (a millisecond or so, more on a busy
+ * or emulated machine), so waking at the due time would make every delay that much longer. The bus goes early by
+ * what its timers were late of late (see #lateUs), at least this much: the delays centre on what was asked.
  */
 const DELAY_EARLY_US = 1000;
+/** The most a held frame goes early, whatever the timers do. */
+const DELAY_EARLY_MAX_US = 5000;
 /** Released frames kept for a release vcan that would not take them (it was down or being made again). */
 const PENDING_LIMIT = 4096;
 
@@ -68,6 +71,10 @@ export class TimedBus {
   readonly #byIndex = new Map<number, Sender>();
   #nextIndex = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** When the pending timer was asked to fire. */
+  #timerDueUs = 0;
+  /** How late timers fired of late: a moving average, microseconds. */
+  #lateUs = DELAY_EARLY_US;
   #immediate: NodeJS.Immediate | undefined;
   #closed = false;
   #frames = 0;
@@ -191,7 +198,7 @@ export class TimedBus {
     for (const sender of this.#senders.values()) {
       // Frames a release vcan would not take are tried again in a millisecond.
       const held = sender.delayed.nextDueUs();
-      const due = sender.pending.length > 0 ? nowUs() + 1000 : held === undefined ? undefined : held - DELAY_EARLY_US;
+      const due = sender.pending.length > 0 ? nowUs() + 1000 : held === undefined ? undefined : held - this.#earlyUs();
       if (due !== undefined && (next === undefined || due < next)) next = due;
     }
     if (next === undefined) return;
@@ -204,21 +211,26 @@ export class TimedBus {
       return;
     }
     // Timers have millisecond steps: frames that end within one go out together, each never before its end.
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#pump();
-      },
-      Math.ceil(delayUs / 1000),
-    );
+    const delayMs = Math.ceil(delayUs / 1000);
+    this.#timerDueUs = nowUs() + delayMs * 1000;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#lateUs = 0.9 * this.#lateUs + 0.1 * Math.max(0, nowUs() - this.#timerDueUs);
+      this.#pump();
+    }, delayMs);
     this.#timer.unref();
+  }
+
+  /** How early held frames go: as late as timers fire of late, within bounds. */
+  #earlyUs(): number {
+    return Math.min(DELAY_EARLY_MAX_US, Math.max(DELAY_EARLY_US, this.#lateUs));
   }
 
   #pump(): void {
     if (this.#closed) return;
     const now = nowUs();
     for (const sender of this.#senders.values()) {
-      const due = sender.delayed.takeDue(now + DELAY_EARLY_US);
+      const due = sender.delayed.takeDue(now + this.#earlyUs());
       if (sender.pending.length > 0 || due.length > 0) this.#flush(sender, due);
     }
     const released = this.#arbiter.run(now);

