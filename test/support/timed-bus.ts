@@ -77,7 +77,10 @@ export async function timedBus(lab: TimedLab, bus: string, timing: Timing, fd = 
   };
 }
 
-export function memberSocket(ns: string, options: { fd?: boolean; timestamps?: boolean } = {}): CanSocketPort {
+export function memberSocket(
+  ns: string,
+  options: { fd?: boolean; timestamps?: boolean; receiveOwnMessages?: boolean } = {},
+): CanSocketPort {
   return kernel.canSocket('can0', { netns: { label: ns, path: `/run/netns/${ns}` }, receiveBufferBytes: 16 * 1024 * 1024, ...options });
 }
 
