@@ -36,6 +36,27 @@ export function checkTiming(timing: BusTiming, fd: boolean, field: (key: 'bitrat
     );
 }
 
+/**
+ * A bus's timing from a front door's `bitrate` and `dbitrate`, checked (`field` names them as its users write them):
+ * none without a bit rate; a data bit rate alone is refused, not ignored (`nominal` says how to give the bit rate).
+ */
+export function timingFrom(
+  values: { readonly bitrate: number | undefined; readonly dbitrate: number | undefined },
+  fd: boolean,
+  field: (key: 'bitrate' | 'dbitrate') => string,
+  nominal = 'bitrate',
+): BusTiming | undefined {
+  const { bitrate, dbitrate } = values;
+  if (bitrate === undefined) {
+    if (dbitrate !== undefined)
+      throw new InvalidValueError(field('dbitrate'), dbitrate, `a data bit rate only with ${nominal} (the nominal rate)`);
+    return undefined;
+  }
+  const timing = { bitrate, ...(dbitrate === undefined ? {} : { dbitrate }) };
+  checkTiming(timing, fd, field);
+  return timing;
+}
+
 /** A bit rate as people write it: 500000 → "500 kbit/s", 2000000 → "2 Mbit/s". */
 export function bitrateText(bitrate: number): string {
   if (bitrate >= 1_000_000 && bitrate % 1000 === 0) return `${bitrate / 1_000_000} Mbit/s`;

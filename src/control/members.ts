@@ -7,15 +7,8 @@ import { busMtu } from '../bus/plan.js';
 import { checkSpan, type Span, type SpanMode } from '../bus/span.js';
 import type { ControlHandler, ControlHandlers, RequestBody } from './context.js';
 import type { AttachAnswer, MemberEntry } from './protocol.js';
-import { annotationsOf, optionalInteger, optionalText, strings, text } from './body.js';
-import { checkTiming, type BusTiming } from '../bus/timing.js';
-
-function optionalBoolean(body: Readonly<Record<string, unknown>>, key: string): boolean | undefined {
-  const value = body[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') throw new InvalidValueError(key, value, 'true or false');
-  return value;
-}
+import { annotationsOf, optionalBoolean, optionalInteger, optionalText, strings, text } from './body.js';
+import { timingFrom } from '../bus/timing.js';
 
 /** A span of nodes as the request says it (`span`, `hub`, `nodes`, as the CNI configuration has them), checked. */
 function spanOf(body: RequestBody): Span | undefined {
@@ -35,19 +28,6 @@ function spanOf(body: RequestBody): Span | undefined {
   return span;
 }
 
-/** `bitrate` and `dbitrate`: a timed bus; `dbitrate` alone is refused, not ignored. */
-function timingOf(body: RequestBody, fd: boolean): BusTiming | undefined {
-  const bitrate = optionalInteger(body, 'bitrate');
-  const dbitrate = optionalInteger(body, 'dbitrate');
-  if (bitrate === undefined) {
-    if (dbitrate !== undefined) throw new InvalidValueError('dbitrate', dbitrate, 'a data bit rate only with bitrate (the nominal rate)');
-    return undefined;
-  }
-  const timing = { bitrate, ...(dbitrate === undefined ? {} : { dbitrate }) };
-  checkTiming(timing, fd, (key) => key);
-  return timing;
-}
-
 const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
   const busName = text(body, 'bus');
   const netns = text(body, 'netns');
@@ -59,7 +39,11 @@ const attachMember: ControlHandler<'Member.Attach'> = async (body, context) => {
   const annotations = annotationsOf(body, 'annotations');
   const busAnnotations = annotationsOf(body, 'busAnnotations');
   const span = spanOf(body);
-  const timing = timingOf(body, fd ?? false);
+  const timing = timingFrom(
+    { bitrate: optionalInteger(body, 'bitrate'), dbitrate: optionalInteger(body, 'dbitrate') },
+    fd ?? false,
+    (key) => key,
+  );
   const member: Member = {
     id: text(body, 'member'),
     end: { name: text(body, 'interface'), netns, up: true },

@@ -130,7 +130,7 @@ function busFamilies(service: BusService, log: Logger): MetricFamily[] {
     },
     {
       name: 'cantainer_bus_lost_frames_total',
-      help: 'Frames a timed bus lost, by reason: bus-full (the sender had more waiting than its queue holds: no bus time), unwired (their sender or way on went away).',
+      help: "Frames lost in a bus's arbiter (timed buses, faults), by reason: bus-full (the sender had more waiting than its queue holds: no bus time), fault (a drop fault), unwired (their sender or way on went away).",
       type: 'counter',
       samples: lost,
     },

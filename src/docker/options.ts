@@ -8,7 +8,7 @@ import { parseIdList } from '../bus/model.js';
 import { uplinkFromWords, type Uplink } from '../bus/uplink.js';
 import { tunnelFromWords, type Tunnel } from '../bus/tunnel.js';
 import { checkSpan, SPAN_TUNNEL, type Span } from '../bus/span.js';
-import { checkTiming, parseBitrate, type BusTiming } from '../bus/timing.js';
+import { parseBitrate, timingFrom, type BusTiming } from '../bus/timing.js';
 
 export interface NetworkOptions {
   readonly fd: boolean;
@@ -168,10 +168,7 @@ export function parseNetworkOptions(generic: Readonly<Record<string, unknown>>):
     }
   }
   if (vxcanId !== undefined && vxcanDev === undefined) vxcanDev = 'vcan';
-  if (dbitrate !== undefined && bitrate === undefined)
-    throw new InvalidValueError(field('dbitrate'), String(dbitrate), 'a data bit rate only with bitrate=N (the nominal rate)');
-  const timing: BusTiming | undefined = bitrate === undefined ? undefined : { bitrate, ...(dbitrate === undefined ? {} : { dbitrate }) };
-  if (timing !== undefined) checkTiming(timing, fd?.value ?? false, field);
+  const timing = timingFrom({ bitrate, dbitrate }, fd?.value ?? false, field, 'bitrate=N');
   const spanned = spanOption(span, field);
   const taken = spanned === undefined ? undefined : tunnels.find((tunnel) => tunnel.name === SPAN_TUNNEL);
   if (taken !== undefined)

@@ -17,6 +17,7 @@ import { nowUs } from '../../../src/kernel/clock.js';
 import type { BusEvent } from '../../../src/service/events.js';
 import type { CanSocketPort, StampedFrame } from '../../../src/kernel/port.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
+import { ecu as ecuOf } from '../../support/ecus.js';
 
 describe('faults', () => {
   let dir: string;
@@ -24,10 +25,7 @@ describe('faults', () => {
   let service: BusService;
   let now = new Date('2026-12-04T09:00:00.000Z');
   const sockets: CanSocketPort[] = [];
-  const ecu = (name: string): Member => {
-    if (!kernel.hasPath(`/ecu/${name}`)) kernel.addForeignNamespace(`/ecu/${name}`, name);
-    return { id: name, end: { name: 'can0', netns: `/ecu/${name}`, up: true } };
-  };
+  const ecu = (name: string): Member => ecuOf(kernel, name);
   const open = (name: string): CanSocketPort => {
     const socket = kernel.canSocket('can0', { netns: { label: name, path: `/ecu/${name}` } });
     sockets.push(socket);

@@ -17,6 +17,7 @@ import { InvalidValueError } from '../../../src/errors.js';
 import type { CanSocketPort, StampedFrame } from '../../../src/kernel/port.js';
 import { nowUs } from '../../../src/kernel/clock.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
+import { ecu as ecuOf } from '../../support/ecus.js';
 
 const BITRATE = 125_000;
 
@@ -37,10 +38,7 @@ describe('timed bus', () => {
   let kernel: FakeKernel;
   let service: BusService;
   const sockets: CanSocketPort[] = [];
-  const ecu = (name: string): Member => {
-    kernel.addForeignNamespace(`/ecu/${name}`, name);
-    return { id: name, end: { name: 'can0', netns: `/ecu/${name}`, up: true } };
-  };
+  const ecu = (name: string): Member => ecuOf(kernel, name);
   const open = (name: string): CanSocketPort => {
     const socket = kernel.canSocket('can0', { netns: { label: name, path: `/ecu/${name}` } });
     sockets.push(socket);
