@@ -64,6 +64,11 @@ export function bitrateText(bitrate: number): string {
   return `${bitrate} bit/s`;
 }
 
+/** A load as a percentage: 0.43 → "43%", small ones with a decimal (0.042 → "4.2%"). */
+export function percentText(ratio: number): string {
+  return `${(ratio * 100).toFixed(ratio > 0 && ratio < 0.1 ? 1 : 0)}%`;
+}
+
 /** Parses an option's text as a bit rate: digits, or with a k or M suffix (500k, 1M). */
 export function parseBitrate(field: string, text: string): number {
   const match = /^(\d+(?:\.\d+)?)([kM]?)$/u.exec(text.trim());

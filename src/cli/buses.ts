@@ -7,7 +7,7 @@ import { parseIdList } from '../bus/model.js';
 import { readFileSync } from 'node:fs';
 import { formatCandump, formatCandumpLog, formatCansend, parseCandumpLog, parseCansend } from '../can/text.js';
 import { MONITOR } from '../bus/plan.js';
-import { bitrateText, LOAD_WINDOW_US } from '../bus/timing.js';
+import { bitrateText, LOAD_WINDOW_US, percentText } from '../bus/timing.js';
 import { DEFAULT_CONTROL_SOCKET, type BusDetail, type ControlStreams, type TimingSummary } from '../control/protocol.js';
 import { KernelError, systemKernel, type CanSocketPort } from '../kernel/index.js';
 import { Errno } from '../netlink/errno.js';
@@ -39,10 +39,6 @@ function shortBitrate(bitrate: number): string {
   return bitrate >= 1_000_000 && bitrate % 1000 === 0 ? `${bitrate / 1_000_000}M` : `${bitrate / 1000}k`;
 }
 
-function percent(ratio: number): string {
-  return `${(ratio * 100).toFixed(ratio > 0 && ratio < 0.1 ? 1 : 0)}%`;
-}
-
 function timedDrops(timing: TimingSummary | undefined): number {
   return Object.values(timing?.dropped ?? {}).reduce((sum, n) => sum + n, 0);
 }
@@ -53,7 +49,7 @@ function timingLines(timing: TimingSummary): string[] {
   const traffic =
     timing.load === undefined
       ? 'its arbiter is not running'
-      : `load ${percent(timing.load)} over the last ${LOAD_WINDOW_US / 1_000_000} s, ${timing.frames ?? 0} frames crossed, ${timing.waiting ?? 0} waiting, ` +
+      : `load ${percentText(timing.load)} over the last ${LOAD_WINDOW_US / 1_000_000} s, ${timing.frames ?? 0} frames crossed, ${timing.waiting ?? 0} waiting, ` +
         `dropped for lack of bus time ${timing.dropped?.['bus-full'] ?? 0}, by faults ${timing.dropped?.fault ?? 0}, unwired ${timing.dropped?.unwired ?? 0}`;
   return [`timed bus ${rates}: ${traffic}`, `  host tools send on interface ${timing.inject}`];
 }
@@ -201,7 +197,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
       b.id.slice(0, 12),
       b.fd ? 'yes' : 'no',
       b.timing === undefined ? '-' : shortBitrate(b.timing.bitrate),
-      b.timing?.load === undefined ? '-' : percent(b.timing.load),
+      b.timing?.load === undefined ? '-' : percentText(b.timing.load),
       String(b.members),
       String(b.gateways),
       String(b.uplinks),

@@ -8,6 +8,7 @@ import { registerGatewayCommands } from './gateway.js';
 import { registerUplinkCommands } from './uplink.js';
 import { registerTunnelCommands } from './tunnel.js';
 import { registerFaultCommands } from './fault.js';
+import { registerTopologyCommand } from './topology.js';
 import { registerBusCommands } from './buses.js';
 import { registerDoctorCommands } from './doctor.js';
 import type { CliIo } from './output.js';
@@ -45,6 +46,7 @@ export function buildProgram(io: CliIo, status: { code: number } = { code: 0 }):
   registerUplinkCommands(program, io);
   registerTunnelCommands(program, io);
   registerFaultCommands(program, io);
+  registerTopologyCommand(program, io);
 
   return program;
 }

@@ -9,6 +9,7 @@ import { MEMBER_HANDLERS } from './members.js';
 import type { ControlMethod, ControlStream } from './protocol.js';
 import { TUNNEL_HANDLERS } from './tunnels.js';
 import { FAULT_HANDLERS } from './faults.js';
+import { TOPOLOGY_HANDLERS } from './topology.js';
 
 export type { ControlContext } from './context.js';
 
@@ -19,6 +20,7 @@ const HANDLERS = {
   ...TUNNEL_HANDLERS,
   ...MEMBER_HANDLERS,
   ...FAULT_HANDLERS,
+  ...TOPOLOGY_HANDLERS,
   ...STREAM_HANDLERS,
 } satisfies ControlHandlers<ControlMethod> & { readonly [S in ControlStream]: StreamHandler };
 

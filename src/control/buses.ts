@@ -8,7 +8,7 @@ import { packageVersion } from '../version.js';
 import { text } from './body.js';
 import type { ControlContext, ControlHandler, ControlHandlers, StreamHandler } from './context.js';
 import { gatewayEntry } from './gateways.js';
-import { CONTAINER_ANNOTATION, type BusEntry, type SpanSummary, type TimingSummary } from './protocol.js';
+import { CONTAINER_ANNOTATION, type BusDetail, type BusEntry, type SpanSummary, type TimingSummary } from './protocol.js';
 import { tunnelEntry } from './tunnels.js';
 import { faultEntry } from './faults.js';
 import { SPAN_TUNNEL } from '../bus/span.js';
@@ -45,7 +45,7 @@ function timingSummary(context: ControlContext, bus: Bus): TimingSummary | undef
   };
 }
 
-function knownBus(context: ControlContext, name: string): Bus {
+export function knownBus(context: ControlContext, name: string): Bus {
   const bus = context.buses.byName(name) ?? context.buses.get(name);
   if (bus === undefined) throw new UnknownBusError(name, 'name');
   return bus;
@@ -74,8 +74,10 @@ const listBuses: ControlHandler<'Bus.List'> = (_body, context) => {
   return { buses };
 };
 
-const inspectBus: ControlHandler<'Bus.Inspect'> = async (body, context) => {
-  const bus = knownBus(context, text(body, 'bus'));
+const inspectBus: ControlHandler<'Bus.Inspect'> = (body, context) => busDetail(context, knownBus(context, text(body, 'bus')));
+
+/** One bus in detail, as `cantainer inspect` shows it. */
+export async function busDetail(context: ControlContext, bus: Bus): Promise<BusDetail> {
   const seen = context.buses.observe(bus.id);
   const containers =
     context.memberContainers === undefined
@@ -150,7 +152,7 @@ const inspectBus: ControlHandler<'Bus.Inspect'> = async (body, context) => {
       .check(bus.id)
       .map((change) => `${change.action} ${change.object} ${change.name}${change.detail === undefined ? '' : ` (${change.detail})`}`),
   };
-};
+}
 
 const repairBus: ControlHandler<'Bus.Repair'> = async (body, context) => {
   const bus = knownBus(context, text(body, 'bus'));

@@ -147,6 +147,87 @@ export interface BusDetail {
   readonly drift: readonly string[];
 }
 
+/** The buses of a host as `cantainer topology` and the dashboard draw them: who is on which bus, what joins them. */
+export interface Topology {
+  readonly buses: readonly TopologyBus[];
+  /** Every gateway once (a gateway both ways is one entry with `both`). */
+  readonly gateways: readonly TopologyGateway[];
+}
+
+/** One bus of a topology with its counters (the kernel's, since the bus was wired). */
+export interface TopologyBus {
+  readonly name: string;
+  readonly id: string;
+  readonly fd: boolean;
+  /** A timed bus's bit rates (bit/s) and load (0..1 over the last 5 seconds). */
+  readonly bitrate?: number;
+  readonly dbitrate?: number;
+  readonly load?: number;
+  /** Frames the bus carried, each counted once. */
+  readonly frames: number;
+  /** Frames lost: those the kernel could not deliver, and a timed bus's for lack of bus time or to faults. */
+  readonly dropped: number;
+  readonly members: readonly TopologyMember[];
+  readonly uplinks: ReadonlyArray<{
+    readonly interface: string;
+    readonly direction: UplinkDirection;
+    readonly state: 'up' | 'down';
+    /** Frames from the interface onto the bus. */
+    readonly frames: number;
+  }>;
+  readonly tunnels: readonly TopologyTunnel[];
+  /** Its faults in words ("drop 10%", "engine: off"). */
+  readonly faults: readonly string[];
+  /** Differences between the bus's plan and the kernel (0: as planned). */
+  readonly drift: number;
+  /** A bus spanning nodes: this node's part. */
+  readonly span?: SpanSummary;
+}
+
+/** A member as a topology shows it. */
+export interface TopologyMember {
+  readonly id: string;
+  /** Its container's (or pod's) name, else the first 12 characters of its id. */
+  readonly name: string;
+  /** The interface inside the container, when known. */
+  readonly interface?: string;
+  /** Its end in the bus's namespace. */
+  readonly hostEnd: string;
+  /** Frames it put on the bus. */
+  readonly frames: number;
+  /** Its faults in words. */
+  readonly faults?: readonly string[];
+}
+
+/** A tunnel as a topology shows it. */
+export interface TopologyTunnel {
+  readonly name: string;
+  readonly transport: TunnelTransport;
+  readonly listen?: string;
+  readonly peer?: string;
+  /** TCP: who is connected now. */
+  readonly peers?: readonly string[];
+  readonly state: 'up' | 'failed' | 'stopped';
+  readonly detail?: string;
+  /** Frames from the network onto the bus, and from the bus out. */
+  readonly framesIn: number;
+  readonly framesOut: number;
+}
+
+/** A gateway as a topology shows it. */
+export interface TopologyGateway {
+  readonly source: string;
+  readonly destination: string;
+  readonly both: boolean;
+  readonly state: 'wired' | 'waiting' | 'refused';
+  readonly detail?: string;
+  /** Its filters and edits as `gateway add` flags (`--accept 7E0 --set id=123`); empty: every frame, unchanged. */
+  readonly settings: string;
+  /** Frames that crossed from source to destination, and back (both ways only). */
+  readonly frames: number;
+  readonly framesBack?: number;
+}
+
 /** What Member.Attach takes: a member made straight in a namespace file, on a bus found (or made) by name. */
 export interface AttachRequest {
   readonly bus: string;
@@ -273,6 +354,8 @@ export interface ControlMethods {
   /** `ids`: those faults of the bus; all of them when absent or empty. */
   'Fault.Remove': { request: { bus: string; ids?: readonly string[] }; answer: { removed: FaultEntry[] } };
   'Fault.List': { request: { bus?: string }; answer: { faults: FaultEntry[] } };
+  /** `buses`: only these (names or ids) and the gateways between them; all when absent or empty. */
+  'Topology.Get': { request: { buses?: readonly string[] }; answer: Topology };
 }
 
 /** Methods answered with a stream of newline-delimited JSON values, with the type of each value. */

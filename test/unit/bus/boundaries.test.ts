@@ -40,10 +40,11 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   tunnel: ['.', 'can', 'cannelloni', 'kernel', 'bus'],
   control: ['.', 'can', 'bus', 'service', 'tunnel', 'timing', 'transport'],
   docker: ['.', 'can', 'bus', 'service', 'transport'],
+  topology: ['.', 'bus', 'control'],
   cni: ['.', 'control'],
   netavark: ['.', 'control'],
   daemon: ['.', 'metrics', 'kernel', 'state', 'service', 'tunnel', 'timing', 'transport', 'control', 'docker'],
-  cli: ['.', 'can', 'netlink', 'kernel', 'bus', 'transport', 'control', 'docker', 'daemon', 'cni', 'netavark'],
+  cli: ['.', 'can', 'netlink', 'kernel', 'bus', 'transport', 'control', 'topology', 'docker', 'daemon', 'cni', 'netavark'],
 };
 
 interface Import {
