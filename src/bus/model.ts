@@ -2,7 +2,7 @@
 // edit and the reconciler makes true in the kernel. Nothing here touches the kernel or knows which front door asked.
 import { BusConflictError, InvalidValueError } from '../errors.js';
 import { checkInterfaceName } from '../netlink/link.js';
-import { parseIdFilter, type IdSelection } from '../can/idset.js';
+import { parseIdFilter, selectionFilters, type IdFilter, type IdSelection } from '../can/idset.js';
 import { checkUplink, type Uplink } from './uplink.js';
 import { checkTunnel, listenKey, type Tunnel } from './tunnel.js';
 import { checkSpan, SPAN_TUNNEL, type Span } from './span.js';
@@ -160,6 +160,16 @@ export function parseIdList(field: string, list: readonly string[] | undefined):
     else accept.push(parseIdFilter(field, entry));
   }
   return { accept, reject };
+}
+
+/**
+ * The socket filters of a trace's id list (`dump --filter`): the ids of the ID/MASK entries (all when there are none)
+ * minus those of the !ID/MASK entries; undefined for every frame. The kernel passes a frame that matches any filter
+ * of a socket, so they are made disjoint.
+ */
+export function socketFilters(field: string, texts: readonly string[]): IdFilter[] | undefined {
+  const filters = selectionFilters([parseIdList(field, texts)]);
+  return filters.every((filter): filter is IdFilter => filter !== undefined) ? filters : undefined;
 }
 
 export function withMember(bus: Bus, member: Member): Bus {

@@ -2,15 +2,16 @@
 // read from and written to each bus's monitor interface (no container joins the bus for that).
 import type { Command } from 'commander';
 import { InvalidValueError } from '../errors.js';
-import { selectionFilters, type IdFilter } from '../can/idset.js';
-import { parseIdList } from '../bus/model.js';
+import type { IdFilter } from '../can/idset.js';
+import { socketFilters } from '../bus/model.js';
 import { readFileSync } from 'node:fs';
 import { formatCandump, formatCandumpLog, formatCansend, parseCandumpLog, parseCansend } from '../can/text.js';
 import { MONITOR } from '../bus/plan.js';
 import { bitrateText, LOAD_WINDOW_US, percentText } from '../bus/timing.js';
-import { DEFAULT_CONTROL_SOCKET, type BusDetail, type ControlStreams, type TimingSummary } from '../control/protocol.js';
+import { DEFAULT_CONTROL_SOCKET, type BusDetail, type TimingSummary } from '../control/protocol.js';
 import { KernelError, systemKernel, type CanSocketPort } from '../kernel/index.js';
 import { Errno } from '../netlink/errno.js';
+import { eventText } from '../control/event-text.js';
 import { CONTROL_SOCKET_OPTION, callDaemon, collect, controlSocketPath, followDaemon, listCommand } from './client.js';
 import { table, type CliIo } from './output.js';
 
@@ -167,25 +168,6 @@ function countOption(text: string | undefined, what: string): number {
   return count;
 }
 
-/** An event as a line people read: time, type, then what it concerns. */
-export function eventText(event: ControlStreams['Events.Stream']): string {
-  const fields = (['bus', 'member', 'gateway', 'interface', 'tunnel', 'node', 'fault', 'detail'] as const).flatMap((key) => {
-    const value = event[key];
-    return value === undefined ? [] : [`${key}=${value.includes(' ') ? JSON.stringify(value) : value}`];
-  });
-  return [event.time, event.type, ...fields].join('  ');
-}
-
-/**
- * The socket filters of `dump --filter`: the ids of the ID/MASK entries (all when there are none) minus those of the
- * !ID/MASK entries. The kernel passes a frame that matches any filter of a socket, so they are made disjoint.
- */
-function dumpFilters(texts: readonly string[]): IdFilter[] | undefined {
-  const selection = parseIdList('--filter', texts);
-  const filters = selectionFilters([selection]);
-  return filters.every((filter): filter is IdFilter => filter !== undefined) ? filters : undefined;
-}
-
 export function registerBusCommands(program: Command, io: CliIo, status: { code: number }): void {
   listCommand(program, io, {
     description:
@@ -327,7 +309,7 @@ export function registerBusCommands(program: Command, io: CliIo, status: { code:
         if (options.interface !== undefined) checkLogInterface(options.interface);
         const quietMs = options.timeout === undefined ? Infinity : Number(options.timeout) * 1000;
         if (Number.isNaN(quietMs) || quietMs <= 0) throw new InvalidValueError('--timeout', options.timeout, 'a number of seconds above 0');
-        const filters = dumpFilters(options.filter ?? []);
+        const filters = socketFilters('--filter', options.filter ?? []);
         const { bus, socket } = await openMonitor(name, options.controlSocket, {
           ...(filters === undefined ? {} : { filters }),
           timestamps: options.log === true,

@@ -43,6 +43,18 @@ export function registerDaemonCommand(program: Command, status: { code: number }
     )
     .addOption(
       new Option(
+        '--http-listen <addr>',
+        'serve the read-only web dashboard at / (and metrics at /metrics): PORT or :PORT (127.0.0.1 only), HOST:PORT, [IPv6]:PORT, or unix:/PATH; off by default',
+      ).env('CANTAINER_HTTP_LISTEN'),
+    )
+    .addOption(
+      new Option(
+        '--http-token <file>',
+        'a file whose first line (16 or more characters) every dashboard request must show: required when --http-listen is not a local address',
+      ).env('CANTAINER_HTTP_TOKEN'),
+    )
+    .addOption(
+      new Option(
         '--verify-every <seconds>',
         'how often every bus is read back from the kernel in full and what drifted put back (default 30)',
       ).env('CANTAINER_VERIFY_EVERY'),

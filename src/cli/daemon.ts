@@ -5,6 +5,7 @@ import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR } from '../daemon/defaults.js'
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
 import { parseMetricsAddress, type MetricsAddress } from '../transport/metrics-server.js';
+import { formatHttpAddress, isLocalAddress, parseHttpAddress, type HttpAddress } from '../transport/http-server.js';
 import { serveJsonLate } from '../transport/json-server.js';
 import { parseBody, STATIC_ANSWERS } from '../docker/protocol.js';
 import type { DriverContext } from '../docker/driver.js';
@@ -18,6 +19,10 @@ export interface DaemonCliOptions {
   readonly dockerSocket: string;
   /** Where to serve Prometheus metrics (see parseMetricsAddress); off when absent. */
   readonly metricsListen?: string;
+  /** Where to serve the dashboard (and /metrics again); off when absent. */
+  readonly httpListen?: string;
+  /** A file whose first line is the token the dashboard asks for; required with a non-local --http-listen. */
+  readonly httpToken?: string;
   /** How often every bus is read back from the kernel in full and repaired, in seconds (default 30). */
   readonly verifyEvery?: string;
   /** Where the host sees --netns-dir, when this daemon sees the host's files under another path (a managed plugin). */
@@ -40,10 +45,12 @@ export function inheritedSocket(env: Readonly<Record<string, string | undefined>
   return Number.isInteger(count) && count >= 1 ? 3 : undefined;
 }
 
-/** What the daemon's options mean, checked: the log level, the metrics address, the verify period. */
+/** What the daemon's options mean, checked: the log level, the metrics and dashboard addresses, the verify period. */
 export function daemonSettings(options: DaemonCliOptions): {
   readonly logLevel: LogLevel;
   readonly metricsAddress?: MetricsAddress;
+  readonly httpAddress?: HttpAddress;
+  readonly httpTokenFile?: string;
   readonly verifyEveryMs?: number;
 } {
   if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel))
@@ -51,18 +58,32 @@ export function daemonSettings(options: DaemonCliOptions): {
   // Empty is off, as an environment variable left empty in a managed plugin's settings says.
   const metricsAddress =
     options.metricsListen === undefined || options.metricsListen === '' ? undefined : parseMetricsAddress(options.metricsListen);
+  const httpAddress =
+    options.httpListen === undefined || options.httpListen === '' ? undefined : parseHttpAddress('--http-listen', options.httpListen);
+  const httpTokenFile = options.httpToken === undefined || options.httpToken === '' ? undefined : options.httpToken;
+  if (httpTokenFile !== undefined && httpAddress === undefined)
+    throw new InvalidValueError('--http-token', httpTokenFile, 'a token file for the dashboard, with --http-listen ADDR');
+  // Whoever reaches the page sees the traffic of every bus: another host must show a token.
+  if (httpAddress !== undefined && httpTokenFile === undefined && !isLocalAddress(httpAddress))
+    throw new InvalidValueError(
+      '--http-listen',
+      formatHttpAddress(httpAddress),
+      'a local address (PORT, 127.0.0.1:PORT, [::1]:PORT, a unix socket); to listen on others, give --http-token FILE',
+    );
   const verifyEvery = options.verifyEvery === undefined ? undefined : Number(options.verifyEvery);
   if (verifyEvery !== undefined && (!/^\d+$/u.test(options.verifyEvery ?? '') || verifyEvery < 1 || verifyEvery > 86_400))
     throw new InvalidValueError('--verify-every', options.verifyEvery, 'a whole number of seconds, 1..86400');
   return {
     logLevel: options.logLevel as LogLevel,
     ...(metricsAddress === undefined ? {} : { metricsAddress }),
+    ...(httpAddress === undefined ? {} : { httpAddress }),
+    ...(httpTokenFile === undefined ? {} : { httpTokenFile }),
     ...(verifyEvery === undefined ? {} : { verifyEveryMs: verifyEvery * 1000 }),
   };
 }
 
 export async function runDaemon(options: DaemonCliOptions, writeLog: (line: string, at: LogLevel) => void): Promise<number> {
-  const { logLevel, metricsAddress, verifyEveryMs } = daemonSettings(options);
+  const { logLevel, metricsAddress, httpAddress, httpTokenFile, verifyEveryMs } = daemonSettings(options);
   const log = createLogger(logLevel, writeLog);
   const listenFd = inheritedSocket(process.env, process.pid);
   if (listenFd !== undefined) log.info('serving a socket inherited from the service manager', { fd: listenFd });
@@ -103,6 +124,8 @@ export async function runDaemon(options: DaemonCliOptions, writeLog: (line: stri
       stateDir: options.stateDir,
       log,
       ...(metricsAddress === undefined ? {} : { metricsAddress }),
+      ...(httpAddress === undefined ? {} : { httpAddress }),
+      ...(httpTokenFile === undefined ? {} : { httpTokenFile }),
       ...(verifyEveryMs === undefined ? {} : { verifyEveryMs }),
       ...(options.hostNetnsDir === undefined || options.hostNetnsDir === '' ? {} : { hostNetnsDir: options.hostNetnsDir }),
     });

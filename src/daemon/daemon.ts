@@ -17,6 +17,8 @@ import { formatMetricsAddress, serveMetrics, type MetricsAddress, type MetricsSe
 import { packageVersion } from '../version.js';
 import { TunnelHost } from '../tunnel/host.js';
 import { errorMessage } from '../errors.js';
+import { serveDashboard, type DashboardServer } from '../dashboard/server.js';
+import type { HttpAddress } from '../transport/http-server.js';
 
 export interface DaemonOptions {
   readonly kernel: KernelPort;
@@ -46,6 +48,12 @@ export interface DaemonOptions {
   readonly verifyEveryMs?: number;
   /** Where to serve Prometheus metrics; none when absent. */
   readonly metricsAddress?: MetricsAddress;
+  /** Where to serve the dashboard (and /metrics); none when absent. */
+  readonly httpAddress?: HttpAddress;
+  /** The dashboard's token file (required on a non-local address). */
+  readonly httpTokenFile?: string;
+  /** How often open dashboards get the counters (default 1 s). */
+  readonly dashboardEveryMs?: number;
   /** How often spanned buses are kept to their hub (default 3 s). */
   readonly spanEveryMs?: number;
   /** Where the host sees the namespace pins, when not where this daemon does (see ControlContext). */
@@ -59,6 +67,7 @@ export interface Daemon {
   readonly server: JsonServer;
   readonly control: JsonServer | undefined;
   readonly metrics: MetricsServer | undefined;
+  readonly dashboard: DashboardServer | undefined;
   readonly tunnels: TunnelHost;
   readonly report: StartReport;
   close(): Promise<void>;
@@ -169,20 +178,35 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           throw error;
         });
   const version = packageVersion();
+  const collect = (): string => collectMetrics({ service, requests, version, log, tunnels });
   const metrics =
     options.metricsAddress === undefined
       ? undefined
-      : await serveMetrics(options.metricsAddress, () => collectMetrics({ service, requests, version, log, tunnels }), log).catch(
-          async (error: unknown) => {
-            await Promise.all([server.close(), control?.close(), tunnels.close()]);
-            throw error;
-          },
-        );
+      : await serveMetrics(options.metricsAddress, collect, log).catch(async (error: unknown) => {
+          await Promise.all([server.close(), control?.close(), tunnels.close()]);
+          throw error;
+        });
+  const dashboard =
+    options.httpAddress === undefined
+      ? undefined
+      : await serveDashboard({
+          address: options.httpAddress,
+          context: controlContext,
+          kernel,
+          metrics: collect,
+          log,
+          ...(options.httpTokenFile === undefined ? {} : { tokenFile: options.httpTokenFile }),
+          ...(options.dashboardEveryMs === undefined ? {} : { everyMs: options.dashboardEveryMs }),
+        }).catch(async (error: unknown) => {
+          await Promise.all([server.close(), control?.close(), metrics?.close(), tunnels.close()]);
+          throw error;
+        });
   options.pluginServer?.provide({ handlers: ENDPOINTS, context }, requests.recorder('plugin'));
   log.info('serving the Docker network plugin', {
     socket: options.socketPath,
     control: options.controlSocketPath,
     metrics: metrics === undefined ? undefined : formatMetricsAddress(metrics.address),
+    dashboard: dashboard === undefined ? undefined : formatMetricsAddress(dashboard.address),
     state: options.stateDir,
     buses: report.buses,
   });
@@ -244,12 +268,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     server,
     control,
     metrics,
+    dashboard,
     tunnels,
     report,
     close: async () => {
       for (const stop of periodic) stop();
       stopFollowing();
-      await Promise.all([server.close(), control?.close(), metrics?.close(), tunnels.close()]);
+      await Promise.all([server.close(), control?.close(), metrics?.close(), dashboard?.close(), tunnels.close()]);
       service.close();
     },
   };

@@ -154,7 +154,7 @@ function hostBoxes(band: Band): string {
         `uplink ${uplinkTitle(uplink)}: ${uplinkStatus(uplink)}`,
         [
           { text: uplinkTitle(uplink), bold: true },
-          { text: uplink.state, colour },
+          { text: uplink.state, colour: uplink.state === 'up' ? COLOURS.text : COLOURS.down },
           { text: `${uplink.frames} frames in`, live: key, colour: COLOURS.muted },
         ],
       )
@@ -171,7 +171,10 @@ function hostBoxes(band: Band): string {
       stub(x, colour) +
       box(key, x, y, BOX_W, BOX_H, { stroke: colour, fill: '#FFFFFF', dashed: tunnel.state !== 'up', radius: 18 }, title, [
         { text: tunnelTitle(tunnel), bold: true },
-        { text: tunnel.state === 'up' ? `up${tunnel.peers === undefined ? '' : ` · ${tunnel.peers.length} peers`}` : tunnel.state, colour },
+        {
+          text: tunnel.state === 'up' ? `up${tunnel.peers === undefined ? '' : ` · ${tunnel.peers.length} peers`}` : tunnel.state,
+          colour: tunnel.state === 'up' ? COLOURS.text : COLOURS.down,
+        },
         { text: `in ${tunnel.framesIn}, out ${tunnel.framesOut}`, live: key, colour: COLOURS.muted },
       ])
     );

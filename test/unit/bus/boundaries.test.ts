@@ -41,9 +41,10 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   control: ['.', 'can', 'bus', 'service', 'tunnel', 'timing', 'transport'],
   docker: ['.', 'can', 'bus', 'service', 'transport'],
   topology: ['.', 'bus', 'control'],
+  dashboard: ['.', 'can', 'netlink', 'kernel', 'bus', 'service', 'control', 'topology', 'transport'],
   cni: ['.', 'control'],
   netavark: ['.', 'control'],
-  daemon: ['.', 'metrics', 'kernel', 'state', 'service', 'tunnel', 'timing', 'transport', 'control', 'docker'],
+  daemon: ['.', 'metrics', 'kernel', 'state', 'service', 'tunnel', 'timing', 'transport', 'control', 'docker', 'dashboard'],
   cli: ['.', 'can', 'netlink', 'kernel', 'bus', 'transport', 'control', 'topology', 'docker', 'daemon', 'cni', 'netavark'],
 };
 

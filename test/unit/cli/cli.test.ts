@@ -4,7 +4,7 @@ import { buildProgram, main, type CliIo } from '../../../src/cli/main.js';
 import { daemonProgram } from '../../../src/cli/daemon-main.js';
 import { DAEMON_DEFAULTS, daemonSettings } from '../../../src/cli/daemon.js';
 import { parseHex } from '../../../src/cli/decode.js';
-import { eventText } from '../../../src/cli/buses.js';
+import { eventText } from '../../../src/control/event-text.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
