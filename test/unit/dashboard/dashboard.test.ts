@@ -44,7 +44,7 @@ describe('the dashboard', () => {
     assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
     assert.match(String(page.headers['content-security-policy']), /default-src 'none'; script-src 'self'/u);
     const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/gu)].map((m) => m[1] ?? '');
-    assert.deepEqual(assets.sort(), ['#buses-heading', '/assets/app.js', '/assets/style.css']);
+    assert.deepEqual(assets.sort(), ['#buses-heading', '/assets/app.js', '/assets/style.css', 'data:,']);
     for (const [path, type] of [
       ['/assets/app.js', 'text/javascript; charset=utf-8'],
       ['/assets/style.css', 'text/css; charset=utf-8'],
