@@ -9,7 +9,8 @@ import { chooseAccelerator } from './accel.js';
 import { jobLines } from './console.js';
 import { ensureBookwormDockerRoot, ensureTrixieRoot, INSTALL_VM_MEMORY_MB } from './roots.js';
 
-const guestDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lab', 'guest');
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const guestDir = join(projectRoot, 'lab', 'guest');
 
 async function main(argv: string[]): Promise<number> {
   const missing = missingHostTools();
@@ -56,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
     script: rest.join(' '),
     timeoutMs: timeoutS * 1000,
     accel,
+    // What the job writes to $CANTAINER_ARTIFACTS comes back beside the checkout's build.
+    artifactsDir: join(projectRoot, 'dist', 'artifacts'),
     ...(root === undefined ? {} : { root }),
     ...(memoryMb === undefined ? {} : { memoryMb }),
     onConsole: (text) => {

@@ -30,6 +30,7 @@ async function main(): Promise<number> {
     cwd: projectRoot,
     timeoutMs: 600_000,
     accel,
+    artifactsDir: join(projectRoot, 'dist', 'artifacts'),
     // The guest's kernel lines are noise here, its power-off included: the demo ends with its own last line.
     onConsole: (text) => {
       shown.write(text);

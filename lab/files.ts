@@ -10,6 +10,7 @@ export const LAB_FILES = [
   'cni',
   'compose',
   'daemon-socket',
+  'dashboard',
   'docker-driver',
   'docker-gateways',
   'docker',

@@ -57,6 +57,7 @@ export async function runLabSuite(): Promise<number> {
       script: `exec node --test --test-concurrency=1 --test-reporter=spec ${files.join(' ')}`,
       cwd: projectRoot,
       env: { CANTAINER_IN_LAB: '1', ...fullSize() },
+      artifactsDir: join(projectRoot, 'dist', 'artifacts'),
       timeoutMs: SUITE_TIMEOUT_MS,
       accel,
       onConsole: (text) => process.stdout.write(text),

@@ -2,7 +2,7 @@
 // the guest and returns its output and exit status. One VM per call; every VM runs under a timeout and is killed
 // by its own pid when the call ends, fails or the calling process exits.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabArtefacts } from './artefacts.js';
@@ -26,6 +26,11 @@ export interface LabRunOptions {
    * at /host: the checkout is bound at its own path and this machine's node is on the PATH, so tests run as usual.
    */
   readonly root?: string;
+  /**
+   * Where files the guest writes to $CANTAINER_ARTIFACTS (screenshots, pictures) are copied when the run ends; the
+   * guest's own files are gone with it.
+   */
+  readonly artifactsDir?: string;
   /** Receives the guest console (kernel messages and the script's output) as it arrives. */
   readonly onConsole?: (text: string) => void;
 }
@@ -50,8 +55,12 @@ function shellQuote(value: string): string {
   return `'${value.replace(/'/gu, `'\\''`)}'`;
 }
 
+/** Where the guest sees the job share's artefacts folder. */
+const GUEST_ARTIFACTS = '/run/lab/artifacts';
+
 function jobScript(options: LabRunOptions): string {
-  const exports = Object.entries(options.env ?? {}).map(([key, value]) => `export ${key}=${shellQuote(value)}`);
+  const env = { ...(options.artifactsDir === undefined ? {} : { CANTAINER_ARTIFACTS: GUEST_ARTIFACTS }), ...options.env };
+  const exports = Object.entries(env).map(([key, value]) => `export ${key}=${shellQuote(value)}`);
   const cwd = shellQuote(options.cwd ?? process.cwd());
   const host =
     options.root === undefined
@@ -173,6 +182,11 @@ export async function runInLab(artefacts: LabArtefacts, guestDir: string, option
     const status = existsSync(statusFile) ? Number.parseInt(readFileSync(statusFile, 'utf8'), 10) : null;
     const outputFile = join(jobDir, 'output');
     const output = existsSync(outputFile) ? readFileSync(outputFile, 'utf8') : '';
+    const artifacts = join(jobDir, 'artifacts');
+    if (options.artifactsDir !== undefined && existsSync(artifacts)) {
+      mkdirSync(options.artifactsDir, { recursive: true });
+      for (const name of readdirSync(artifacts)) copyFileSync(join(artifacts, name), join(options.artifactsDir, name));
+    }
     return {
       status: Number.isNaN(status) ? null : status,
       output,

@@ -43,7 +43,14 @@ ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}
 printf '   '
 docker exec vehicle_cluster_1 wget -qO- "http://$ip:8080/"
 
-pkill candump 2>/dev/null || true
+# Only the traces: the gateway ECU runs a candump of its own.
+pkill -f 'candump -ta -x monitor' 2>/dev/null || true
+say "the topology, drawn by cantainer topology (Mermaid here; SVG in dist/artifacts/demo-topology.svg)"
+node bin/cantainer topology --format mermaid | sed 's/^/   /'
+if [ -n "${CANTAINER_ARTIFACTS:-}" ]; then
+  mkdir -p "$CANTAINER_ARTIFACTS" && node bin/cantainer topology -o "$CANTAINER_ARTIFACTS/demo-topology.svg"
+fi
+
 say "docker-compose down"
 $compose down -t 1 2>&1 | sed 's/^/   /'
 printf '   bus namespaces left: %s, vxcan links left: %s\n' "$(ls /run/cantainer/netns | wc -l)" "$(ip -o link show type vxcan | wc -l)"

@@ -187,7 +187,7 @@ export interface TopologyBus {
 /** A member as a topology shows it. */
 export interface TopologyMember {
   readonly id: string;
-  /** Its container's (or pod's) name, else the first 12 characters of its id. */
+  /** Its container's (or pod's) name; `host` for an interface on the host; else the first 12 characters of its id. */
   readonly name: string;
   /** The interface inside the container, when known. */
   readonly interface?: string;

@@ -43,7 +43,8 @@ export function topologyBus(detail: BusDetail, tunnels: readonly TopologyTunnel[
       const own = faults.filter((fault) => fault.member === member.id).map((fault) => fault.detail);
       return {
         id: member.id,
-        name: member.container ?? member.id.slice(0, 12),
+        // A member whose end stays on the host (a network's host_if) is the host itself.
+        name: member.container ?? (member.netns === undefined && member.interface !== undefined ? 'host' : member.id.slice(0, 12)),
         ...(member.interface === undefined ? {} : { interface: member.interface }),
         hostEnd: member.hostEnd,
         frames: framesFrom(detail.rules, member.hostEnd),

@@ -81,7 +81,11 @@ describe('the Debian package on a Debian host without Node.js', () => {
     sh(`mkdir -p ${listen.replace(/\/[^/]+$/u, '')}`);
     // The daemon's log goes to a file, as the journal would keep it: a pipe it held would outlive this test.
     const log = openSync(DAEMON_LOG, 'w');
-    daemon = spawn('systemd-socket-activate', ['-l', listen, ...command], { env: { PATH }, stdio: ['ignore', log, log] });
+    // The dashboard too, as a unit's Environment= line would turn it on: the executable carries its page.
+    daemon = spawn('systemd-socket-activate', ['-l', listen, ...command], {
+      env: { PATH, CANTAINER_HTTP_LISTEN: '18081' },
+      stdio: ['ignore', log, log],
+    });
     closeSync(log);
     await waitFor('the plugin socket', () => existsSync(listen), 10_000);
     ensureDockerWithImages();
@@ -92,6 +96,18 @@ describe('the Debian package on a Debian host without Node.js', () => {
     assert.deepEqual(
       buses.map((bus) => [bus.name, bus.members]),
       [['powertrain', 3]],
+    );
+    assert.match(host('cantainer topology --format mermaid'), /^flowchart LR\n {2}b0\[\["powertrain<br\/>classic CAN/u);
+    const page = await fetch('http://127.0.0.1:18081/');
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>cantainer: CAN buses<\/title>/u);
+    const script = await fetch('http://127.0.0.1:18081/assets/app.js');
+    assert.equal(script.status, 200);
+    assert.ok((await script.text()).includes('EventSource'));
+    const topology = (await (await fetch('http://127.0.0.1:18081/api/topology')).json()) as { buses: Array<{ name: string }> };
+    assert.deepEqual(
+      topology.buses.map((bus) => bus.name),
+      ['powertrain'],
     );
     sh('docker rm -f deb1 deb2 deb3 && docker network rm powertrain', 120_000);
     assert.deepEqual(JSON.parse(host('cantainer ls --json')), []);
