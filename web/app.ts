@@ -131,6 +131,8 @@ function busRows(topology: Topology, rates: Rates): HTMLTableCellElement[][] {
     cell(String(bus.frames), 'number'),
     cell(String(bus.dropped), bus.dropped > 0 ? 'number fault' : 'number'),
     cell(bus.faults.join(', ') || '–', bus.faults.length > 0 ? 'fault' : undefined),
+    // Differences between the bus's plan and the kernel: the daemon puts them back within 30 s.
+    cell(bus.drift === 0 ? 'none' : `${bus.drift} changes`, bus.drift === 0 ? undefined : 'fault'),
   ]);
 }
 
@@ -187,7 +189,8 @@ function liveTexts(topology: Topology, rates: Rates): Map<string, string> {
   const texts = new Map<string, string>();
   for (const bus of topology.buses) {
     const faults = bus.faults.length > 0 ? ` · fault: ${bus.faults.join(', ')}` : '';
-    texts.set(`bus:${bus.name}`, `${busSummary(bus)} · ${rates.text(`bus:${bus.name}`)} · ${bus.dropped} dropped${faults}`);
+    const drift = bus.drift > 0 ? ` · drift ${bus.drift}` : '';
+    texts.set(`bus:${bus.name}`, `${busSummary(bus)} · ${rates.text(`bus:${bus.name}`)} · ${bus.dropped} dropped${faults}${drift}`);
     for (const member of bus.members) texts.set(`member:${bus.name}/${member.id}`, `${rates.text(`member:${bus.name}/${member.id}`)} sent`);
     for (const uplink of bus.uplinks)
       texts.set(`uplink:${bus.name}/${uplink.interface}`, `${rates.text(`uplink:${bus.name}/${uplink.interface}`)} in`);
