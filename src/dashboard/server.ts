@@ -40,6 +40,8 @@ export interface DashboardServer extends HttpServer {
 
 /** Traces open at once, each a socket on a bus: more are refused. */
 const MAX_TRACES = 16;
+/** Pages fed at once: more are refused (each holds a connection and its unread updates). */
+const MAX_PAGES = 64;
 /** How long the names of a bus's containers are kept before the engine is asked again. */
 const CONTAINER_NAMES_MS = 10_000;
 
@@ -168,6 +170,10 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
           answerBody(request, response, 'image/svg+xml; charset=utf-8', renderSvg(await topologyOf(context)));
           return;
         case '/api/live': {
+          if (live.clients >= MAX_PAGES) {
+            answerText(response, 503, `${MAX_PAGES} pages are open: close one first\n`);
+            return;
+          }
           const stream = openEventStream(response, head);
           stream.send('hello', { version: packageVersion(), ...(context.started === undefined ? {} : { startedAt: context.started.at }) });
           live.add(stream);

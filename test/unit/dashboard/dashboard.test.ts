@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { request, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classicFrame } from '../../../src/can/frame.js';
@@ -164,6 +165,31 @@ describe('the dashboard', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(host.daemon.dashboard?.traces(), 0);
     assert.equal([...host.kernel.sockets].filter((s) => !s.closed && s.ifname === 'monitor').length, 0, 'the trace socket is closed');
+  });
+
+  it('holds at most 16 traces at once, and closes their sockets when the pages go', async () => {
+    const dashboard = host.daemon.dashboard;
+    assert.ok(dashboard !== undefined);
+    const open: ClientRequest[] = [];
+    for (let i = 0; i < 16; i++)
+      await new Promise<void>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/api/trace?bus=body', agent: false }, (res) => {
+          assert.equal(res.statusCode, 200);
+          res.once('data', () => {
+            resolve();
+          });
+        });
+        req.on('error', reject);
+        req.end();
+        open.push(req);
+      });
+    assert.equal(dashboard.traces(), 16);
+    const refused = await httpGet(port, '/api/trace?bus=body');
+    assert.deepEqual([refused.status, refused.text], [503, '16 traces are open: close one first\n']);
+    for (const req of open) req.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(dashboard.traces(), 0);
+    assert.equal([...host.kernel.sockets].filter((s) => !s.closed && s.ifname === 'monitor').length, 0);
   });
 
   it('refuses a trace of an unknown bus or with a bad filter, saying why', async () => {
