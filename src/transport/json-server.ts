@@ -79,9 +79,14 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_STREAM_BYTES = 1024 * 1024;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 
+/**
+ * Every answer closes its connection. Docker's plugin client keeps idle connections without end and, when one fails
+ * as the server closes it (an idle keep-alive timing out just as a request goes out on it), sends the request again
+ * with its body already consumed: an empty CreateEndpoint. A connection used once cannot race so.
+ */
 function send(response: ServerResponse, status: number, body: object): void {
   const text = `${JSON.stringify(body)}\n`;
-  response.writeHead(status, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+  response.writeHead(status, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text), Connection: 'close' });
   response.end(text);
 }
 
@@ -164,6 +169,20 @@ function readBody(request: IncomingMessage, max: number): Promise<string | undef
   });
 }
 
+/**
+ * Reads and drops the rest of a request's body, when it declares no more than `max` bytes. An answer given before
+ * the body is read waits for this: the connection closes after every answer, and a client still writing to a closed
+ * connection would lose its answer. A larger body is not waited for (answered at once, as a body over the limit is).
+ */
+function drain(request: IncomingMessage, max: number): Promise<void> {
+  if (request.complete || Number(request.headers['content-length'] ?? 0) > max) return Promise.resolve();
+  return new Promise((resolve) => {
+    request.once('end', resolve);
+    request.once('close', resolve);
+    request.resume();
+  });
+}
+
 export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonServer> {
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const maxStream = options.maxStreamBytes ?? MAX_STREAM_BYTES;
@@ -190,7 +209,7 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
     const method = path.replace(/^\//u, '');
     const ids: RequestIds = {};
     if (routes === undefined && request.method === 'POST' && Object.hasOwn(early, path)) {
-      request.resume();
+      await drain(request, maxBody);
       send(response, 200, early[path] ?? {});
       options.onRequest?.(method, 200, (performance.now() - started) / 1000);
       log.info('request', { method, status: 200, ms: Math.round((performance.now() - started) * 100) / 100, early: true });
@@ -198,7 +217,7 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
     }
     if (routes === undefined) await ready;
     if (routes === undefined) {
-      request.resume();
+      await drain(request, maxBody);
       send(response, 503, { Err: `the daemon could not start: ${failed ?? 'unknown error'}` });
       log.warn('request failed', { method, status: 503, err: failed });
       return;
@@ -223,12 +242,13 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
       else log.warn('request failed', fields);
     };
     if (request.method !== 'POST') {
+      await drain(request, maxBody);
       finish(405, { Err: `method ${request.method ?? '?'} not allowed; plugin requests are POST` }, 'not POST');
       return;
     }
     const handler = known ? handlers[path] : undefined;
     if (handler === undefined) {
-      request.resume();
+      await drain(request, maxBody);
       finish(404, { Err: `unknown method ${path}` }, 'unknown method');
       return;
     }
@@ -251,7 +271,7 @@ export async function serveJson<C>(options: JsonServerOptions<C>): Promise<JsonS
       const body = options.parseBody(text);
       const answer = await handler(body, context, ids);
       if (isStream(answer)) {
-        response.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+        response.writeHead(200, { 'Content-Type': 'application/x-ndjson', Connection: 'close' });
         record(200);
         log.info('stream opened', { method });
         const stop = answer[STREAM]((value) => {

@@ -46,7 +46,7 @@ describe('the Debian package on a Debian host without Node.js', () => {
   after(async () => {
     if (!served) {
       // What the daemon and dockerd said, for the failure's report.
-      for (const command of [`tail -40 ${DAEMON_LOG} /run/lab-docker/dockerd.log`, 'timeout 20 docker ps -a'])
+      for (const command of [`tail -n 40 ${DAEMON_LOG} /run/lab-docker/dockerd.log`, 'timeout 20 docker ps -a'])
         process.stdout.write(sh(`${command} 2>&1; true`));
     }
     if (daemon !== undefined) await stopChild(daemon, 'SIGTERM');
@@ -81,9 +81,10 @@ describe('the Debian package on a Debian host without Node.js', () => {
     sh(`mkdir -p ${listen.replace(/\/[^/]+$/u, '')}`);
     // The daemon's log goes to a file, as the journal would keep it: a pipe it held would outlive this test.
     const log = openSync(DAEMON_LOG, 'w');
-    // The dashboard too, as a unit's Environment= line would turn it on: the executable carries its page.
-    daemon = spawn('systemd-socket-activate', ['-l', listen, ...command], {
-      env: { PATH, CANTAINER_HTTP_LISTEN: '18081' },
+    // The dashboard too, as a unit's Environment= line would turn it on (systemd-socket-activate passes on only
+    // what -E names): the executable carries its page.
+    daemon = spawn('systemd-socket-activate', ['-l', listen, '-E', 'CANTAINER_HTTP_LISTEN=18081', ...command], {
+      env: { PATH },
       stdio: ['ignore', log, log],
     });
     closeSync(log);

@@ -105,6 +105,23 @@ describe('the JSON server keeps its memory bounded', () => {
     assert.ok(numbers.length >= reached - numbers[0]! + 1);
   });
 
+  it('closes every connection after its answer, so that no client reuses one the server may be closing', async () => {
+    // Two requests written at once on one connection, as a keep-alive client would send its next one.
+    const one = 'POST /Echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{"n": 1}\n';
+    const socket = await open(`${one}${one.replace('1}', '2}')}`);
+    const text = await new Promise<string>((resolve) => {
+      let seen = '';
+      socket.on('data', (chunk: Buffer) => (seen += chunk.toString('utf8')));
+      socket.on('close', () => {
+        resolve(seen);
+      });
+    });
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/u);
+    assert.match(text, /\r\nConnection: close\r\n/u);
+    assert.match(text, /\{"n":1\}\n$/u);
+    assert.doesNotMatch(text, /"n":2/u, 'the second request got no answer on the closed connection');
+  });
+
   it('answers 413 to a declared body over the limit before reading any of it', async () => {
     const socket = await open('POST /Echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n');
     const answer = await new Promise<string>((resolve) => {
