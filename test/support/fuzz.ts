@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { seededRandom } from './helpers.js';
+import { CONTROL_ENDPOINTS } from '../../src/control/api.js';
 
 export type FuzzSocket = 'plugin' | 'control';
 
@@ -46,25 +47,20 @@ const PLUGIN_KEYS: Readonly<Record<string, string>> = {
   'NetworkDriver.Join': 'EndpointID',
   'NetworkDriver.Leave': 'EndpointID',
 };
-const CONTROL_METHODS = [
+/** Methods of the control socket that change nothing, whatever they are sent. */
+const READ_ONLY = new Set([
   'Bus.List',
   'Bus.Inspect',
-  'Bus.Repair',
-  'Gateway.Add',
-  'Gateway.Remove',
   'Gateway.List',
-  'Uplink.Add',
-  'Uplink.Remove',
   'Uplink.List',
-  'Tunnel.Add',
-  'Tunnel.Remove',
   'Tunnel.List',
-  'Member.Attach',
-  'Member.Detach',
   'Member.Check',
   'Member.List',
   'Daemon.Status',
-];
+  'Fault.List',
+  'Topology.Get',
+]);
+/** For each method that changes state, a required field the fuzzer always sends a value it cannot take. */
 const CONTROL_KEYS: Readonly<Record<string, string>> = {
   'Bus.Repair': 'bus',
   'Gateway.Add': 'source',
@@ -75,7 +71,16 @@ const CONTROL_KEYS: Readonly<Record<string, string>> = {
   'Tunnel.Remove': 'bus',
   'Member.Attach': 'bus',
   'Member.Detach': 'bus',
+  'Fault.Add': 'bus',
+  'Fault.Remove': 'bus',
 };
+/** Every method the control socket has (a new one is fuzzed from the day it exists). */
+const CONTROL_METHODS = Object.keys(CONTROL_ENDPOINTS)
+  .map((path) => path.slice(1))
+  .filter((method) => method !== 'Events.Stream');
+for (const method of CONTROL_METHODS)
+  if (!READ_ONLY.has(method) && CONTROL_KEYS[method] === undefined)
+    throw new Error(`fuzz: control method ${method} changes state: name the field that keeps the fuzzer's requests from taking effect`);
 
 export interface FuzzTargets {
   /** Names and ids that exist, so that mutated requests come close to real ones. */

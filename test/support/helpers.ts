@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 
 /** The checkout's root: tests run compiled from dist/test/, so it is found from this file's place there. */
 const PROJECT_ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -42,4 +43,15 @@ export async function freeTcpPort(host: string): Promise<number> {
   const address = server.address();
   await new Promise((resolve) => server.close(resolve));
   return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+/** A UDP port free on 127.0.0.1 now (the kernel's pick, released at once): for a tunnel a test starts next. */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => {
+    socket.bind(0, '127.0.0.1', resolve);
+  });
+  const { port } = socket.address();
+  socket.close();
+  return port;
 }

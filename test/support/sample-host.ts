@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSocket } from 'node:dgram';
 import { callDaemon } from '../../src/control/client.js';
 import { CONTAINER_ANNOTATION } from '../../src/control/protocol.js';
 import type { DaemonOptions } from '../../src/daemon/daemon.js';
 import { CURRENT_NETNS } from '../../src/kernel/port.js';
+import { freeUdpPort } from './helpers.js';
 import { startNodeDaemon, type NodeDaemon } from './node-daemon.js';
 
 export interface SampleHost extends NodeDaemon {
@@ -19,16 +19,6 @@ export interface SampleHost extends NodeDaemon {
   /** Attaches ECU `name` to `bus` (its end: can0 in namespace /ecu/NAME). */
   attach(bus: string, name: string, create?: boolean): Promise<void>;
   close(): Promise<void>;
-}
-
-export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => {
-    socket.bind(0, '127.0.0.1', resolve);
-  });
-  const { port } = socket.address();
-  socket.close();
-  return port;
 }
 
 export async function sampleHost(

@@ -3,7 +3,6 @@
 // that cannot start.
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,16 +15,7 @@ import { classicFrame } from '../../../src/can/frame.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
 import { ecu } from '../../support/ecus.js';
 import { startNodeDaemon } from '../../support/node-daemon.js';
-
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => {
-    socket.bind(0, '127.0.0.1', resolve);
-  });
-  const { port } = socket.address();
-  socket.close();
-  return port;
-}
+import { freeUdpPort } from '../../support/helpers.js';
 
 describe('cantainer tunnel, through the control socket', () => {
   let dir: string;
