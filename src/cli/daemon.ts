@@ -5,7 +5,7 @@ import { DEFAULT_PLUGIN_SOCKET, DEFAULT_STATE_DIR } from '../daemon/defaults.js'
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { DEFAULT_DOCKER_SOCKET } from '../docker/names.js';
 import { parseMetricsAddress, type MetricsAddress } from '../transport/metrics-server.js';
-import { formatHttpAddress, isLocalAddress, parseHttpAddress, type HttpAddress } from '../transport/http-server.js';
+import { formatHttpAddress, isLocalAddress, LOCAL_ADDRESS_ALLOWED, parseHttpAddress, type HttpAddress } from '../transport/http-server.js';
 import { serveJsonLate } from '../transport/json-server.js';
 import { parseBody, STATIC_ANSWERS } from '../docker/protocol.js';
 import type { DriverContext } from '../docker/driver.js';
@@ -65,11 +65,7 @@ export function daemonSettings(options: DaemonCliOptions): {
     throw new InvalidValueError('--http-token', httpTokenFile, 'a token file for the dashboard, with --http-listen ADDR');
   // Whoever reaches the page sees the traffic of every bus: another host must show a token.
   if (httpAddress !== undefined && httpTokenFile === undefined && !isLocalAddress(httpAddress))
-    throw new InvalidValueError(
-      '--http-listen',
-      formatHttpAddress(httpAddress),
-      'a local address (PORT, 127.0.0.1:PORT, [::1]:PORT, a unix socket); to listen on others, give --http-token FILE',
-    );
+    throw new InvalidValueError('--http-listen', formatHttpAddress(httpAddress), LOCAL_ADDRESS_ALLOWED);
   const verifyEvery = options.verifyEvery === undefined ? undefined : Number(options.verifyEvery);
   if (verifyEvery !== undefined && (!/^\d+$/u.test(options.verifyEvery ?? '') || verifyEvery < 1 || verifyEvery > 86_400))
     throw new InvalidValueError('--verify-every', options.verifyEvery, 'a whole number of seconds, 1..86400');

@@ -10,14 +10,23 @@ import { CantainerError, InvalidValueError, UnknownBusError } from '../errors.js
 import type { KernelPort } from '../kernel/port.js';
 import type { Logger } from '../log.js';
 import { renderSvg } from '../topology/svg.js';
-import { answerText, formatHttpAddress, isLocalAddress, serveHttp, type HttpAddress, type HttpServer } from '../transport/http-server.js';
+import {
+  answerText,
+  formatHttpAddress,
+  isLocalAddress,
+  LOCAL_ADDRESS_ALLOWED,
+  serveHttp,
+  type HttpAddress,
+  type HttpServer,
+} from '../transport/http-server.js';
 import { answerMetrics } from '../transport/metrics-server.js';
 import { packageVersion } from '../version.js';
 import { ASSETS, type Asset } from './assets.js';
 import { Gate, readTokenFile } from './auth.js';
 import { LiveFeed } from './live.js';
 import { openEventStream } from './sse.js';
-import { traceBus } from './trace.js';
+import { traceBus, type TraceTarget } from './trace.js';
+import type { IdFilter } from '../can/idset.js';
 
 export interface DashboardOptions {
   readonly address: HttpAddress;
@@ -94,11 +103,7 @@ function cachedContainers(lookup: NonNullable<ControlContext['memberContainers']
 export async function serveDashboard(options: DashboardOptions): Promise<DashboardServer> {
   const { log, kernel } = options;
   if (options.tokenFile === undefined && !isLocalAddress(options.address))
-    throw new InvalidValueError(
-      '--http-listen',
-      formatHttpAddress(options.address),
-      'a local address (PORT, 127.0.0.1:PORT, [::1]:PORT, a unix socket); to listen on others, give --http-token FILE',
-    );
+    throw new InvalidValueError('--http-listen', formatHttpAddress(options.address), LOCAL_ADDRESS_ALLOWED);
   const gate = new Gate(options.tokenFile === undefined ? undefined : readTokenFile(options.tokenFile, log));
   const lookup = options.context.memberContainers;
   const context: ControlContext = { ...options.context, ...(lookup === undefined ? {} : { memberContainers: cachedContainers(lookup) }) };
@@ -111,8 +116,8 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
 
   const trace = (request: IncomingMessage, response: ServerResponse): void => {
     const query = new URL(request.url ?? '/', 'http://dashboard').searchParams;
-    let target;
-    let filters;
+    let target: TraceTarget;
+    let filters: IdFilter[] | undefined;
     try {
       const bus = knownBus(context, query.get('bus') ?? '');
       target = { id: bus.id, name: bus.name, fd: bus.fd };

@@ -33,6 +33,10 @@ export function formatHttpAddress(address: HttpAddress): string {
     : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
 }
 
+/** What a dashboard address without a token may be (`--http-listen` names another only with `--http-token`). */
+export const LOCAL_ADDRESS_ALLOWED =
+  'a local address (PORT, 127.0.0.1:PORT, [::1]:PORT, a unix socket); to listen on others, give --http-token FILE';
+
 /** Whether only this host can reach the address: a unix socket, localhost, 127.0.0.0/8 or ::1. */
 export function isLocalAddress(address: HttpAddress): boolean {
   if (address.kind === 'unix') return true;
