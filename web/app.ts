@@ -4,8 +4,8 @@
 import type { BusEvent } from '../src/service/events.js';
 import type { Topology, TopologyBus } from '../src/control/protocol.js';
 import { eventText } from '../src/control/event-text.js';
-import { bitrateText, percentText } from '../src/bus/timing.js';
-import { busSummary, gatewaySettings, gatewayTitle, tunnelTitle, uplinkTitle } from '../src/topology/labels.js';
+import { percentText } from '../src/bus/timing.js';
+import { busBitrates, busSummary, gatewaySettings, gatewayTitle, tunnelTitle, uplinkTitle } from '../src/topology/labels.js';
 
 interface TopologyUpdate {
   readonly time: number;
@@ -68,15 +68,16 @@ class Rates {
     this.#before = { time, counters: current };
   }
 
-  /** "12.5 frames/s", or "–" before two readings. */
-  text(key: string): string {
-    const rate = this.#now.get(key);
-    return rate === undefined ? '–' : `${rate.toFixed(rate > 0 && rate < 10 ? 1 : 0)} frames/s`;
-  }
-
+  /** "12.5", or "–" before two readings. */
   number(key: string): string {
     const rate = this.#now.get(key);
     return rate === undefined ? '–' : rate.toFixed(rate > 0 && rate < 10 ? 1 : 0);
+  }
+
+  /** "12.5 frames/s", or "–" before two readings. */
+  text(key: string): string {
+    const rate = this.number(key);
+    return rate === '–' ? rate : `${rate} frames/s`;
   }
 }
 
@@ -118,13 +119,7 @@ function busRows(topology: Topology, rates: Rates): HTMLTableCellElement[][] {
   return topology.buses.map((bus) => [
     cell(bus.name),
     cell(bus.fd ? 'CAN FD' : 'classic CAN'),
-    cell(
-      bus.bitrate === undefined
-        ? 'untimed'
-        : bus.dbitrate === undefined
-          ? bitrateText(bus.bitrate)
-          : `${bitrateText(bus.bitrate)} / ${bitrateText(bus.dbitrate)}`,
-    ),
+    cell(busBitrates(bus)),
     cell(bus.load === undefined ? '–' : percentText(bus.load), 'number'),
     cell(String(bus.members.length), 'number'),
     cell(rates.number(`bus:${bus.name}`), 'number'),

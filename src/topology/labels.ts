@@ -5,12 +5,15 @@ import type { TopologyBus, TopologyGateway, TopologyTunnel } from '../control/pr
 
 type Uplink = TopologyBus['uplinks'][number];
 
+/** "500 kbit/s", "500 kbit/s / 2 Mbit/s" (with a data-phase rate), or "untimed". */
+export function busBitrates(bus: Pick<TopologyBus, 'bitrate' | 'dbitrate'>): string {
+  if (bus.bitrate === undefined) return 'untimed';
+  return bus.dbitrate === undefined ? bitrateText(bus.bitrate) : `${bitrateText(bus.bitrate)} / ${bitrateText(bus.dbitrate)}`;
+}
+
 /** "FD · 500 kbit/s / 2 Mbit/s · load 43%" (classic and untimed buses say so). */
 export function busSummary(bus: TopologyBus): string {
-  const parts = [bus.fd ? 'CAN FD' : 'classic CAN'];
-  if (bus.bitrate !== undefined)
-    parts.push(bus.dbitrate === undefined ? bitrateText(bus.bitrate) : `${bitrateText(bus.bitrate)} / ${bitrateText(bus.dbitrate)}`);
-  else parts.push('untimed');
+  const parts = [bus.fd ? 'CAN FD' : 'classic CAN', busBitrates(bus)];
   if (bus.load !== undefined) parts.push(`load ${percentText(bus.load)}`);
   if (bus.span?.role !== undefined) parts.push(`span ${bus.span.role}`);
   return parts.join(' · ');

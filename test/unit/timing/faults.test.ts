@@ -17,7 +17,7 @@ import { nowUs } from '../../../src/kernel/clock.js';
 import type { BusEvent } from '../../../src/service/events.js';
 import type { CanSocketPort, StampedFrame } from '../../../src/kernel/port.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
-import { ecu as ecuOf } from '../../support/ecus.js';
+import { ecu as ecuOf, ecuSocket } from '../../support/ecus.js';
 
 describe('faults', () => {
   let dir: string;
@@ -26,11 +26,7 @@ describe('faults', () => {
   let now = new Date('2026-12-04T09:00:00.000Z');
   const sockets: CanSocketPort[] = [];
   const ecu = (name: string): Member => ecuOf(kernel, name);
-  const open = (name: string): CanSocketPort => {
-    const socket = kernel.canSocket('can0', { netns: { label: name, path: `/ecu/${name}` } });
-    sockets.push(socket);
-    return socket;
-  };
+  const open = (name: string): CanSocketPort => ecuSocket(kernel, name, sockets);
   const frame = (id: number, index: number): CanFrame => classicFrame({ id, data: [index & 0xff, index >> 8] });
   const bus = (extra: Partial<Bus> = {}): Bus => ({
     id: 'B',

@@ -17,7 +17,7 @@ import { InvalidValueError } from '../../../src/errors.js';
 import type { CanSocketPort, StampedFrame } from '../../../src/kernel/port.js';
 import { nowUs } from '../../../src/kernel/clock.js';
 import { FakeKernel } from '../../support/fake-kernel.js';
-import { ecu as ecuOf } from '../../support/ecus.js';
+import { ecu as ecuOf, ecuSocket } from '../../support/ecus.js';
 
 const BITRATE = 125_000;
 
@@ -39,11 +39,7 @@ describe('timed bus', () => {
   let service: BusService;
   const sockets: CanSocketPort[] = [];
   const ecu = (name: string): Member => ecuOf(kernel, name);
-  const open = (name: string): CanSocketPort => {
-    const socket = kernel.canSocket('can0', { netns: { label: name, path: `/ecu/${name}` } });
-    sockets.push(socket);
-    return socket;
-  };
+  const open = (name: string): CanSocketPort => ecuSocket(kernel, name, sockets);
   const onBus = (bus: Bus, ifname: string): CanSocketPort => {
     const socket = kernel.canSocket(ifname, { netns: kernel.owned(busNamespace(bus.id)) });
     sockets.push(socket);
